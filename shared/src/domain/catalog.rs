@@ -1,0 +1,188 @@
+//! The city's offices and services: data loaded from a file or the database, never from code.
+
+use super::ids::{OfficeId, ServiceId};
+use super::time::Weekday;
+use super::wish::Language;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A name in each language we speak; English falls back to German.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Names {
+    pub de: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<String>,
+}
+
+impl Names {
+    #[must_use]
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::De => &self.de,
+            Language::En => self.en.as_deref().unwrap_or(&self.de),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: Names,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Office {
+    pub id: OfficeId,
+    pub name: String,
+    pub address: String,
+    pub services: Vec<ServiceId>,
+    /// Opening hours per weekday as `[from, to)` pairs of local hours, e.g. `{"mon": [[8, 13], [14, 18]]}`.
+    pub opening_hours: BTreeMap<Weekday, Vec<[u8; 2]>>,
+}
+
+impl Office {
+    /// Whether a slot starting in this local hour can exist at this office.
+    #[must_use]
+    pub fn is_open(&self, day: Weekday, hour: u8) -> bool {
+        self.opening_hours
+            .get(&day)
+            .is_some_and(|ranges| ranges.iter().any(|[from, to]| *from <= hour && hour < *to))
+    }
+
+    #[must_use]
+    pub fn offers(&self, service: &ServiceId) -> bool {
+        self.services.contains(service)
+    }
+}
+
+/// Why a catalogue file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalogue is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("office {office}: unknown service {service}")]
+    UnknownService { office: String, service: String },
+    #[error("office {office}: opening hours {from}-{to} on {day} are not within 0-24")]
+    BadHours { office: String, day: Weekday, from: u8, to: u8 },
+    #[error("duplicate id {0}")]
+    Duplicate(String),
+    #[error("the catalogue has no office or no service")]
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub services: Vec<Service>,
+    pub offices: Vec<Office>,
+}
+
+impl Catalog {
+    /// Reads and checks a catalogue (see `data/catalog.json`).
+    ///
+    /// # Errors
+    /// When the JSON is malformed or inconsistent (unknown service, bad hours, duplicate ids).
+    pub fn from_json(json: &str) -> Result<Self, CatalogError> {
+        let catalog: Catalog = serde_json::from_str(json)?;
+        catalog.check()?;
+        Ok(catalog)
+    }
+
+    fn check(&self) -> Result<(), CatalogError> {
+        if self.offices.is_empty() || self.services.is_empty() {
+            return Err(CatalogError::Empty);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for id in self
+            .services
+            .iter()
+            .map(|s| format!("service {}", s.id))
+            .chain(self.offices.iter().map(|o| format!("office {}", o.id)))
+        {
+            if !seen.insert(id.clone()) {
+                return Err(CatalogError::Duplicate(id));
+            }
+        }
+        for office in &self.offices {
+            for service in &office.services {
+                if self.service(service).is_none() {
+                    return Err(CatalogError::UnknownService {
+                        office: office.id.to_string(),
+                        service: service.to_string(),
+                    });
+                }
+            }
+            for (day, ranges) in &office.opening_hours {
+                for [from, to] in ranges {
+                    if from >= to || *to > 24 {
+                        return Err(CatalogError::BadHours {
+                            office: office.id.to_string(),
+                            day: *day,
+                            from: *from,
+                            to: *to,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[must_use]
+    pub fn office(&self, id: &OfficeId) -> Option<&Office> {
+        self.offices.iter().find(|o| &o.id == id)
+    }
+
+    #[must_use]
+    pub fn office_by_str(&self, id: &str) -> Option<&Office> {
+        self.offices.iter().find(|o| o.id.as_ref() == id)
+    }
+
+    #[must_use]
+    pub fn service(&self, id: &ServiceId) -> Option<&Service> {
+        self.services.iter().find(|s| &s.id == id)
+    }
+
+    #[must_use]
+    pub fn service_by_str(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id.as_ref() == id)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Catalog {
+        Catalog::from_json(include_str!("../../../data/catalog.json")).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_catalogue_is_valid() {
+        let c = sample();
+        assert!(c.offices.len() >= 3);
+        assert!(c.service_by_str("id-card").is_some());
+    }
+
+    #[test]
+    fn opening_hours_are_half_open_ranges() {
+        let c = sample();
+        let bilk = c.office_by_str("bilk").unwrap();
+        assert!(bilk.is_open(Weekday::Mon, 8));
+        assert!(!bilk.is_open(Weekday::Sun, 8));
+        assert!(!bilk.is_open(Weekday::Mon, 6));
+    }
+
+    #[test]
+    fn unknown_services_in_an_office_are_refused() {
+        let json = r#"{"services":[{"id":"a","name":{"de":"A"}}],
+            "offices":[{"id":"x","name":"X","address":"Y","services":["b"],"opening_hours":{}}]}"#;
+        assert!(matches!(Catalog::from_json(json), Err(CatalogError::UnknownService { .. })));
+    }
+
+    #[test]
+    fn inverted_opening_hours_are_refused() {
+        let json = r#"{"services":[{"id":"a","name":{"de":"A"}}],
+            "offices":[{"id":"x","name":"X","address":"Y","services":["a"],"opening_hours":{"mon":[[12,8]]}}]}"#;
+        assert!(matches!(Catalog::from_json(json), Err(CatalogError::BadHours { .. })));
+    }
+}

@@ -1,0 +1,226 @@
+//! The matching rule: which wish gets a free slot, and until when it may answer.
+
+use super::slot::{Slot, SlotStatus};
+use super::time::local_window;
+use super::wish::{Wish, WishStatus};
+use chrono::{DateTime, Duration, Utc};
+
+/// How long offers hold their slot. Defaults are those of the design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfferTiming {
+    /// An offer holds its slot this long at most.
+    pub hold: Duration,
+    /// The deadline is never later than this before the slot starts.
+    pub before_start: Duration,
+    /// A slot whose deadline would be nearer than this is not offered at all.
+    pub min_response: Duration,
+}
+
+impl Default for OfferTiming {
+    fn default() -> Self {
+        Self {
+            hold: Duration::hours(24),
+            before_start: Duration::hours(2),
+            min_response: Duration::hours(1),
+        }
+    }
+}
+
+/// The answer deadline of an offer made `now` for a slot starting at `start`, or `None` when the
+/// slot starts too soon for anyone to answer in time.
+#[must_use]
+pub fn offer_deadline(now: DateTime<Utc>, start: DateTime<Utc>, timing: OfferTiming) -> Option<DateTime<Utc>> {
+    let deadline = (now + timing.hold).min(start - timing.before_start);
+    (deadline - now >= timing.min_response).then_some(deadline)
+}
+
+/// Whether `wish` may be offered `slot`: it waits, asks for that service and office, has a window
+/// containing the slot's local start hour, and has not declined this slot before.
+#[must_use]
+pub fn is_candidate(wish: &Wish, slot: &Slot) -> bool {
+    wish.status == WishStatus::Waiting
+        && wish.open_offer.is_none()
+        && wish.service == slot.service
+        && wish.offices.contains(&slot.office)
+        && wish.windows.contains(&local_window(slot.start))
+        && !wish.declined.contains(&slot.id)
+}
+
+/// The first wish in line (given in queue order) that may be offered the slot, if the slot is free.
+#[must_use]
+pub fn pick<'a>(slot: &Slot, wishes_in_line: impl IntoIterator<Item = &'a Wish>) -> Option<&'a Wish> {
+    if slot.status != SlotStatus::Free {
+        return None;
+    }
+    wishes_in_line.into_iter().find(|w| is_candidate(w, slot))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::email::Email;
+    use crate::domain::ids::{OfficeId, ServiceId, SlotId, WishId};
+    use crate::domain::time::{Weekday, Window};
+    use crate::domain::wish::Language;
+    use chrono::{Datelike, TimeZone, Timelike};
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn deadline_is_24_hours_when_the_slot_is_far_away() {
+        let now = t("2024-01-19T22:25:00Z");
+        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).unwrap();
+        assert_eq!(d, t("2024-01-20T22:25:00Z"));
+    }
+
+    #[test]
+    fn deadline_is_two_hours_before_a_near_slot() {
+        let now = t("2024-01-24T00:00:00Z");
+        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).unwrap();
+        assert_eq!(d, t("2024-01-24T05:30:00Z"));
+    }
+
+    #[test]
+    fn a_slot_too_soon_to_answer_is_not_offered() {
+        let now = t("2024-01-24T05:00:00Z");
+        assert_eq!(offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()), None);
+        // Exactly one hour to answer is still enough.
+        let now = t("2024-01-24T04:30:00Z");
+        assert!(offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).is_some());
+    }
+
+    // ---- property tests -------------------------------------------------------------------
+
+    const OFFICES: [&str; 3] = ["bilk", "altstadt", "benrath"];
+    const SERVICES: [&str; 2] = ["id-card", "passport"];
+
+    fn arb_window() -> impl Strategy<Value = Window> {
+        (0usize..7, 6u8..20).prop_map(|(d, h)| Window::new(Weekday::ALL[d], h).unwrap())
+    }
+
+    prop_compose! {
+        fn arb_wish(n: usize)(
+            status in prop_oneof![4 => Just(WishStatus::Waiting), 1 => Just(WishStatus::Offered),
+                                  1 => Just(WishStatus::Pending), 1 => Just(WishStatus::Cancelled)],
+            service in 0usize..2,
+            offices in proptest::sample::subsequence(OFFICES.to_vec(), 1..=3),
+            windows in proptest::collection::btree_set(arb_window(), 1..12),
+            declined in proptest::collection::btree_set(0usize..4, 0..2),
+        ) -> Wish {
+            Wish {
+                id: WishId::parse(&format!("w{n}")).unwrap(),
+                email: Email::parse("a@b.de").unwrap(),
+                service: ServiceId::parse(SERVICES[service]).unwrap(),
+                offices: offices.into_iter().map(|o| OfficeId::parse(o).unwrap()).collect(),
+                windows,
+                language: Language::De,
+                status,
+                created_at: Utc::now(),
+                confirmed_at: None,
+                open_offer: None,
+                declined: declined.into_iter().map(|i| SlotId::parse(&format!("s{i}")).unwrap()).collect(),
+            }
+        }
+    }
+
+    fn arb_line() -> impl Strategy<Value = Vec<Wish>> {
+        (1usize..30).prop_flat_map(|n| (0..n).map(arb_wish).collect::<Vec<_>>())
+    }
+
+    prop_compose! {
+        /// A slot start anywhere in 2024–2026, minute precision: covers both daylight-saving changes.
+        fn arb_slot()(id in 0usize..4, office in 0usize..3, service in 0usize..2,
+                      minutes in 0i64..(3 * 366 * 24 * 60)) -> Slot {
+            Slot {
+                id: SlotId::parse(&format!("s{id}")).unwrap(),
+                office: OfficeId::parse(OFFICES[office]).unwrap(),
+                service: ServiceId::parse(SERVICES[service]).unwrap(),
+                start: t("2024-01-01T00:00:00Z") + Duration::minutes(minutes),
+                minutes: 15,
+                status: SlotStatus::Free,
+                offer: None,
+                wish: None,
+            }
+        }
+    }
+
+    /// Independent oracle for local time: the EU rule (summer time from the last Sunday of March,
+    /// 01:00 UTC, to the last Sunday of October, 01:00 UTC) instead of the tz database.
+    fn berlin_window_by_eu_rule(start: DateTime<Utc>) -> Window {
+        let last_sunday = |month: u32| {
+            let mut d = Utc.with_ymd_and_hms(start.year(), month, 31, 1, 0, 0).unwrap();
+            while d.weekday() != chrono::Weekday::Sun {
+                d -= Duration::days(1);
+            }
+            d
+        };
+        let summer = start >= last_sunday(3) && start < last_sunday(10);
+        let local = start + Duration::hours(if summer { 2 } else { 1 });
+        Window::new(Weekday::from_chrono(local.weekday()), u8::try_from(local.hour()).unwrap()).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn local_window_follows_the_eu_daylight_saving_rule(slot in arb_slot()) {
+            prop_assert_eq!(local_window(slot.start), berlin_window_by_eu_rule(slot.start));
+        }
+
+        #[test]
+        fn the_pick_is_the_first_fitting_wish_in_line(slot in arb_slot(), line in arb_line()) {
+            match pick(&slot, &line) {
+                Some(chosen) => {
+                    let pos = line.iter().position(|w| w.id == chosen.id).unwrap();
+                    // FIFO: nobody earlier in line fits.
+                    prop_assert!(line[..pos].iter().all(|w| !is_candidate(w, &slot)));
+                    // The chosen one fits in every respect.
+                    prop_assert_eq!(chosen.status, WishStatus::Waiting);
+                    prop_assert_eq!(&chosen.service, &slot.service);
+                    prop_assert!(chosen.offices.contains(&slot.office));
+                    prop_assert!(chosen.windows.contains(&berlin_window_by_eu_rule(slot.start)));
+                    // Never a slot it declined.
+                    prop_assert!(!chosen.declined.contains(&slot.id));
+                }
+                None => prop_assert!(line.iter().all(|w| !is_candidate(w, &slot))),
+            }
+        }
+
+        #[test]
+        fn a_slot_that_is_not_free_is_never_picked(mut slot in arb_slot(), line in arb_line()) {
+            slot.status = SlotStatus::Offered;
+            prop_assert!(pick(&slot, &line).is_none());
+        }
+
+        #[test]
+        fn declining_moves_the_slot_on_and_never_back(slot in arb_slot(), line in arb_line()) {
+            // Each wish that gets the slot declines it; the slot walks down the line and no wish
+            // sees it twice.
+            let mut line = line;
+            let mut seen = BTreeSet::new();
+            while let Some(w) = pick(&slot, &line).map(|w| w.id.clone()) {
+                prop_assert!(seen.insert(w.clone()), "offered twice to {}", w);
+                let wish = line.iter_mut().find(|x| x.id == w).unwrap();
+                wish.declined.insert(slot.id.clone());
+            }
+        }
+
+        #[test]
+        fn the_deadline_is_within_bounds(now_min in 0i64..100_000, lead in 0i64..10_000) {
+            let now = t("2024-01-01T00:00:00Z") + Duration::minutes(now_min);
+            let start = now + Duration::minutes(lead);
+            let timing = OfferTiming::default();
+            if let Some(d) = offer_deadline(now, start, timing) {
+                prop_assert!(d <= now + timing.hold);
+                prop_assert!(d <= start - timing.before_start);
+                prop_assert!(d - now >= timing.min_response);
+            } else {
+                prop_assert!(start - timing.before_start - now < timing.min_response);
+            }
+        }
+    }
+}

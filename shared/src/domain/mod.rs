@@ -1,0 +1,21 @@
+//! The rules of Terminagent as plain types and functions: no AWS, no I/O, time passed in.
+
+pub mod catalog;
+pub mod email;
+pub mod ids;
+pub mod matching;
+pub mod offer;
+pub mod slot;
+pub mod time;
+pub mod token;
+pub mod wish;
+
+pub use catalog::{Catalog, Office, Service};
+pub use email::Email;
+pub use ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+pub use matching::{OfferTiming, is_candidate, offer_deadline};
+pub use offer::{Offer, OfferStatus};
+pub use slot::{Slot, SlotStatus};
+pub use time::{Weekday, Window, local_window};
+pub use token::{Token, TokenHash};
+pub use wish::{FieldErrors, Language, NewWish, Wish, WishRequest, WishStatus};

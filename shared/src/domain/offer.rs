@@ -1,0 +1,55 @@
+//! Offers: one slot held for one wish until it is answered or its deadline passes.
+
+use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OfferStatus {
+    Open,
+    Accepted,
+    Declined,
+    Expired,
+    /// The wish was cancelled or the office took the slot back.
+    Withdrawn,
+}
+
+impl OfferStatus {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferStatus::Open => "open",
+            OfferStatus::Accepted => "accepted",
+            OfferStatus::Declined => "declined",
+            OfferStatus::Expired => "expired",
+            OfferStatus::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub id: OfferId,
+    pub wish: WishId,
+    pub slot: SlotId,
+    pub office: OfficeId,
+    pub service: ServiceId,
+    pub start: DateTime<Utc>,
+    pub minutes: u16,
+    pub status: OfferStatus,
+    pub deadline: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Offer {
+    /// An open offer whose deadline has passed counts as expired, even before the rescan records it.
+    #[must_use]
+    pub fn effective_status(&self, now: DateTime<Utc>) -> OfferStatus {
+        if self.status == OfferStatus::Open && now >= self.deadline {
+            OfferStatus::Expired
+        } else {
+            self.status
+        }
+    }
+}

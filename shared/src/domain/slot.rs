@@ -1,0 +1,182 @@
+//! Appointment slots as the booking system gives them to us.
+
+use super::catalog::Catalog;
+use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+use super::wish::FieldErrors;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotStatus {
+    /// Nobody holds it: it goes to the queue first, then is publicly bookable.
+    Free,
+    /// Held for one wish by an open offer.
+    Offered,
+    Booked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub id: SlotId,
+    pub office: OfficeId,
+    pub service: ServiceId,
+    pub start: DateTime<Utc>,
+    pub minutes: u16,
+    pub status: SlotStatus,
+    pub offer: Option<OfferId>,
+    pub wish: Option<WishId>,
+}
+
+/// One row of `PUT /admin/slots` as it arrives, before any check.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlotInput {
+    pub id: Option<serde_json::Value>,
+    pub office: Option<serde_json::Value>,
+    pub service: Option<serde_json::Value>,
+    pub start: Option<serde_json::Value>,
+    pub minutes: Option<serde_json::Value>,
+    pub status: Option<serde_json::Value>,
+}
+
+/// A checked slot row: what the booking system says the slot is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotUpsert {
+    pub id: SlotId,
+    pub office: OfficeId,
+    pub service: ServiceId,
+    pub start: DateTime<Utc>,
+    pub minutes: u16,
+    /// Only `Free` or `Booked`: an offer is ours to make.
+    pub status: SlotStatus,
+}
+
+impl SlotInput {
+    /// Checks one row against the catalogue; errors are keyed by field name.
+    ///
+    /// # Errors
+    /// A [`FieldErrors`] naming every field that is missing or wrong.
+    pub fn validate(&self, catalog: &Catalog) -> Result<SlotUpsert, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let text = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str().map(str::to_owned));
+
+        let id = match text(&self.id).map(|s| SlotId::parse(&s)) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(e)) => {
+                errors.add("id", "invalid", format!("slot id {e}"));
+                None
+            }
+            None => {
+                errors.add("id", "required", "a slot id (text) is required");
+                None
+            }
+        };
+        let office = match text(&self.office) {
+            Some(s) => match catalog.office_by_str(&s) {
+                Some(o) => Some(o),
+                None => {
+                    errors.add("office", "unknown", format!("unknown office {s:?}"));
+                    None
+                }
+            },
+            None => {
+                errors.add("office", "required", "an office id is required");
+                None
+            }
+        };
+        let service = match text(&self.service) {
+            Some(s) => match catalog.service_by_str(&s) {
+                Some(svc) => Some(svc.id.clone()),
+                None => {
+                    errors.add("service", "unknown", format!("unknown service {s:?}"));
+                    None
+                }
+            },
+            None => {
+                errors.add("service", "required", "a service id is required");
+                None
+            }
+        };
+        if let (Some(o), Some(s)) = (office, &service) {
+            if !o.offers(s) {
+                errors.add("service", "not_offered", format!("office {} does not offer {s}", o.id));
+            }
+        }
+        let start = match text(&self.start) {
+            Some(s) => match DateTime::parse_from_rfc3339(&s) {
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    errors.add("start", "invalid", "start must be RFC 3339 with an offset, e.g. 2024-01-24T08:30:00+01:00");
+                    None
+                }
+            },
+            None => {
+                errors.add("start", "required", "a start time is required");
+                None
+            }
+        };
+        let minutes = match self.minutes.as_ref().and_then(serde_json::Value::as_u64) {
+            Some(m @ 1..=480) => u16::try_from(m).ok(),
+            _ => {
+                errors.add("minutes", "invalid", "minutes must be a whole number from 1 to 480");
+                None
+            }
+        };
+        let status = match text(&self.status).as_deref() {
+            Some("free") => Some(SlotStatus::Free),
+            Some("booked") => Some(SlotStatus::Booked),
+            _ => {
+                errors.add("status", "invalid", "status must be \"free\" or \"booked\"");
+                None
+            }
+        };
+        match (id, office, service, start, minutes, status) {
+            (Some(id), Some(office), Some(service), Some(start), Some(minutes), Some(status))
+                if errors.is_empty() =>
+            {
+                Ok(SlotUpsert { id, office: office.id.clone(), service, start, minutes, status })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalog::tests::sample;
+
+    fn input(json: serde_json::Value) -> SlotInput {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_complete_row_is_accepted_and_start_is_normalised_to_utc() {
+        let s = input(serde_json::json!({"id": "b-1", "office": "bilk", "service": "id-card",
+            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}))
+        .validate(&sample())
+        .unwrap();
+        assert_eq!(s.start.to_rfc3339(), "2024-01-24T07:30:00+00:00");
+        assert_eq!(s.status, SlotStatus::Free);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let e = input(serde_json::json!({"id": 5, "office": "mars", "service": "x",
+            "start": "tomorrow", "minutes": 0, "status": "offered"}))
+        .validate(&sample())
+        .unwrap_err();
+        for f in ["id", "office", "service", "start", "minutes", "status"] {
+            assert!(e.get(f).is_some(), "{f} not reported");
+        }
+    }
+
+    #[test]
+    fn a_service_the_office_does_not_offer_is_refused() {
+        let e = input(serde_json::json!({"id": "k", "office": "kaiserswerth", "service": "passport",
+            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}))
+        .validate(&sample())
+        .unwrap_err();
+        assert_eq!(e.get("service").map(|f| f.code), Some("not_offered"));
+    }
+}

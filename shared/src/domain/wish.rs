@@ -1,0 +1,419 @@
+//! Wishes: what a citizen asks for, how it is checked, and the states it goes through.
+
+use super::catalog::Catalog;
+use super::email::Email;
+use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+use super::time::{Weekday, Window};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most offices one wish may name.
+pub const MAX_OFFICES: usize = 10;
+/// Most one-hour windows one wish may name.
+pub const MAX_WINDOWS: usize = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WishStatus {
+    /// Submitted, waiting for the double opt-in click; dropped after 24 h.
+    Pending,
+    /// In line for a slot.
+    Waiting,
+    /// Holds one open offer.
+    Offered,
+    Fulfilled,
+    Cancelled,
+    Expired,
+}
+
+impl WishStatus {
+    #[must_use]
+    pub fn is_active(self) -> bool {
+        matches!(self, WishStatus::Pending | WishStatus::Waiting | WishStatus::Offered)
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WishStatus::Pending => "pending",
+            WishStatus::Waiting => "waiting",
+            WishStatus::Offered => "offered",
+            WishStatus::Fulfilled => "fulfilled",
+            WishStatus::Cancelled => "cancelled",
+            WishStatus::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    De,
+    En,
+}
+
+impl Language {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "de" => Some(Language::De),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::De => "de",
+            Language::En => "en",
+        }
+    }
+}
+
+/// One field's problem: a stable code for programs and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Problems keyed by field name, in a stable order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(BTreeMap<String, FieldError>);
+
+impl FieldErrors {
+    /// Records the first problem of a field; later ones for the same field are dropped.
+    pub fn add(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| FieldError { code, message: message.into() });
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    #[must_use]
+    pub fn get(&self, field: &str) -> Option<&FieldError> {
+        self.0.get(field)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &FieldError)> {
+        self.0.iter()
+    }
+
+    /// `{field: message}` as the public contract shows it.
+    #[must_use]
+    pub fn messages(&self) -> BTreeMap<String, String> {
+        self.0.iter().map(|(k, v)| (k.clone(), v.message.clone())).collect()
+    }
+}
+
+/// `POST /api/wishes` as it arrives: every field loose, so each problem can be named.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WishRequest {
+    #[serde(default)]
+    pub email: Option<serde_json::Value>,
+    #[serde(default)]
+    pub service: Option<serde_json::Value>,
+    #[serde(default)]
+    pub offices: Option<serde_json::Value>,
+    #[serde(default)]
+    pub windows: Option<serde_json::Value>,
+    #[serde(default)]
+    pub language: Option<serde_json::Value>,
+}
+
+/// A checked wish, ready to be stored as `pending`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWish {
+    pub email: Email,
+    pub service: ServiceId,
+    pub offices: Vec<OfficeId>,
+    pub windows: BTreeSet<Window>,
+    pub language: Language,
+}
+
+impl WishRequest {
+    /// Checks every field against the catalogue.
+    ///
+    /// A window is accepted when at least one chosen office offering the service is open then; it
+    /// applies at each chosen office that is open then.
+    ///
+    /// # Errors
+    /// [`FieldErrors`] with one entry per bad field.
+    pub fn validate(&self, catalog: &Catalog) -> Result<NewWish, FieldErrors> {
+        let mut errors = FieldErrors::default();
+
+        let email = match self.email.as_ref().and_then(serde_json::Value::as_str) {
+            Some(s) => Email::parse(s).map_err(|e| errors.add("email", "invalid", e.to_string())).ok(),
+            None => {
+                errors.add("email", "required", "please enter an email address");
+                None
+            }
+        };
+
+        let language = match &self.language {
+            None | Some(serde_json::Value::Null) => Some(Language::De),
+            Some(v) => match v.as_str().and_then(Language::parse) {
+                Some(l) => Some(l),
+                None => {
+                    errors.add("language", "invalid", "language must be \"de\" or \"en\"");
+                    None
+                }
+            },
+        };
+
+        let service = match self.service.as_ref().and_then(serde_json::Value::as_str) {
+            Some(s) => match catalog.service_by_str(s) {
+                Some(svc) => Some(svc.id.clone()),
+                None => {
+                    errors.add("service", "unknown", "please choose one of the listed services");
+                    None
+                }
+            },
+            None => {
+                errors.add("service", "required", "please choose a service");
+                None
+            }
+        };
+
+        let offices = self.parse_offices(catalog, service.as_ref(), &mut errors);
+        let windows = self.parse_windows(&mut errors);
+
+        if let (Some(service), Some(offices), Some(windows)) = (&service, &offices, &windows) {
+            for w in windows {
+                let open_somewhere = offices.iter().any(|o| {
+                    catalog
+                        .office(o)
+                        .is_some_and(|o| o.offers(service) && o.is_open(w.day(), w.hour()))
+                });
+                if !open_somewhere {
+                    errors.add(
+                        "windows",
+                        "closed",
+                        format!(
+                            "none of the chosen offices is open on {} at {}:00",
+                            w.day(),
+                            w.hour()
+                        ),
+                    );
+                    break;
+                }
+            }
+        }
+
+        match (email, service, offices, windows, language) {
+            (Some(email), Some(service), Some(offices), Some(windows), Some(language)) if errors.is_empty() => {
+                Ok(NewWish { email, service, offices, windows, language })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    fn parse_offices(
+        &self,
+        catalog: &Catalog,
+        service: Option<&ServiceId>,
+        errors: &mut FieldErrors,
+    ) -> Option<Vec<OfficeId>> {
+        let Some(list) = self.offices.as_ref().and_then(serde_json::Value::as_array) else {
+            errors.add("offices", "required", "please choose at least one office");
+            return None;
+        };
+        let mut offices: Vec<OfficeId> = Vec::new();
+        for item in list {
+            let Some(office) = item.as_str().and_then(|s| catalog.office_by_str(s)) else {
+                errors.add("offices", "unknown", "please choose offices from the list");
+                return None;
+            };
+            if service.is_some_and(|s| !office.offers(s)) {
+                errors.add(
+                    "offices",
+                    "not_offered",
+                    format!("{} does not offer this service", office.name),
+                );
+                return None;
+            }
+            if !offices.contains(&office.id) {
+                offices.push(office.id.clone());
+            }
+        }
+        if offices.is_empty() {
+            errors.add("offices", "required", "please choose at least one office");
+            return None;
+        }
+        if offices.len() > MAX_OFFICES {
+            errors.add("offices", "too_many", format!("please choose at most {MAX_OFFICES} offices"));
+            return None;
+        }
+        Some(offices)
+    }
+
+    fn parse_windows(&self, errors: &mut FieldErrors) -> Option<BTreeSet<Window>> {
+        let Some(map) = self.windows.as_ref().and_then(serde_json::Value::as_object) else {
+            errors.add("windows", "required", "please choose at least one hour on one weekday");
+            return None;
+        };
+        let mut windows = BTreeSet::new();
+        for (key, hours) in map {
+            let Some(day) = Weekday::parse(key) else {
+                errors.add("windows", "invalid", format!("{key:?} is not a weekday (mon … sun)"));
+                return None;
+            };
+            let Some(hours) = hours.as_array() else {
+                errors.add("windows", "invalid", format!("hours for {day} must be a list, e.g. [8, 9]"));
+                return None;
+            };
+            for h in hours {
+                let window = h
+                    .as_u64()
+                    .and_then(|h| u8::try_from(h).ok())
+                    .and_then(|h| Window::new(day, h).ok());
+                let Some(window) = window else {
+                    errors.add("windows", "invalid", format!("hours for {day} must be whole numbers from 0 to 23"));
+                    return None;
+                };
+                windows.insert(window);
+            }
+        }
+        if windows.is_empty() {
+            errors.add("windows", "required", "please choose at least one hour on one weekday");
+            return None;
+        }
+        if windows.len() > MAX_WINDOWS {
+            errors.add("windows", "too_many", format!("please choose at most {MAX_WINDOWS} hours"));
+            return None;
+        }
+        Some(windows)
+    }
+}
+
+/// A wish as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wish {
+    pub id: WishId,
+    pub email: Email,
+    pub service: ServiceId,
+    pub offices: Vec<OfficeId>,
+    pub windows: BTreeSet<Window>,
+    pub language: Language,
+    pub status: WishStatus,
+    pub created_at: DateTime<Utc>,
+    /// The wish's place in line: the time of the double opt-in.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub open_offer: Option<OfferId>,
+    /// Slots this wish declined or let expire: never offered to it again.
+    pub declined: BTreeSet<SlotId>,
+}
+
+/// Windows as the JSON contract shows them: `{"mon": [8, 9], "fri": [12]}`.
+#[must_use]
+pub fn windows_map(windows: &BTreeSet<Window>) -> BTreeMap<Weekday, Vec<u8>> {
+    let mut map: BTreeMap<Weekday, Vec<u8>> = BTreeMap::new();
+    for w in windows {
+        map.entry(w.day()).or_default().push(w.hour());
+    }
+    map
+}
+
+/// Queue lines a wish stands in: one per (office, window) where that office is open.
+#[must_use]
+pub fn queue_lines(wish: &NewWishView<'_>, catalog: &Catalog) -> Vec<(OfficeId, Window)> {
+    let mut lines = Vec::new();
+    for office in wish.offices {
+        let Some(o) = catalog.office(office) else { continue };
+        for w in wish.windows {
+            if o.is_open(w.day(), w.hour()) {
+                lines.push((office.clone(), *w));
+            }
+        }
+    }
+    lines
+}
+
+/// The parts of a wish that decide where it stands in line.
+pub struct NewWishView<'a> {
+    pub offices: &'a [OfficeId],
+    pub windows: &'a BTreeSet<Window>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalog::tests::sample;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn req(v: serde_json::Value) -> WishRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_seed_wish_is_accepted() {
+        let w = req(json!({"email": "anna@example.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"mon": [8], "tue": [8], "wed": [8], "thu": [8], "fri": [12]}}))
+        .validate(&sample())
+        .unwrap();
+        assert_eq!(w.windows.len(), 5);
+        assert_eq!(w.language, Language::De);
+    }
+
+    #[test]
+    fn every_missing_field_is_named() {
+        let e = req(json!({})).validate(&sample()).unwrap_err();
+        for f in ["email", "service", "offices", "windows"] {
+            assert_eq!(e.get(f).map(|e| e.code), Some("required"), "{f}");
+        }
+    }
+
+    #[test]
+    fn a_window_when_no_chosen_office_is_open_is_refused() {
+        let e = req(json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"sun": [8]}}))
+        .validate(&sample())
+        .unwrap_err();
+        assert_eq!(e.get("windows").map(|e| e.code), Some("closed"));
+    }
+
+    #[test]
+    fn a_window_open_at_one_of_several_offices_is_accepted() {
+        // Saturday morning: only Altstadt is open.
+        let w = req(json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk", "altstadt"],
+            "windows": {"sat": [10]}, "language": "en"}))
+        .validate(&sample())
+        .unwrap();
+        let lines = queue_lines(&NewWishView { offices: &w.offices, windows: &w.windows }, &sample());
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].0.as_ref(), "altstadt");
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_field_errors() {
+        let e = req(json!({"email": 5, "service": "id-card", "offices": "bilk",
+            "windows": {"mon": [25]}, "language": "fr"}))
+        .validate(&sample())
+        .unwrap_err();
+        assert_eq!(e.get("email").map(|e| e.code), Some("required"));
+        assert_eq!(e.get("offices").map(|e| e.code), Some("required"));
+        assert_eq!(e.get("windows").map(|e| e.code), Some("invalid"));
+        assert_eq!(e.get("language").map(|e| e.code), Some("invalid"));
+    }
+
+    proptest! {
+        #[test]
+        fn validation_never_panics_on_arbitrary_json(
+            email in proptest::option::of("\\PC{0,30}"),
+            offices in proptest::collection::vec("[a-z]{0,10}", 0..4),
+            day in "[a-z]{0,4}",
+            hours in proptest::collection::vec(-5i64..30, 0..5),
+        ) {
+            let r = req(json!({"email": email, "service": "id-card", "offices": offices, "windows": {day: hours}}));
+            let _ = r.validate(&sample());
+        }
+    }
+}
