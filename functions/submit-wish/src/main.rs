@@ -1,1 +1,15 @@
-fn main() {}
+//! submit-wish — wish submission and links: GET /, GET /api/offices, POST /api/wishes, /w/{token} pages and actions.
+//!
+//! Trigger: API Gateway HTTP API (payload 2.0). Environment and IAM: see `shared::Config` and
+//! `infra/template.yaml`. The handler is `shared::http::citizen_router`.
+
+use lambda_http::{Error, run, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = shared::Config::from_env()?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
+    run(shared::http::citizen_router(deps)).await
+}

@@ -1,0 +1,638 @@
+//! The use cases: what happens when a citizen, a clerk, the stream or the schedule acts.
+//! HTTP and event handlers are thin wrappers around these functions.
+
+use crate::config::Config;
+use crate::domain::matching::pick;
+use crate::domain::wish::{NewWishView, queue_lines, windows_map};
+use crate::domain::{
+    Catalog, FieldErrors, Language, Offer, OfferId, OfferStatus, OfficeId, Slot, SlotId, SlotStatus,
+    Token, Wish, WishId, WishRequest, WishStatus, local_window, offer_deadline,
+};
+use crate::events::Events;
+use crate::mailer::Mailer;
+use crate::render::{self, Attachment, MailContent, texts};
+use crate::store::{OutgoingMail, Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::RwLock;
+
+/// The time every rule is evaluated at. In Lambda it is the system clock; the local runner can
+/// move it forward to try deadlines.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset_minutes: Arc<AtomicI64>,
+}
+
+impl Clock {
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::minutes(self.offset_minutes.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every handler sharing it) forward.
+    pub fn advance(&self, minutes: i64) {
+        self.offset_minutes.fetch_add(minutes, Ordering::Relaxed);
+    }
+}
+
+/// How long a loaded catalogue is used before it is read again.
+const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Everything a handler needs, built once per process.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub events: Events,
+    pub config: Config,
+    pub clock: Clock,
+    catalog: Arc<RwLock<Option<(std::time::Instant, Arc<Catalog>)>>>,
+}
+
+/// Why a use case did not do what was asked, in terms the edges map to statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Unknown or expired link (404).
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// The catalogue has not been loaded yet (503).
+    #[error("service not configured: {0}")]
+    NotConfigured(String),
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Unavailable(e.to_string())
+    }
+}
+
+impl From<render::RenderError> for AppError {
+    fn from(e: render::RenderError) -> Self {
+        AppError::Unavailable(e.to_string())
+    }
+}
+
+impl Deps {
+    #[must_use]
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig, clock: Clock) -> Self {
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.wishes_table, &config.slots_table);
+        let mailer = Mailer::new(aws_sdk_sesv2::Client::new(sdk), config.ses_configuration_set.clone());
+        let events = Events::new(aws_sdk_eventbridge::Client::new(sdk), &config.event_bus);
+        Self { store, mailer, events, config, clock, catalog: Arc::default() }
+    }
+
+    /// Builds from explicit clients (tests point each at its emulator).
+    #[must_use]
+    pub fn from_clients(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sesv2: aws_sdk_sesv2::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+        clock: Clock,
+    ) -> Self {
+        let store = Store::new(dynamodb, &config.wishes_table, &config.slots_table);
+        let mailer = Mailer::new(sesv2, config.ses_configuration_set.clone());
+        let events = Events::new(eventbridge, &config.event_bus);
+        Self { store, mailer, events, config, clock, catalog: Arc::default() }
+    }
+
+    /// The offices and services, cached for a minute.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, AppError> {
+        if let Some((at, c)) = self.catalog.read().await.as_ref() {
+            if at.elapsed() < CATALOG_TTL {
+                return Ok(c.clone());
+            }
+        }
+        let loaded = self
+            .store
+            .load_catalog()
+            .await?
+            .ok_or_else(|| AppError::NotConfigured("no offices loaded: PUT /admin/catalog".into()))?;
+        let loaded = Arc::new(loaded);
+        *self.catalog.write().await = Some((std::time::Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Stores a new catalogue and uses it at once.
+    pub async fn replace_catalog(&self, catalog: Catalog) -> Result<(), AppError> {
+        self.store.put_catalog(&catalog).await?;
+        *self.catalog.write().await = Some((std::time::Instant::now(), Arc::new(catalog)));
+        Ok(())
+    }
+
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.public_base_url)
+    }
+
+    fn mail(&self, key: String, to: &str, lang: Language, content: &MailContent) -> Result<OutgoingMail, AppError> {
+        let raw = render::build_mail(&self.config.mail_from, to, lang, content)?;
+        Ok(OutgoingMail { key, to: to.to_owned(), raw })
+    }
+
+    /// Sends a mail that is already safe in the outbox. A failure is only logged: the rescan
+    /// sends it once the lease has run out, so it is delayed, never lost.
+    #[tracing::instrument(skip_all, fields(mail = %mail.key))]
+    pub async fn deliver(&self, mail: &OutgoingMail) {
+        match self.mailer.send_raw(&mail.to, &mail.raw).await {
+            Ok(()) => {
+                if let Err(e) = self.store.mark_mail_sent(&mail.key, self.clock.now()).await {
+                    // Sent but not recorded: the rescan would send it again after the lease.
+                    tracing::error!(error = %e, "mail sent but not marked");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "mail not sent, the rescan retries"),
+        }
+    }
+}
+
+fn service_name(catalog: &Catalog, wish_service: &crate::domain::ServiceId, lang: Language) -> String {
+    catalog
+        .service(wish_service)
+        .map_or_else(|| wish_service.to_string(), |s| s.name.get(lang).to_owned())
+}
+
+fn office_names(catalog: &Catalog, offices: &[OfficeId]) -> String {
+    offices
+        .iter()
+        .map(|o| catalog.office(o).map_or_else(|| o.to_string(), |o| o.name.clone()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn lines_of(wish: &Wish, catalog: &Catalog) -> Vec<(OfficeId, crate::domain::Window)> {
+    queue_lines(&NewWishView { offices: &wish.offices, windows: &wish.windows }, catalog)
+}
+
+// ---- wishes ----------------------------------------------------------------------------------
+
+/// `POST /api/wishes`: checks, stores the wish as pending and sends the opt-in mail.
+pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, AppError> {
+    let catalog = deps.catalog().await?;
+    let new = request.validate(&catalog).map_err(AppError::Invalid)?;
+    let now = deps.clock.now();
+    let wish = Wish {
+        id: WishId::generate(),
+        email: new.email,
+        service: new.service,
+        offices: new.offices,
+        windows: new.windows,
+        language: new.language,
+        status: WishStatus::Pending,
+        created_at: now,
+        confirmed_at: None,
+        open_offer: None,
+        declined: std::collections::BTreeSet::new(),
+    };
+    let token = Token::generate();
+    let lang = wish.language;
+    let t = texts(lang);
+    let service = service_name(&catalog, &wish.service, lang);
+    let link = deps.url(&format!("/w/{}", token.expose()));
+    let content = MailContent {
+        subject: t.fill("confirm_subject", &[("service", &service)]),
+        paragraphs: vec![t.fill("confirm_intro", &[("service", &service)])],
+        details: wish_details(&wish, &catalog),
+        action: Some((t.get("confirm_action").to_owned(), link.clone())),
+        after: vec![t.get("confirm_ignore").to_owned()],
+        manage_url: Some(link),
+        unsubscribe_url: None,
+        attachment: None,
+    };
+    let mail = deps.mail(format!("wish-{}-optin", wish.id), wish.email.as_ref(), lang, &content)?;
+    deps.store.create_wish(&wish, &token.hash(), &mail, now).await?;
+    deps.deliver(&mail).await;
+    tracing::info!(wish_id = %wish.id, "wish submitted");
+    Ok(wish)
+}
+
+/// Label/value rows describing a wish.
+#[must_use]
+pub fn wish_details(wish: &Wish, catalog: &Catalog) -> Vec<(String, String)> {
+    let lang = wish.language;
+    render::rows(
+        &[
+            ("label_service", service_name(catalog, &wish.service, lang)),
+            ("label_offices", office_names(catalog, &wish.offices)),
+            ("label_windows", render::windows_text(&windows_map(&wish.windows), lang)),
+        ],
+        lang,
+    )
+}
+
+/// The wish behind a link, or `NotFound` for anything else (malformed, unknown, expired).
+pub async fn wish_by_token(deps: &Deps, token: &str) -> Result<(Wish, Token), AppError> {
+    let token = Token::parse(token).ok_or(AppError::NotFound)?;
+    let now = deps.clock.now();
+    let id = deps.store.resolve_token(&token.hash(), "wish", now).await?.ok_or(AppError::NotFound)?;
+    let id = WishId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let wish = deps.store.get_wish(&id, now).await?.ok_or(AppError::NotFound)?;
+    Ok((wish, token))
+}
+
+/// `POST /w/{token}/confirm`: pending → waiting, in line from now. Repeats answer the same.
+pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
+    let (wish, token) = wish_by_token(deps, token).await?;
+    if wish.status != WishStatus::Pending {
+        return Ok(wish);
+    }
+    let catalog = deps.catalog().await?;
+    let lang = wish.language;
+    let t = texts(lang);
+    let service = service_name(&catalog, &wish.service, lang);
+    let manage = deps.url(&format!("/w/{}", token.expose()));
+    let content = MailContent {
+        subject: t.fill("confirmed_subject", &[("service", &service)]),
+        paragraphs: vec![t.get("confirmed_intro").to_owned()],
+        details: wish_details(&wish, &catalog),
+        action: None,
+        after: vec![t.get("confirmed_how").to_owned()],
+        manage_url: Some(manage.clone()),
+        unsubscribe_url: Some(format!("{manage}/cancel")),
+        attachment: None,
+    };
+    let mail = deps.mail(format!("wish-{}-confirmed", wish.id), wish.email.as_ref(), lang, &content)?;
+    let now = deps.clock.now();
+    match deps.store.confirm_wish(&wish, now, &mail).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            // A second click won the race, or the wish expired meanwhile: show what is.
+            return deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let confirmed = deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound)?;
+    deps.store.enqueue(&confirmed, &lines_of(&confirmed, &catalog)).await?;
+    deps.deliver(&mail).await;
+    deps.events
+        .notify("WishConfirmed", json!({"wish": confirmed.id, "service": confirmed.service, "offices": confirmed.offices}))
+        .await;
+    tracing::info!(wish_id = %confirmed.id, "wish confirmed");
+    Ok(confirmed)
+}
+
+/// Cancels a wish (from its page or an offer page); an open offer is withdrawn and its slot goes
+/// on to the next wish. Repeats answer the same and send nothing.
+pub async fn cancel_wish(deps: &Deps, wish: Wish, manage_url: Option<String>) -> Result<Wish, AppError> {
+    let catalog = deps.catalog().await?;
+    let mut wish = wish;
+    for _ in 0..5 {
+        if !wish.status.is_active() {
+            return Ok(wish);
+        }
+        let now = deps.clock.now();
+        let offer = match &wish.open_offer {
+            Some(id) => deps.store.get_offer(id).await?.filter(|o| o.status == OfferStatus::Open),
+            None => None,
+        };
+        let lang = wish.language;
+        let t = texts(lang);
+        let service = service_name(&catalog, &wish.service, lang);
+        let content = MailContent {
+            subject: t.fill("cancelled_subject", &[("service", &service)]),
+            paragraphs: vec![t.fill("cancelled_intro", &[("service", &service)])],
+            details: wish_details(&wish, &catalog),
+            action: None,
+            after: vec![],
+            manage_url: manage_url.clone(),
+            unsubscribe_url: None,
+            attachment: None,
+        };
+        let mail = deps.mail(format!("wish-{}-cancelled", wish.id), wish.email.as_ref(), lang, &content)?;
+        match deps.store.cancel_wish(&wish, offer.as_ref(), now, &mail).await {
+            Ok(()) => {
+                deps.store.dequeue(&wish, &lines_of(&wish, &catalog)).await?;
+                deps.deliver(&mail).await;
+                deps.events.notify("WishCancelled", json!({"wish": wish.id})).await;
+                if let Some(o) = offer {
+                    deps.events.notify("OfferWithdrawn", json!({"offer": o.id, "slot": o.slot})).await;
+                }
+                tracing::info!(wish_id = %wish.id, "wish cancelled");
+                return deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound);
+            }
+            Err(StoreError::Conflict) => {
+                // The wish moved on (an offer arrived or was answered): look again and retry.
+                wish = deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Unavailable("wish kept changing while cancelling".into()))
+}
+
+// ---- offers ----------------------------------------------------------------------------------
+
+/// The offer behind a link, with its wish.
+pub async fn offer_by_token(deps: &Deps, token: &str) -> Result<(Offer, Option<Wish>, Token), AppError> {
+    let token = Token::parse(token).ok_or(AppError::NotFound)?;
+    let now = deps.clock.now();
+    let id = deps.store.resolve_token(&token.hash(), "offer", now).await?.ok_or(AppError::NotFound)?;
+    let id = OfferId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let offer = deps.store.get_offer(&id).await?.ok_or(AppError::NotFound)?;
+    let wish = deps.store.get_wish(&offer.wish, now).await?;
+    Ok((offer, wish, token))
+}
+
+fn offer_details(offer: &Offer, catalog: &Catalog, lang: Language) -> Vec<(String, String)> {
+    let t = texts(lang);
+    let office = catalog.office(&offer.office);
+    render::rows(
+        &[
+            ("label_service", service_name(catalog, &offer.service, lang)),
+            ("label_office", office.map_or_else(|| offer.office.to_string(), |o| o.name.clone())),
+            ("label_address", office.map(|o| o.address.clone()).unwrap_or_default()),
+            ("label_when", t.when_long(offer.start)),
+            ("label_duration", t.fill("minutes", &[("n", &offer.minutes.to_string())])),
+        ],
+        lang,
+    )
+}
+
+/// An iCalendar event for an accepted appointment (times in UTC, so every calendar shows the
+/// right local time).
+fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str) -> String {
+    let office = catalog.office(&offer.office);
+    let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let escape = |s: &str| s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n");
+    let summary = format!(
+        "{} – {}",
+        service_name(catalog, &offer.service, lang),
+        office.map_or_else(|| offer.office.to_string(), |o| o.name.clone())
+    );
+    let host = base_url.split("://").nth(1).unwrap_or("terminagent").trim_end_matches('/');
+    [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".into(),
+        "PRODID:-//Terminagent//DE".into(),
+        "METHOD:PUBLISH".into(),
+        "BEGIN:VEVENT".into(),
+        format!("UID:{}@{host}", offer.id),
+        format!("DTSTAMP:{}", fmt(offer.created_at)),
+        format!("DTSTART:{}", fmt(offer.start)),
+        format!("DTEND:{}", fmt(offer.start + Duration::minutes(i64::from(offer.minutes)))),
+        format!("SUMMARY:{}", escape(&summary)),
+        format!("LOCATION:{}", escape(&office.map(|o| o.address.clone()).unwrap_or_default())),
+        "END:VEVENT".into(),
+        "END:VCALENDAR".into(),
+        String::new(),
+    ]
+    .join("\r\n")
+}
+
+/// `POST /o/{token}/accept`.
+pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
+    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    let now = deps.clock.now();
+    let Some(wish) = wish else { return Ok(offer) };
+    if offer.effective_status(now) != OfferStatus::Open {
+        return Ok(offer);
+    }
+    let catalog = deps.catalog().await?;
+    let lang = wish.language;
+    let t = texts(lang);
+    let office = catalog.office(&offer.office).map_or_else(|| offer.office.to_string(), |o| o.name.clone());
+    let content = MailContent {
+        subject: t.fill("accepted_subject", &[("office", &office), ("short", &t.when_short(offer.start))]),
+        paragraphs: vec![t.get("accepted_intro").to_owned()],
+        details: offer_details(&offer, &catalog, lang),
+        action: None,
+        after: vec![],
+        manage_url: Some(deps.url(&format!("/o/{}", token.expose()))),
+        unsubscribe_url: None,
+        attachment: Some(Attachment {
+            content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+            file_name: "termin.ics".into(),
+            body: ics(&offer, &catalog, lang, &deps.config.public_base_url),
+        }),
+    };
+    let mail = deps.mail(format!("offer-{}-accepted", offer.id), wish.email.as_ref(), lang, &content)?;
+    match deps.store.accept_offer(&offer, &wish, now, &mail).await {
+        Ok(()) => {
+            deps.store.dequeue(&wish, &lines_of(&wish, &catalog)).await?;
+            deps.deliver(&mail).await;
+            deps.events
+                .notify("OfferAccepted", json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}))
+                .await;
+            tracing::info!(offer_id = %offer.id, "offer accepted");
+        }
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    deps.store.get_offer(&offer.id).await?.ok_or(AppError::NotFound)
+}
+
+/// `POST /o/{token}/decline`: the wish waits on with its place; the slot goes to the next wish.
+pub async fn decline_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
+    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    let Some(wish) = wish else { return Ok(offer) };
+    let manage = deps.url(&format!("/o/{}", token.expose()));
+    release_offer(deps, offer, &wish, OfferStatus::Declined, Some(manage)).await
+}
+
+async fn release_offer(deps: &Deps, offer: Offer, wish: &Wish, to: OfferStatus, manage_url: Option<String>) -> Result<Offer, AppError> {
+    let now = deps.clock.now();
+    // A late decline is still a decline; only expiry requires the deadline to have passed.
+    if offer.status != OfferStatus::Open || (to == OfferStatus::Expired && now < offer.deadline) {
+        return Ok(offer);
+    }
+    let catalog = deps.catalog().await?;
+    let lang = wish.language;
+    let t = texts(lang);
+    let service = service_name(&catalog, &wish.service, lang);
+    let (subject, intro, event) = match to {
+        OfferStatus::Expired => ("expired_subject", "expired_intro", "OfferExpired"),
+        _ => ("declined_subject", "declined_intro", "OfferDeclined"),
+    };
+    let content = MailContent {
+        subject: t.fill(subject, &[("service", &service)]),
+        paragraphs: vec![t.fill(intro, &[("when", &t.when_long(offer.start))])],
+        details: wish_details(wish, &catalog),
+        action: None,
+        after: vec![],
+        manage_url: manage_url.clone(),
+        unsubscribe_url: manage_url.map(|u| format!("{u}/cancel")),
+        attachment: None,
+    };
+    let mail = deps.mail(format!("offer-{}-{}", offer.id, to.as_str()), wish.email.as_ref(), lang, &content)?;
+    match deps.store.release_offer(&offer, to, now, &mail).await {
+        Ok(()) => {
+            deps.deliver(&mail).await;
+            deps.events
+                .notify(event, json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}))
+                .await;
+            tracing::info!(offer_id = %offer.id, status = to.as_str(), "offer released");
+        }
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    deps.store.get_offer(&offer.id).await?.ok_or(AppError::NotFound)
+}
+
+/// `POST /o/{token}/cancel`: cancels the whole wish.
+pub async fn cancel_from_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
+    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    if let Some(wish) = wish {
+        cancel_wish(deps, wish, Some(deps.url(&format!("/o/{}", token.expose())))).await?;
+    }
+    deps.store.get_offer(&offer.id).await?.ok_or(AppError::NotFound)
+}
+
+// ---- matching --------------------------------------------------------------------------------
+
+/// How many queue entries one read takes from the head of a line.
+const PAGE: i32 = 25;
+
+/// Offers a free slot to the first wish in line. Cost: one read of the slot, then per page of 25
+/// queue entries one query and one batch read, then one transaction — independent of the length
+/// of the line. Returns the offer made, if any.
+#[tracing::instrument(skip_all, fields(slot_id = %slot_id))]
+pub async fn match_slot(deps: &Deps, slot_id: &SlotId) -> Result<Option<Offer>, AppError> {
+    let catalog = deps.catalog().await?;
+    for _attempt in 0..8 {
+        let now = deps.clock.now();
+        let Some(slot) = deps.store.get_slot(slot_id).await? else { return Ok(None) };
+        if slot.status != SlotStatus::Free {
+            return Ok(None);
+        }
+        let Some(deadline) = offer_deadline(now, slot.start, deps.config.timing) else {
+            return Ok(None);
+        };
+        let window = local_window(slot.start);
+        let mut after: Option<String> = None;
+        let chosen = loop {
+            let (ids, next) = deps
+                .store
+                .head_of_line(&slot.office, &slot.service, window, after.as_deref(), PAGE)
+                .await?;
+            let wishes = deps.store.get_wishes(&ids, now).await?;
+            // Back into queue order: the batch read returns items in any order.
+            let ordered: Vec<&Wish> = ids.iter().filter_map(|id| wishes.iter().find(|w| &w.id == id)).collect();
+            if let Some(w) = pick(&slot, ordered) {
+                break Some(w.clone());
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => break None,
+            }
+        };
+        let Some(wish) = chosen else { return Ok(None) };
+        match offer_to(deps, &catalog, &slot, &wish, deadline, now).await {
+            Ok(offer) => return Ok(Some(offer)),
+            // Someone else changed the slot or the wish: read again.
+            Err(AppError::Unavailable(e)) if e == CONFLICT => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AppError::Unavailable("slot kept changing while matching".into()))
+}
+
+const CONFLICT: &str = "conflict";
+
+async fn offer_to(deps: &Deps, catalog: &Catalog, slot: &Slot, wish: &Wish, deadline: DateTime<Utc>, now: DateTime<Utc>) -> Result<Offer, AppError> {
+    let offer = Offer {
+        id: OfferId::generate(),
+        wish: wish.id.clone(),
+        slot: slot.id.clone(),
+        office: slot.office.clone(),
+        service: slot.service.clone(),
+        start: slot.start,
+        minutes: slot.minutes,
+        status: OfferStatus::Open,
+        deadline,
+        created_at: now,
+    };
+    let token = Token::generate();
+    let lang = wish.language;
+    let t = texts(lang);
+    let office = catalog.office(&slot.office).map_or_else(|| slot.office.to_string(), |o| o.name.clone());
+    let service = service_name(catalog, &slot.service, lang);
+    let page = deps.url(&format!("/o/{}", token.expose()));
+    let mut details = offer_details(&offer, catalog, lang);
+    details.extend(render::rows(&[("label_deadline", t.when_long(deadline))], lang));
+    let content = MailContent {
+        subject: t.fill("offer_subject", &[("office", &office), ("short", &t.when_short(slot.start))]),
+        paragraphs: vec![t.fill("offer_intro", &[("service", &service)])],
+        details,
+        action: Some((t.get("offer_action").to_owned(), page.clone())),
+        after: vec![t.fill("offer_deadline", &[("deadline", &t.when_long(deadline))])],
+        manage_url: Some(page.clone()),
+        unsubscribe_url: Some(format!("{page}/cancel")),
+        attachment: None,
+    };
+    let mail = deps.mail(format!("offer-{}-sent", offer.id), wish.email.as_ref(), lang, &content)?;
+    match deps.store.create_offer(&offer, &token.hash(), &mail, now).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Err(AppError::Unavailable(CONFLICT.into())),
+        Err(e) => return Err(e.into()),
+    }
+    deps.deliver(&mail).await;
+    deps.events
+        .notify(
+            "OfferSent",
+            json!({"offer": offer.id, "slot": offer.slot, "wish": offer.wish, "deadline": crate::store::format_time(deadline)}),
+        )
+        .await;
+    tracing::info!(offer_id = %offer.id, wish_id = %wish.id, "offer sent");
+    Ok(offer)
+}
+
+/// What one rescan did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RescanReport {
+    pub offers_expired: usize,
+    pub mails_retried: usize,
+    pub wishes_enqueued: usize,
+    pub slots_checked: usize,
+    pub offers_made: usize,
+}
+
+/// The scheduled rescan: expires overdue offers, retries owed mails, finishes interrupted
+/// enqueueing, and offers free slots nobody wanted yet. Its cost grows with open offers, owed
+/// mails and free slots — never with the number of waiting wishes.
+pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
+    let mut report = RescanReport::default();
+    let catalog = deps.catalog().await?;
+    let now = deps.clock.now();
+
+    for offer in deps.store.overdue_offers(now, 100).await? {
+        let Some(wish) = deps.store.get_wish(&offer.wish, now).await? else { continue };
+        let after = release_offer(deps, offer, &wish, OfferStatus::Expired, None).await?;
+        if after.status == OfferStatus::Expired {
+            report.offers_expired += 1;
+        }
+    }
+
+    for mail in deps.store.due_mails(now, 100).await? {
+        if deps.store.claim_mail(&mail, now).await? {
+            deps.deliver(&OutgoingMail { key: mail.key, to: mail.to, raw: mail.raw }).await;
+            report.mails_retried += 1;
+        }
+    }
+
+    for wish in deps.store.wishes_to_enqueue(now - Duration::minutes(1), now).await? {
+        deps.store.enqueue(&wish, &lines_of(&wish, &catalog)).await?;
+        report.wishes_enqueued += 1;
+    }
+
+    let earliest = now + deps.config.timing.before_start + deps.config.timing.min_response;
+    for office in &catalog.offices {
+        for slot in deps.store.free_slots(&office.id, earliest, 200).await? {
+            report.slots_checked += 1;
+            if match_slot(deps, &slot.id).await?.is_some() {
+                report.offers_made += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// `POST /admin/slots/{id}/release`.
+pub async fn release_slot(deps: &Deps, id: &SlotId) -> Result<Option<Slot>, AppError> {
+    Ok(deps.store.release_slot(id, deps.clock.now()).await?.map(|(s, _)| s))
+}

@@ -1,0 +1,257 @@
+//! Everything a person reads: texts per language (`texts/*.json`), page templates
+//! (`templates/*.html`, auto-escaped) and the MIME mails.
+
+use crate::domain::time::OFFICE_TZ;
+use crate::domain::{Language, Weekday};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use mail_builder::MessageBuilder;
+use mail_builder::headers::raw::Raw;
+use minijinja::Environment;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// All texts of one language, from `texts/<lang>.json`.
+pub struct Texts(serde_json::Map<String, serde_json::Value>);
+
+static DE: OnceLock<Texts> = OnceLock::new();
+static EN: OnceLock<Texts> = OnceLock::new();
+
+fn load(json: &str) -> Texts {
+    // The files are compiled in and checked by a unit test, so this only falls back to an empty map
+    // if someone ships a broken file without running the tests.
+    Texts(serde_json::from_str(json).unwrap_or_default())
+}
+
+#[must_use]
+pub fn texts(lang: Language) -> &'static Texts {
+    match lang {
+        Language::De => DE.get_or_init(|| load(include_str!("../texts/de.json"))),
+        Language::En => EN.get_or_init(|| load(include_str!("../texts/en.json"))),
+    }
+}
+
+impl Texts {
+    /// The text for `key`; the key itself if missing (visible, never a crash).
+    #[must_use]
+    pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
+        self.0.get(key).and_then(serde_json::Value::as_str).unwrap_or(key)
+    }
+
+    /// The text with `{name}` placeholders filled in.
+    #[must_use]
+    pub fn fill(&self, key: &str, args: &[(&str, &str)]) -> String {
+        fill(self.get(key), args)
+    }
+
+    fn list(&self, key: &str, index: usize) -> &str {
+        self.0
+            .get(key)
+            .and_then(|v| v.get(index))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    }
+
+    #[must_use]
+    pub fn weekday(&self, day: Weekday) -> &str {
+        self.list("weekdays", day as usize)
+    }
+
+    /// "Mittwoch, 24. Januar 2024, 8:30 Uhr" in the office's time zone.
+    #[must_use]
+    pub fn when_long(&self, t: DateTime<Utc>) -> String {
+        let local = t.with_timezone(&OFFICE_TZ);
+        let weekday = self.list("weekdays", local.weekday().num_days_from_monday() as usize);
+        let month = self.list("months", local.month0() as usize);
+        self.fill(
+            "when_long",
+            &[
+                ("weekday", weekday),
+                ("day", &local.day().to_string()),
+                ("month", month),
+                ("year", &local.year().to_string()),
+                ("time", &format!("{}:{:02}", local.hour(), local.minute())),
+            ],
+        )
+    }
+
+    /// "Mi 24.01. 8:30" for subjects.
+    #[must_use]
+    pub fn when_short(&self, t: DateTime<Utc>) -> String {
+        let local = t.with_timezone(&OFFICE_TZ);
+        format!(
+            "{} {:02}.{:02}. {}:{:02}",
+            self.list("weekdays_short", local.weekday().num_days_from_monday() as usize),
+            local.day(),
+            local.month(),
+            local.hour(),
+            local.minute()
+        )
+    }
+
+    #[must_use]
+    pub fn all(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+}
+
+fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in args {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// The content of one mail, laid out the same way in the text and the HTML part.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailContent {
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    pub details: Vec<(String, String)>,
+    pub action: Option<(String, String)>,
+    pub after: Vec<String>,
+    /// The page to see or delete the wish; also the one-click unsubscribe target.
+    pub manage_url: Option<String>,
+    pub unsubscribe_url: Option<String>,
+    pub attachment: Option<Attachment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    pub content_type: String,
+    pub file_name: String,
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("rendering failed: {0}")]
+pub struct RenderError(pub String);
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // Auto-escaping follows the file extension: `.html` escaped, `.txt` not.
+        for (name, source) in [
+            ("layout.html", include_str!("../templates/layout.html")),
+            ("page.html", include_str!("../templates/page.html")),
+            ("form.html", include_str!("../templates/form.html")),
+            ("mail.html", include_str!("../templates/mail.html")),
+            ("mail.txt", include_str!("../templates/mail.txt")),
+        ] {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// Renders a template with a context; `t` (the language's texts) is always available.
+///
+/// # Errors
+/// When the template fails (a bug caught by the tests).
+pub fn render(template: &str, lang: Language, ctx: impl Serialize) -> Result<String, RenderError> {
+    let tmpl = env().get_template(template).map_err(|e| RenderError(e.to_string()))?;
+    tmpl.render(minijinja::context! { t => texts(lang).all(), lang => lang.code(), ..minijinja::Value::from_serialize(&ctx) })
+        .map_err(|e| RenderError(e.to_string()))
+}
+
+/// Builds the multipart MIME message (text + HTML, optional attachment, one-click unsubscribe).
+///
+/// # Errors
+/// When a template fails or the message cannot be written.
+pub fn build_mail(from: &str, to: &str, lang: Language, content: &MailContent) -> Result<String, RenderError> {
+    let t = texts(lang);
+    let ctx = minijinja::context! { m => content, greeting => t.get("mail_greeting"), signoff => t.get("mail_signoff"),
+        manage => content.manage_url.as_ref().map(|u| t.fill("mail_manage", &[("url", u)])), automatic => t.get("mail_automatic") };
+    let text = render("mail.txt", lang, &ctx)?;
+    let html = render("mail.html", lang, &ctx)?;
+    let mut builder = MessageBuilder::new()
+        .from((t.get("app_name"), from))
+        .to(to)
+        .subject(content.subject.as_str())
+        .header("Auto-Submitted", Raw::new("auto-generated"))
+        .text_body(text)
+        .html_body(html);
+    if let Some(url) = &content.unsubscribe_url {
+        builder = builder
+            .header("List-Unsubscribe", Raw::new(format!("<{url}>")))
+            .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"));
+    }
+    if let Some(a) = &content.attachment {
+        builder = builder.attachment(a.content_type.clone(), a.file_name.clone(), a.body.clone().into_bytes());
+    }
+    builder.write_to_string().map_err(|e| RenderError(e.to_string()))
+}
+
+/// Details as label/value rows for pages and mails.
+#[must_use]
+pub fn rows(pairs: &[(&str, String)], lang: Language) -> Vec<(String, String)> {
+    let t = texts(lang);
+    pairs.iter().map(|(k, v)| (t.get(k).to_owned(), v.clone())).collect()
+}
+
+/// Windows as people read them: "Montag 8–9 Uhr, Freitag 12–13 Uhr".
+#[must_use]
+pub fn windows_text(windows: &BTreeMap<Weekday, Vec<u8>>, lang: Language) -> String {
+    let t = texts(lang);
+    windows
+        .iter()
+        .flat_map(|(day, hours)| {
+            hours.iter().map(move |h| {
+                format!(
+                    "{} {}",
+                    t.weekday(*day),
+                    t.fill("hour_range", &[("from", &h.to_string()), ("to", &(h + 1).to_string())])
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_the_same_keys_and_valid_json() {
+        let de: serde_json::Map<String, serde_json::Value> = serde_json::from_str(include_str!("../texts/de.json")).unwrap();
+        let en: serde_json::Map<String, serde_json::Value> = serde_json::from_str(include_str!("../texts/en.json")).unwrap();
+        let mut a: Vec<_> = de.keys().collect();
+        let mut b: Vec<_> = en.keys().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn dates_read_like_the_newspaper_report() {
+        let t = DateTime::parse_from_rfc3339("2024-01-24T07:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(texts(Language::De).when_long(t), "Mittwoch, 24. Januar 2024, 8:30 Uhr");
+        assert_eq!(texts(Language::De).when_short(t), "Mi 24.01. 8:30");
+        assert_eq!(texts(Language::En).when_long(t), "Wednesday, 24 January 2024, 8:30");
+    }
+
+    #[test]
+    fn html_is_escaped_and_mail_has_both_parts() {
+        let content = MailContent {
+            subject: "Test <b>".into(),
+            paragraphs: vec!["<script>alert(1)</script>".into()],
+            details: vec![],
+            action: Some(("Go".into(), "https://x.test/w/abc".into())),
+            after: vec![],
+            manage_url: Some("https://x.test/w/abc".into()),
+            unsubscribe_url: Some("https://x.test/w/abc/unsubscribe".into()),
+            attachment: None,
+        };
+        let raw = build_mail("noreply@x.test", "a@b.de", Language::De, &content).unwrap();
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        let html = render("mail.html", Language::De, minijinja::context! { m => content }).unwrap();
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<script>"));
+    }
+}

@@ -1,0 +1,171 @@
+//! The non-HTTP triggers: the slots table's DynamoDB stream and the EventBridge events.
+
+use crate::app::{self, AppError, Deps};
+use crate::domain::SlotId;
+use crate::events::Events;
+use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The detail of a `SlotReleased` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotReleased {
+    pub slot: ReleasedSlot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedSlot {
+    pub id: String,
+    pub office: String,
+    pub service: String,
+    pub start: String,
+    pub minutes: u16,
+}
+
+#[derive(Deserialize)]
+struct SlotImage {
+    id: String,
+    office: String,
+    service: String,
+    start: String,
+    minutes: u16,
+    status: String,
+}
+
+/// A stream record means "a slot became free" when its new image is free and its old image (if
+/// any) was not: a new free slot, a booked one released, or an offered one declined, expired or
+/// withdrawn.
+#[must_use]
+pub fn released_slot(record: &EventRecord) -> Option<ReleasedSlot> {
+    let new: SlotImage = serde_dynamo::from_item(record.change.new_image.clone()).ok()?;
+    if new.status != "free" {
+        return None;
+    }
+    let old: Option<SlotImage> = serde_dynamo::from_item(record.change.old_image.clone()).ok();
+    if old.is_some_and(|o| o.status == "free") {
+        return None;
+    }
+    Some(ReleasedSlot { id: new.id, office: new.office, service: new.service, start: new.start, minutes: new.minutes })
+}
+
+/// slot-release: publishes `SlotReleased` for every slot that became free. Records whose event
+/// could not be published are reported as batch item failures, so Lambda retries just those
+/// (and, after the retries, sends them to the on-failure destination).
+pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    let mut failed = false;
+    for record in &event.records {
+        let Some(slot) = released_slot(record) else { continue };
+        // Once one record failed, later ones are retried with it anyway; report them too so
+        // their order is kept.
+        let result = if failed {
+            Err(crate::events::PublishError("earlier record failed".into()))
+        } else {
+            events.publish("SlotReleased", &json!(SlotReleased { slot })).await
+        };
+        if let Err(e) = result {
+            failed = true;
+            tracing::warn!(event_id = %record.event_id, error = %e, "SlotReleased not published");
+            if let Some(seq) = &record.change.sequence_number {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(seq.clone());
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}
+
+/// What match-offers was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchTrigger {
+    SlotReleased(SlotId),
+    Rescan,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("unexpected event {event_source}/{detail_type}")]
+    Unexpected { event_source: String, detail_type: String },
+    #[error("malformed SlotReleased detail: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+/// Reads an EventBridge event (as JSON, the way Lambda hands it over).
+///
+/// # Errors
+/// For events match-offers does not handle, or a `SlotReleased` without a valid slot id.
+pub fn parse_trigger(event: &serde_json::Value) -> Result<MatchTrigger, TriggerError> {
+    let text = |k: &str| event.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let (source, detail_type) = (text("source"), text("detail-type"));
+    match (source.as_str(), detail_type.as_str()) {
+        (crate::events::SOURCE, "SlotReleased") => {
+            let detail: SlotReleased = serde_json::from_value(event.get("detail").cloned().unwrap_or_default())
+                .map_err(|e| TriggerError::Malformed(e.to_string()))?;
+            let id = SlotId::parse(&detail.slot.id).map_err(|e| TriggerError::Malformed(e.to_string()))?;
+            Ok(MatchTrigger::SlotReleased(id))
+        }
+        ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(MatchTrigger::Rescan),
+        _ => Err(TriggerError::Unexpected { event_source: source, detail_type }),
+    }
+}
+
+/// match-offers: a released slot is offered to the first wish in line; the schedule rescans.
+pub async fn handle_match_event(deps: &Deps, event: &serde_json::Value) -> Result<serde_json::Value, TriggerError> {
+    match parse_trigger(event)? {
+        MatchTrigger::SlotReleased(slot) => {
+            let offer = app::match_slot(deps, &slot).await?;
+            Ok(json!({"slot": slot, "offer": offer.map(|o| o.id)}))
+        }
+        MatchTrigger::Rescan => Ok(json!(app::rescan(deps).await?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(json: &str) -> EventRecord {
+        serde_json::from_str(json).unwrap()
+    }
+
+    const NEW_FREE: &str = r#"{"awsRegion":"eu-central-1","eventID":"1","eventName":"INSERT","eventSource":"aws:dynamodb",
+        "dynamodb":{"Keys":{"id":{"S":"s1"}},"NewImage":{"id":{"S":"s1"},"office":{"S":"bilk"},"service":{"S":"id-card"},
+        "start":{"S":"2024-01-24T07:30:00.000Z"},"minutes":{"N":"15"},"status":{"S":"free"}},"SequenceNumber":"100",
+        "SizeBytes":10,"StreamViewType":"NEW_AND_OLD_IMAGES"}}"#;
+
+    #[test]
+    fn a_new_free_slot_is_released() {
+        let s = released_slot(&record(NEW_FREE)).unwrap();
+        assert_eq!(s.id, "s1");
+        assert_eq!(s.minutes, 15);
+    }
+
+    #[test]
+    fn a_free_slot_changing_otherwise_is_not_released_again() {
+        let json = NEW_FREE.replace(r#""SequenceNumber""#, r#""OldImage":{"id":{"S":"s1"},"office":{"S":"bilk"},"service":{"S":"id-card"},
+            "start":{"S":"2024-01-24T07:30:00.000Z"},"minutes":{"N":"20"},"status":{"S":"free"}},"SequenceNumber""#);
+        assert!(released_slot(&record(&json)).is_none());
+    }
+
+    #[test]
+    fn the_sample_events_parse_into_triggers() {
+        let released: serde_json::Value = serde_json::from_str(include_str!("../../events/slot-released.json")).unwrap();
+        assert_eq!(parse_trigger(&released).unwrap(), MatchTrigger::SlotReleased(SlotId::parse("bilk-2024-01-24-0830").unwrap()));
+        let scheduled: serde_json::Value = serde_json::from_str(include_str!("../../events/rescan-scheduled.json")).unwrap();
+        assert_eq!(parse_trigger(&scheduled).unwrap(), MatchTrigger::Rescan);
+        let stream: DynamoDbEvent = serde_json::from_str(include_str!("../../events/slots-stream.json")).unwrap();
+        assert_eq!(stream.records.iter().filter_map(released_slot).count(), 1);
+    }
+
+    #[test]
+    fn other_events_are_refused() {
+        let e = json!({"source": "x", "detail-type": "y", "detail": {}});
+        assert!(matches!(parse_trigger(&e), Err(TriggerError::Unexpected { .. })));
+        let e = json!({"source": "terminagent", "detail-type": "SlotReleased", "detail": {"slot": {"id": "a b"}}});
+        assert!(matches!(parse_trigger(&e), Err(TriggerError::Malformed(_))));
+    }
+}
