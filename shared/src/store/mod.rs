@@ -985,7 +985,7 @@ impl Store {
             .update_item()
             .table_name(&self.wishes)
             .set_key(Some(key(mail_pk(mail_key), "MAIL")))
-            .update_expression("SET #status = :sent, sent_at = :now REMOVE gsi1pk, gsi1sk, raw")
+            .update_expression("SET #status = :sent, sent_at = :now REMOVE gsi1pk, gsi1sk, mime")
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(vals([(":sent", s("sent")), (":now", s(ts(now)))])))
             .send()

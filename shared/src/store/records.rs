@@ -255,6 +255,7 @@ pub struct MailRecord {
     pub to: String,
     /// The whole MIME message; removed once sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "mime")]
     pub raw: Option<String>,
     pub status: String,
     pub attempts: u32,

@@ -1,0 +1,186 @@
+//! One local system: infrastructure, the functions' handlers, the drivers and the `/_dev` routes.
+
+use crate::stack::{Clients, Emulators, EventQueuePoller, Infra, StreamPoller, create_infra, repo_root, sent_mails};
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use shared::{Clock, Config, Deps};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// A running local system (without the HTTP listener).
+#[derive(Clone)]
+pub struct LocalSystem {
+    pub deps: Deps,
+    pub infra: Infra,
+    pub clients: Clients,
+    pub moto_url: String,
+    pub admin_key: String,
+    stream: Arc<Mutex<StreamPoller>>,
+    queue: Arc<EventQueuePoller>,
+    http: reqwest::Client,
+}
+
+impl LocalSystem {
+    /// Creates the infrastructure under `prefix`, builds the handlers' dependencies and loads the
+    /// offices from `data/catalog.json`.
+    pub async fn setup(emulators: &Emulators, prefix: &str, base_url: &str, admin_key: &str) -> Result<Self> {
+        let clients = emulators.clients().await;
+        let mail_from = "terminagent@buergerservice.example.org";
+        let infra = create_infra(&clients, &repo_root().join("infra/template.yaml"), prefix, mail_from).await?;
+        let config = Config::from_lookup(|k| {
+            match k {
+                "WISHES_TABLE" => Some(infra.wishes_table.clone()),
+                "SLOTS_TABLE" => Some(infra.slots_table.clone()),
+                "EVENT_BUS_NAME" => Some(infra.event_bus.clone()),
+                "MAIL_FROM" => Some(mail_from.to_owned()),
+                "PUBLIC_BASE_URL" => Some(base_url.to_owned()),
+                "ADMIN_KEY" => Some(admin_key.to_owned()),
+                other => std::env::var(other).ok(),
+            }
+        })?;
+        let deps = Deps::from_clients(config, clients.dynamodb.clone(), clients.sesv2.clone(), clients.eventbridge.clone(), Clock::default());
+        let catalog = std::fs::read_to_string(repo_root().join("data/catalog.json")).context("reading data/catalog.json")?;
+        deps.replace_catalog(shared::domain::Catalog::from_json(&catalog)?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Self {
+            stream: Arc::new(Mutex::new(StreamPoller::new(clients.streams.clone(), infra.slots_stream_arn.clone()))),
+            queue: Arc::new(EventQueuePoller::new(clients.sqs.clone(), infra.events_queue_url.clone())),
+            deps,
+            infra,
+            clients,
+            moto_url: emulators.moto_url.clone(),
+            admin_key: admin_key.to_owned(),
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Every public route plus the `/_dev` routes.
+    pub fn router(&self) -> Router {
+        let dev = Router::new()
+            .route("/_dev/mail", get(dev_mail))
+            .route("/_dev/mail/view", get(dev_mail_view))
+            .route("/_dev/clock", post(dev_clock))
+            .route("/_dev/rescan", post(dev_rescan))
+            .with_state(self.clone());
+        shared::http::citizen_router(self.deps.clone())
+            .merge(shared::http::offer_router(self.deps.clone()))
+            .merge(shared::http::admin_router(self.deps.clone()))
+            .merge(dev)
+    }
+
+    /// One round of what AWS does in the background: stream records go to slot-release (as a
+    /// Lambda `DynamoDbEvent` batch), routed bus events go to match-offers. Returns how many
+    /// records and events were handled.
+    pub async fn pump(&self, wait_secs: i32) -> Result<usize> {
+        let records = self.stream.lock().await.poll().await?;
+        let n = records.len();
+        if !records.is_empty() {
+            let mut event = aws_lambda_events::event::dynamodb::Event::default();
+            event.records = records;
+            let response = shared::triggers::handle_slot_stream(&self.deps.events, event).await;
+            if !response.batch_item_failures.is_empty() {
+                tracing::warn!(failures = response.batch_item_failures.len(), "slot-release reported failures");
+            }
+        }
+        let events = self.queue.poll(wait_secs).await?;
+        let m = events.len();
+        for event in events {
+            if let Err(e) = shared::triggers::handle_match_event(&self.deps, &event).await {
+                tracing::warn!(error = %e, "match-offers failed");
+            }
+        }
+        Ok(n + m)
+    }
+
+    /// Pumps until nothing moved for two rounds in a row (tests use this to wait for the
+    /// asynchronous path to finish).
+    pub async fn settle(&self) -> Result<()> {
+        let mut quiet = 0;
+        for _ in 0..200 {
+            if self.pump(0).await? == 0 {
+                quiet += 1;
+                if quiet >= 2 {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            } else {
+                quiet = 0;
+            }
+        }
+        anyhow::bail!("the system did not settle")
+    }
+
+    pub async fn mails(&self) -> Result<Vec<crate::stack::DevMail>> {
+        sent_mails(&self.http, &self.moto_url).await
+    }
+
+    /// The scheduled rescan, as the EventBridge schedule would trigger it.
+    pub async fn rescan(&self) -> Result<serde_json::Value> {
+        let event = serde_json::json!({"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "000000000000", "time": shared::store::format_time(self.deps.clock.now()), "region": crate::stack::REGION,
+            "resources": [], "detail": {}});
+        shared::triggers::handle_match_event(&self.deps, &event).await.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+fn fail(e: &anyhow::Error) -> Response {
+    (StatusCode::BAD_GATEWAY, Json(serde_json::json!({"error": e.to_string()}))).into_response()
+}
+
+async fn dev_mail(State(s): State<LocalSystem>) -> Response {
+    match s.mails().await {
+        Ok(m) => Json(m).into_response(),
+        Err(e) => fail(&e),
+    }
+}
+
+async fn dev_mail_view(State(s): State<LocalSystem>) -> Response {
+    let mails = match s.mails().await {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let mut html = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sent mail</title>\
+        <style>body{font-family:sans-serif;max-width:60rem;margin:auto;padding:1rem}article{border:1px solid #888;margin:1rem 0;padding:1rem}\
+        iframe{width:100%;height:28rem;border:1px solid #ccc}pre{white-space:pre-wrap}</style></head><body><h1>Sent mail (oldest first)</h1>");
+    for m in &mails {
+        html.push_str(&format!(
+            "<article><h2>{}</h2><p>To: {} · {}</p><p>Attachments: {}</p><iframe sandbox title=\"HTML part\" srcdoc=\"{}\"></iframe>\
+             <details><summary>Text part</summary><pre>{}</pre></details></article>",
+            esc(&m.subject),
+            esc(&m.to.join(", ")),
+            esc(&m.sent_at),
+            esc(&if m.attachments.is_empty() { "none".to_owned() } else { m.attachments.join(", ") }),
+            esc(&m.html),
+            esc(&m.text)
+        ));
+    }
+    html.push_str("</body></html>");
+    Html(html).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ClockBody {
+    advance_minutes: i64,
+}
+
+async fn dev_clock(State(s): State<LocalSystem>, body: axum::body::Bytes) -> Response {
+    let Ok(b) = serde_json::from_slice::<ClockBody>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "expected {\"advance_minutes\": N}"}))).into_response();
+    };
+    if b.advance_minutes < 0 {
+        return (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({"error": "the clock only moves forward"}))).into_response();
+    }
+    s.deps.clock.advance(b.advance_minutes);
+    Json(serde_json::json!({"now": shared::store::format_time(s.deps.clock.now())})).into_response()
+}
+
+async fn dev_rescan(State(s): State<LocalSystem>) -> Response {
+    match s.rescan().await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => fail(&e),
+    }
+}
