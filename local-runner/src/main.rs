@@ -1,5 +1,5 @@
-//! `cargo run -p local-runner`: the whole system on http://127.0.0.1:3000 (`PORT` to change),
-//! against DynamoDB Local and moto, which it starts and stops itself.
+//! `cargo run -p local-runner`: the whole system on <http://127.0.0.1:3000> (`PORT` to change),
+//! against `DynamoDB` Local and moto, which it starts and stops itself.
 
 use anyhow::Context;
 use local_runner::runner::LocalSystem;
@@ -8,13 +8,21 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())).init();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let base = format!("http://127.0.0.1:{port}");
-    let admin_key = std::env::var("ADMIN_KEY").unwrap_or_else(|_| "local-admin-key-change-me".into());
+    let admin_key =
+        std::env::var("ADMIN_KEY").unwrap_or_else(|_| "local-admin-key-change-me".into());
     let emulators = Emulators::start(&repo_root().join(".local/logs")).await?;
     let system = LocalSystem::setup(&emulators, "local-", &base, &admin_key).await?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("port {port} is taken; set PORT"))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("port {port} is taken; set PORT"))?;
 
     let drivers = system.clone();
     tokio::spawn(async move {
@@ -24,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
                 tracing::warn!(error = ?e, "driver round failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            if last_rescan.elapsed() >= Duration::from_secs(60) {
+            if last_rescan.elapsed() >= Duration::from_mins(1) {
                 last_rescan = tokio::time::Instant::now();
                 if let Err(e) = drivers.rescan().await {
                     tracing::warn!(error = %e, "rescan failed");
@@ -38,7 +46,9 @@ async fn main() -> anyhow::Result<()> {
     println!("  offices (JSON)   {base}/api/offices");
     println!("  sent mail        {base}/_dev/mail/view   (JSON: {base}/_dev/mail)");
     println!("  admin API        {base}/admin/stats   with  Authorization: Bearer {admin_key}");
-    println!("  clock, rescan    POST {base}/_dev/clock {{\"advance_minutes\": 60}},  POST {base}/_dev/rescan");
+    println!(
+        "  clock, rescan    POST {base}/_dev/clock {{\"advance_minutes\": 60}},  POST {base}/_dev/rescan"
+    );
     println!("Ctrl-C stops the runner and its emulators.\n");
     axum::serve(listener, system.router())
         .with_graceful_shutdown(async {

@@ -1,6 +1,8 @@
 //! One local system: infrastructure, the functions' handlers, the drivers and the `/_dev` routes.
 
-use crate::stack::{Clients, Emulators, EventQueuePoller, Infra, StreamPoller, create_infra, repo_root, sent_mails};
+use crate::stack::{
+    Clients, Emulators, EventQueuePoller, Infra, StreamPoller, create_infra, repo_root, sent_mails,
+};
 use anyhow::{Context, Result};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use shared::{Clock, Config, Deps};
+use std::fmt::Write as _;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -27,27 +30,51 @@ pub struct LocalSystem {
 impl LocalSystem {
     /// Creates the infrastructure under `prefix`, builds the handlers' dependencies and loads the
     /// offices from `data/catalog.json`.
-    pub async fn setup(emulators: &Emulators, prefix: &str, base_url: &str, admin_key: &str) -> Result<Self> {
+    pub async fn setup(
+        emulators: &Emulators,
+        prefix: &str,
+        base_url: &str,
+        admin_key: &str,
+    ) -> Result<Self> {
         let clients = emulators.clients().await;
         let mail_from = "terminagent@buergerservice.example.org";
-        let infra = create_infra(&clients, &repo_root().join("infra/template.yaml"), prefix, mail_from).await?;
-        let config = Config::from_lookup(|k| {
-            match k {
-                "WISHES_TABLE" => Some(infra.wishes_table.clone()),
-                "SLOTS_TABLE" => Some(infra.slots_table.clone()),
-                "EVENT_BUS_NAME" => Some(infra.event_bus.clone()),
-                "MAIL_FROM" => Some(mail_from.to_owned()),
-                "PUBLIC_BASE_URL" => Some(base_url.to_owned()),
-                "ADMIN_KEY" => Some(admin_key.to_owned()),
-                other => std::env::var(other).ok(),
-            }
+        let infra = create_infra(
+            &clients,
+            &repo_root().join("infra/template.yaml"),
+            prefix,
+            mail_from,
+        )
+        .await?;
+        let config = Config::from_lookup(|k| match k {
+            "WISHES_TABLE" => Some(infra.wishes_table.clone()),
+            "SLOTS_TABLE" => Some(infra.slots_table.clone()),
+            "EVENT_BUS_NAME" => Some(infra.event_bus.clone()),
+            "MAIL_FROM" => Some(mail_from.to_owned()),
+            "PUBLIC_BASE_URL" => Some(base_url.to_owned()),
+            "ADMIN_KEY" => Some(admin_key.to_owned()),
+            other => std::env::var(other).ok(),
         })?;
-        let deps = Deps::from_clients(config, clients.dynamodb.clone(), clients.sesv2.clone(), clients.eventbridge.clone(), Clock::default());
-        let catalog = std::fs::read_to_string(repo_root().join("data/catalog.json")).context("reading data/catalog.json")?;
-        deps.replace_catalog(shared::domain::Catalog::from_json(&catalog)?).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let deps = Deps::from_clients(
+            config,
+            clients.dynamodb.clone(),
+            clients.sesv2.clone(),
+            clients.eventbridge.clone(),
+            Clock::default(),
+        );
+        let catalog = std::fs::read_to_string(repo_root().join("data/catalog.json"))
+            .context("reading data/catalog.json")?;
+        deps.replace_catalog(shared::domain::Catalog::from_json(&catalog)?)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self {
-            stream: Arc::new(Mutex::new(StreamPoller::new(clients.streams.clone(), infra.slots_stream_arn.clone()))),
-            queue: Arc::new(EventQueuePoller::new(clients.sqs.clone(), infra.events_queue_url.clone())),
+            stream: Arc::new(Mutex::new(StreamPoller::new(
+                clients.streams.clone(),
+                infra.slots_stream_arn.clone(),
+            ))),
+            queue: Arc::new(EventQueuePoller::new(
+                clients.sqs.clone(),
+                infra.events_queue_url.clone(),
+            )),
             deps,
             infra,
             clients,
@@ -82,7 +109,10 @@ impl LocalSystem {
             event.records = records;
             let response = shared::triggers::handle_slot_stream(&self.deps.events, event).await;
             if !response.batch_item_failures.is_empty() {
-                tracing::warn!(failures = response.batch_item_failures.len(), "slot-release reported failures");
+                tracing::warn!(
+                    failures = response.batch_item_failures.len(),
+                    "slot-release reported failures"
+                );
             }
         }
         let events = self.queue.poll(wait_secs).await?;
@@ -117,17 +147,23 @@ impl LocalSystem {
         sent_mails(&self.http, &self.moto_url).await
     }
 
-    /// The scheduled rescan, as the EventBridge schedule would trigger it.
+    /// The scheduled rescan, as the `EventBridge` schedule would trigger it.
     pub async fn rescan(&self) -> Result<serde_json::Value> {
         let event = serde_json::json!({"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "000000000000", "time": shared::store::format_time(self.deps.clock.now()), "region": crate::stack::REGION,
             "resources": [], "detail": {}});
-        shared::triggers::handle_match_event(&self.deps, &event).await.map_err(|e| anyhow::anyhow!("{e}"))
+        shared::triggers::handle_match_event(&self.deps, &event)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
 fn fail(e: &anyhow::Error) -> Response {
-    (StatusCode::BAD_GATEWAY, Json(serde_json::json!({"error": e.to_string()}))).into_response()
+    (
+        StatusCode::BAD_GATEWAY,
+        Json(serde_json::json!({"error": e.to_string()})),
+    )
+        .into_response()
 }
 
 async fn dev_mail(State(s): State<LocalSystem>) -> Response {
@@ -142,21 +178,33 @@ async fn dev_mail_view(State(s): State<LocalSystem>) -> Response {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };
-    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let mut html = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sent mail</title>\
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sent mail</title>\
         <style>body{font-family:sans-serif;max-width:60rem;margin:auto;padding:1rem}article{border:1px solid #888;margin:1rem 0;padding:1rem}\
-        iframe{width:100%;height:28rem;border:1px solid #ccc}pre{white-space:pre-wrap}</style></head><body><h1>Sent mail (oldest first)</h1>");
+        iframe{width:100%;height:28rem;border:1px solid #ccc}pre{white-space:pre-wrap}</style></head><body><h1>Sent mail (oldest first)</h1>",
+    );
     for m in &mails {
-        html.push_str(&format!(
+        let _ = write!(
+            html,
             "<article><h2>{}</h2><p>To: {} · {}</p><p>Attachments: {}</p><iframe sandbox title=\"HTML part\" srcdoc=\"{}\"></iframe>\
              <details><summary>Text part</summary><pre>{}</pre></details></article>",
             esc(&m.subject),
             esc(&m.to.join(", ")),
             esc(&m.sent_at),
-            esc(&if m.attachments.is_empty() { "none".to_owned() } else { m.attachments.join(", ") }),
+            esc(&if m.attachments.is_empty() {
+                "none".to_owned()
+            } else {
+                m.attachments.join(", ")
+            }),
             esc(&m.html),
             esc(&m.text)
-        ));
+        );
     }
     html.push_str("</body></html>");
     Html(html).into_response()
@@ -169,10 +217,18 @@ struct ClockBody {
 
 async fn dev_clock(State(s): State<LocalSystem>, body: axum::body::Bytes) -> Response {
     let Ok(b) = serde_json::from_slice::<ClockBody>(&body) else {
-        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "expected {\"advance_minutes\": N}"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "expected {\"advance_minutes\": N}"})),
+        )
+            .into_response();
     };
     if b.advance_minutes < 0 {
-        return (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({"error": "the clock only moves forward"}))).into_response();
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({"error": "the clock only moves forward"})),
+        )
+            .into_response();
     }
     s.deps.clock.advance(b.advance_minutes);
     Json(serde_json::json!({"now": shared::store::format_time(s.deps.clock.now())})).into_response()

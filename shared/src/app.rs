@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::domain::matching::pick;
 use crate::domain::wish::{NewWishView, queue_lines, windows_map};
 use crate::domain::{
-    Catalog, FieldErrors, Language, Offer, OfferId, OfferStatus, OfficeId, Slot, SlotId, SlotStatus,
-    Token, Wish, WishId, WishRequest, WishStatus, local_window, offer_deadline,
+    Catalog, FieldErrors, Language, Offer, OfferId, OfferStatus, OfficeId, Slot, SlotId,
+    SlotStatus, Token, Wish, WishId, WishRequest, WishStatus, local_window, offer_deadline,
 };
 use crate::events::Events;
 use crate::mailer::Mailer;
@@ -38,7 +38,7 @@ impl Clock {
 }
 
 /// How long a loaded catalogue is used before it is read again.
-const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const CATALOG_TTL: std::time::Duration = std::time::Duration::from_mins(1);
 
 /// Everything a handler needs, built once per process.
 #[derive(Clone)]
@@ -48,8 +48,10 @@ pub struct Deps {
     pub events: Events,
     pub config: Config,
     pub clock: Clock,
-    catalog: Arc<RwLock<Option<(std::time::Instant, Arc<Catalog>)>>>,
+    catalog: Arc<RwLock<Option<CachedCatalog>>>,
 }
+
+type CachedCatalog = (std::time::Instant, Arc<Catalog>);
 
 /// Why a use case did not do what was asked, in terms the edges map to statuses.
 #[derive(Debug, thiserror::Error)]
@@ -81,10 +83,24 @@ impl From<render::RenderError> for AppError {
 impl Deps {
     #[must_use]
     pub fn new(config: Config, sdk: &aws_config::SdkConfig, clock: Clock) -> Self {
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.wishes_table, &config.slots_table);
-        let mailer = Mailer::new(aws_sdk_sesv2::Client::new(sdk), config.ses_configuration_set.clone());
+        let store = Store::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            &config.wishes_table,
+            &config.slots_table,
+        );
+        let mailer = Mailer::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            config.ses_configuration_set.clone(),
+        );
         let events = Events::new(aws_sdk_eventbridge::Client::new(sdk), &config.event_bus);
-        Self { store, mailer, events, config, clock, catalog: Arc::default() }
+        Self {
+            store,
+            mailer,
+            events,
+            config,
+            clock,
+            catalog: Arc::default(),
+        }
     }
 
     /// Builds from explicit clients (tests point each at its emulator).
@@ -99,21 +115,26 @@ impl Deps {
         let store = Store::new(dynamodb, &config.wishes_table, &config.slots_table);
         let mailer = Mailer::new(sesv2, config.ses_configuration_set.clone());
         let events = Events::new(eventbridge, &config.event_bus);
-        Self { store, mailer, events, config, clock, catalog: Arc::default() }
+        Self {
+            store,
+            mailer,
+            events,
+            config,
+            clock,
+            catalog: Arc::default(),
+        }
     }
 
     /// The offices and services, cached for a minute.
     pub async fn catalog(&self) -> Result<Arc<Catalog>, AppError> {
-        if let Some((at, c)) = self.catalog.read().await.as_ref() {
-            if at.elapsed() < CATALOG_TTL {
-                return Ok(c.clone());
-            }
+        if let Some((at, c)) = self.catalog.read().await.as_ref()
+            && at.elapsed() < CATALOG_TTL
+        {
+            return Ok(c.clone());
         }
-        let loaded = self
-            .store
-            .load_catalog()
-            .await?
-            .ok_or_else(|| AppError::NotConfigured("no offices loaded: PUT /admin/catalog".into()))?;
+        let loaded = self.store.load_catalog().await?.ok_or_else(|| {
+            AppError::NotConfigured("no offices loaded: PUT /admin/catalog".into())
+        })?;
         let loaded = Arc::new(loaded);
         *self.catalog.write().await = Some((std::time::Instant::now(), loaded.clone()));
         Ok(loaded)
@@ -131,9 +152,19 @@ impl Deps {
         format!("{}{path}", self.config.public_base_url)
     }
 
-    fn mail(&self, key: String, to: &str, lang: Language, content: &MailContent) -> Result<OutgoingMail, AppError> {
+    fn mail(
+        &self,
+        key: String,
+        to: &str,
+        lang: Language,
+        content: &MailContent,
+    ) -> Result<OutgoingMail, AppError> {
         let raw = render::build_mail(&self.config.mail_from, to, lang, content)?;
-        Ok(OutgoingMail { key, to: to.to_owned(), raw })
+        Ok(OutgoingMail {
+            key,
+            to: to.to_owned(),
+            raw,
+        })
     }
 
     /// Sends a mail that is already safe in the outbox. A failure is only logged: the rescan
@@ -152,7 +183,11 @@ impl Deps {
     }
 }
 
-fn service_name(catalog: &Catalog, wish_service: &crate::domain::ServiceId, lang: Language) -> String {
+fn service_name(
+    catalog: &Catalog,
+    wish_service: &crate::domain::ServiceId,
+    lang: Language,
+) -> String {
     catalog
         .service(wish_service)
         .map_or_else(|| wish_service.to_string(), |s| s.name.get(lang).to_owned())
@@ -161,13 +196,23 @@ fn service_name(catalog: &Catalog, wish_service: &crate::domain::ServiceId, lang
 fn office_names(catalog: &Catalog, offices: &[OfficeId]) -> String {
     offices
         .iter()
-        .map(|o| catalog.office(o).map_or_else(|| o.to_string(), |o| o.name.clone()))
+        .map(|o| {
+            catalog
+                .office(o)
+                .map_or_else(|| o.to_string(), |o| o.name.clone())
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 fn lines_of(wish: &Wish, catalog: &Catalog) -> Vec<(OfficeId, crate::domain::Window)> {
-    queue_lines(&NewWishView { offices: &wish.offices, windows: &wish.windows }, catalog)
+    queue_lines(
+        &NewWishView {
+            offices: &wish.offices,
+            windows: &wish.windows,
+        },
+        catalog,
+    )
 }
 
 // ---- wishes ----------------------------------------------------------------------------------
@@ -205,8 +250,15 @@ pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, App
         unsubscribe_url: None,
         attachment: None,
     };
-    let mail = deps.mail(format!("wish-{}-optin", wish.id), wish.email.as_ref(), lang, &content)?;
-    deps.store.create_wish(&wish, &token.hash(), &mail, now).await?;
+    let mail = deps.mail(
+        format!("wish-{}-optin", wish.id),
+        wish.email.as_ref(),
+        lang,
+        &content,
+    )?;
+    deps.store
+        .create_wish(&wish, &token.hash(), &mail, now)
+        .await?;
     deps.deliver(&mail).await;
     tracing::info!(wish_id = %wish.id, "wish submitted");
     Ok(wish)
@@ -220,7 +272,10 @@ pub fn wish_details(wish: &Wish, catalog: &Catalog) -> Vec<(String, String)> {
         &[
             ("label_service", service_name(catalog, &wish.service, lang)),
             ("label_offices", office_names(catalog, &wish.offices)),
-            ("label_windows", render::windows_text(&windows_map(&wish.windows), lang)),
+            (
+                "label_windows",
+                render::windows_text(&windows_map(&wish.windows), lang),
+            ),
         ],
         lang,
     )
@@ -230,9 +285,17 @@ pub fn wish_details(wish: &Wish, catalog: &Catalog) -> Vec<(String, String)> {
 pub async fn wish_by_token(deps: &Deps, token: &str) -> Result<(Wish, Token), AppError> {
     let token = Token::parse(token).ok_or(AppError::NotFound)?;
     let now = deps.clock.now();
-    let id = deps.store.resolve_token(&token.hash(), "wish", now).await?.ok_or(AppError::NotFound)?;
+    let id = deps
+        .store
+        .resolve_token(&token.hash(), "wish", now)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let id = WishId::parse(&id).map_err(|_| AppError::NotFound)?;
-    let wish = deps.store.get_wish(&id, now).await?.ok_or(AppError::NotFound)?;
+    let wish = deps
+        .store
+        .get_wish(&id, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok((wish, token))
 }
 
@@ -257,18 +320,33 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         unsubscribe_url: Some(format!("{manage}/cancel")),
         attachment: None,
     };
-    let mail = deps.mail(format!("wish-{}-confirmed", wish.id), wish.email.as_ref(), lang, &content)?;
+    let mail = deps.mail(
+        format!("wish-{}-confirmed", wish.id),
+        wish.email.as_ref(),
+        lang,
+        &content,
+    )?;
     let now = deps.clock.now();
     match deps.store.confirm_wish(&wish, now, &mail).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             // A second click won the race, or the wish expired meanwhile: show what is.
-            return deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound);
+            return deps
+                .store
+                .get_wish(&wish.id, now)
+                .await?
+                .ok_or(AppError::NotFound);
         }
         Err(e) => return Err(e.into()),
     }
-    let confirmed = deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound)?;
-    deps.store.enqueue(&confirmed, &lines_of(&confirmed, &catalog)).await?;
+    let confirmed = deps
+        .store
+        .get_wish(&wish.id, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    deps.store
+        .enqueue(&confirmed, &lines_of(&confirmed, &catalog))
+        .await?;
     deps.deliver(&mail).await;
     deps.events
         .notify("WishConfirmed", json!({"wish": confirmed.id, "service": confirmed.service, "offices": confirmed.offices}))
@@ -279,7 +357,11 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
 
 /// Cancels a wish (from its page or an offer page); an open offer is withdrawn and its slot goes
 /// on to the next wish. Repeats answer the same and send nothing.
-pub async fn cancel_wish(deps: &Deps, wish: Wish, manage_url: Option<String>) -> Result<Wish, AppError> {
+pub async fn cancel_wish(
+    deps: &Deps,
+    wish: Wish,
+    manage_url: Option<String>,
+) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
     let mut wish = wish;
     for _ in 0..5 {
@@ -288,7 +370,11 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish, manage_url: Option<String>) ->
         }
         let now = deps.clock.now();
         let offer = match &wish.open_offer {
-            Some(id) => deps.store.get_offer(id).await?.filter(|o| o.status == OfferStatus::Open),
+            Some(id) => deps
+                .store
+                .get_offer(id)
+                .await?
+                .filter(|o| o.status == OfferStatus::Open),
             None => None,
         };
         let lang = wish.language;
@@ -304,35 +390,67 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish, manage_url: Option<String>) ->
             unsubscribe_url: None,
             attachment: None,
         };
-        let mail = deps.mail(format!("wish-{}-cancelled", wish.id), wish.email.as_ref(), lang, &content)?;
-        match deps.store.cancel_wish(&wish, offer.as_ref(), now, &mail).await {
+        let mail = deps.mail(
+            format!("wish-{}-cancelled", wish.id),
+            wish.email.as_ref(),
+            lang,
+            &content,
+        )?;
+        match deps
+            .store
+            .cancel_wish(&wish, offer.as_ref(), now, &mail)
+            .await
+        {
             Ok(()) => {
-                deps.store.dequeue(&wish, &lines_of(&wish, &catalog)).await?;
+                deps.store
+                    .dequeue(&wish, &lines_of(&wish, &catalog))
+                    .await?;
                 deps.deliver(&mail).await;
-                deps.events.notify("WishCancelled", json!({"wish": wish.id})).await;
+                deps.events
+                    .notify("WishCancelled", json!({"wish": wish.id}))
+                    .await;
                 if let Some(o) = offer {
-                    deps.events.notify("OfferWithdrawn", json!({"offer": o.id, "slot": o.slot})).await;
+                    deps.events
+                        .notify("OfferWithdrawn", json!({"offer": o.id, "slot": o.slot}))
+                        .await;
                 }
                 tracing::info!(wish_id = %wish.id, "wish cancelled");
-                return deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound);
+                return deps
+                    .store
+                    .get_wish(&wish.id, now)
+                    .await?
+                    .ok_or(AppError::NotFound);
             }
             Err(StoreError::Conflict) => {
                 // The wish moved on (an offer arrived or was answered): look again and retry.
-                wish = deps.store.get_wish(&wish.id, now).await?.ok_or(AppError::NotFound)?;
+                wish = deps
+                    .store
+                    .get_wish(&wish.id, now)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Unavailable("wish kept changing while cancelling".into()))
+    Err(AppError::Unavailable(
+        "wish kept changing while cancelling".into(),
+    ))
 }
 
 // ---- offers ----------------------------------------------------------------------------------
 
 /// The offer behind a link, with its wish.
-pub async fn offer_by_token(deps: &Deps, token: &str) -> Result<(Offer, Option<Wish>, Token), AppError> {
+pub async fn offer_by_token(
+    deps: &Deps,
+    token: &str,
+) -> Result<(Offer, Option<Wish>, Token), AppError> {
     let token = Token::parse(token).ok_or(AppError::NotFound)?;
     let now = deps.clock.now();
-    let id = deps.store.resolve_token(&token.hash(), "offer", now).await?.ok_or(AppError::NotFound)?;
+    let id = deps
+        .store
+        .resolve_token(&token.hash(), "offer", now)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let id = OfferId::parse(&id).map_err(|_| AppError::NotFound)?;
     let offer = deps.store.get_offer(&id).await?.ok_or(AppError::NotFound)?;
     let wish = deps.store.get_wish(&offer.wish, now).await?;
@@ -345,10 +463,19 @@ fn offer_details(offer: &Offer, catalog: &Catalog, lang: Language) -> Vec<(Strin
     render::rows(
         &[
             ("label_service", service_name(catalog, &offer.service, lang)),
-            ("label_office", office.map_or_else(|| offer.office.to_string(), |o| o.name.clone())),
-            ("label_address", office.map(|o| o.address.clone()).unwrap_or_default()),
+            (
+                "label_office",
+                office.map_or_else(|| offer.office.to_string(), |o| o.name.clone()),
+            ),
+            (
+                "label_address",
+                office.map(|o| o.address.clone()).unwrap_or_default(),
+            ),
             ("label_when", t.when_long(offer.start)),
-            ("label_duration", t.fill("minutes", &[("n", &offer.minutes.to_string())])),
+            (
+                "label_duration",
+                t.fill("minutes", &[("n", &offer.minutes.to_string())]),
+            ),
         ],
         lang,
     )
@@ -359,13 +486,22 @@ fn offer_details(offer: &Offer, catalog: &Catalog, lang: Language) -> Vec<(Strin
 fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str) -> String {
     let office = catalog.office(&offer.office);
     let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let escape = |s: &str| s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n");
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace('\n', "\\n")
+    };
     let summary = format!(
         "{} – {}",
         service_name(catalog, &offer.service, lang),
         office.map_or_else(|| offer.office.to_string(), |o| o.name.clone())
     );
-    let host = base_url.split("://").nth(1).unwrap_or("terminagent").trim_end_matches('/');
+    let host = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or("terminagent")
+        .trim_end_matches('/');
     [
         "BEGIN:VCALENDAR".to_owned(),
         "VERSION:2.0".into(),
@@ -375,9 +511,15 @@ fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str) -> Stri
         format!("UID:{}@{host}", offer.id),
         format!("DTSTAMP:{}", fmt(offer.created_at)),
         format!("DTSTART:{}", fmt(offer.start)),
-        format!("DTEND:{}", fmt(offer.start + Duration::minutes(i64::from(offer.minutes)))),
+        format!(
+            "DTEND:{}",
+            fmt(offer.start + Duration::minutes(i64::from(offer.minutes)))
+        ),
         format!("SUMMARY:{}", escape(&summary)),
-        format!("LOCATION:{}", escape(&office.map(|o| o.address.clone()).unwrap_or_default())),
+        format!(
+            "LOCATION:{}",
+            escape(&office.map(|o| o.address.clone()).unwrap_or_default())
+        ),
         "END:VEVENT".into(),
         "END:VCALENDAR".into(),
         String::new(),
@@ -396,9 +538,14 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     let catalog = deps.catalog().await?;
     let lang = wish.language;
     let t = texts(lang);
-    let office = catalog.office(&offer.office).map_or_else(|| offer.office.to_string(), |o| o.name.clone());
+    let office = catalog
+        .office(&offer.office)
+        .map_or_else(|| offer.office.to_string(), |o| o.name.clone());
     let content = MailContent {
-        subject: t.fill("accepted_subject", &[("office", &office), ("short", &t.when_short(offer.start))]),
+        subject: t.fill(
+            "accepted_subject",
+            &[("office", &office), ("short", &t.when_short(offer.start))],
+        ),
         paragraphs: vec![t.get("accepted_intro").to_owned()],
         details: offer_details(&offer, &catalog, lang),
         action: None,
@@ -411,20 +558,33 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
             body: ics(&offer, &catalog, lang, &deps.config.public_base_url),
         }),
     };
-    let mail = deps.mail(format!("offer-{}-accepted", offer.id), wish.email.as_ref(), lang, &content)?;
+    let mail = deps.mail(
+        format!("offer-{}-accepted", offer.id),
+        wish.email.as_ref(),
+        lang,
+        &content,
+    )?;
     match deps.store.accept_offer(&offer, &wish, now, &mail).await {
         Ok(()) => {
-            deps.store.dequeue(&wish, &lines_of(&wish, &catalog)).await?;
+            deps.store
+                .dequeue(&wish, &lines_of(&wish, &catalog))
+                .await?;
             deps.deliver(&mail).await;
             deps.events
-                .notify("OfferAccepted", json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}))
+                .notify(
+                    "OfferAccepted",
+                    json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}),
+                )
                 .await;
             tracing::info!(offer_id = %offer.id, "offer accepted");
         }
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
-    deps.store.get_offer(&offer.id).await?.ok_or(AppError::NotFound)
+    deps.store
+        .get_offer(&offer.id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// `POST /o/{token}/decline`: the wish waits on with its place; the slot goes to the next wish.
@@ -435,7 +595,13 @@ pub async fn decline_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> 
     release_offer(deps, offer, &wish, OfferStatus::Declined, Some(manage)).await
 }
 
-async fn release_offer(deps: &Deps, offer: Offer, wish: &Wish, to: OfferStatus, manage_url: Option<String>) -> Result<Offer, AppError> {
+async fn release_offer(
+    deps: &Deps,
+    offer: Offer,
+    wish: &Wish,
+    to: OfferStatus,
+    manage_url: Option<String>,
+) -> Result<Offer, AppError> {
     let now = deps.clock.now();
     // A late decline is still a decline; only expiry requires the deadline to have passed.
     if offer.status != OfferStatus::Open || (to == OfferStatus::Expired && now < offer.deadline) {
@@ -459,28 +625,47 @@ async fn release_offer(deps: &Deps, offer: Offer, wish: &Wish, to: OfferStatus, 
         unsubscribe_url: manage_url.map(|u| format!("{u}/cancel")),
         attachment: None,
     };
-    let mail = deps.mail(format!("offer-{}-{}", offer.id, to.as_str()), wish.email.as_ref(), lang, &content)?;
+    let mail = deps.mail(
+        format!("offer-{}-{}", offer.id, to.as_str()),
+        wish.email.as_ref(),
+        lang,
+        &content,
+    )?;
     match deps.store.release_offer(&offer, to, now, &mail).await {
         Ok(()) => {
             deps.deliver(&mail).await;
             deps.events
-                .notify(event, json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}))
+                .notify(
+                    event,
+                    json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}),
+                )
                 .await;
             tracing::info!(offer_id = %offer.id, status = to.as_str(), "offer released");
         }
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
-    deps.store.get_offer(&offer.id).await?.ok_or(AppError::NotFound)
+    deps.store
+        .get_offer(&offer.id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// `POST /o/{token}/cancel`: cancels the whole wish.
 pub async fn cancel_from_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     let (offer, wish, token) = offer_by_token(deps, token).await?;
     if let Some(wish) = wish {
-        cancel_wish(deps, wish, Some(deps.url(&format!("/o/{}", token.expose())))).await?;
+        cancel_wish(
+            deps,
+            wish,
+            Some(deps.url(&format!("/o/{}", token.expose()))),
+        )
+        .await?;
     }
-    deps.store.get_offer(&offer.id).await?.ok_or(AppError::NotFound)
+    deps.store
+        .get_offer(&offer.id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 // ---- matching --------------------------------------------------------------------------------
@@ -496,7 +681,9 @@ pub async fn match_slot(deps: &Deps, slot_id: &SlotId) -> Result<Option<Offer>, 
     let catalog = deps.catalog().await?;
     for _attempt in 0..8 {
         let now = deps.clock.now();
-        let Some(slot) = deps.store.get_slot(slot_id).await? else { return Ok(None) };
+        let Some(slot) = deps.store.get_slot(slot_id).await? else {
+            return Ok(None);
+        };
         if slot.status != SlotStatus::Free {
             return Ok(None);
         }
@@ -512,7 +699,10 @@ pub async fn match_slot(deps: &Deps, slot_id: &SlotId) -> Result<Option<Offer>, 
                 .await?;
             let wishes = deps.store.get_wishes(&ids, now).await?;
             // Back into queue order: the batch read returns items in any order.
-            let ordered: Vec<&Wish> = ids.iter().filter_map(|id| wishes.iter().find(|w| &w.id == id)).collect();
+            let ordered: Vec<&Wish> = ids
+                .iter()
+                .filter_map(|id| wishes.iter().find(|w| &w.id == id))
+                .collect();
             if let Some(w) = pick(&slot, ordered) {
                 break Some(w.clone());
             }
@@ -529,12 +719,21 @@ pub async fn match_slot(deps: &Deps, slot_id: &SlotId) -> Result<Option<Offer>, 
             Err(e) => return Err(e),
         }
     }
-    Err(AppError::Unavailable("slot kept changing while matching".into()))
+    Err(AppError::Unavailable(
+        "slot kept changing while matching".into(),
+    ))
 }
 
 const CONFLICT: &str = "conflict";
 
-async fn offer_to(deps: &Deps, catalog: &Catalog, slot: &Slot, wish: &Wish, deadline: DateTime<Utc>, now: DateTime<Utc>) -> Result<Offer, AppError> {
+async fn offer_to(
+    deps: &Deps,
+    catalog: &Catalog,
+    slot: &Slot,
+    wish: &Wish,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Offer, AppError> {
     let offer = Offer {
         id: OfferId::generate(),
         wish: wish.id.clone(),
@@ -550,13 +749,21 @@ async fn offer_to(deps: &Deps, catalog: &Catalog, slot: &Slot, wish: &Wish, dead
     let token = Token::generate();
     let lang = wish.language;
     let t = texts(lang);
-    let office = catalog.office(&slot.office).map_or_else(|| slot.office.to_string(), |o| o.name.clone());
+    let office = catalog
+        .office(&slot.office)
+        .map_or_else(|| slot.office.to_string(), |o| o.name.clone());
     let service = service_name(catalog, &slot.service, lang);
     let page = deps.url(&format!("/o/{}", token.expose()));
     let mut details = offer_details(&offer, catalog, lang);
-    details.extend(render::rows(&[("label_deadline", t.when_long(deadline))], lang));
+    details.extend(render::rows(
+        &[("label_deadline", t.when_long(deadline))],
+        lang,
+    ));
     let content = MailContent {
-        subject: t.fill("offer_subject", &[("office", &office), ("short", &t.when_short(slot.start))]),
+        subject: t.fill(
+            "offer_subject",
+            &[("office", &office), ("short", &t.when_short(slot.start))],
+        ),
         paragraphs: vec![t.fill("offer_intro", &[("service", &service)])],
         details,
         action: Some((t.get("offer_action").to_owned(), page.clone())),
@@ -565,8 +772,17 @@ async fn offer_to(deps: &Deps, catalog: &Catalog, slot: &Slot, wish: &Wish, dead
         unsubscribe_url: Some(format!("{page}/cancel")),
         attachment: None,
     };
-    let mail = deps.mail(format!("offer-{}-sent", offer.id), wish.email.as_ref(), lang, &content)?;
-    match deps.store.create_offer(&offer, &token.hash(), &mail, now).await {
+    let mail = deps.mail(
+        format!("offer-{}-sent", offer.id),
+        wish.email.as_ref(),
+        lang,
+        &content,
+    )?;
+    match deps
+        .store
+        .create_offer(&offer, &token.hash(), &mail, now)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => return Err(AppError::Unavailable(CONFLICT.into())),
         Err(e) => return Err(e.into()),
@@ -601,7 +817,9 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
     let now = deps.clock.now();
 
     for offer in deps.store.overdue_offers(now, 100).await? {
-        let Some(wish) = deps.store.get_wish(&offer.wish, now).await? else { continue };
+        let Some(wish) = deps.store.get_wish(&offer.wish, now).await? else {
+            continue;
+        };
         let after = release_offer(deps, offer, &wish, OfferStatus::Expired, None).await?;
         if after.status == OfferStatus::Expired {
             report.offers_expired += 1;
@@ -610,13 +828,24 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
 
     for mail in deps.store.due_mails(now, 100).await? {
         if deps.store.claim_mail(&mail, now).await? {
-            deps.deliver(&OutgoingMail { key: mail.key, to: mail.to, raw: mail.raw }).await;
+            deps.deliver(&OutgoingMail {
+                key: mail.key,
+                to: mail.to,
+                raw: mail.raw,
+            })
+            .await;
             report.mails_retried += 1;
         }
     }
 
-    for wish in deps.store.wishes_to_enqueue(now - Duration::minutes(1), now).await? {
-        deps.store.enqueue(&wish, &lines_of(&wish, &catalog)).await?;
+    for wish in deps
+        .store
+        .wishes_to_enqueue(now - Duration::minutes(1), now)
+        .await?
+    {
+        deps.store
+            .enqueue(&wish, &lines_of(&wish, &catalog))
+            .await?;
         report.wishes_enqueued += 1;
     }
 
@@ -634,5 +863,9 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
 
 /// `POST /admin/slots/{id}/release`.
 pub async fn release_slot(deps: &Deps, id: &SlotId) -> Result<Option<Slot>, AppError> {
-    Ok(deps.store.release_slot(id, deps.clock.now()).await?.map(|(s, _)| s))
+    Ok(deps
+        .store
+        .release_slot(id, deps.clock.now())
+        .await?
+        .map(|(s, _)| s))
 }

@@ -74,25 +74,46 @@ impl Config {
     /// # Errors
     /// As [`Config::from_env`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = ["WISHES_TABLE", "SLOTS_TABLE", "EVENT_BUS_NAME", "MAIL_FROM", "PUBLIC_BASE_URL"];
-        let missing: Vec<&str> = required.iter().copied().filter(|k| get(k).is_none()).collect();
+        let required = [
+            "WISHES_TABLE",
+            "SLOTS_TABLE",
+            "EVENT_BUS_NAME",
+            "MAIL_FROM",
+            "PUBLIC_BASE_URL",
+        ];
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|k| get(k).is_none())
+            .collect();
         if !missing.is_empty() {
             return Err(ConfigError::Missing(missing.join(", ")));
         }
         let value = |k: &str| get(k).unwrap_or_default();
         let base = value("PUBLIC_BASE_URL").trim_end_matches('/').to_owned();
         if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(ConfigError::Invalid("PUBLIC_BASE_URL", "must start with https:// or http://".into()));
+            return Err(ConfigError::Invalid(
+                "PUBLIC_BASE_URL",
+                "must start with https:// or http://".into(),
+            ));
         }
         let admin = match (get("ADMIN_AUTH").as_deref(), get("ADMIN_KEY")) {
             (Some("iam") | None, None) => AdminAuth::Iam,
-            (Some("bearer") | None, Some(key)) if key.len() >= 16 => AdminAuth::Bearer(Secret::new(key)),
+            (Some("bearer") | None, Some(key)) if key.len() >= 16 => {
+                AdminAuth::Bearer(Secret::new(key))
+            }
             (Some("bearer") | None, Some(_)) => {
-                return Err(ConfigError::Invalid("ADMIN_KEY", "must be at least 16 characters".into()));
+                return Err(ConfigError::Invalid(
+                    "ADMIN_KEY",
+                    "must be at least 16 characters".into(),
+                ));
             }
             (Some("bearer"), None) => return Err(ConfigError::Missing("ADMIN_KEY".into())),
             (Some(other), _) => {
-                return Err(ConfigError::Invalid("ADMIN_AUTH", format!("{other:?}: use iam or bearer")));
+                return Err(ConfigError::Invalid(
+                    "ADMIN_AUTH",
+                    format!("{other:?}: use iam or bearer"),
+                ));
             }
         };
         let number = |k: &'static str, default: i64| -> Result<i64, ConfigError> {
@@ -128,13 +149,17 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn every_missing_variable_is_named_at_once() {
-        let Err(ConfigError::Missing(m)) = Config::from_lookup(lookup(&[("WISHES_TABLE", "w")])) else {
+        let Err(ConfigError::Missing(m)) = Config::from_lookup(lookup(&[("WISHES_TABLE", "w")]))
+        else {
             unreachable!("config without variables accepted")
         };
         assert_eq!(m, "SLOTS_TABLE, EVENT_BUS_NAME, MAIL_FROM, PUBLIC_BASE_URL");
@@ -142,7 +167,13 @@ mod tests {
 
     #[test]
     fn admin_defaults_to_iam_and_short_keys_are_refused() {
-        let base = [("WISHES_TABLE", "w"), ("SLOTS_TABLE", "s"), ("EVENT_BUS_NAME", "b"), ("MAIL_FROM", "m@x.de"), ("PUBLIC_BASE_URL", "http://x/")];
+        let base = [
+            ("WISHES_TABLE", "w"),
+            ("SLOTS_TABLE", "s"),
+            ("EVENT_BUS_NAME", "b"),
+            ("MAIL_FROM", "m@x.de"),
+            ("PUBLIC_BASE_URL", "http://x/"),
+        ];
         let c = Config::from_lookup(lookup(&base)).unwrap();
         assert!(matches!(c.admin, AdminAuth::Iam));
         assert_eq!(c.public_base_url, "http://x");

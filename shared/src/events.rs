@@ -1,4 +1,4 @@
-//! The EventBridge publisher of domain events (`SlotReleased`, `OfferSent`, …).
+//! The `EventBridge` publisher of domain events (`SlotReleased`, `OfferSent`, …).
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -19,12 +19,19 @@ pub struct Events {
 impl Events {
     #[must_use]
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
-        Self { client, bus: bus.into() }
+        Self {
+            client,
+            bus: bus.into(),
+        }
     }
 
     /// Publishes one event. `PutEvents` reports per-entry failures in a 200 answer, so those are
     /// checked too.
-    pub async fn publish(&self, detail_type: &str, detail: &serde_json::Value) -> Result<(), PublishError> {
+    pub async fn publish(
+        &self,
+        detail_type: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), PublishError> {
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)

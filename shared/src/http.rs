@@ -5,7 +5,9 @@ use crate::app::{self, AppError, Deps};
 use crate::config::AdminAuth;
 use crate::domain::slot::SlotInput;
 use crate::domain::wish::windows_map;
-use crate::domain::{Catalog, Language, Offer, OfferStatus, SlotId, Weekday, Wish, WishRequest, WishStatus};
+use crate::domain::{
+    Catalog, Language, Offer, OfferStatus, SlotId, Weekday, Wish, WishRequest, WishStatus,
+};
 use crate::render::{self, texts};
 use crate::store::{UpsertOutcome, format_time};
 use axum::body::Bytes;
@@ -42,9 +44,21 @@ fn language(query: &LangQuery, wish: Option<Language>, headers: &HeaderMap) -> L
     if let Some(l) = wish {
         return l;
     }
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let first = accept.split(',').next().unwrap_or("").trim().to_ascii_lowercase();
-    if first.starts_with("en") { Language::En } else { Language::De }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = accept
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if first.starts_with("en") {
+        Language::En
+    } else {
+        Language::De
+    }
 }
 
 /// Security headers on every answer: no framing, no referrer (links carry tokens), a strict CSP.
@@ -56,8 +70,14 @@ async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -77,10 +97,18 @@ fn error_response(e: &AppError, lang: Language, json: bool) -> Response {
     let t = texts(lang);
     let (status, title, intro) = match e {
         AppError::NotFound => (StatusCode::NOT_FOUND, "not_found_title", "not_found_intro"),
-        AppError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "form_errors", "form_errors"),
+        AppError::Invalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "form_errors",
+            "form_errors",
+        ),
         AppError::NotConfigured(_) | AppError::Unavailable(_) => {
             tracing::error!(error = %e, "request failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "error_title", "error_intro")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error_title",
+                "error_intro",
+            )
         }
     };
     if json {
@@ -95,7 +123,11 @@ fn error_response(e: &AppError, lang: Language, json: bool) -> Response {
         };
         return (status, Json(json!({"error": error, "fields": fields}))).into_response();
     }
-    page(status, lang, json!({"title": t.get(title), "paragraphs": [t.get(intro)], "home": true}))
+    page(
+        status,
+        lang,
+        json!({"title": t.get(title), "paragraphs": [t.get(intro)], "home": true}),
+    )
 }
 
 // ---- citizen: form and wishes ---------------------------------------------------------------
@@ -114,7 +146,11 @@ pub fn citizen_router(deps: Deps) -> Router {
         .with_state(deps)
 }
 
-async fn list_offices(State(deps): State<Deps>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn list_offices(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let lang = language(&q, None, &headers);
     match deps.catalog().await {
         Ok(c) => Json(offices_json(&c, lang)).into_response(),
@@ -142,8 +178,11 @@ fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
     let days: Vec<serde_json::Value> = Weekday::ALL
         .iter()
         .filter_map(|d| {
-            let hours: Vec<u8> = (0u8..24).filter(|h| c.offices.iter().any(|o| o.is_open(*d, *h))).collect();
-            (!hours.is_empty()).then(|| json!({"key": d.key(), "name": t.weekday(*d), "hours": hours}))
+            let hours: Vec<u8> = (0u8..24)
+                .filter(|h| c.offices.iter().any(|o| o.is_open(*d, *h)))
+                .collect();
+            (!hours.is_empty())
+                .then(|| json!({"key": d.key(), "name": t.weekday(*d), "hours": hours}))
         })
         .collect();
     json!({
@@ -153,7 +192,13 @@ fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
     })
 }
 
-fn render_form(c: &Catalog, lang: Language, status: StatusCode, values: serde_json::Value, errors: BTreeMap<String, String>) -> Response {
+fn render_form(
+    c: &Catalog,
+    lang: Language,
+    status: StatusCode,
+    values: serde_json::Value,
+    errors: BTreeMap<String, String>,
+) -> Response {
     let mut ctx = form_context(c, lang);
     ctx["values"] = values;
     ctx["errors"] = json!(errors);
@@ -164,10 +209,20 @@ fn render_form(c: &Catalog, lang: Language, status: StatusCode, values: serde_js
     }
 }
 
-async fn form_page(State(deps): State<Deps>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn form_page(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let lang = language(&q, None, &headers);
     match deps.catalog().await {
-        Ok(c) => render_form(&c, lang, StatusCode::OK, json!({"offices": [], "windows": []}), BTreeMap::new()),
+        Ok(c) => render_form(
+            &c,
+            lang,
+            StatusCode::OK,
+            json!({"offices": [], "windows": []}),
+            BTreeMap::new(),
+        ),
         Err(e) => error_response(&e, lang, false),
     }
 }
@@ -189,7 +244,9 @@ fn form_to_request(body: &[u8]) -> (WishRequest, serde_json::Value) {
             "w" => {
                 if let Some((day, hour)) = v.split_once('-') {
                     // A non-numeric hour becomes a value validation will refuse with a message.
-                    let hour = hour.parse::<u64>().map_or_else(|_| json!(hour), |h| json!(h));
+                    let hour = hour
+                        .parse::<u64>()
+                        .map_or_else(|_| json!(hour), |h| json!(h));
                     windows.entry(day.to_owned()).or_default().push(hour);
                     window_keys.push(v.into_owned());
                 }
@@ -197,7 +254,8 @@ fn form_to_request(body: &[u8]) -> (WishRequest, serde_json::Value) {
             _ => {}
         }
     }
-    let values = json!({"email": email, "service": service, "offices": offices, "windows": window_keys});
+    let values =
+        json!({"email": email, "service": service, "offices": offices, "windows": window_keys});
     let request = WishRequest {
         email: email.map(serde_json::Value::from),
         service: service.map(serde_json::Value::from),
@@ -208,8 +266,17 @@ fn form_to_request(body: &[u8]) -> (WishRequest, serde_json::Value) {
     (request, values)
 }
 
-async fn post_wish(State(deps): State<Deps>, Query(q): Query<LangQuery>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+async fn post_wish(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
         let request: WishRequest = match serde_json::from_slice(&body) {
             Ok(r) => r,
@@ -222,7 +289,11 @@ async fn post_wish(State(deps): State<Deps>, Query(q): Query<LangQuery>, headers
             }
         };
         return match app::submit_wish(&deps, &request).await {
-            Ok(w) => (StatusCode::ACCEPTED, Json(json!({"id": w.id, "status": w.status.as_str()}))).into_response(),
+            Ok(w) => (
+                StatusCode::ACCEPTED,
+                Json(json!({"id": w.id, "status": w.status.as_str()})),
+            )
+                .into_response(),
             Err(e) => error_response(&e, Language::En, true),
         };
     }
@@ -242,7 +313,13 @@ async fn post_wish(State(deps): State<Deps>, Query(q): Query<LangQuery>, headers
                 json!({"title": t.get("submitted_title"), "paragraphs": [t.get("submitted_intro"), t.get("submitted_next")]}),
             ),
             Err(AppError::Invalid(errors)) => match deps.catalog().await {
-                Ok(c) => render_form(&c, lang, StatusCode::UNPROCESSABLE_ENTITY, values, errors.messages()),
+                Ok(c) => render_form(
+                    &c,
+                    lang,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    values,
+                    errors.messages(),
+                ),
                 Err(e) => error_response(&e, lang, false),
             },
             Err(e) => error_response(&e, lang, false),
@@ -266,7 +343,14 @@ fn wish_json(w: &Wish) -> serde_json::Value {
     })
 }
 
-async fn show_wish(deps: &Deps, wish: &Wish, token: &str, lang: Language, json: bool, title_key: Option<&str>) -> Response {
+async fn show_wish(
+    deps: &Deps,
+    wish: &Wish,
+    token: &str,
+    lang: Language,
+    json: bool,
+    title_key: Option<&str>,
+) -> Response {
     if json {
         return Json(wish_json(wish)).into_response();
     }
@@ -278,7 +362,14 @@ async fn show_wish(deps: &Deps, wish: &Wish, token: &str, lang: Language, json: 
     let mut wish_in_lang = wish.clone();
     wish_in_lang.language = lang;
     let mut details = app::wish_details(&wish_in_lang, &catalog);
-    details.insert(0, (t.get("label_status").to_owned(), t.get(&format!("status_{}", wish.status.as_str())).to_owned()));
+    details.insert(
+        0,
+        (
+            t.get("label_status").to_owned(),
+            t.get(&format!("status_{}", wish.status.as_str()))
+                .to_owned(),
+        ),
+    );
     let mut buttons = Vec::new();
     let base = format!("/w/{token}");
     if wish.status == WishStatus::Pending {
@@ -294,7 +385,12 @@ async fn show_wish(deps: &Deps, wish: &Wish, token: &str, lang: Language, json: 
     )
 }
 
-async fn wish_page(State(deps): State<Deps>, Path(token): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn wish_page(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let json = wants_json(&headers);
     match app::wish_by_token(&deps, &token).await {
         Ok((wish, _)) => {
@@ -305,18 +401,36 @@ async fn wish_page(State(deps): State<Deps>, Path(token): Path<String>, Query(q)
     }
 }
 
-async fn confirm_wish(State(deps): State<Deps>, Path(token): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn confirm_wish(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let json = wants_json(&headers);
     match app::confirm_wish(&deps, &token).await {
         Ok(wish) => {
             let lang = language(&q, Some(wish.language), &headers);
-            show_wish(&deps, &wish, &token, lang, json, Some("wish_confirmed_title")).await
+            show_wish(
+                &deps,
+                &wish,
+                &token,
+                lang,
+                json,
+                Some("wish_confirmed_title"),
+            )
+            .await
         }
         Err(e) => error_response(&e, language(&q, None, &headers), json),
     }
 }
 
-async fn cancel_wish(State(deps): State<Deps>, Path(token): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn cancel_wish(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let json = wants_json(&headers);
     let result = async {
         let (wish, _) = app::wish_by_token(&deps, &token).await?;
@@ -326,7 +440,15 @@ async fn cancel_wish(State(deps): State<Deps>, Path(token): Path<String>, Query(
     match result {
         Ok(wish) => {
             let lang = language(&q, Some(wish.language), &headers);
-            show_wish(&deps, &wish, &token, lang, json, Some("wish_cancelled_title")).await
+            show_wish(
+                &deps,
+                &wish,
+                &token,
+                lang,
+                json,
+                Some("wish_cancelled_title"),
+            )
+            .await
         }
         Err(e) => error_response(&e, language(&q, None, &headers), json),
     }
@@ -355,7 +477,14 @@ fn offer_json(o: &Offer, now: chrono::DateTime<chrono::Utc>) -> serde_json::Valu
     })
 }
 
-async fn show_offer(deps: &Deps, offer: &Offer, token: &str, lang: Language, json: bool, title_key: Option<&str>) -> Response {
+async fn show_offer(
+    deps: &Deps,
+    offer: &Offer,
+    token: &str,
+    lang: Language,
+    json: bool,
+    title_key: Option<&str>,
+) -> Response {
     let now = deps.clock.now();
     if json {
         return Json(offer_json(offer, now)).into_response();
@@ -366,14 +495,26 @@ async fn show_offer(deps: &Deps, offer: &Offer, token: &str, lang: Language, jso
         Err(e) => return error_response(&e, lang, false),
     };
     let office = catalog.office(&offer.office);
-    let service = catalog.service(&offer.service).map_or_else(|| offer.service.to_string(), |s| s.name.get(lang).to_owned());
+    let service = catalog.service(&offer.service).map_or_else(
+        || offer.service.to_string(),
+        |s| s.name.get(lang).to_owned(),
+    );
     let details = render::rows(
         &[
             ("label_service", service),
-            ("label_office", office.map_or_else(|| offer.office.to_string(), |o| o.name.clone())),
-            ("label_address", office.map(|o| o.address.clone()).unwrap_or_default()),
+            (
+                "label_office",
+                office.map_or_else(|| offer.office.to_string(), |o| o.name.clone()),
+            ),
+            (
+                "label_address",
+                office.map(|o| o.address.clone()).unwrap_or_default(),
+            ),
             ("label_when", t.when_long(offer.start)),
-            ("label_duration", t.fill("minutes", &[("n", &offer.minutes.to_string())])),
+            (
+                "label_duration",
+                t.fill("minutes", &[("n", &offer.minutes.to_string())]),
+            ),
             ("label_deadline", t.when_long(offer.deadline)),
         ],
         lang,
@@ -397,9 +538,17 @@ async fn show_offer(deps: &Deps, offer: &Offer, token: &str, lang: Language, jso
             (_, Some(k)) => t.get(k),
             _ => t.get("offer_title"),
         };
-        (title.to_owned(), t.get(&format!("offer_gone_{}", status.as_str())).to_owned(), vec![])
+        (
+            title.to_owned(),
+            t.get(&format!("offer_gone_{}", status.as_str())).to_owned(),
+            vec![],
+        )
     };
-    page(StatusCode::OK, lang, json!({"title": title, "paragraphs": [paragraph], "details": details, "buttons": buttons, "home": true}))
+    page(
+        StatusCode::OK,
+        lang,
+        json!({"title": title, "paragraphs": [paragraph], "details": details, "buttons": buttons, "home": true}),
+    )
 }
 
 async fn offer_action(
@@ -413,7 +562,13 @@ async fn offer_action(
     let json = wants_json(&headers);
     match action(&deps, &token).await {
         Ok(offer) => {
-            let wish_lang = deps.store.get_wish(&offer.wish, deps.clock.now()).await.ok().flatten().map(|w| w.language);
+            let wish_lang = deps
+                .store
+                .get_wish(&offer.wish, deps.clock.now())
+                .await
+                .ok()
+                .flatten()
+                .map(|w| w.language);
             let lang = language(&q, wish_lang, &headers);
             show_offer(&deps, &offer, &token, lang, json, title).await
         }
@@ -425,20 +580,72 @@ mod futures_like {
     pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 }
 
-async fn offer_page(State(deps): State<Deps>, Path(token): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
-    offer_action(deps, token, q, headers, |d, t| Box::pin(async move { app::offer_by_token(d, t).await.map(|(o, _, _)| o) }), None).await
+async fn offer_page(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    offer_action(
+        deps,
+        token,
+        q,
+        headers,
+        |d, t| Box::pin(async move { app::offer_by_token(d, t).await.map(|(o, _, _)| o) }),
+        None,
+    )
+    .await
 }
 
-async fn accept_offer(State(deps): State<Deps>, Path(token): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
-    offer_action(deps, token, q, headers, |d, t| Box::pin(app::accept_offer(d, t)), None).await
+async fn accept_offer(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    offer_action(
+        deps,
+        token,
+        q,
+        headers,
+        |d, t| Box::pin(app::accept_offer(d, t)),
+        None,
+    )
+    .await
 }
 
-async fn decline_offer(State(deps): State<Deps>, Path(token): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
-    offer_action(deps, token, q, headers, |d, t| Box::pin(app::decline_offer(d, t)), None).await
+async fn decline_offer(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    offer_action(
+        deps,
+        token,
+        q,
+        headers,
+        |d, t| Box::pin(app::decline_offer(d, t)),
+        None,
+    )
+    .await
 }
 
-async fn cancel_from_offer(State(deps): State<Deps>, Path(token): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
-    offer_action(deps, token, q, headers, |d, t| Box::pin(app::cancel_from_offer(d, t)), Some("wish_cancelled_title")).await
+async fn cancel_from_offer(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    offer_action(
+        deps,
+        token,
+        q,
+        headers,
+        |d, t| Box::pin(app::cancel_from_offer(d, t)),
+        Some("wish_cancelled_title"),
+    )
+    .await
 }
 
 // ---- admin ---------------------------------------------------------------------------------------
@@ -513,7 +720,13 @@ fn slot_json(s: &crate::domain::Slot) -> serde_json::Value {
 async fn put_slots(State(deps): State<Deps>, body: Bytes) -> Response {
     let rows: Vec<SlotInput> = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("body must be a JSON array of slots: {e}"), json!({})),
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("body must be a JSON array of slots: {e}"),
+                json!({}),
+            );
+        }
     };
     let catalog = match deps.catalog().await {
         Ok(c) => c,
@@ -532,7 +745,11 @@ async fn put_slots(State(deps): State<Deps>, body: Bytes) -> Response {
         }
     }
     if !errors.is_empty() {
-        return json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid slots; nothing was stored", json!(errors));
+        return json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid slots; nothing was stored",
+            json!(errors),
+        );
     }
     let now = deps.clock.now();
     let mut results = Vec::new();
@@ -569,10 +786,17 @@ async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Respo
         return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
     };
     match app::release_slot(&deps, &id).await {
-        Ok(Some(s)) if s.status == crate::domain::SlotStatus::Free || s.status == crate::domain::SlotStatus::Offered => {
+        Ok(Some(s))
+            if s.status == crate::domain::SlotStatus::Free
+                || s.status == crate::domain::SlotStatus::Offered =>
+        {
             Json(slot_json(&s)).into_response()
         }
-        Ok(Some(s)) => (StatusCode::CONFLICT, Json(json!({"error": "slot is not booked", "slot": slot_json(&s)}))).into_response(),
+        Ok(Some(s)) => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "slot is not booked", "slot": slot_json(&s)})),
+        )
+            .into_response(),
         Ok(None) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
         Err(e) => error_response(&e, Language::En, true),
     }

@@ -17,7 +17,10 @@ pub struct Mailer {
 impl Mailer {
     #[must_use]
     pub fn new(client: Client, configuration_set: Option<String>) -> Self {
-        Self { client, configuration_set }
+        Self {
+            client,
+            configuration_set,
+        }
     }
 
     /// Sends a raw message (text + HTML parts, attachments, `List-Unsubscribe` headers survive

@@ -35,7 +35,10 @@ impl Texts {
     /// The text for `key`; the key itself if missing (visible, never a crash).
     #[must_use]
     pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
-        self.0.get(key).and_then(serde_json::Value::as_str).unwrap_or(key)
+        self.0
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or(key)
     }
 
     /// The text with `{name}` placeholders filled in.
@@ -81,7 +84,10 @@ impl Texts {
         let local = t.with_timezone(&OFFICE_TZ);
         format!(
             "{} {:02}.{:02}. {}:{:02}",
-            self.list("weekdays_short", local.weekday().num_days_from_monday() as usize),
+            self.list(
+                "weekdays_short",
+                local.weekday().num_days_from_monday() as usize
+            ),
             local.day(),
             local.month(),
             local.hour(),
@@ -153,7 +159,9 @@ fn env() -> &'static Environment<'static> {
 /// # Errors
 /// When the template fails (a bug caught by the tests).
 pub fn render(template: &str, lang: Language, ctx: impl Serialize) -> Result<String, RenderError> {
-    let tmpl = env().get_template(template).map_err(|e| RenderError(e.to_string()))?;
+    let tmpl = env()
+        .get_template(template)
+        .map_err(|e| RenderError(e.to_string()))?;
     tmpl.render(minijinja::context! { t => texts(lang).all(), lang => lang.code(), ..minijinja::Value::from_serialize(&ctx) })
         .map_err(|e| RenderError(e.to_string()))
 }
@@ -162,10 +170,15 @@ pub fn render(template: &str, lang: Language, ctx: impl Serialize) -> Result<Str
 ///
 /// # Errors
 /// When a template fails or the message cannot be written.
-pub fn build_mail(from: &str, to: &str, lang: Language, content: &MailContent) -> Result<String, RenderError> {
+pub fn build_mail(
+    from: &str,
+    to: &str,
+    lang: Language,
+    content: &MailContent,
+) -> Result<String, RenderError> {
     let t = texts(lang);
     let ctx = minijinja::context! { m => content, greeting => t.get("mail_greeting"), signoff => t.get("mail_signoff"),
-        manage => content.manage_url.as_ref().map(|u| t.fill("mail_manage", &[("url", u)])), automatic => t.get("mail_automatic") };
+    manage => content.manage_url.as_ref().map(|u| t.fill("mail_manage", &[("url", u)])), automatic => t.get("mail_automatic") };
     let text = render("mail.txt", lang, &ctx)?;
     let html = render("mail.html", lang, &ctx)?;
     let mut builder = MessageBuilder::new()
@@ -178,19 +191,31 @@ pub fn build_mail(from: &str, to: &str, lang: Language, content: &MailContent) -
     if let Some(url) = &content.unsubscribe_url {
         builder = builder
             .header("List-Unsubscribe", Raw::new(format!("<{url}>")))
-            .header("List-Unsubscribe-Post", Raw::new("List-Unsubscribe=One-Click"));
+            .header(
+                "List-Unsubscribe-Post",
+                Raw::new("List-Unsubscribe=One-Click"),
+            );
     }
     if let Some(a) = &content.attachment {
-        builder = builder.attachment(a.content_type.clone(), a.file_name.clone(), a.body.clone().into_bytes());
+        builder = builder.attachment(
+            a.content_type.clone(),
+            a.file_name.clone(),
+            a.body.clone().into_bytes(),
+        );
     }
-    builder.write_to_string().map_err(|e| RenderError(e.to_string()))
+    builder
+        .write_to_string()
+        .map_err(|e| RenderError(e.to_string()))
 }
 
 /// Details as label/value rows for pages and mails.
 #[must_use]
 pub fn rows(pairs: &[(&str, String)], lang: Language) -> Vec<(String, String)> {
     let t = texts(lang);
-    pairs.iter().map(|(k, v)| (t.get(k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (t.get(k).to_owned(), v.clone()))
+        .collect()
 }
 
 /// Windows as people read them: "Montag 8–9 Uhr, Freitag 12–13 Uhr".
@@ -204,7 +229,10 @@ pub fn windows_text(windows: &BTreeMap<Weekday, Vec<u8>>, lang: Language) -> Str
                 format!(
                     "{} {}",
                     t.weekday(*day),
-                    t.fill("hour_range", &[("from", &h.to_string()), ("to", &(h + 1).to_string())])
+                    t.fill(
+                        "hour_range",
+                        &[("from", &h.to_string()), ("to", &(h + 1).to_string())]
+                    )
                 )
             })
         })
@@ -218,8 +246,10 @@ mod tests {
 
     #[test]
     fn both_languages_have_the_same_keys_and_valid_json() {
-        let de: serde_json::Map<String, serde_json::Value> = serde_json::from_str(include_str!("../texts/de.json")).unwrap();
-        let en: serde_json::Map<String, serde_json::Value> = serde_json::from_str(include_str!("../texts/en.json")).unwrap();
+        let de: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(include_str!("../texts/de.json")).unwrap();
+        let en: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(include_str!("../texts/en.json")).unwrap();
         let mut a: Vec<_> = de.keys().collect();
         let mut b: Vec<_> = en.keys().collect();
         a.sort();
@@ -229,10 +259,18 @@ mod tests {
 
     #[test]
     fn dates_read_like_the_newspaper_report() {
-        let t = DateTime::parse_from_rfc3339("2024-01-24T07:30:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(texts(Language::De).when_long(t), "Mittwoch, 24. Januar 2024, 8:30 Uhr");
+        let t = DateTime::parse_from_rfc3339("2024-01-24T07:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            texts(Language::De).when_long(t),
+            "Mittwoch, 24. Januar 2024, 8:30 Uhr"
+        );
         assert_eq!(texts(Language::De).when_short(t), "Mi 24.01. 8:30");
-        assert_eq!(texts(Language::En).when_long(t), "Wednesday, 24 January 2024, 8:30");
+        assert_eq!(
+            texts(Language::En).when_long(t),
+            "Wednesday, 24 January 2024, 8:30"
+        );
     }
 
     #[test]
@@ -250,7 +288,12 @@ mod tests {
         let raw = build_mail("noreply@x.test", "a@b.de", Language::De, &content).unwrap();
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
-        let html = render("mail.html", Language::De, minijinja::context! { m => content }).unwrap();
+        let html = render(
+            "mail.html",
+            Language::De,
+            minijinja::context! { m => content },
+        )
+        .unwrap();
         assert!(html.contains("&lt;script&gt;"));
         assert!(!html.contains("<script>"));
     }

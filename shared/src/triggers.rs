@@ -1,4 +1,4 @@
-//! The non-HTTP triggers: the slots table's DynamoDB stream and the EventBridge events.
+//! The non-HTTP triggers: the slots table's `DynamoDB` stream and the `EventBridge` events.
 
 use crate::app::{self, AppError, Deps};
 use crate::domain::SlotId;
@@ -46,7 +46,13 @@ pub fn released_slot(record: &EventRecord) -> Option<ReleasedSlot> {
     if old.is_some_and(|o| o.status == "free") {
         return None;
     }
-    Some(ReleasedSlot { id: new.id, office: new.office, service: new.service, start: new.start, minutes: new.minutes })
+    Some(ReleasedSlot {
+        id: new.id,
+        office: new.office,
+        service: new.service,
+        start: new.start,
+        minutes: new.minutes,
+    })
 }
 
 /// slot-release: publishes `SlotReleased` for every slot that became free. Records whose event
@@ -56,13 +62,17 @@ pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> Dynamo
     let mut response = DynamoDbEventResponse::default();
     let mut failed = false;
     for record in &event.records {
-        let Some(slot) = released_slot(record) else { continue };
+        let Some(slot) = released_slot(record) else {
+            continue;
+        };
         // Once one record failed, later ones are retried with it anyway; report them too so
         // their order is kept.
         let result = if failed {
             Err(crate::events::PublishError("earlier record failed".into()))
         } else {
-            events.publish("SlotReleased", &json!(SlotReleased { slot })).await
+            events
+                .publish("SlotReleased", &json!(SlotReleased { slot }))
+                .await
         };
         if let Err(e) = result {
             failed = true;
@@ -87,34 +97,51 @@ pub enum MatchTrigger {
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     #[error("unexpected event {event_source}/{detail_type}")]
-    Unexpected { event_source: String, detail_type: String },
+    Unexpected {
+        event_source: String,
+        detail_type: String,
+    },
     #[error("malformed SlotReleased detail: {0}")]
     Malformed(String),
     #[error(transparent)]
     App(#[from] AppError),
 }
 
-/// Reads an EventBridge event (as JSON, the way Lambda hands it over).
+/// Reads an `EventBridge` event (as JSON, the way Lambda hands it over).
 ///
 /// # Errors
 /// For events match-offers does not handle, or a `SlotReleased` without a valid slot id.
 pub fn parse_trigger(event: &serde_json::Value) -> Result<MatchTrigger, TriggerError> {
-    let text = |k: &str| event.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let text = |k: &str| {
+        event
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let (source, detail_type) = (text("source"), text("detail-type"));
     match (source.as_str(), detail_type.as_str()) {
         (crate::events::SOURCE, "SlotReleased") => {
-            let detail: SlotReleased = serde_json::from_value(event.get("detail").cloned().unwrap_or_default())
+            let detail: SlotReleased =
+                serde_json::from_value(event.get("detail").cloned().unwrap_or_default())
+                    .map_err(|e| TriggerError::Malformed(e.to_string()))?;
+            let id = SlotId::parse(&detail.slot.id)
                 .map_err(|e| TriggerError::Malformed(e.to_string()))?;
-            let id = SlotId::parse(&detail.slot.id).map_err(|e| TriggerError::Malformed(e.to_string()))?;
             Ok(MatchTrigger::SlotReleased(id))
         }
         ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(MatchTrigger::Rescan),
-        _ => Err(TriggerError::Unexpected { event_source: source, detail_type }),
+        _ => Err(TriggerError::Unexpected {
+            event_source: source,
+            detail_type,
+        }),
     }
 }
 
 /// match-offers: a released slot is offered to the first wish in line; the schedule rescans.
-pub async fn handle_match_event(deps: &Deps, event: &serde_json::Value) -> Result<serde_json::Value, TriggerError> {
+pub async fn handle_match_event(
+    deps: &Deps,
+    event: &serde_json::Value,
+) -> Result<serde_json::Value, TriggerError> {
     match parse_trigger(event)? {
         MatchTrigger::SlotReleased(slot) => {
             let offer = app::match_slot(deps, &slot).await?;
@@ -153,18 +180,27 @@ mod tests {
 
     #[test]
     fn the_sample_events_parse_into_triggers() {
-        let released: serde_json::Value = serde_json::from_str(include_str!("../../events/slot-released.json")).unwrap();
-        assert_eq!(parse_trigger(&released).unwrap(), MatchTrigger::SlotReleased(SlotId::parse("bilk-2024-01-24-0830").unwrap()));
-        let scheduled: serde_json::Value = serde_json::from_str(include_str!("../../events/rescan-scheduled.json")).unwrap();
+        let released: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/slot-released.json")).unwrap();
+        assert_eq!(
+            parse_trigger(&released).unwrap(),
+            MatchTrigger::SlotReleased(SlotId::parse("bilk-2024-01-24-0830").unwrap())
+        );
+        let scheduled: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/rescan-scheduled.json")).unwrap();
         assert_eq!(parse_trigger(&scheduled).unwrap(), MatchTrigger::Rescan);
-        let stream: DynamoDbEvent = serde_json::from_str(include_str!("../../events/slots-stream.json")).unwrap();
+        let stream: DynamoDbEvent =
+            serde_json::from_str(include_str!("../../events/slots-stream.json")).unwrap();
         assert_eq!(stream.records.iter().filter_map(released_slot).count(), 1);
     }
 
     #[test]
     fn other_events_are_refused() {
         let e = json!({"source": "x", "detail-type": "y", "detail": {}});
-        assert!(matches!(parse_trigger(&e), Err(TriggerError::Unexpected { .. })));
+        assert!(matches!(
+            parse_trigger(&e),
+            Err(TriggerError::Unexpected { .. })
+        ));
         let e = json!({"source": "terminagent", "detail-type": "SlotReleased", "detail": {"slot": {"id": "a b"}}});
         assert!(matches!(parse_trigger(&e), Err(TriggerError::Malformed(_))));
     }

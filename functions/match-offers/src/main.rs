@@ -1,7 +1,7 @@
-//! match-offers — offers a released slot to the first wish in line (EventBridge `SlotReleased`)
+//! match-offers — offers a released slot to the first wish in line (`EventBridge` `SlotReleased`)
 //! and runs the scheduled rescan (`Scheduled Event`).
 //!
-//! Trigger: EventBridge rule and schedule (asynchronous, with an on-failure destination).
+//! Trigger: `EventBridge` rule and schedule (asynchronous, with an on-failure destination).
 //! Environment and IAM: see `shared::Config` and `infra/template.yaml`.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
@@ -13,8 +13,10 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
     let deps = &deps;
-    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        Ok::<_, Error>(shared::triggers::handle_match_event(deps, &event.payload).await?)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            Ok::<_, Error>(shared::triggers::handle_match_event(deps, &event.payload).await?)
+        },
+    ))
     .await
 }

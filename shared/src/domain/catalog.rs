@@ -63,7 +63,12 @@ pub enum CatalogError {
     #[error("office {office}: unknown service {service}")]
     UnknownService { office: String, service: String },
     #[error("office {office}: opening hours {from}-{to} on {day} are not within 0-24")]
-    BadHours { office: String, day: Weekday, from: u8, to: u8 },
+    BadHours {
+        office: String,
+        day: Weekday,
+        from: u8,
+        to: u8,
+    },
     #[error("duplicate id {0}")]
     Duplicate(String),
     #[error("the catalogue has no office or no service")]
@@ -176,13 +181,19 @@ pub(crate) mod tests {
     fn unknown_services_in_an_office_are_refused() {
         let json = r#"{"services":[{"id":"a","name":{"de":"A"}}],
             "offices":[{"id":"x","name":"X","address":"Y","services":["b"],"opening_hours":{}}]}"#;
-        assert!(matches!(Catalog::from_json(json), Err(CatalogError::UnknownService { .. })));
+        assert!(matches!(
+            Catalog::from_json(json),
+            Err(CatalogError::UnknownService { .. })
+        ));
     }
 
     #[test]
     fn inverted_opening_hours_are_refused() {
         let json = r#"{"services":[{"id":"a","name":{"de":"A"}}],
             "offices":[{"id":"x","name":"X","address":"Y","services":["a"],"opening_hours":{"mon":[[12,8]]}}]}"#;
-        assert!(matches!(Catalog::from_json(json), Err(CatalogError::BadHours { .. })));
+        assert!(matches!(
+            Catalog::from_json(json),
+            Err(CatalogError::BadHours { .. })
+        ));
     }
 }

@@ -32,10 +32,14 @@ impl Email {
         }
         // Control characters (CR/LF above all), spaces and the characters that delimit addresses
         // in a header are never part of an address we accept.
-        if value
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')' | '[' | ']' | '\\'))
-        {
+        if value.chars().any(|c| {
+            c.is_control()
+                || c.is_whitespace()
+                || matches!(
+                    c,
+                    '<' | '>' | ',' | ';' | '"' | '(' | ')' | '[' | ']' | '\\'
+                )
+        }) {
             return Err(EmailError::Invalid);
         }
         let Some((local, domain)) = value.split_once('@') else {
@@ -89,19 +93,27 @@ mod tests {
 
     #[test]
     fn addresses_are_trimmed_and_lowercased() {
-        assert_eq!(Email::parse("  Anna.Meier@Example.DE ").unwrap().as_ref(), "anna.meier@example.de");
+        assert_eq!(
+            Email::parse("  Anna.Meier@Example.DE ").unwrap().as_ref(),
+            "anna.meier@example.de"
+        );
     }
 
     #[test]
     fn header_injection_is_refused() {
-        assert_eq!(Email::parse("a@b.de\r\nBcc: x@y.de"), Err(EmailError::Invalid));
+        assert_eq!(
+            Email::parse("a@b.de\r\nBcc: x@y.de"),
+            Err(EmailError::Invalid)
+        );
         assert_eq!(Email::parse("a@b.de\nX"), Err(EmailError::Invalid));
         assert_eq!(Email::parse("Anna <a@b.de>"), Err(EmailError::Invalid));
     }
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["", "a", "a@", "@b.de", "a@b", "a@@b.de", "a@.de", "a@b..de", "a b@c.de"] {
+        for bad in [
+            "", "a", "a@", "@b.de", "a@b", "a@@b.de", "a@.de", "a@b..de", "a b@c.de",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

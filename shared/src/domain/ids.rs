@@ -94,7 +94,7 @@ id_type!(
     SlotId, 128, external_char
 );
 id_type!(
-    /// A wish, made by us (UUIDv7, so ids sort by creation time).
+    /// A wish, made by us (`UUIDv7`, so ids sort by creation time).
     WishId, 64, external_char
 );
 id_type!(

@@ -29,7 +29,11 @@ impl Default for OfferTiming {
 /// The answer deadline of an offer made `now` for a slot starting at `start`, or `None` when the
 /// slot starts too soon for anyone to answer in time.
 #[must_use]
-pub fn offer_deadline(now: DateTime<Utc>, start: DateTime<Utc>, timing: OfferTiming) -> Option<DateTime<Utc>> {
+pub fn offer_deadline(
+    now: DateTime<Utc>,
+    start: DateTime<Utc>,
+    timing: OfferTiming,
+) -> Option<DateTime<Utc>> {
     let deadline = (now + timing.hold).min(start - timing.before_start);
     (deadline - now >= timing.min_response).then_some(deadline)
 }
@@ -48,7 +52,10 @@ pub fn is_candidate(wish: &Wish, slot: &Slot) -> bool {
 
 /// The first wish in line (given in queue order) that may be offered the slot, if the slot is free.
 #[must_use]
-pub fn pick<'a>(slot: &Slot, wishes_in_line: impl IntoIterator<Item = &'a Wish>) -> Option<&'a Wish> {
+pub fn pick<'a>(
+    slot: &Slot,
+    wishes_in_line: impl IntoIterator<Item = &'a Wish>,
+) -> Option<&'a Wish> {
     if slot.status != SlotStatus::Free {
         return None;
     }
@@ -87,7 +94,10 @@ mod tests {
     #[test]
     fn a_slot_too_soon_to_answer_is_not_offered() {
         let now = t("2024-01-24T05:00:00Z");
-        assert_eq!(offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()), None);
+        assert_eq!(
+            offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()),
+            None
+        );
         // Exactly one hour to answer is still enough.
         let now = t("2024-01-24T04:30:00Z");
         assert!(offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).is_some());
@@ -152,7 +162,9 @@ mod tests {
     /// 01:00 UTC, to the last Sunday of October, 01:00 UTC) instead of the tz database.
     fn berlin_window_by_eu_rule(start: DateTime<Utc>) -> Window {
         let last_sunday = |month: u32| {
-            let mut d = Utc.with_ymd_and_hms(start.year(), month, 31, 1, 0, 0).unwrap();
+            let mut d = Utc
+                .with_ymd_and_hms(start.year(), month, 31, 1, 0, 0)
+                .unwrap();
             while d.weekday() != chrono::Weekday::Sun {
                 d -= Duration::days(1);
             }
@@ -160,7 +172,11 @@ mod tests {
         };
         let summer = start >= last_sunday(3) && start < last_sunday(10);
         let local = start + Duration::hours(if summer { 2 } else { 1 });
-        Window::new(Weekday::from_chrono(local.weekday()), u8::try_from(local.hour()).unwrap()).unwrap()
+        Window::new(
+            Weekday::from_chrono(local.weekday()),
+            u8::try_from(local.hour()).unwrap(),
+        )
+        .unwrap()
     }
 
     proptest! {

@@ -58,7 +58,8 @@ impl SlotInput {
     /// A [`FieldErrors`] naming every field that is missing or wrong.
     pub fn validate(&self, catalog: &Catalog) -> Result<SlotUpsert, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let text = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str().map(str::to_owned));
+        let text =
+            |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str().map(str::to_owned));
 
         let id = match text(&self.id).map(|s| SlotId::parse(&s)) {
             Some(Ok(id)) => Some(id),
@@ -71,57 +72,63 @@ impl SlotInput {
                 None
             }
         };
-        let office = match text(&self.office) {
-            Some(s) => match catalog.office_by_str(&s) {
-                Some(o) => Some(o),
-                None => {
-                    errors.add("office", "unknown", format!("unknown office {s:?}"));
-                    None
-                }
-            },
-            None => {
-                errors.add("office", "required", "an office id is required");
+        let office = if let Some(s) = text(&self.office) {
+            if let Some(o) = catalog.office_by_str(&s) {
+                Some(o)
+            } else {
+                errors.add("office", "unknown", format!("unknown office {s:?}"));
                 None
             }
+        } else {
+            errors.add("office", "required", "an office id is required");
+            None
         };
-        let service = match text(&self.service) {
-            Some(s) => match catalog.service_by_str(&s) {
-                Some(svc) => Some(svc.id.clone()),
-                None => {
-                    errors.add("service", "unknown", format!("unknown service {s:?}"));
-                    None
-                }
-            },
-            None => {
-                errors.add("service", "required", "a service id is required");
+        let service = if let Some(s) = text(&self.service) {
+            if let Some(svc) = catalog.service_by_str(&s) {
+                Some(svc.id.clone())
+            } else {
+                errors.add("service", "unknown", format!("unknown service {s:?}"));
                 None
             }
+        } else {
+            errors.add("service", "required", "a service id is required");
+            None
         };
-        if let (Some(o), Some(s)) = (office, &service) {
-            if !o.offers(s) {
-                errors.add("service", "not_offered", format!("office {} does not offer {s}", o.id));
-            }
+        if let (Some(o), Some(s)) = (office, &service)
+            && !o.offers(s)
+        {
+            errors.add(
+                "service",
+                "not_offered",
+                format!("office {} does not offer {s}", o.id),
+            );
         }
-        let start = match text(&self.start) {
-            Some(s) => match DateTime::parse_from_rfc3339(&s) {
-                Ok(t) => Some(t.with_timezone(&Utc)),
-                Err(_) => {
-                    errors.add("start", "invalid", "start must be RFC 3339 with an offset, e.g. 2024-01-24T08:30:00+01:00");
-                    None
-                }
-            },
-            None => {
-                errors.add("start", "required", "a start time is required");
+        let start = if let Some(s) = text(&self.start) {
+            if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
+                Some(t.with_timezone(&Utc))
+            } else {
+                errors.add(
+                    "start",
+                    "invalid",
+                    "start must be RFC 3339 with an offset, e.g. 2024-01-24T08:30:00+01:00",
+                );
                 None
             }
+        } else {
+            errors.add("start", "required", "a start time is required");
+            None
         };
-        let minutes = match self.minutes.as_ref().and_then(serde_json::Value::as_u64) {
-            Some(m @ 1..=480) => u16::try_from(m).ok(),
-            _ => {
-                errors.add("minutes", "invalid", "minutes must be a whole number from 1 to 480");
+        let minutes =
+            if let Some(m @ 1..=480) = self.minutes.as_ref().and_then(serde_json::Value::as_u64) {
+                u16::try_from(m).ok()
+            } else {
+                errors.add(
+                    "minutes",
+                    "invalid",
+                    "minutes must be a whole number from 1 to 480",
+                );
                 None
-            }
-        };
+            };
         let status = match text(&self.status).as_deref() {
             Some("free") => Some(SlotStatus::Free),
             Some("booked") => Some(SlotStatus::Booked),
@@ -134,7 +141,14 @@ impl SlotInput {
             (Some(id), Some(office), Some(service), Some(start), Some(minutes), Some(status))
                 if errors.is_empty() =>
             {
-                Ok(SlotUpsert { id, office: office.id.clone(), service, start, minutes, status })
+                Ok(SlotUpsert {
+                    id,
+                    office: office.id.clone(),
+                    service,
+                    start,
+                    minutes,
+                    status,
+                })
             }
             _ => Err(errors),
         }
@@ -152,8 +166,10 @@ mod tests {
 
     #[test]
     fn a_complete_row_is_accepted_and_start_is_normalised_to_utc() {
-        let s = input(serde_json::json!({"id": "b-1", "office": "bilk", "service": "id-card",
-            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}))
+        let s = input(
+            serde_json::json!({"id": "b-1", "office": "bilk", "service": "id-card",
+            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}),
+        )
         .validate(&sample())
         .unwrap();
         assert_eq!(s.start.to_rfc3339(), "2024-01-24T07:30:00+00:00");
@@ -162,8 +178,10 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let e = input(serde_json::json!({"id": 5, "office": "mars", "service": "x",
-            "start": "tomorrow", "minutes": 0, "status": "offered"}))
+        let e = input(
+            serde_json::json!({"id": 5, "office": "mars", "service": "x",
+            "start": "tomorrow", "minutes": 0, "status": "offered"}),
+        )
         .validate(&sample())
         .unwrap_err();
         for f in ["id", "office", "service", "start", "minutes", "status"] {
@@ -173,8 +191,10 @@ mod tests {
 
     #[test]
     fn a_service_the_office_does_not_offer_is_refused() {
-        let e = input(serde_json::json!({"id": "k", "office": "kaiserswerth", "service": "passport",
-            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}))
+        let e = input(
+            serde_json::json!({"id": "k", "office": "kaiserswerth", "service": "passport",
+            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}),
+        )
         .validate(&sample())
         .unwrap_err();
         assert_eq!(e.get("service").map(|f| f.code), Some("not_offered"));

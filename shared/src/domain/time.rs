@@ -142,13 +142,19 @@ mod tests {
         let w = local_window(utc("2024-03-31T01:30:00Z"));
         assert_eq!(w, Window::new(Weekday::Sun, 3).unwrap());
         // Monday after: 08:00 local is 06:00 UTC.
-        assert_eq!(local_window(utc("2024-04-01T06:00:00Z")), Window::new(Weekday::Mon, 8).unwrap());
+        assert_eq!(
+            local_window(utc("2024-04-01T06:00:00Z")),
+            Window::new(Weekday::Mon, 8).unwrap()
+        );
     }
 
     #[test]
     fn local_midnight_belongs_to_the_local_day() {
         // 23:30 UTC on a Monday in winter is 00:30 on Tuesday in Berlin.
-        assert_eq!(local_window(utc("2024-01-22T23:30:00Z")), Window::new(Weekday::Tue, 0).unwrap());
+        assert_eq!(
+            local_window(utc("2024-01-22T23:30:00Z")),
+            Window::new(Weekday::Tue, 0).unwrap()
+        );
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub enum WishStatus {
 impl WishStatus {
     #[must_use]
     pub fn is_active(self) -> bool {
-        matches!(self, WishStatus::Pending | WishStatus::Waiting | WishStatus::Offered)
+        matches!(
+            self,
+            WishStatus::Pending | WishStatus::Waiting | WishStatus::Offered
+        )
     }
 
     #[must_use]
@@ -89,7 +92,10 @@ impl FieldErrors {
     pub fn add(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
         self.0
             .entry(field.to_owned())
-            .or_insert_with(|| FieldError { code, message: message.into() });
+            .or_insert_with(|| FieldError {
+                code,
+                message: message.into(),
+            });
     }
 
     #[must_use]
@@ -109,7 +115,10 @@ impl FieldErrors {
     /// `{field: message}` as the public contract shows it.
     #[must_use]
     pub fn messages(&self) -> BTreeMap<String, String> {
-        self.0.iter().map(|(k, v)| (k.clone(), v.message.clone())).collect()
+        self.0
+            .iter()
+            .map(|(k, v)| (k.clone(), v.message.clone()))
+            .collect()
     }
 }
 
@@ -149,37 +158,41 @@ impl WishRequest {
     pub fn validate(&self, catalog: &Catalog) -> Result<NewWish, FieldErrors> {
         let mut errors = FieldErrors::default();
 
-        let email = match self.email.as_ref().and_then(serde_json::Value::as_str) {
-            Some(s) => Email::parse(s).map_err(|e| errors.add("email", "invalid", e.to_string())).ok(),
-            None => {
-                errors.add("email", "required", "please enter an email address");
-                None
-            }
+        let email = if let Some(s) = self.email.as_ref().and_then(serde_json::Value::as_str) {
+            Email::parse(s)
+                .map_err(|e| errors.add("email", "invalid", e.to_string()))
+                .ok()
+        } else {
+            errors.add("email", "required", "please enter an email address");
+            None
         };
 
         let language = match &self.language {
             None | Some(serde_json::Value::Null) => Some(Language::De),
-            Some(v) => match v.as_str().and_then(Language::parse) {
-                Some(l) => Some(l),
-                None => {
+            Some(v) => {
+                if let Some(l) = v.as_str().and_then(Language::parse) {
+                    Some(l)
+                } else {
                     errors.add("language", "invalid", "language must be \"de\" or \"en\"");
                     None
                 }
-            },
+            }
         };
 
-        let service = match self.service.as_ref().and_then(serde_json::Value::as_str) {
-            Some(s) => match catalog.service_by_str(s) {
-                Some(svc) => Some(svc.id.clone()),
-                None => {
-                    errors.add("service", "unknown", "please choose one of the listed services");
-                    None
-                }
-            },
-            None => {
-                errors.add("service", "required", "please choose a service");
+        let service = if let Some(s) = self.service.as_ref().and_then(serde_json::Value::as_str) {
+            if let Some(svc) = catalog.service_by_str(s) {
+                Some(svc.id.clone())
+            } else {
+                errors.add(
+                    "service",
+                    "unknown",
+                    "please choose one of the listed services",
+                );
                 None
             }
+        } else {
+            errors.add("service", "required", "please choose a service");
+            None
         };
 
         let offices = self.parse_offices(catalog, service.as_ref(), &mut errors);
@@ -208,8 +221,16 @@ impl WishRequest {
         }
 
         match (email, service, offices, windows, language) {
-            (Some(email), Some(service), Some(offices), Some(windows), Some(language)) if errors.is_empty() => {
-                Ok(NewWish { email, service, offices, windows, language })
+            (Some(email), Some(service), Some(offices), Some(windows), Some(language))
+                if errors.is_empty() =>
+            {
+                Ok(NewWish {
+                    email,
+                    service,
+                    offices,
+                    windows,
+                    language,
+                })
             }
             _ => Err(errors),
         }
@@ -248,7 +269,11 @@ impl WishRequest {
             return None;
         }
         if offices.len() > MAX_OFFICES {
-            errors.add("offices", "too_many", format!("please choose at most {MAX_OFFICES} offices"));
+            errors.add(
+                "offices",
+                "too_many",
+                format!("please choose at most {MAX_OFFICES} offices"),
+            );
             return None;
         }
         Some(offices)
@@ -256,17 +281,29 @@ impl WishRequest {
 
     fn parse_windows(&self, errors: &mut FieldErrors) -> Option<BTreeSet<Window>> {
         let Some(map) = self.windows.as_ref().and_then(serde_json::Value::as_object) else {
-            errors.add("windows", "required", "please choose at least one hour on one weekday");
+            errors.add(
+                "windows",
+                "required",
+                "please choose at least one hour on one weekday",
+            );
             return None;
         };
         let mut windows = BTreeSet::new();
         for (key, hours) in map {
             let Some(day) = Weekday::parse(key) else {
-                errors.add("windows", "invalid", format!("{key:?} is not a weekday (mon … sun)"));
+                errors.add(
+                    "windows",
+                    "invalid",
+                    format!("{key:?} is not a weekday (mon … sun)"),
+                );
                 return None;
             };
             let Some(hours) = hours.as_array() else {
-                errors.add("windows", "invalid", format!("hours for {day} must be a list, e.g. [8, 9]"));
+                errors.add(
+                    "windows",
+                    "invalid",
+                    format!("hours for {day} must be a list, e.g. [8, 9]"),
+                );
                 return None;
             };
             for h in hours {
@@ -275,18 +312,30 @@ impl WishRequest {
                     .and_then(|h| u8::try_from(h).ok())
                     .and_then(|h| Window::new(day, h).ok());
                 let Some(window) = window else {
-                    errors.add("windows", "invalid", format!("hours for {day} must be whole numbers from 0 to 23"));
+                    errors.add(
+                        "windows",
+                        "invalid",
+                        format!("hours for {day} must be whole numbers from 0 to 23"),
+                    );
                     return None;
                 };
                 windows.insert(window);
             }
         }
         if windows.is_empty() {
-            errors.add("windows", "required", "please choose at least one hour on one weekday");
+            errors.add(
+                "windows",
+                "required",
+                "please choose at least one hour on one weekday",
+            );
             return None;
         }
         if windows.len() > MAX_WINDOWS {
-            errors.add("windows", "too_many", format!("please choose at most {MAX_WINDOWS} hours"));
+            errors.add(
+                "windows",
+                "too_many",
+                format!("please choose at most {MAX_WINDOWS} hours"),
+            );
             return None;
         }
         Some(windows)
@@ -326,7 +375,9 @@ pub fn windows_map(windows: &BTreeSet<Window>) -> BTreeMap<Weekday, Vec<u8>> {
 pub fn queue_lines(wish: &NewWishView<'_>, catalog: &Catalog) -> Vec<(OfficeId, Window)> {
     let mut lines = Vec::new();
     for office in wish.offices {
-        let Some(o) = catalog.office(office) else { continue };
+        let Some(o) = catalog.office(office) else {
+            continue;
+        };
         for w in wish.windows {
             if o.is_open(w.day(), w.hour()) {
                 lines.push((office.clone(), *w));
@@ -355,8 +406,10 @@ mod tests {
 
     #[test]
     fn the_seed_wish_is_accepted() {
-        let w = req(json!({"email": "anna@example.de", "service": "id-card", "offices": ["bilk"],
-            "windows": {"mon": [8], "tue": [8], "wed": [8], "thu": [8], "fri": [12]}}))
+        let w = req(
+            json!({"email": "anna@example.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"mon": [8], "tue": [8], "wed": [8], "thu": [8], "fri": [12]}}),
+        )
         .validate(&sample())
         .unwrap();
         assert_eq!(w.windows.len(), 5);
@@ -373,8 +426,10 @@ mod tests {
 
     #[test]
     fn a_window_when_no_chosen_office_is_open_is_refused() {
-        let e = req(json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
-            "windows": {"sun": [8]}}))
+        let e = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"sun": [8]}}),
+        )
         .validate(&sample())
         .unwrap_err();
         assert_eq!(e.get("windows").map(|e| e.code), Some("closed"));
@@ -383,11 +438,19 @@ mod tests {
     #[test]
     fn a_window_open_at_one_of_several_offices_is_accepted() {
         // Saturday morning: only Altstadt is open.
-        let w = req(json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk", "altstadt"],
-            "windows": {"sat": [10]}, "language": "en"}))
+        let w = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk", "altstadt"],
+            "windows": {"sat": [10]}, "language": "en"}),
+        )
         .validate(&sample())
         .unwrap();
-        let lines = queue_lines(&NewWishView { offices: &w.offices, windows: &w.windows }, &sample());
+        let lines = queue_lines(
+            &NewWishView {
+                offices: &w.offices,
+                windows: &w.windows,
+            },
+            &sample(),
+        );
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].0.as_ref(), "altstadt");
     }

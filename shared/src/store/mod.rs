@@ -1,4 +1,4 @@
-//! The DynamoDB adapter. Table design and access patterns: `docs/data-model.md`.
+//! The `DynamoDB` adapter. Table design and access patterns: `docs/data-model.md`.
 //!
 //! Every state change that a citizen must hear about is one `TransactWriteItems` with conditions on
 //! the current state, and the mail about it is written into the outbox in the same transaction. So
@@ -6,16 +6,16 @@
 
 mod records;
 
+use crate::domain::slot::SlotUpsert;
 use crate::domain::{
     Catalog, Offer, OfferId, OfferStatus, OfficeId, ServiceId, Slot, SlotId, SlotStatus, TokenHash,
     Window, Wish, WishId,
 };
-use crate::domain::slot::SlotUpsert;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, PutRequest, DeleteRequest,
-    ReturnValue, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Duration, Utc};
 use records::{
@@ -159,7 +159,11 @@ fn item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue
 
 impl Store {
     #[must_use]
-    pub fn new(client: Client, wishes_table: impl Into<String>, slots_table: impl Into<String>) -> Self {
+    pub fn new(
+        client: Client,
+        wishes_table: impl Into<String>,
+        slots_table: impl Into<String>,
+    ) -> Self {
         Self {
             client,
             wishes: wishes_table.into(),
@@ -170,7 +174,11 @@ impl Store {
 
     /// Runs one transaction; a failed condition is `Conflict`. Conflicts between concurrent
     /// transactions on the same items (no condition failed) are retried with backoff.
-    async fn transact(&self, items: Vec<TransactWriteItem>, token: Option<String>) -> Result<(), StoreError> {
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: Option<String>,
+    ) -> Result<(), StoreError> {
         let mut delay = std::time::Duration::from_millis(20);
         for attempt in 0..6 {
             let result = self
@@ -195,7 +203,9 @@ impl Store {
                                 return Err(StoreError::Conflict);
                             }
                             if attempt == 5 {
-                                return Err(StoreError::Unavailable(format!("transaction cancelled: {codes:?}")));
+                                return Err(StoreError::Unavailable(format!(
+                                    "transaction cancelled: {codes:?}"
+                                )));
                             }
                         }
                         E::TransactionInProgressException(_)
@@ -211,21 +221,31 @@ impl Store {
             tokio::time::sleep(delay).await;
             delay *= 2;
         }
-        Err(StoreError::Unavailable("transaction retries exhausted".into()))
+        Err(StoreError::Unavailable(
+            "transaction retries exhausted".into(),
+        ))
     }
 
-    fn put(&self, table: &str, item: HashMap<String, AttributeValue>, new_only: bool) -> Result<TransactWriteItem, StoreError> {
+    fn put(
+        &self,
+        table: &str,
+        item: HashMap<String, AttributeValue>,
+        new_only: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder().table_name(table).set_item(Some(item));
         if new_only {
-            put = put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names(
-                "#pk",
-                if table == self.slots { "id" } else { "pk" },
-            );
+            put = put
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", if table == self.slots { "id" } else { "pk" });
         }
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 
-    fn outbox_put(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<TransactWriteItem, StoreError> {
+    fn outbox_put(
+        &self,
+        mail: &OutgoingMail,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
         // The writer sends it right after the transaction; the lease keeps the rescan away meanwhile.
         let record = MailRecord {
             pk: mail_pk(&mail.key),
@@ -253,25 +273,41 @@ impl Store {
             .set_key(Some(key("CATALOG".into(), "CATALOG")))
             .send()
             .await?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
         let Some(AttributeValue::S(json)) = item.get("json") else {
             return Err(StoreError::Corrupt("catalogue without json".into()));
         };
-        Catalog::from_json(json).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+        Catalog::from_json(json)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     pub async fn put_catalog(&self, catalog: &Catalog) -> Result<(), StoreError> {
-        let json = serde_json::to_string(catalog).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json =
+            serde_json::to_string(catalog).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut item = key("CATALOG".into(), "CATALOG");
         item.insert("json".into(), s(json));
-        self.client.put_item().table_name(&self.wishes).set_item(Some(item)).send().await?;
+        self.client
+            .put_item()
+            .table_name(&self.wishes)
+            .set_item(Some(item))
+            .send()
+            .await?;
         Ok(())
     }
 
     // ---- wishes --------------------------------------------------------------------------------
 
     /// Stores a new pending wish with its link token and the opt-in mail.
-    pub async fn create_wish(&self, wish: &Wish, token: &TokenHash, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn create_wish(
+        &self,
+        wish: &Wish,
+        token: &TokenHash,
+        mail: &OutgoingMail,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let record = WishRecord::from_wish(wish, Some(now + self.retention.pending));
         let token_record = TokenRecord {
             pk: token_pk(token.as_ref()),
@@ -289,7 +325,12 @@ impl Store {
     }
 
     /// The target id behind a link token, if the token is ours and not expired.
-    pub async fn resolve_token(&self, token: &TokenHash, kind: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError> {
+    pub async fn resolve_token(
+        &self,
+        token: &TokenHash,
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -297,7 +338,9 @@ impl Store {
             .set_key(Some(key(token_pk(token.as_ref()), "TOKEN")))
             .send()
             .await?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
         let record: TokenRecord = serde_dynamo::from_item(item)?;
         // DynamoDB deletes expired items late (and DynamoDB Local never): expiry is checked here.
         if record.kind != kind || record.expires_at <= epoch(now) {
@@ -308,7 +351,11 @@ impl Store {
 
     /// A wish, unless its data has expired (an unconfirmed wish after 24 h, an ended one after the
     /// retention time).
-    pub async fn get_wish(&self, id: &WishId, now: DateTime<Utc>) -> Result<Option<Wish>, StoreError> {
+    pub async fn get_wish(
+        &self,
+        id: &WishId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Wish>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -317,7 +364,9 @@ impl Store {
             .consistent_read(true)
             .send()
             .await?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
         let record: WishRecord = serde_dynamo::from_item(item)?;
         if record.expires_at.is_some_and(|e| e <= epoch(now)) {
             return Ok(None);
@@ -326,7 +375,11 @@ impl Store {
     }
 
     /// Reads wishes in one round trip (at most 100), consistent, skipping expired ones.
-    pub async fn get_wishes(&self, ids: &[WishId], now: DateTime<Utc>) -> Result<Vec<Wish>, StoreError> {
+    pub async fn get_wishes(
+        &self,
+        ids: &[WishId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Wish>, StoreError> {
         let mut found = Vec::new();
         if ids.is_empty() {
             return Ok(found);
@@ -339,7 +392,9 @@ impl Store {
         }
         let mut pending: Option<KeysAndAttributes> = Some(
             KeysAndAttributes::builder()
-                .set_keys(Some(unique.iter().map(|id| key(wish_pk(id), "WISH")).collect()))
+                .set_keys(Some(
+                    unique.iter().map(|id| key(wish_pk(id), "WISH")).collect(),
+                ))
                 .consistent_read(true)
                 .build()?,
         );
@@ -351,7 +406,12 @@ impl Store {
                 .request_items(&self.wishes, keys)
                 .send()
                 .await?;
-            for item in out.responses.unwrap_or_default().remove(&self.wishes).unwrap_or_default() {
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.wishes)
+                .unwrap_or_default()
+            {
                 let record: WishRecord = serde_dynamo::from_item(item)?;
                 if record.expires_at.is_none_or(|e| e > epoch(now)) {
                     found.push(record.into_wish()?);
@@ -374,7 +434,12 @@ impl Store {
 
     /// pending → waiting: the wish gets its place in line (the confirmation time) and is marked
     /// for enqueueing, which [`Store::enqueue`] completes (or the rescan, after a crash).
-    pub async fn confirm_wish(&self, wish: &Wish, now: DateTime<Utc>, mail: &OutgoingMail) -> Result<(), StoreError> {
+    pub async fn confirm_wish(
+        &self,
+        wish: &Wish,
+        now: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
         let update = Update::builder()
             .table_name(&self.wishes)
             .set_key(Some(key(wish_pk(&wish.id), "WISH")))
@@ -392,13 +457,22 @@ impl Store {
                 (":epoch", n(epoch(now))),
             ])))
             .build()?;
-        let items = vec![TransactWriteItem::builder().update(update).build(), self.outbox_put(mail, now)?];
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.outbox_put(mail, now)?,
+        ];
         self.transact(items, None).await
     }
 
     /// Puts the wish into each line it stands in. Idempotent.
-    pub async fn enqueue(&self, wish: &Wish, lines: &[(OfficeId, Window)]) -> Result<(), StoreError> {
-        let Some(confirmed_at) = wish.confirmed_at else { return Ok(()) };
+    pub async fn enqueue(
+        &self,
+        wish: &Wish,
+        lines: &[(OfficeId, Window)],
+    ) -> Result<(), StoreError> {
+        let Some(confirmed_at) = wish.confirmed_at else {
+            return Ok(());
+        };
         let qk = queue_key(confirmed_at, &wish.id);
         let requests = lines
             .iter()
@@ -409,7 +483,11 @@ impl Store {
                     wish: wish.id.to_string(),
                 };
                 Ok(WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item(&record)?)).build()?)
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item(&record)?))
+                            .build()?,
+                    )
                     .build())
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -428,15 +506,23 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     /// Takes the wish out of its lines (after it ended). Entries left behind by a crash are harmless:
     /// matching reads the wish and skips it.
-    pub async fn dequeue(&self, wish: &Wish, lines: &[(OfficeId, Window)]) -> Result<(), StoreError> {
-        let Some(confirmed_at) = wish.confirmed_at else { return Ok(()) };
+    pub async fn dequeue(
+        &self,
+        wish: &Wish,
+        lines: &[(OfficeId, Window)],
+    ) -> Result<(), StoreError> {
+        let Some(confirmed_at) = wish.confirmed_at else {
+            return Ok(());
+        };
         let qk = queue_key(confirmed_at, &wish.id);
         let requests = lines
             .iter()
@@ -475,7 +561,8 @@ impl Store {
                     if round > 8 {
                         return Err(StoreError::Unavailable("batch write throttled".into()));
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(round))).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(round)))
+                        .await;
                 }
             }
         }
@@ -491,7 +578,10 @@ impl Store {
                 .client
                 .update_item()
                 .table_name(&self.wishes)
-                .set_key(Some(key("STATS".into(), &format!("QUEUE#{office}#{}", wish.service))))
+                .set_key(Some(key(
+                    "STATS".into(),
+                    &format!("QUEUE#{office}#{}", wish.service),
+                )))
                 .update_expression("ADD waiting :d SET office = :o, service = :s")
                 .set_expression_attribute_values(Some(vals([
                     (":d", n(delta)),
@@ -524,7 +614,11 @@ impl Store {
 
     /// Wishes confirmed but not yet in their lines for longer than `grace` (a crash between the
     /// two steps). Cost grows with such wishes only, normally none.
-    pub async fn wishes_to_enqueue(&self, before: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<Wish>, StoreError> {
+    pub async fn wishes_to_enqueue(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Wish>, StoreError> {
         let items = self.gsi_due(ENQUEUE_DUE, &ts(before), 100).await?;
         let mut wishes = Vec::new();
         for item in items {
@@ -536,7 +630,12 @@ impl Store {
         Ok(wishes)
     }
 
-    async fn gsi_due(&self, pk: &str, before: &str, limit: i32) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    async fn gsi_due(
+        &self,
+        pk: &str,
+        before: &str,
+        limit: i32,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .query()
@@ -552,7 +651,13 @@ impl Store {
 
     /// waiting|offered|pending → cancelled; an open offer is withdrawn and its slot set free again
     /// (which the stream turns into a `SlotReleased`).
-    pub async fn cancel_wish(&self, wish: &Wish, open_offer: Option<&Offer>, now: DateTime<Utc>, mail: &OutgoingMail) -> Result<(), StoreError> {
+    pub async fn cancel_wish(
+        &self,
+        wish: &Wish,
+        open_offer: Option<&Offer>,
+        now: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
         let mut items = vec![self.end_wish_update(wish, "cancelled", now)?];
         if let Some(offer) = open_offer {
             items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
@@ -562,7 +667,12 @@ impl Store {
         self.transact(items, None).await
     }
 
-    fn end_wish_update(&self, wish: &Wish, status: &str, now: DateTime<Utc>) -> Result<TransactWriteItem, StoreError> {
+    fn end_wish_update(
+        &self,
+        wish: &Wish,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let expected = wish.status.as_str();
         let update = Update::builder()
             .table_name(&self.wishes)
@@ -580,7 +690,12 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    fn close_offer_update(&self, offer: &Offer, to: OfferStatus, now: DateTime<Utc>) -> Result<TransactWriteItem, StoreError> {
+    fn close_offer_update(
+        &self,
+        offer: &Offer,
+        to: OfferStatus,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.wishes)
             .set_key(Some(key(offer_pk(&offer.id), "OFFER")))
@@ -651,7 +766,7 @@ impl Store {
             .transpose()
     }
 
-    fn slot_record(&self, u: &SlotUpsert, now: DateTime<Utc>) -> SlotRecord {
+    fn slot_record(u: &SlotUpsert, now: DateTime<Utc>) -> SlotRecord {
         let free = u.status == SlotStatus::Free;
         SlotRecord {
             id: u.id.to_string(),
@@ -672,8 +787,12 @@ impl Store {
 
     /// Adds or updates one slot as the booking system describes it. A new free slot, or a booked
     /// one becoming free, enters the queue through the table's stream.
-    pub async fn upsert_slot(&self, u: &SlotUpsert, now: DateTime<Utc>) -> Result<UpsertOutcome, StoreError> {
-        let record = self.slot_record(u, now);
+    pub async fn upsert_slot(
+        &self,
+        u: &SlotUpsert,
+        now: DateTime<Utc>,
+    ) -> Result<UpsertOutcome, StoreError> {
+        let record = Self::slot_record(u, now);
         // Create if new.
         let created = self
             .client
@@ -694,7 +813,12 @@ impl Store {
         if current.status == SlotStatus::Offered || current.wish.is_some() {
             return Ok(UpsertOutcome::Conflict);
         }
-        if current.office == u.office && current.service == u.service && current.start == u.start && current.minutes == u.minutes && current.status == u.status {
+        if current.office == u.office
+            && current.service == u.service
+            && current.start == u.start
+            && current.minutes == u.minutes
+            && current.status == u.status
+        {
             return Ok(UpsertOutcome::Unchanged);
         }
         // Replace only if nobody took it in between.
@@ -705,24 +829,35 @@ impl Store {
             .set_item(Some(item(&record)?))
             .condition_expression("#status = :seen AND attribute_not_exists(wish)")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":seen", s(match current.status {
-                SlotStatus::Free => "free",
-                SlotStatus::Offered => "offered",
-                SlotStatus::Booked => "booked",
-            }))
+            .expression_attribute_values(
+                ":seen",
+                s(match current.status {
+                    SlotStatus::Free => "free",
+                    SlotStatus::Offered => "offered",
+                    SlotStatus::Booked => "booked",
+                }),
+            )
             .send()
             .await;
         match replaced {
             Ok(_) => Ok(UpsertOutcome::Updated),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(UpsertOutcome::Conflict),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(UpsertOutcome::Conflict)
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     /// booked → free (the appointment was cancelled). Returns the slot after the change, or the
     /// unchanged slot when it was not booked.
-    pub async fn release_slot(&self, id: &SlotId, now: DateTime<Utc>) -> Result<Option<(Slot, bool)>, StoreError> {
-        let Some(slot) = self.get_slot(id).await? else { return Ok(None) };
+    pub async fn release_slot(
+        &self,
+        id: &SlotId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Slot, bool)>, StoreError> {
+        let Some(slot) = self.get_slot(id).await? else {
+            return Ok(None);
+        };
         if slot.status != SlotStatus::Booked {
             return Ok(Some((slot, false)));
         }
@@ -746,7 +881,8 @@ impl Store {
             .await;
         match result {
             Ok(out) => {
-                let record: SlotRecord = serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
+                let record: SlotRecord =
+                    serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
                 Ok(Some((record.into_slot()?, true)))
             }
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
@@ -757,14 +893,22 @@ impl Store {
     }
 
     /// Free slots of one office starting at or after `from`, earliest first.
-    pub async fn free_slots(&self, office: &OfficeId, from: DateTime<Utc>, limit: i32) -> Result<Vec<Slot>, StoreError> {
+    pub async fn free_slots(
+        &self,
+        office: &OfficeId,
+        from: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Slot>, StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.slots)
             .index_name("gsi1")
             .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :from")
-            .set_expression_attribute_values(Some(vals([(":pk", s(free_pk(office))), (":from", s(ts(from)))])))
+            .set_expression_attribute_values(Some(vals([
+                (":pk", s(free_pk(office))),
+                (":from", s(ts(from))),
+            ])))
             .limit(limit)
             .send()
             .await?;
@@ -797,7 +941,8 @@ impl Store {
             .consistent_read(true)
             .limit(limit);
         if let Some(after) = after {
-            query = query.set_exclusive_start_key(Some(key(line_pk(office, service, window), after)));
+            query =
+                query.set_exclusive_start_key(Some(key(line_pk(office, service, window), after)));
         }
         let out = query.send().await?;
         let ids = out
@@ -817,12 +962,22 @@ impl Store {
 
     /// The offer transaction: slot free → offered, wish waiting → offered, offer and its link
     /// created, offer mail into the outbox. `Conflict` when the slot or wish changed meanwhile.
-    pub async fn create_offer(&self, offer: &Offer, token: &TokenHash, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn create_offer(
+        &self,
+        offer: &Offer,
+        token: &TokenHash,
+        mail: &OutgoingMail,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let slot = Update::builder()
             .table_name(&self.slots)
             .set_key(Some(slot_key(&offer.slot)))
-            .update_expression("SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk")
-            .condition_expression("#status = :free AND office = :office AND service = :service AND #start = :start")
+            .update_expression(
+                "SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk",
+            )
+            .condition_expression(
+                "#status = :free AND office = :office AND service = :service AND #start = :start",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#start", "start")
             .set_expression_attribute_values(Some(vals([
@@ -858,7 +1013,14 @@ impl Store {
         let items = vec![
             TransactWriteItem::builder().update(slot).build(),
             TransactWriteItem::builder().update(wish).build(),
-            self.put(&self.wishes, item(&OfferRecord::from_offer(offer, offer.deadline + self.retention.ended))?, true)?,
+            self.put(
+                &self.wishes,
+                item(&OfferRecord::from_offer(
+                    offer,
+                    offer.deadline + self.retention.ended,
+                ))?,
+                true,
+            )?,
             self.put(&self.wishes, item(&token_record)?, true)?,
             self.outbox_put(mail, now)?,
         ];
@@ -882,7 +1044,13 @@ impl Store {
     }
 
     /// open → accepted: the slot is booked for the wish, the wish fulfilled.
-    pub async fn accept_offer(&self, offer: &Offer, wish: &Wish, now: DateTime<Utc>, mail: &OutgoingMail) -> Result<(), StoreError> {
+    pub async fn accept_offer(
+        &self,
+        offer: &Offer,
+        wish: &Wish,
+        now: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
         let close = Update::builder()
             .table_name(&self.wishes)
             .set_key(Some(key(offer_pk(&offer.id), "OFFER")))
@@ -921,7 +1089,13 @@ impl Store {
     }
 
     /// open → declined or expired: the wish waits again with its place, the slot is free again.
-    pub async fn release_offer(&self, offer: &Offer, to: OfferStatus, now: DateTime<Utc>, mail: &OutgoingMail) -> Result<(), StoreError> {
+    pub async fn release_offer(
+        &self,
+        offer: &Offer,
+        to: OfferStatus,
+        now: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
         let items = vec![
             self.close_offer_update(offer, to, now)?,
             self.back_to_waiting_update(offer)?,
@@ -934,7 +1108,11 @@ impl Store {
     }
 
     /// Open offers whose deadline has passed, oldest first.
-    pub async fn overdue_offers(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<Offer>, StoreError> {
+    pub async fn overdue_offers(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Offer>, StoreError> {
         self.gsi_due(OPEN_OFFERS, &ts(now), limit)
             .await?
             .into_iter()
@@ -945,12 +1123,21 @@ impl Store {
     // ---- outbox --------------------------------------------------------------------------------
 
     /// Mails whose sender's lease has run out without a send being recorded.
-    pub async fn due_mails(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<DueMail>, StoreError> {
+    pub async fn due_mails(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<DueMail>, StoreError> {
         let mut due = Vec::new();
         for item in self.gsi_due(MAIL_DUE, &ts(now), limit).await? {
             let r: MailRecord = serde_dynamo::from_item(item)?;
             if let (Some(raw), Some(lease)) = (r.raw, r.gsi1sk) {
-                due.push(DueMail { key: r.key, to: r.to, raw, lease });
+                due.push(DueMail {
+                    key: r.key,
+                    to: r.to,
+                    raw,
+                    lease,
+                });
             }
         }
         Ok(due)
@@ -966,7 +1153,10 @@ impl Store {
             .update_expression("SET gsi1sk = :lease ADD attempts :one")
             .condition_expression("gsi1sk = :seen")
             .set_expression_attribute_values(Some(vals([
-                (":lease", s(format!("{}#{}", ts(now + MAIL_LEASE), mail.key))),
+                (
+                    ":lease",
+                    s(format!("{}#{}", ts(now + MAIL_LEASE), mail.key)),
+                ),
                 (":seen", s(mail.lease.clone())),
                 (":one", n(1)),
             ])))
@@ -974,20 +1164,29 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     /// Records a send; the message body (personal data) is dropped with it.
-    pub async fn mark_mail_sent(&self, mail_key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn mark_mail_sent(
+        &self,
+        mail_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.wishes)
             .set_key(Some(key(mail_pk(mail_key), "MAIL")))
             .update_expression("SET #status = :sent, sent_at = :now REMOVE gsi1pk, gsi1sk, mime")
             .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([(":sent", s("sent")), (":now", s(ts(now)))])))
+            .set_expression_attribute_values(Some(vals([
+                (":sent", s("sent")),
+                (":now", s(ts(now))),
+            ])))
             .send()
             .await?;
         Ok(())
@@ -1007,14 +1206,28 @@ impl Store {
         let mut queues = Vec::new();
         let mut counts: HashMap<String, u64> = HashMap::new();
         for item in out.items.unwrap_or_default() {
-            let num = |k: &str| item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-            let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let num = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            let text = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
             if text("sk") == "OFFERS" {
                 for f in ["sent", "accepted", "declined", "expired"] {
                     counts.insert(f.into(), u64::try_from(num(f)).unwrap_or(0));
                 }
             } else {
-                queues.push(QueueStat { office: text("office"), service: text("service"), waiting: num("waiting").max(0) });
+                queues.push(QueueStat {
+                    office: text("office"),
+                    service: text("service"),
+                    waiting: num("waiting").max(0),
+                });
             }
         }
         let open = self
@@ -1043,7 +1256,12 @@ impl Store {
     }
 
     /// For tests and the local runner: the line a wish is in, to check queue order.
-    pub async fn line_length(&self, office: &OfficeId, service: &ServiceId, window: Window) -> Result<usize, StoreError> {
+    pub async fn line_length(
+        &self,
+        office: &OfficeId,
+        service: &ServiceId,
+        window: Window,
+    ) -> Result<usize, StoreError> {
         let out = self
             .client
             .query()

@@ -1,4 +1,4 @@
-//! The items as they lie in DynamoDB, and their mapping to and from domain types.
+//! The items as they lie in `DynamoDB`, and their mapping to and from domain types.
 //!
 //! Nothing outside `store` sees these records or an `AttributeValue`.
 
@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::StoreError;
 
 /// A time as we store it: UTC, millisecond precision, so that text order is time order.
+#[must_use]
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -23,7 +24,7 @@ pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("bad time {s:?}")))
 }
 
-/// Seconds since the epoch, the form DynamoDB TTL reads.
+/// Seconds since the epoch, the form `DynamoDB` TTL reads.
 pub fn epoch(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
@@ -169,8 +170,18 @@ impl SlotRecord {
             start: parse_ts(&self.start)?,
             minutes: self.minutes,
             status: self.status,
-            offer: self.offer.as_deref().map(OfferId::parse).transpose().map_err(|_| bad("offer"))?,
-            wish: self.wish.as_deref().map(WishId::parse).transpose().map_err(|_| bad("wish"))?,
+            offer: self
+                .offer
+                .as_deref()
+                .map(OfferId::parse)
+                .transpose()
+                .map_err(|_| bad("offer"))?,
+            wish: self
+                .wish
+                .as_deref()
+                .map(WishId::parse)
+                .transpose()
+                .map_err(|_| bad("wish"))?,
         })
     }
 }
