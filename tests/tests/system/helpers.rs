@@ -34,13 +34,24 @@ pub struct TestEnv {
 impl TestEnv {
     pub async fn spawn() -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let id = format!("t{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "t{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let system = LocalSystem::setup(emulators(), &format!("{id}-"), &base, ADMIN_KEY).await.unwrap();
+        let system = LocalSystem::setup(emulators(), &format!("{id}-"), &base, ADMIN_KEY)
+            .await
+            .unwrap();
         let router = system.router();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self { base, system, http: reqwest::Client::new(), id }
+        Self {
+            base,
+            system,
+            http: reqwest::Client::new(),
+            id,
+        }
     }
 
     /// An address only this test uses, so mails can be told apart on the shared mail emulator.
@@ -49,27 +60,57 @@ impl TestEnv {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self.http.post(self.url(path)).json(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
     pub fn url(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with("http") { path_or_url.to_owned() } else { format!("{}{path_or_url}", self.base) }
+        if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
     }
 
     /// A POST as the page's button sends it, asking for JSON.
     pub async fn click(&self, url: &str) -> (u16, Value) {
-        let r = self.http.post(self.url(url)).header("accept", "application/json").send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(url))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get_json(&self, url: &str) -> (u16, Value) {
-        let r = self.http.get(self.url(url)).header("accept", "application/json").send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(url))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self.http.request(method, self.url(path)).bearer_auth(ADMIN_KEY);
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut r = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_KEY);
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -78,7 +119,13 @@ impl TestEnv {
     }
 
     pub async fn mails_to(&self, to: &str) -> Vec<DevMail> {
-        self.system.mails().await.unwrap().into_iter().filter(|m| m.to.iter().any(|t| t == to)).collect()
+        self.system
+            .mails()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .collect()
     }
 
     pub async fn settle(&self) {
@@ -101,11 +148,16 @@ impl TestEnv {
 /// The next `weekday` at `hour:minute` Berlin time at least `min_days` ahead, as RFC 3339.
 pub fn next_local(weekday: chrono::Weekday, hour: u32, minute: u32, min_days: i64) -> String {
     let tz = chrono_tz::Europe::Berlin;
-    let mut day = (Utc::now() + Duration::days(min_days)).with_timezone(&tz).date_naive();
+    let mut day = (Utc::now() + Duration::days(min_days))
+        .with_timezone(&tz)
+        .date_naive();
     while day.weekday() != weekday {
         day = day.succ_opt().unwrap();
     }
-    let local = tz.from_local_datetime(&day.and_hms_opt(hour, minute, 0).unwrap()).single().unwrap();
+    let local = tz
+        .from_local_datetime(&day.and_hms_opt(hour, minute, 0).unwrap())
+        .single()
+        .unwrap();
     local.to_rfc3339()
 }
 

@@ -28,13 +28,23 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     assert_eq!(body["status"], "pending");
     let optin = env.mails_to(&anna).await;
     assert_eq!(optin.len(), 1);
-    assert!(optin[0].subject.contains("bestätigen"), "{}", optin[0].subject);
+    assert!(
+        optin[0].subject.contains("bestätigen"),
+        "{}",
+        optin[0].subject
+    );
     assert!(!optin[0].text.is_empty() && !optin[0].html.is_empty());
     let wish_link = optin[0].links[0].clone();
     assert!(wish_link.starts_with(&env.base));
     let page = env.http.get(&wish_link).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().replace("&#x2f;", "/").contains("/confirm"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .replace("&#x2f;", "/")
+            .contains("/confirm")
+    );
     assert_eq!(env.get_json(&wish_link).await.1["status"], "pending");
 
     // Confirming puts her in line; a second click answers the same and mails nothing.
@@ -50,15 +60,32 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
 
     // A slot frees up (Wednesday 8:30): it reaches match-offers through the stream and the bus.
     let wed = next_local(Weekday::Wed, 8, 30, 3);
-    let (status, put) = env.admin(Method::PUT, "/admin/slots", Some(json!([slot("bilk-wed", &wed, "free")]))).await;
+    let (status, put) = env
+        .admin(
+            Method::PUT,
+            "/admin/slots",
+            Some(json!([slot("bilk-wed", &wed, "free")])),
+        )
+        .await;
     assert_eq!((status, put["created"].as_u64()), (200, Some(1)));
     env.settle().await;
     let anna_mails = env.mails_to(&anna).await;
     assert_eq!(anna_mails.len(), 3, "Anna, first in line, gets the offer");
     let offer_mail = &anna_mails[2];
-    assert!(offer_mail.subject.starts_with("Terminangebot: Bürgerbüro Bilk, Mi "), "{}", offer_mail.subject);
+    assert!(
+        offer_mail
+            .subject
+            .starts_with("Terminangebot: Bürgerbüro Bilk, Mi "),
+        "{}",
+        offer_mail.subject
+    );
     assert!(offer_mail.text.contains("Bachstraße 145"));
-    assert!(offer_mail.headers.iter().any(|(k, _)| k == "List-Unsubscribe"));
+    assert!(
+        offer_mail
+            .headers
+            .iter()
+            .any(|(k, _)| k == "List-Unsubscribe")
+    );
     let offer_link = offer_mail.links[0].clone();
     assert!(offer_link.contains("/o/"));
     assert_eq!(env.mails_to(&ben).await.len(), 2, "Ben gets nothing yet");
@@ -68,9 +95,24 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     let (_, slot_now) = env.admin(Method::GET, "/admin/slots/bilk-wed", None).await;
     assert_eq!(slot_now["status"], "offered");
     // The offer page shows the three actions, each a form posting to its own URL.
-    let html = env.http.get(&offer_link).send().await.unwrap().text().await.unwrap().replace("&#x2f;", "/");
+    let html = env
+        .http
+        .get(&offer_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("&#x2f;", "/");
     for action in ["accept", "decline", "cancel"] {
-        assert!(html.contains(&format!("{}/{action}", offer_link.trim_start_matches(&env.base))), "{action} missing");
+        assert!(
+            html.contains(&format!(
+                "{}/{action}",
+                offer_link.trim_start_matches(&env.base)
+            )),
+            "{action} missing"
+        );
     }
 
     // Anna declines: the slot passes to Ben at once; Anna keeps her place.
@@ -89,11 +131,20 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
 
     // A later slot (Monday 8:45, a week on): Anna is first in line again.
     let mon = next_local(Weekday::Mon, 8, 45, 10);
-    env.admin(Method::PUT, "/admin/slots", Some(json!([slot("bilk-mon", &mon, "free")]))).await;
+    env.admin(
+        Method::PUT,
+        "/admin/slots",
+        Some(json!([slot("bilk-mon", &mon, "free")])),
+    )
+    .await;
     env.settle().await;
     let anna_mails = env.mails_to(&anna).await;
     assert_eq!(anna_mails.len(), 5);
-    assert!(anna_mails[4].subject.contains(", Mo "), "{}", anna_mails[4].subject);
+    assert!(
+        anna_mails[4].subject.contains(", Mo "),
+        "{}",
+        anna_mails[4].subject
+    );
     let second_offer = anna_mails[4].links[0].clone();
 
     // She cancels the whole wish from the offer: the offer is withdrawn, the cancellation mailed.
@@ -102,13 +153,26 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     env.settle().await;
     let anna_mails = env.mails_to(&anna).await;
     assert_eq!(anna_mails.len(), 6);
-    assert!(anna_mails[5].subject.starts_with("Terminwunsch gelöscht"), "{}", anna_mails[5].subject);
+    assert!(
+        anna_mails[5].subject.starts_with("Terminwunsch gelöscht"),
+        "{}",
+        anna_mails[5].subject
+    );
     assert_eq!(env.get_json(&wish_link).await.1["status"], "cancelled");
     let (_, again) = env.click(&format!("{wish_link}/cancel")).await;
     assert_eq!(again["status"], "cancelled");
-    assert_eq!(env.mails_to(&anna).await.len(), 6, "cancelling twice mails once");
+    assert_eq!(
+        env.mails_to(&anna).await.len(),
+        6,
+        "cancelling twice mails once"
+    );
     // Ben holds an open offer, so the withdrawn Monday slot stays free for now.
-    assert_eq!(env.admin(Method::GET, "/admin/slots/bilk-mon", None).await.1["status"], "free");
+    assert_eq!(
+        env.admin(Method::GET, "/admin/slots/bilk-mon", None)
+            .await
+            .1["status"],
+        "free"
+    );
 
     // Ben accepts his offer: booked, confirmed by mail with a calendar file.
     let ben_offer = env.mails_to(&ben).await[2].links[0].clone();
@@ -134,9 +198,23 @@ async fn a_bad_wish_gets_field_errors_and_stores_nothing() {
         .await;
     assert_eq!(status, 422);
     assert!(body["fields"]["windows"].is_string());
-    let r = env.http.post(env.url("/api/wishes")).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = env
+        .http
+        .post(env.url("/api/wishes"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = env.http.post(env.url("/api/wishes")).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let r = env
+        .http
+        .post(env.url("/api/wishes"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
     assert!(env.mails_to(&email).await.is_empty());
 }
@@ -144,13 +222,23 @@ async fn a_bad_wish_gets_field_errors_and_stores_nothing() {
 #[tokio::test]
 async fn unknown_links_and_missing_admin_credentials_are_refused() {
     let env = TestEnv::spawn().await;
-    for path in ["/w/nonsense", "/o/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/w/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+    for path in [
+        "/w/nonsense",
+        "/o/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/w/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         assert_eq!(env.get_json(path).await.0, 404, "{path}");
         assert_eq!(env.click(&format!("{path}/cancel")).await.0, 404, "{path}");
     }
     let r = env.http.get(env.url("/admin/stats")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = env.http.get(env.url("/admin/stats")).bearer_auth("wrong-key-wrong-key").send().await.unwrap();
+    let r = env
+        .http
+        .get(env.url("/admin/stats"))
+        .bearer_auth("wrong-key-wrong-key")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -162,7 +250,12 @@ async fn an_unanswered_offer_expires_at_the_rescan_and_the_slot_moves_on() {
     env.confirmed_wish(&first, seed_windows()).await;
     env.confirmed_wish(&second, seed_windows()).await;
     let thu = next_local(Weekday::Thu, 8, 0, 5);
-    env.admin(Method::PUT, "/admin/slots", Some(json!([slot("bilk-thu", &thu, "free")]))).await;
+    env.admin(
+        Method::PUT,
+        "/admin/slots",
+        Some(json!([slot("bilk-thu", &thu, "free")])),
+    )
+    .await;
     env.settle().await;
     assert_eq!(env.mails_to(&first).await.len(), 3);
 
@@ -174,5 +267,9 @@ async fn an_unanswered_offer_expires_at_the_rescan_and_the_slot_moves_on() {
     let first_mails = env.mails_to(&first).await;
     assert_eq!(first_mails.len(), 4);
     assert!(first_mails[3].subject.contains("abgelaufen"));
-    assert_eq!(env.mails_to(&second).await.len(), 3, "the slot went to the second wish");
+    assert_eq!(
+        env.mails_to(&second).await.len(),
+        3,
+        "the slot went to the second wish"
+    );
 }
