@@ -1,6 +1,6 @@
 //! One pair of emulators per test binary; each test gets its own tables, bus and HTTP server.
 
-use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use chrono::{Datelike, Duration, TimeZone, Utc};
 use local_runner::runner::LocalSystem;
 use local_runner::stack::{DevMail, Emulators, repo_root};
 use serde_json::Value;
@@ -159,8 +159,4 @@ pub fn next_local(weekday: chrono::Weekday, hour: u32, minute: u32, min_days: i6
         .single()
         .unwrap();
     local.to_rfc3339()
-}
-
-pub fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }

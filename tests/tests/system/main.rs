@@ -1,10 +1,14 @@
-//! The whole system against real local emulators (DynamoDB Local, moto), through HTTP.
+//! The whole system against real local emulators (`DynamoDB` Local, moto), through HTTP.
+// Tests read best as one story each; an unwrap is the assertion that the step worked.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::missing_panics_doc
+    clippy::missing_panics_doc,
+    clippy::too_many_lines,
+    clippy::similar_names
 )]
 
+mod events;
 mod helpers;
 mod story;
