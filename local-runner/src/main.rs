@@ -2,8 +2,8 @@
 //! against `DynamoDB` Local and moto, which it starts and stops itself.
 
 use anyhow::Context;
+use local_runner::emulators::{Emulators, default_log_dir};
 use local_runner::runner::LocalSystem;
-use local_runner::stack::{Emulators, repo_root};
 use std::time::Duration;
 
 #[tokio::main]
@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
     let admin_key =
         std::env::var("ADMIN_KEY").unwrap_or_else(|_| "local-admin-key-change-me".into());
-    let emulators = Emulators::start(&repo_root().join(".local/logs")).await?;
+    let emulators = Emulators::start(&default_log_dir()).await?;
     let system = LocalSystem::setup(&emulators, "local-", &base, &admin_key).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

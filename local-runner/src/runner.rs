@@ -1,8 +1,9 @@
 //! One local system: infrastructure, the functions' handlers, the drivers and the `/_dev` routes.
 
-use crate::stack::{
-    Clients, Emulators, EventQueuePoller, Infra, StreamPoller, create_infra, repo_root, sent_mails,
-};
+use crate::devmail::{DevMail, sent_mails};
+use crate::emulators::{Clients, Emulators, REGION};
+use crate::infra::{Infra, create_infra};
+use crate::pollers::{EventQueuePoller, StreamPoller};
 use anyhow::{Context, Result};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +14,17 @@ use shared::{Clock, Config, Deps};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use tokio::sync::Mutex;
+
+/// The repository root (where `infra/`, `data/` and `.local/` live).
+#[must_use]
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(
+            || std::path::PathBuf::from("."),
+            std::path::Path::to_path_buf,
+        )
+}
 
 /// A running local system (without the HTTP listener).
 #[derive(Clone)]
@@ -36,7 +48,8 @@ impl LocalSystem {
         base_url: &str,
         admin_key: &str,
     ) -> Result<Self> {
-        let clients = emulators.clients().await;
+        let sdk = emulators.sdk_config().await;
+        let clients = emulators.clients(&sdk);
         let mail_from = "terminagent@buergerservice.example.org";
         let infra = create_infra(
             &clients,
@@ -78,9 +91,9 @@ impl LocalSystem {
             deps,
             infra,
             clients,
-            moto_url: emulators.moto_url.clone(),
+            moto_url: emulators.moto_endpoint().to_owned(),
             admin_key: admin_key.to_owned(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder().no_proxy().build()?,
         })
     }
 
@@ -118,6 +131,7 @@ impl LocalSystem {
         let events = self.queue.poll(wait_secs).await?;
         let m = events.len();
         for event in events {
+            let event = serde_json::to_value(event)?;
             if let Err(e) = shared::triggers::handle_match_event(&self.deps, &event).await {
                 tracing::warn!(error = %e, "match-offers failed");
             }
@@ -143,14 +157,14 @@ impl LocalSystem {
         anyhow::bail!("the system did not settle")
     }
 
-    pub async fn mails(&self) -> Result<Vec<crate::stack::DevMail>> {
+    pub async fn mails(&self) -> Result<Vec<DevMail>> {
         sent_mails(&self.http, &self.moto_url).await
     }
 
     /// The scheduled rescan, as the `EventBridge` schedule would trigger it.
     pub async fn rescan(&self) -> Result<serde_json::Value> {
         let event = serde_json::json!({"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "000000000000", "time": shared::store::format_time(self.deps.clock.now()), "region": crate::stack::REGION,
+            "account": "000000000000", "time": shared::store::format_time(self.deps.clock.now()), "region": REGION,
             "resources": [], "detail": {}});
         shared::triggers::handle_match_event(&self.deps, &event)
             .await

@@ -1,8 +1,9 @@
 //! One pair of emulators per test binary; each test gets its own tables, bus and HTTP server.
 
 use chrono::{Datelike, Duration, TimeZone, Utc};
+use local_runner::devmail::DevMail;
+use local_runner::emulators::{Emulators, default_log_dir};
 use local_runner::runner::LocalSystem;
-use local_runner::stack::{DevMail, Emulators, repo_root};
 use serde_json::Value;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +17,7 @@ fn emulators() -> &'static Emulators {
         std::thread::spawn(|| {
             tokio::runtime::Runtime::new()
                 .unwrap()
-                .block_on(Emulators::start(&repo_root().join(".local/logs")))
+                .block_on(Emulators::start(&default_log_dir()))
                 .expect("emulators start (run scripts/bootstrap.sh first)")
         })
         .join()
