@@ -5,13 +5,14 @@ use crate::config::Config;
 use crate::domain::matching::pick;
 use crate::domain::wish::{NewWishView, queue_lines, windows_map};
 use crate::domain::{
-    Catalog, FieldErrors, Language, Offer, OfferId, OfferStatus, OfficeId, Slot, SlotId,
-    SlotStatus, Token, Wish, WishId, WishRequest, WishStatus, local_window, offer_deadline,
+    AgeStep, Catalog, FieldErrors, Language, Offer, OfferId, OfferStatus, OfficeId, Slot, SlotId,
+    SlotStatus, Token, Wish, WishId, WishRequest, WishStatus, age_step, local_window,
+    offer_deadline,
 };
 use crate::events::Events;
 use crate::mailer::Mailer;
 use crate::render::{self, Attachment, MailContent, texts};
-use crate::store::{OutgoingMail, Store, StoreError};
+use crate::store::{LinkToken, OutgoingMail, Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use std::sync::Arc;
@@ -164,7 +165,36 @@ impl Deps {
             key,
             to: to.to_owned(),
             raw,
+            tokens: Vec::new(),
         })
+    }
+
+    /// A mail about a wish, in its language. Every such mail carries a link to see or delete the
+    /// wish (and, while the wish is active, a one-click unsubscribe that cancels it): when the
+    /// caller has no link at hand, a fresh wish token is minted and stored with the mail.
+    fn wish_mail(
+        &self,
+        key: String,
+        wish: &Wish,
+        mut content: MailContent,
+    ) -> Result<OutgoingMail, AppError> {
+        let mut tokens = Vec::new();
+        if content.manage_url.is_none() {
+            let token = Token::generate();
+            tokens.push(LinkToken {
+                hash: token.hash(),
+                kind: "wish",
+                target: wish.id.to_string(),
+                expires_at: self.clock.now() + self.store.retention.token,
+            });
+            content.manage_url = Some(self.url(&format!("/w/{}", token.expose())));
+        }
+        if wish.status.is_active() && content.unsubscribe_url.is_none() {
+            content.unsubscribe_url = content.manage_url.as_ref().map(|u| format!("{u}/cancel"));
+        }
+        let mut mail = self.mail(key, wish.email.as_ref(), wish.language, &content)?;
+        mail.tokens = tokens;
+        Ok(mail)
     }
 
     /// Sends a mail that is already safe in the outbox. A failure is only logged: the rescan
@@ -234,6 +264,8 @@ pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, App
         confirmed_at: None,
         open_offer: None,
         declined: std::collections::BTreeSet::new(),
+        kept_at: None,
+        reminded_at: None,
     };
     let token = Token::generate();
     let lang = wish.language;
@@ -246,16 +278,11 @@ pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, App
         details: wish_details(&wish, &catalog),
         action: Some((t.get("confirm_action").to_owned(), link.clone())),
         after: vec![t.get("confirm_ignore").to_owned()],
-        manage_url: Some(link),
-        unsubscribe_url: None,
+        manage_url: Some(link.clone()),
+        unsubscribe_url: Some(format!("{link}/cancel")),
         attachment: None,
     };
-    let mail = deps.mail(
-        format!("wish-{}-optin", wish.id),
-        wish.email.as_ref(),
-        lang,
-        &content,
-    )?;
+    let mail = deps.wish_mail(format!("wish-{}-optin", wish.id), &wish, content)?;
     deps.store
         .create_wish(&wish, &token.hash(), &mail, now)
         .await?;
@@ -320,12 +347,7 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         unsubscribe_url: Some(format!("{manage}/cancel")),
         attachment: None,
     };
-    let mail = deps.mail(
-        format!("wish-{}-confirmed", wish.id),
-        wish.email.as_ref(),
-        lang,
-        &content,
-    )?;
+    let mail = deps.wish_mail(format!("wish-{}-confirmed", wish.id), &wish, content)?;
     let now = deps.clock.now();
     match deps.store.confirm_wish(&wish, now, &mail).await {
         Ok(()) => {}
@@ -345,7 +367,11 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         .await?
         .ok_or(AppError::NotFound)?;
     deps.store
-        .enqueue(&confirmed, &lines_of(&confirmed, &catalog))
+        .enqueue(
+            &confirmed,
+            &lines_of(&confirmed, &catalog),
+            next_age_check(deps, &confirmed, now),
+        )
         .await?;
     deps.deliver(&mail).await;
     deps.events
@@ -357,11 +383,7 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
 
 /// Cancels a wish (from its page or an offer page); an open offer is withdrawn and its slot goes
 /// on to the next wish. Repeats answer the same and send nothing.
-pub async fn cancel_wish(
-    deps: &Deps,
-    wish: Wish,
-    manage_url: Option<String>,
-) -> Result<Wish, AppError> {
+pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
     let mut wish = wish;
     for _ in 0..5 {
@@ -386,16 +408,11 @@ pub async fn cancel_wish(
             details: wish_details(&wish, &catalog),
             action: None,
             after: vec![],
-            manage_url: manage_url.clone(),
+            manage_url: None,
             unsubscribe_url: None,
             attachment: None,
         };
-        let mail = deps.mail(
-            format!("wish-{}-cancelled", wish.id),
-            wish.email.as_ref(),
-            lang,
-            &content,
-        )?;
+        let mail = deps.wish_mail(format!("wish-{}-cancelled", wish.id), &wish, content)?;
         match deps
             .store
             .cancel_wish(&wish, offer.as_ref(), now, &mail)
@@ -529,7 +546,7 @@ fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str) -> Stri
 
 /// `POST /o/{token}/accept`.
 pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
-    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    let (offer, wish, _) = offer_by_token(deps, token).await?;
     let now = deps.clock.now();
     let Some(wish) = wish else { return Ok(offer) };
     if offer.effective_status(now) != OfferStatus::Open {
@@ -550,7 +567,7 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
         details: offer_details(&offer, &catalog, lang),
         action: None,
         after: vec![],
-        manage_url: Some(deps.url(&format!("/o/{}", token.expose()))),
+        manage_url: None,
         unsubscribe_url: None,
         attachment: Some(Attachment {
             content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
@@ -558,12 +575,7 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
             body: ics(&offer, &catalog, lang, &deps.config.public_base_url),
         }),
     };
-    let mail = deps.mail(
-        format!("offer-{}-accepted", offer.id),
-        wish.email.as_ref(),
-        lang,
-        &content,
-    )?;
+    let mail = deps.wish_mail(format!("offer-{}-accepted", offer.id), &wish, content)?;
     match deps.store.accept_offer(&offer, &wish, now, &mail).await {
         Ok(()) => {
             deps.store
@@ -589,10 +601,9 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
 
 /// `POST /o/{token}/decline`: the wish waits on with its place; the slot goes to the next wish.
 pub async fn decline_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
-    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    let (offer, wish, _) = offer_by_token(deps, token).await?;
     let Some(wish) = wish else { return Ok(offer) };
-    let manage = deps.url(&format!("/o/{}", token.expose()));
-    release_offer(deps, offer, &wish, OfferStatus::Declined, Some(manage)).await
+    release_offer(deps, offer, &wish, OfferStatus::Declined).await
 }
 
 async fn release_offer(
@@ -600,7 +611,6 @@ async fn release_offer(
     offer: Offer,
     wish: &Wish,
     to: OfferStatus,
-    manage_url: Option<String>,
 ) -> Result<Offer, AppError> {
     let now = deps.clock.now();
     // A late decline is still a decline; only expiry requires the deadline to have passed.
@@ -621,15 +631,14 @@ async fn release_offer(
         details: wish_details(wish, &catalog),
         action: None,
         after: vec![],
-        manage_url: manage_url.clone(),
-        unsubscribe_url: manage_url.map(|u| format!("{u}/cancel")),
+        manage_url: None,
+        unsubscribe_url: None,
         attachment: None,
     };
-    let mail = deps.mail(
+    let mail = deps.wish_mail(
         format!("offer-{}-{}", offer.id, to.as_str()),
-        wish.email.as_ref(),
-        lang,
-        &content,
+        wish,
+        content,
     )?;
     match deps.store.release_offer(&offer, to, now, &mail).await {
         Ok(()) => {
@@ -653,14 +662,9 @@ async fn release_offer(
 
 /// `POST /o/{token}/cancel`: cancels the whole wish.
 pub async fn cancel_from_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
-    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    let (offer, wish, _) = offer_by_token(deps, token).await?;
     if let Some(wish) = wish {
-        cancel_wish(
-            deps,
-            wish,
-            Some(deps.url(&format!("/o/{}", token.expose()))),
-        )
-        .await?;
+        cancel_wish(deps, wish).await?;
     }
     deps.store
         .get_offer(&offer.id)
@@ -768,16 +772,11 @@ async fn offer_to(
         details,
         action: Some((t.get("offer_action").to_owned(), page.clone())),
         after: vec![t.fill("offer_deadline", &[("deadline", &t.when_long(deadline))])],
-        manage_url: Some(page.clone()),
-        unsubscribe_url: Some(format!("{page}/cancel")),
+        manage_url: None,
+        unsubscribe_url: None,
         attachment: None,
     };
-    let mail = deps.mail(
-        format!("offer-{}-sent", offer.id),
-        wish.email.as_ref(),
-        lang,
-        &content,
-    )?;
+    let mail = deps.wish_mail(format!("offer-{}-sent", offer.id), wish, content)?;
     match deps
         .store
         .create_offer(&offer, &token.hash(), &mail, now)
@@ -806,6 +805,223 @@ pub struct RescanReport {
     pub wishes_enqueued: usize,
     pub slots_checked: usize,
     pub offers_made: usize,
+    pub wishes_reminded: usize,
+    pub wishes_expired: usize,
+}
+
+/// When the rescan must next look at a wish's age.
+fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> DateTime<Utc> {
+    match age_step(wish, now, deps.config.wish_age) {
+        AgeStep::WaitUntil(at) => at,
+        AgeStep::Remind { .. } | AgeStep::Expire => now,
+    }
+}
+
+/// Applies the age rule to one wish: remind, expire, or look again later. Returns what was done.
+async fn age_wish(
+    deps: &Deps,
+    catalog: &Catalog,
+    wish: Wish,
+    now: DateTime<Utc>,
+) -> Result<Option<AgeStep>, AppError> {
+    if !matches!(wish.status, WishStatus::Waiting | WishStatus::Offered) {
+        return Ok(None);
+    }
+    let lang = wish.language;
+    let t = texts(lang);
+    let service = service_name(catalog, &wish.service, lang);
+    match age_step(&wish, now, deps.config.wish_age) {
+        AgeStep::WaitUntil(at) => {
+            deps.store.schedule_age_check(&wish, at).await?;
+            Ok(None)
+        }
+        AgeStep::Remind { ends_at } => {
+            let content = MailContent {
+                subject: t.fill("reminder_subject", &[("service", &service)]),
+                paragraphs: vec![t.fill(
+                    "reminder_intro",
+                    &[("service", &service), ("date", &t.when_long(ends_at))],
+                )],
+                details: wish_details(&wish, catalog),
+                action: None,
+                after: vec![t.get("reminder_how").to_owned()],
+                manage_url: None,
+                unsubscribe_url: None,
+                attachment: None,
+            };
+            let mut mail = deps.wish_mail(
+                format!(
+                    "wish-{}-reminder-{}",
+                    wish.id,
+                    crate::store::format_time(wish.age_base().unwrap_or(now))
+                ),
+                &wish,
+                content,
+            )?;
+            // The action is the wish page itself, where the "keep" button is.
+            mail.key = mail.key.replace([':', '.'], "-");
+            match deps.store.remind_wish(&wish, now, ends_at, &mail).await {
+                Ok(()) => {
+                    deps.deliver(&mail).await;
+                    Ok(Some(AgeStep::Remind { ends_at }))
+                }
+                Err(StoreError::Conflict) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+        AgeStep::Expire if wish.status == WishStatus::Offered => {
+            // An offer is out: let the citizen answer it first, look again tomorrow.
+            deps.store
+                .schedule_age_check(&wish, now + Duration::days(1))
+                .await?;
+            Ok(None)
+        }
+        AgeStep::Expire => {
+            let content = MailContent {
+                subject: t.fill("wish_expired_subject", &[("service", &service)]),
+                paragraphs: vec![t.fill("wish_expired_intro", &[("service", &service)])],
+                details: wish_details(&wish, catalog),
+                action: None,
+                after: vec![],
+                manage_url: None,
+                unsubscribe_url: None,
+                attachment: None,
+            };
+            let mut ended = wish.clone();
+            ended.status = WishStatus::Expired;
+            let mail = deps.wish_mail(format!("wish-{}-expired", wish.id), &ended, content)?;
+            match deps.store.expire_wish(&wish, now, &mail).await {
+                Ok(()) => {
+                    deps.store.dequeue(&wish, &lines_of(&wish, catalog)).await?;
+                    deps.deliver(&mail).await;
+                    deps.events
+                        .notify("WishExpired", json!({"wish": wish.id}))
+                        .await;
+                    Ok(Some(AgeStep::Expire))
+                }
+                Err(StoreError::Conflict) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// `POST /w/{token}/keep`: after the reminder, the citizen keeps the wish; its age starts again
+/// and its place in line stays. Without a pending reminder it changes nothing.
+pub async fn keep_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
+    let (wish, token) = wish_by_token(deps, token).await?;
+    if wish.reminded_at.is_none()
+        || !matches!(wish.status, WishStatus::Waiting | WishStatus::Offered)
+    {
+        return Ok(wish);
+    }
+    let catalog = deps.catalog().await?;
+    let now = deps.clock.now();
+    let lang = wish.language;
+    let t = texts(lang);
+    let service = service_name(&catalog, &wish.service, lang);
+    let mut kept = wish.clone();
+    kept.kept_at = Some(now);
+    kept.reminded_at = None;
+    let next = next_age_check(deps, &kept, now);
+    let content = MailContent {
+        subject: t.fill("kept_subject", &[("service", &service)]),
+        paragraphs: vec![t.get("kept_intro").to_owned()],
+        details: wish_details(&wish, &catalog),
+        action: None,
+        after: vec![],
+        manage_url: Some(deps.url(&format!("/w/{}", token.expose()))),
+        unsubscribe_url: None,
+        attachment: None,
+    };
+    let key = format!("wish-{}-kept-{}", wish.id, now.timestamp());
+    let mail = deps.wish_mail(key, &wish, content)?;
+    match deps.store.keep_wish(&wish, now, next, &mail).await {
+        Ok(()) => deps.deliver(&mail).await,
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    deps.store
+        .get_wish(&wish.id, now)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// What became of a slot the office withdrew.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withdrawal {
+    Removed,
+    /// Booked slots are cancelled in the booking system first (then released or withdrawn).
+    Booked(Slot),
+    NotFound,
+}
+
+/// `DELETE /admin/slots/{id}`: the office takes a slot back. An open offer for it is withdrawn;
+/// the wish goes back in line with its place and is told by mail.
+pub async fn withdraw_slot(deps: &Deps, id: &SlotId) -> Result<Withdrawal, AppError> {
+    let catalog = deps.catalog().await?;
+    for _ in 0..5 {
+        let now = deps.clock.now();
+        let Some(slot) = deps.store.get_slot(id).await? else {
+            return Ok(Withdrawal::NotFound);
+        };
+        let result = match (slot.status, &slot.offer) {
+            (SlotStatus::Booked, _) => return Ok(Withdrawal::Booked(slot)),
+            (SlotStatus::Offered, Some(offer_id)) => {
+                let Some(offer) = deps.store.get_offer(offer_id).await? else {
+                    continue;
+                };
+                let Some(wish) = deps.store.get_wish(&offer.wish, now).await? else {
+                    continue;
+                };
+                let lang = wish.language;
+                let t = texts(lang);
+                let service = service_name(&catalog, &wish.service, lang);
+                let content = MailContent {
+                    subject: t.fill("withdrawn_subject", &[("service", &service)]),
+                    paragraphs: vec![
+                        t.fill("withdrawn_intro", &[("when", &t.when_long(offer.start))]),
+                    ],
+                    details: wish_details(&wish, &catalog),
+                    action: None,
+                    after: vec![],
+                    manage_url: None,
+                    unsubscribe_url: None,
+                    attachment: None,
+                };
+                let mail =
+                    deps.wish_mail(format!("offer-{}-withdrawn", offer.id), &wish, content)?;
+                let r = deps
+                    .store
+                    .withdraw_slot(&slot, Some((&offer, &mail)), now)
+                    .await;
+                if r.is_ok() {
+                    deps.deliver(&mail).await;
+                    deps.events
+                        .notify(
+                            "OfferWithdrawn",
+                            json!({"offer": offer.id, "slot": slot.id}),
+                        )
+                        .await;
+                }
+                r
+            }
+            _ => deps.store.withdraw_slot(&slot, None, now).await,
+        };
+        match result {
+            Ok(()) => {
+                deps.events
+                    .notify("SlotWithdrawn", json!({"slot": slot.id}))
+                    .await;
+                return Ok(Withdrawal::Removed);
+            }
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Unavailable(
+        "slot kept changing while withdrawing".into(),
+    ))
 }
 
 /// The scheduled rescan: expires overdue offers, retries owed mails, finishes interrupted
@@ -820,7 +1036,7 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
         let Some(wish) = deps.store.get_wish(&offer.wish, now).await? else {
             continue;
         };
-        let after = release_offer(deps, offer, &wish, OfferStatus::Expired, None).await?;
+        let after = release_offer(deps, offer, &wish, OfferStatus::Expired).await?;
         if after.status == OfferStatus::Expired {
             report.offers_expired += 1;
         }
@@ -829,6 +1045,7 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
     for mail in deps.store.due_mails(now, 100).await? {
         if deps.store.claim_mail(&mail, now).await? {
             deps.deliver(&OutgoingMail {
+                tokens: Vec::new(),
                 key: mail.key,
                 to: mail.to,
                 raw: mail.raw,
@@ -844,9 +1061,21 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
         .await?
     {
         deps.store
-            .enqueue(&wish, &lines_of(&wish, &catalog))
+            .enqueue(
+                &wish,
+                &lines_of(&wish, &catalog),
+                next_age_check(deps, &wish, now),
+            )
             .await?;
         report.wishes_enqueued += 1;
+    }
+
+    for wish in deps.store.wishes_by_age(now, 100).await? {
+        match age_wish(deps, &catalog, wish, now).await? {
+            Some(AgeStep::Remind { .. }) => report.wishes_reminded += 1,
+            Some(AgeStep::Expire) => report.wishes_expired += 1,
+            _ => {}
+        }
     }
 
     let earliest = now + deps.config.timing.before_start + deps.config.timing.min_response;

@@ -1,6 +1,6 @@
 //! Configuration from the environment, checked once at start-up.
 
-use crate::domain::OfferTiming;
+use crate::domain::{OfferTiming, WishAge};
 use chrono::Duration;
 use std::fmt;
 
@@ -49,6 +49,7 @@ pub struct Config {
     pub public_base_url: String,
     pub admin: AdminAuth,
     pub timing: OfferTiming,
+    pub wish_age: WishAge,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +64,7 @@ impl Config {
     /// Reads `WISHES_TABLE`, `SLOTS_TABLE`, `EVENT_BUS_NAME`, `MAIL_FROM`, `PUBLIC_BASE_URL`,
     /// `ADMIN_AUTH` (`iam`, the default when `ADMIN_KEY` is unset) or `ADMIN_KEY`, and optionally
     /// `SES_CONFIGURATION_SET`, `OFFER_HOLD_HOURS`, `OFFER_DEADLINE_BEFORE_START_HOURS`,
-    /// `OFFER_MIN_RESPONSE_MINUTES`.
+    /// `OFFER_MIN_RESPONSE_MINUTES`, `WISH_MAX_AGE_DAYS` (90), `WISH_REMINDER_DAYS` (7).
     ///
     /// # Errors
     /// Names every missing variable at once, or the first invalid one.
@@ -130,7 +131,18 @@ impl Config {
             before_start: Duration::hours(number("OFFER_DEADLINE_BEFORE_START_HOURS", 2)?),
             min_response: Duration::minutes(number("OFFER_MIN_RESPONSE_MINUTES", 60)?),
         };
+        let wish_age = WishAge {
+            max_age: Duration::days(number("WISH_MAX_AGE_DAYS", 90)?),
+            remind_before: Duration::days(number("WISH_REMINDER_DAYS", 7)?),
+        };
+        if wish_age.remind_before >= wish_age.max_age {
+            return Err(ConfigError::Invalid(
+                "WISH_REMINDER_DAYS",
+                "must be less than WISH_MAX_AGE_DAYS".into(),
+            ));
+        }
         Ok(Self {
+            wish_age,
             wishes_table: value("WISHES_TABLE"),
             slots_table: value("SLOTS_TABLE"),
             event_bus: value("EVENT_BUS_NAME"),

@@ -141,6 +141,7 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/w/{token}", get(wish_page))
         .route("/w/{token}/confirm", post(confirm_wish))
         .route("/w/{token}/cancel", post(cancel_wish))
+        .route("/w/{token}/keep", post(keep_wish))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
         .with_state(deps)
@@ -375,6 +376,11 @@ async fn show_wish(
     if wish.status == WishStatus::Pending {
         buttons.push(json!({"label": t.get("wish_confirm"), "action": format!("{base}/confirm?lang={}", lang.code()), "class": ""}));
     }
+    if wish.reminded_at.is_some()
+        && matches!(wish.status, WishStatus::Waiting | WishStatus::Offered)
+    {
+        buttons.push(json!({"label": t.get("wish_keep"), "action": format!("{base}/keep?lang={}", lang.code()), "class": ""}));
+    }
     if wish.status.is_active() {
         buttons.push(json!({"label": t.get("wish_cancel"), "action": format!("{base}/cancel?lang={}", lang.code()), "class": "danger"}));
     }
@@ -425,6 +431,22 @@ async fn confirm_wish(
     }
 }
 
+async fn keep_wish(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let json = wants_json(&headers);
+    match app::keep_wish(&deps, &token).await {
+        Ok(wish) => {
+            let lang = language(&q, Some(wish.language), &headers);
+            show_wish(&deps, &wish, &token, lang, json, Some("wish_kept_title")).await
+        }
+        Err(e) => error_response(&e, language(&q, None, &headers), json),
+    }
+}
+
 async fn cancel_wish(
     State(deps): State<Deps>,
     Path(token): Path<String>,
@@ -434,7 +456,7 @@ async fn cancel_wish(
     let json = wants_json(&headers);
     let result = async {
         let (wish, _) = app::wish_by_token(&deps, &token).await?;
-        app::cancel_wish(&deps, wish, Some(deps.url(&format!("/w/{token}")))).await
+        app::cancel_wish(&deps, wish).await
     }
     .await;
     match result {
@@ -654,7 +676,7 @@ async fn cancel_from_offer(
 pub fn admin_router(deps: Deps) -> Router {
     Router::new()
         .route("/admin/slots", put(put_slots))
-        .route("/admin/slots/{id}", get(get_slot))
+        .route("/admin/slots/{id}", get(get_slot).delete(withdraw_slot))
         .route("/admin/slots/{id}/release", post(release_slot))
         .route("/admin/stats", get(stats))
         .route("/admin/catalog", put(put_catalog))
@@ -798,6 +820,24 @@ async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Respo
         )
             .into_response(),
         Ok(None) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+/// `DELETE /admin/slots/{id}`: the office takes the slot back (an addition to the contract, see
+/// `docs/contract-notes.md`).
+async fn withdraw_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
+    let Ok(id) = SlotId::parse(&id) else {
+        return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
+    };
+    match app::withdraw_slot(&deps, &id).await {
+        Ok(app::Withdrawal::Removed) => StatusCode::NO_CONTENT.into_response(),
+        Ok(app::Withdrawal::Booked(s)) => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "slot is booked: cancel the booking (release) first", "slot": slot_json(&s)})),
+        )
+            .into_response(),
+        Ok(app::Withdrawal::NotFound) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
         Err(e) => error_response(&e, Language::En, true),
     }
 }

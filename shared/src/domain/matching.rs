@@ -133,6 +133,8 @@ mod tests {
                 confirmed_at: None,
                 open_offer: None,
                 declined: declined.into_iter().map(|i| SlotId::parse(&format!("s{i}")).unwrap()).collect(),
+                kept_at: None,
+                reminded_at: None,
             }
         }
     }

@@ -18,4 +18,6 @@ pub use offer::{Offer, OfferStatus};
 pub use slot::{Slot, SlotStatus};
 pub use time::{Weekday, Window, local_window};
 pub use token::{Token, TokenHash};
-pub use wish::{FieldErrors, Language, NewWish, Wish, WishRequest, WishStatus};
+pub use wish::{
+    AgeStep, FieldErrors, Language, NewWish, Wish, WishAge, WishRequest, WishStatus, age_step,
+};

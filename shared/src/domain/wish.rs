@@ -358,6 +358,71 @@ pub struct Wish {
     pub open_offer: Option<OfferId>,
     /// Slots this wish declined or let expire: never offered to it again.
     pub declined: BTreeSet<SlotId>,
+    /// When the citizen last said "keep my wish" after a reminder; the age counts from here.
+    pub kept_at: Option<DateTime<Utc>>,
+    /// When the "still interested?" reminder went out for the current age period.
+    pub reminded_at: Option<DateTime<Utc>>,
+}
+
+/// How long a wish lives without the citizen saying it is still wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WishAge {
+    pub max_age: chrono::Duration,
+    /// The reminder goes out this long before the end, and the citizen always gets at least
+    /// this long after it.
+    pub remind_before: chrono::Duration,
+}
+
+impl Default for WishAge {
+    fn default() -> Self {
+        Self {
+            max_age: chrono::Duration::days(90),
+            remind_before: chrono::Duration::days(7),
+        }
+    }
+}
+
+/// What the rescan does about a wish's age now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgeStep {
+    /// Nothing yet; look again at this time.
+    WaitUntil(DateTime<Utc>),
+    /// Send the reminder; the wish then ends at this time unless kept.
+    Remind { ends_at: DateTime<Utc> },
+    /// The wish has reached its maximum age.
+    Expire,
+}
+
+impl Wish {
+    /// Where the wish's age counts from: its last "keep", else its confirmation.
+    #[must_use]
+    pub fn age_base(&self) -> Option<DateTime<Utc>> {
+        self.kept_at.or(self.confirmed_at)
+    }
+}
+
+/// The age rule: remind `remind_before` ahead of the maximum age, end at the maximum age but
+/// never sooner than `remind_before` after the reminder (so a late reminder still leaves time).
+#[must_use]
+pub fn age_step(wish: &Wish, now: DateTime<Utc>, age: WishAge) -> AgeStep {
+    let Some(base) = wish.age_base() else {
+        return AgeStep::WaitUntil(now + age.max_age);
+    };
+    let due = base + age.max_age;
+    match wish.reminded_at {
+        None if now >= due - age.remind_before => AgeStep::Remind {
+            ends_at: due.max(now + age.remind_before),
+        },
+        None => AgeStep::WaitUntil(due - age.remind_before),
+        Some(reminded) => {
+            let ends = due.max(reminded + age.remind_before);
+            if now >= ends {
+                AgeStep::Expire
+            } else {
+                AgeStep::WaitUntil(ends)
+            }
+        }
+    }
 }
 
 /// Windows as the JSON contract shows them: `{"mon": [8, 9], "fri": [12]}`.
@@ -453,6 +518,69 @@ mod tests {
         );
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].0.as_ref(), "altstadt");
+    }
+
+    fn aged(confirmed: &str, kept: Option<&str>, reminded: Option<&str>) -> Wish {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        Wish {
+            id: WishId::parse("w").unwrap(),
+            email: Email::parse("a@b.de").unwrap(),
+            service: ServiceId::parse("id-card").unwrap(),
+            offices: vec![],
+            windows: BTreeSet::new(),
+            language: Language::De,
+            status: WishStatus::Waiting,
+            created_at: t(confirmed),
+            confirmed_at: Some(t(confirmed)),
+            open_offer: None,
+            declined: BTreeSet::new(),
+            kept_at: kept.map(t),
+            reminded_at: reminded.map(t),
+        }
+    }
+
+    #[test]
+    fn a_wish_is_reminded_a_week_before_90_days_and_ends_at_90_days() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let age = WishAge::default();
+        let w = aged("2024-01-01T00:00:00Z", None, None);
+        assert_eq!(
+            age_step(&w, t("2024-03-01T00:00:00Z"), age),
+            AgeStep::WaitUntil(t("2024-03-24T00:00:00Z"))
+        );
+        assert_eq!(
+            age_step(&w, t("2024-03-24T00:00:00Z"), age),
+            AgeStep::Remind {
+                ends_at: t("2024-03-31T00:00:00Z")
+            }
+        );
+        let reminded = aged("2024-01-01T00:00:00Z", None, Some("2024-03-24T00:00:00Z"));
+        assert_eq!(
+            age_step(&reminded, t("2024-03-30T00:00:00Z"), age),
+            AgeStep::WaitUntil(t("2024-03-31T00:00:00Z"))
+        );
+        assert_eq!(
+            age_step(&reminded, t("2024-03-31T00:00:00Z"), age),
+            AgeStep::Expire
+        );
+    }
+
+    #[test]
+    fn a_late_reminder_still_leaves_a_week_and_keeping_restarts_the_age() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let age = WishAge::default();
+        let w = aged("2024-01-01T00:00:00Z", None, None);
+        assert_eq!(
+            age_step(&w, t("2024-04-10T00:00:00Z"), age),
+            AgeStep::Remind {
+                ends_at: t("2024-04-17T00:00:00Z")
+            }
+        );
+        let kept = aged("2024-01-01T00:00:00Z", Some("2024-03-25T00:00:00Z"), None);
+        assert_eq!(
+            age_step(&kept, t("2024-04-10T00:00:00Z"), age),
+            AgeStep::WaitUntil(t("2024-06-16T00:00:00Z"))
+        );
     }
 
     #[test]

@@ -14,14 +14,14 @@ use crate::domain::{
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
     TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, Duration, Utc};
 use records::{
-    ENQUEUE_DUE, MAIL_DUE, MailRecord, OPEN_OFFERS, OfferRecord, QueueEntryRecord, SlotRecord,
-    TokenRecord, WishRecord, epoch, free_pk, line_pk, mail_pk, offer_pk, queue_key, token_pk, ts,
-    wish_pk,
+    AGE_DUE, ENQUEUE_DUE, MAIL_DUE, MailRecord, OPEN_OFFERS, OfferRecord, QueueEntryRecord,
+    SlotRecord, TokenRecord, WishRecord, epoch, free_pk, line_pk, mail_pk, offer_pk, queue_key,
+    token_pk, ts, wish_pk,
 };
 use std::collections::HashMap;
 
@@ -64,6 +64,18 @@ pub struct OutgoingMail {
     pub key: String,
     pub to: String,
     pub raw: String,
+    /// Fresh link tokens that appear in this mail; stored (as hashes) with it.
+    pub tokens: Vec<LinkToken>,
+}
+
+/// A new link: the hash of a fresh token, what it opens, and until when.
+#[derive(Debug, Clone)]
+pub struct LinkToken {
+    pub hash: TokenHash,
+    /// `wish` or `offer`.
+    pub kind: &'static str,
+    pub target: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// A mail the outbox still owes.
@@ -241,11 +253,12 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 
+    /// The outbox item of a mail and the link tokens it carries.
     fn outbox_put(
         &self,
         mail: &OutgoingMail,
         now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, StoreError> {
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         // The writer sends it right after the transaction; the lease keeps the rescan away meanwhile.
         let record = MailRecord {
             pk: mail_pk(&mail.key),
@@ -260,7 +273,18 @@ impl Store {
             gsi1sk: Some(format!("{}#{}", ts(now + MAIL_LEASE), mail.key)),
             expires_at: epoch(now + self.retention.ended),
         };
-        self.put(&self.wishes.clone(), item(&record)?, true)
+        let mut items = vec![self.put(&self.wishes, item(&record)?, true)?];
+        for t in &mail.tokens {
+            let token = TokenRecord {
+                pk: token_pk(t.hash.as_ref()),
+                sk: "TOKEN".into(),
+                kind: t.kind.into(),
+                target: t.target.clone(),
+                expires_at: epoch(t.expires_at),
+            };
+            items.push(self.put(&self.wishes, item(&token)?, true)?);
+        }
+        Ok(items)
     }
 
     // ---- catalogue ---------------------------------------------------------------------------
@@ -316,11 +340,11 @@ impl Store {
             target: wish.id.to_string(),
             expires_at: epoch(now + self.retention.token),
         };
-        let items = vec![
+        let mut items = vec![
             self.put(&self.wishes, item(&record)?, true)?,
             self.put(&self.wishes, item(&token_record)?, true)?,
-            self.outbox_put(mail, now)?,
         ];
+        items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
     }
 
@@ -457,10 +481,8 @@ impl Store {
                 (":epoch", n(epoch(now))),
             ])))
             .build()?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.outbox_put(mail, now)?,
-        ];
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
     }
 
@@ -469,6 +491,7 @@ impl Store {
         &self,
         wish: &Wish,
         lines: &[(OfficeId, Window)],
+        next_age_check: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let Some(confirmed_at) = wish.confirmed_at else {
             return Ok(());
@@ -492,20 +515,28 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write(requests).await?;
-        self.bump_waiting(wish, 1).await;
-        // Done: off the list of wishes whose enqueueing the rescan must finish.
+        // Done: off the list of wishes whose enqueueing the rescan must finish, onto the list of
+        // wishes whose age the rescan watches.
         let result = self
             .client
             .update_item()
             .table_name(&self.wishes)
             .set_key(Some(key(wish_pk(&wish.id), "WISH")))
-            .update_expression("REMOVE gsi1pk, gsi1sk")
+            .update_expression("SET gsi1pk = :age, gsi1sk = :at")
             .condition_expression("gsi1pk = :due")
-            .expression_attribute_values(":due", s(ENQUEUE_DUE))
+            .set_expression_attribute_values(Some(vals([
+                (":due", s(ENQUEUE_DUE)),
+                (":age", s(AGE_DUE)),
+                (":at", s(format!("{}#{}", ts(next_age_check), wish.id))),
+            ])))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                // Counted once: only the call that moved the marker counts the wish.
+                self.bump_waiting(wish, 1).await;
+                Ok(())
+            }
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(())
             }
@@ -663,7 +694,7 @@ impl Store {
             items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
             items.push(self.free_slot_update(offer)?);
         }
-        items.push(self.outbox_put(mail, now)?);
+        items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
     }
 
@@ -748,6 +779,164 @@ impl Store {
             ])))
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Confirmed wishes whose age must be looked at by `now` (reminder or expiry).
+    pub async fn wishes_by_age(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Wish>, StoreError> {
+        let mut wishes = Vec::new();
+        for item in self.gsi_due(AGE_DUE, &ts(now), limit).await? {
+            let record: WishRecord = serde_dynamo::from_item(item)?;
+            wishes.push(record.into_wish()?);
+        }
+        Ok(wishes)
+    }
+
+    /// When the rescan should look at this wish's age next.
+    pub async fn schedule_age_check(
+        &self,
+        wish: &Wish,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(wish_pk(&wish.id), "WISH")))
+            .update_expression("SET gsi1sk = :at")
+            .condition_expression("gsi1pk = :age")
+            .set_expression_attribute_values(Some(vals([
+                (":age", s(AGE_DUE)),
+                (":at", s(format!("{}#{}", ts(at), wish.id))),
+            ])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records the "still interested?" reminder together with its mail.
+    pub async fn remind_wish(
+        &self,
+        wish: &Wish,
+        now: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(&self.wishes)
+            .set_key(Some(key(wish_pk(&wish.id), "WISH")))
+            .update_expression("SET reminded_at = :now, gsi1sk = :at")
+            .condition_expression(
+                "#status = :status AND gsi1pk = :age AND attribute_not_exists(reminded_at)",
+            )
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(vals([
+                (":now", s(ts(now))),
+                (":at", s(format!("{}#{}", ts(ends_at), wish.id))),
+                (":status", s(wish.status.as_str())),
+                (":age", s(AGE_DUE)),
+            ])))
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.outbox_put(mail, now)?);
+        self.transact(items, None).await
+    }
+
+    /// "Keep my wish": the age starts again, the place in line stays.
+    pub async fn keep_wish(
+        &self,
+        wish: &Wish,
+        now: DateTime<Utc>,
+        next_check: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(&self.wishes)
+            .set_key(Some(key(wish_pk(&wish.id), "WISH")))
+            .update_expression("SET kept_at = :now, gsi1pk = :age, gsi1sk = :at REMOVE reminded_at")
+            .condition_expression("#status = :status AND attribute_exists(reminded_at)")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(vals([
+                (":now", s(ts(now))),
+                (":at", s(format!("{}#{}", ts(next_check), wish.id))),
+                (":status", s(wish.status.as_str())),
+                (":age", s(AGE_DUE)),
+            ])))
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.outbox_put(mail, now)?);
+        self.transact(items, None).await
+    }
+
+    /// waiting → expired at the maximum age.
+    pub async fn expire_wish(
+        &self,
+        wish: &Wish,
+        now: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![self.end_wish_update(wish, "expired", now)?];
+        items.extend(self.outbox_put(mail, now)?);
+        self.transact(items, None).await
+    }
+
+    /// The office takes a slot back. A free slot is simply removed; an offered one is removed with
+    /// its offer withdrawn and the wish back in line (with its place, free to get this slot
+    /// again should it come back). A booked slot is refused (`Conflict`): cancel the booking first.
+    pub async fn withdraw_slot(
+        &self,
+        slot: &Slot,
+        offer: Option<(&Offer, &OutgoingMail)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut delete = Delete::builder()
+            .table_name(&self.slots)
+            .set_key(Some(slot_key(&slot.id)));
+        let mut items = Vec::new();
+        match (slot.status, offer) {
+            (SlotStatus::Free, _) => {
+                delete = delete
+                    .condition_expression("#status = :free")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":free", s("free"));
+            }
+            (SlotStatus::Offered, Some((offer, mail))) => {
+                delete = delete
+                    .condition_expression("#status = :offered AND offer = :offer")
+                    .expression_attribute_names("#status", "status")
+                    .set_expression_attribute_values(Some(vals([
+                        (":offered", s("offered")),
+                        (":offer", s(offer.id.as_ref())),
+                    ])));
+                items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
+                let wish = Update::builder()
+                    .table_name(&self.wishes)
+                    .set_key(Some(key(wish_pk(&offer.wish), "WISH")))
+                    .update_expression("SET #status = :waiting REMOVE open_offer")
+                    .condition_expression("#status = :offered AND open_offer = :offer")
+                    .expression_attribute_names("#status", "status")
+                    .set_expression_attribute_values(Some(vals([
+                        (":waiting", s("waiting")),
+                        (":offered", s("offered")),
+                        (":offer", s(offer.id.as_ref())),
+                    ])))
+                    .build()?;
+                items.push(TransactWriteItem::builder().update(wish).build());
+                items.extend(self.outbox_put(mail, now)?);
+            }
+            _ => return Err(StoreError::Conflict),
+        }
+        items.push(TransactWriteItem::builder().delete(delete.build()?).build());
+        self.transact(items, None).await
     }
 
     // ---- slots ---------------------------------------------------------------------------------
@@ -1010,7 +1199,7 @@ impl Store {
             target: offer.id.to_string(),
             expires_at: epoch(offer.deadline + self.retention.ended),
         };
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(slot).build(),
             TransactWriteItem::builder().update(wish).build(),
             self.put(
@@ -1022,8 +1211,8 @@ impl Store {
                 true,
             )?,
             self.put(&self.wishes, item(&token_record)?, true)?,
-            self.outbox_put(mail, now)?,
         ];
+        items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter("sent").await;
         Ok(())
@@ -1077,12 +1266,12 @@ impl Store {
                 (":now", s(ts(now))),
             ])))
             .build()?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(close).build(),
             TransactWriteItem::builder().update(book).build(),
             self.end_wish_update(wish, "fulfilled", now)?,
-            self.outbox_put(mail, now)?,
         ];
+        items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter("accepted").await;
         Ok(())
@@ -1096,12 +1285,12 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let items = vec![
+        let mut items = vec![
             self.close_offer_update(offer, to, now)?,
             self.back_to_waiting_update(offer)?,
             self.free_slot_update(offer)?,
-            self.outbox_put(mail, now)?,
         ];
+        items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter(to.as_str()).await;
         Ok(())

@@ -55,6 +55,8 @@ pub fn free_pk(office: &OfficeId) -> String {
 pub const OPEN_OFFERS: &str = "OPEN_OFFERS";
 pub const MAIL_DUE: &str = "MAIL_DUE";
 pub const ENQUEUE_DUE: &str = "ENQUEUE_DUE";
+/// Confirmed wishes by the time their age must be looked at (reminder, expiry).
+pub const AGE_DUE: &str = "AGE_DUE";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WishRecord {
@@ -77,6 +79,10 @@ pub struct WishRecord {
     #[serde(default)]
     pub declined: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
 }
 
@@ -97,6 +103,8 @@ impl WishRecord {
             queue_key: w.confirmed_at.map(|t| queue_key(t, &w.id)),
             open_offer: w.open_offer.as_ref().map(ToString::to_string),
             declined: w.declined.iter().map(ToString::to_string).collect(),
+            kept_at: w.kept_at.map(ts),
+            reminded_at: w.reminded_at.map(ts),
             expires_at: expires_at.map(epoch),
         }
     }
@@ -136,6 +144,8 @@ impl WishRecord {
                 .map(|s| SlotId::parse(s))
                 .collect::<Result<_, _>>()
                 .map_err(|_| bad("declined"))?,
+            kept_at: self.kept_at.as_deref().map(parse_ts).transpose()?,
+            reminded_at: self.reminded_at.as_deref().map(parse_ts).transpose()?,
         })
     }
 }
