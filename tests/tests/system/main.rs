@@ -11,4 +11,5 @@
 
 mod events;
 mod helpers;
+mod lifecycle;
 mod story;

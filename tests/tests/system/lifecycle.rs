@@ -1,0 +1,201 @@
+//! The rest of the lifecycle: maximum age, the office withdrawing a slot, English mails.
+
+use crate::helpers::{TestEnv, next_local};
+use chrono::Weekday;
+use reqwest::Method;
+use serde_json::json;
+
+fn windows() -> serde_json::Value {
+    json!({"mon": [8], "tue": [8], "wed": [8], "thu": [8], "fri": [12]})
+}
+
+#[tokio::test]
+async fn an_old_wish_is_reminded_can_be_kept_and_otherwise_expires() {
+    let env = TestEnv::spawn().await;
+    let anna = env.email("anna");
+    let wish_link = env.confirmed_wish(&anna, windows()).await;
+    assert_eq!(env.system.rescan().await.unwrap()["wishes_reminded"], 0);
+
+    // 83 days later: a week before the 90-day limit, the reminder goes out, once.
+    env.system.deps.clock.advance(83 * 24 * 60 + 1);
+    assert_eq!(env.system.rescan().await.unwrap()["wishes_reminded"], 1);
+    assert_eq!(env.system.rescan().await.unwrap()["wishes_reminded"], 0);
+    let mails = env.mails_to(&anna).await;
+    assert_eq!(mails.len(), 3);
+    assert!(
+        mails[2].subject.starts_with("Noch interessiert?"),
+        "{}",
+        mails[2].subject
+    );
+    let fresh_link = mails[2]
+        .links
+        .iter()
+        .find(|l| l.contains("/w/"))
+        .unwrap()
+        .clone();
+    assert_ne!(
+        fresh_link, wish_link,
+        "a fresh link is minted for the reminder"
+    );
+    let page = env
+        .http
+        .get(&fresh_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(
+        page.contains("/keep"),
+        "the wish page offers to keep the wish"
+    );
+
+    // She keeps it: the age starts again, her place stays, a confirmation is mailed.
+    let (_, kept) = env.click(&format!("{fresh_link}/keep")).await;
+    assert_eq!(kept["status"], "waiting");
+    assert_eq!(
+        env.click(&format!("{fresh_link}/keep")).await.1["status"],
+        "waiting"
+    );
+    assert_eq!(
+        env.mails_to(&anna).await.len(),
+        4,
+        "keeping twice mails once"
+    );
+
+    // Another 83 days: reminded again; she does not answer; a week later the wish ends.
+    env.system.deps.clock.advance(83 * 24 * 60 + 1);
+    assert_eq!(env.system.rescan().await.unwrap()["wishes_reminded"], 1);
+    env.system.deps.clock.advance(7 * 24 * 60);
+    assert_eq!(env.system.rescan().await.unwrap()["wishes_expired"], 1);
+    let mails = env.mails_to(&anna).await;
+    assert_eq!(mails.len(), 6);
+    assert!(
+        mails[5].subject.starts_with("Terminwunsch beendet"),
+        "{}",
+        mails[5].subject
+    );
+    // Links live 120 days; every later mail carries a fresh one, and the last one shows the end.
+    let last_link = mails[5].links.iter().find(|l| l.contains("/w/")).unwrap();
+    assert_eq!(env.get_json(last_link).await.1["status"], "expired");
+    assert!(
+        mails[5]
+            .headers
+            .iter()
+            .all(|(k, _)| k != "List-Unsubscribe"),
+        "an ended wish has nothing to unsubscribe from"
+    );
+}
+
+#[tokio::test]
+async fn the_office_withdraws_an_offered_slot_and_the_wish_keeps_waiting() {
+    let env = TestEnv::spawn().await;
+    let anna = env.email("anna");
+    let wish_link = env.confirmed_wish(&anna, windows()).await;
+    let tue = next_local(Weekday::Tue, 8, 15, 3);
+    env.admin(
+        Method::PUT,
+        "/admin/slots",
+        Some(json!([{"id": "bilk-tue", "office": "bilk", "service": "id-card", "start": tue, "minutes": 15, "status": "free"}])),
+    )
+    .await;
+    env.settle().await;
+    let offer_link = env.mails_to(&anna).await[2].links[0].clone();
+    assert!(
+        env.mails_to(&anna).await[2]
+            .links
+            .iter()
+            .any(|l| l.contains("/w/")),
+        "the offer mail links the wish too"
+    );
+
+    let r = env
+        .http
+        .delete(env.url("/admin/slots/bilk-tue"))
+        .bearer_auth(crate::helpers::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        env.admin(Method::GET, "/admin/slots/bilk-tue", None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(env.get_json(&offer_link).await.1["status"], "withdrawn");
+    assert_eq!(env.get_json(&wish_link).await.1["status"], "waiting");
+    let mails = env.mails_to(&anna).await;
+    assert_eq!(mails.len(), 4);
+    assert!(
+        mails[3].subject.contains("zurückgezogen"),
+        "{}",
+        mails[3].subject
+    );
+    // Accepting the withdrawn offer changes nothing.
+    assert_eq!(
+        env.click(&format!("{offer_link}/accept")).await.1["status"],
+        "withdrawn"
+    );
+    let r = env
+        .http
+        .delete(env.url("/admin/slots/bilk-tue"))
+        .bearer_auth(crate::helpers::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn a_wish_in_english_gets_english_mails_and_pages() {
+    let env = TestEnv::spawn().await;
+    let tom = env.email("tom");
+    let (status, _) = env
+        .post_json(
+            "/api/wishes",
+            &json!({"email": tom, "service": "passport", "offices": ["bilk", "altstadt"], "windows": {"sat": [10], "mon": [9]}, "language": "en"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let optin = &env.mails_to(&tom).await[0];
+    assert!(
+        optin
+            .subject
+            .starts_with("Please confirm your appointment wish: Applying for a passport"),
+        "{}",
+        optin.subject
+    );
+    let link = optin.links[0].clone();
+    env.click(&format!("{link}/confirm")).await;
+    let page = env
+        .http
+        .get(&link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("lang=\"en\"") && page.contains("Your appointment wish"));
+    // Saturday 10:00 exists only at Altstadt.
+    let sat = next_local(Weekday::Sat, 10, 0, 3);
+    env.admin(
+        Method::PUT,
+        "/admin/slots",
+        Some(json!([{"id": "alt-sat", "office": "altstadt", "service": "passport", "start": sat, "minutes": 20, "status": "free"}])),
+    )
+    .await;
+    env.settle().await;
+    let offer = &env.mails_to(&tom).await[2];
+    assert!(
+        offer
+            .subject
+            .starts_with("Appointment offer: Bürgerbüro Altstadt, Sat "),
+        "{}",
+        offer.subject
+    );
+    assert!(offer.text.contains("Please answer by"));
+}
