@@ -9,6 +9,7 @@
     clippy::similar_names
 )]
 
+mod concurrency;
 mod events;
 mod helpers;
 mod lifecycle;
