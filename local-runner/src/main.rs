@@ -49,6 +49,19 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  clock, rescan    POST {base}/_dev/clock {{\"advance_minutes\": 60}},  POST {base}/_dev/rescan"
     );
+    // For `cargo lambda watch` / `invoke`: the same emulators and tables, reachable by env vars.
+    let env_file = default_log_dir().join("lambda.env");
+    let mut lines: Vec<String> = emulators.endpoint_env().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    lines.extend([
+        format!("WISHES_TABLE={}", system.infra.wishes_table),
+        format!("SLOTS_TABLE={}", system.infra.slots_table),
+        format!("EVENT_BUS_NAME={}", system.infra.event_bus),
+        format!("MAIL_FROM={}", system.infra.mail_from),
+        format!("PUBLIC_BASE_URL={base}"),
+        format!("ADMIN_KEY={admin_key}"),
+    ]);
+    std::fs::write(&env_file, lines.join("\n") + "\n")?;
+    println!("  for cargo lambda  --env-file {}", env_file.display());
     println!("Ctrl-C stops the runner and its emulators.\n");
     axum::serve(listener, system.router())
         .with_graceful_shutdown(async {
