@@ -276,7 +276,11 @@ pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, App
         subject: t.fill("confirm_subject", &[("service", &service)]),
         paragraphs: vec![t.fill("confirm_intro", &[("service", &service)])],
         details: wish_details(&wish, &catalog),
-        action: Some((t.get("confirm_action").to_owned(), link.clone())),
+        action: Some((
+            t.get("confirm_action").to_owned(),
+            format!("{link}/confirm"),
+        )),
+        links: vec![],
         after: vec![t.get("confirm_ignore").to_owned()],
         manage_url: Some(link.clone()),
         unsubscribe_url: Some(format!("{link}/cancel")),
@@ -342,6 +346,7 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         paragraphs: vec![t.get("confirmed_intro").to_owned()],
         details: wish_details(&wish, &catalog),
         action: None,
+        links: vec![],
         after: vec![t.get("confirmed_how").to_owned()],
         manage_url: Some(manage.clone()),
         unsubscribe_url: Some(format!("{manage}/cancel")),
@@ -407,6 +412,7 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
             paragraphs: vec![t.fill("cancelled_intro", &[("service", &service)])],
             details: wish_details(&wish, &catalog),
             action: None,
+            links: vec![],
             after: vec![],
             manage_url: None,
             unsubscribe_url: None,
@@ -566,6 +572,7 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
         paragraphs: vec![t.get("accepted_intro").to_owned()],
         details: offer_details(&offer, &catalog, lang),
         action: None,
+        links: vec![],
         after: vec![],
         manage_url: None,
         unsubscribe_url: None,
@@ -630,16 +637,13 @@ async fn release_offer(
         paragraphs: vec![t.fill(intro, &[("when", &t.when_long(offer.start))])],
         details: wish_details(wish, &catalog),
         action: None,
+        links: vec![],
         after: vec![],
         manage_url: None,
         unsubscribe_url: None,
         attachment: None,
     };
-    let mail = deps.wish_mail(
-        format!("offer-{}-{}", offer.id, to.as_str()),
-        wish,
-        content,
-    )?;
+    let mail = deps.wish_mail(format!("offer-{}-{}", offer.id, to.as_str()), wish, content)?;
     match deps.store.release_offer(&offer, to, now, &mail).await {
         Ok(()) => {
             deps.deliver(&mail).await;
@@ -771,6 +775,15 @@ async fn offer_to(
         paragraphs: vec![t.fill("offer_intro", &[("service", &service)])],
         details,
         action: Some((t.get("offer_action").to_owned(), page.clone())),
+        links: ["accept", "decline", "cancel"]
+            .iter()
+            .map(|a| {
+                (
+                    t.get(&format!("offer_{a}")).to_owned(),
+                    format!("{page}/{a}"),
+                )
+            })
+            .collect(),
         after: vec![t.fill("offer_deadline", &[("deadline", &t.when_long(deadline))])],
         manage_url: None,
         unsubscribe_url: None,
@@ -844,6 +857,7 @@ async fn age_wish(
                 )],
                 details: wish_details(&wish, catalog),
                 action: None,
+                links: vec![],
                 after: vec![t.get("reminder_how").to_owned()],
                 manage_url: None,
                 unsubscribe_url: None,
@@ -882,6 +896,7 @@ async fn age_wish(
                 paragraphs: vec![t.fill("wish_expired_intro", &[("service", &service)])],
                 details: wish_details(&wish, catalog),
                 action: None,
+                links: vec![],
                 after: vec![],
                 manage_url: None,
                 unsubscribe_url: None,
@@ -929,6 +944,7 @@ pub async fn keep_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         paragraphs: vec![t.get("kept_intro").to_owned()],
         details: wish_details(&wish, &catalog),
         action: None,
+        links: vec![],
         after: vec![],
         manage_url: Some(deps.url(&format!("/w/{}", token.expose()))),
         unsubscribe_url: None,
@@ -984,6 +1000,7 @@ pub async fn withdraw_slot(deps: &Deps, id: &SlotId) -> Result<Withdrawal, AppEr
                     ],
                     details: wish_details(&wish, &catalog),
                     action: None,
+                    links: vec![],
                     after: vec![],
                     manage_url: None,
                     unsubscribe_url: None,

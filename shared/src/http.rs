@@ -139,7 +139,7 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/api/offices", get(list_offices))
         .route("/api/wishes", post(post_wish))
         .route("/w/{token}", get(wish_page))
-        .route("/w/{token}/confirm", post(confirm_wish))
+        .route("/w/{token}/confirm", get(wish_page).post(confirm_wish))
         .route("/w/{token}/cancel", post(cancel_wish))
         .route("/w/{token}/keep", post(keep_wish))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -482,9 +482,15 @@ async fn cancel_wish(
 pub fn offer_router(deps: Deps) -> Router {
     Router::new()
         .route("/o/{token}", get(offer_page))
-        .route("/o/{token}/accept", post(accept_offer))
-        .route("/o/{token}/decline", post(decline_offer))
-        .route("/o/{token}/cancel", post(cancel_from_offer))
+        .route("/o/{token}/accept", get(choose_accept).post(accept_offer))
+        .route(
+            "/o/{token}/decline",
+            get(choose_decline).post(decline_offer),
+        )
+        .route(
+            "/o/{token}/cancel",
+            get(choose_cancel).post(cancel_from_offer),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
         .with_state(deps)
@@ -506,6 +512,20 @@ async fn show_offer(
     lang: Language,
     json: bool,
     title_key: Option<&str>,
+) -> Response {
+    show_offer_choice(deps, offer, token, lang, json, title_key, None).await
+}
+
+/// The offer page; with `choice`, only that action's button (the page a mail's action link opens:
+/// following a link never changes anything, the button does).
+async fn show_offer_choice(
+    deps: &Deps,
+    offer: &Offer,
+    token: &str,
+    lang: Language,
+    json: bool,
+    title_key: Option<&str>,
+    choice: Option<&str>,
 ) -> Response {
     let now = deps.clock.now();
     if json {
@@ -544,14 +564,27 @@ async fn show_offer(
     let status = offer.effective_status(now);
     let base = format!("/o/{token}");
     let (title, paragraph, buttons) = if status == OfferStatus::Open {
+        let all = [
+            ("accept", "offer_accept", ""),
+            ("decline", "offer_decline", "secondary"),
+            ("cancel", "offer_cancel", "danger"),
+        ];
+        let buttons = all
+            .iter()
+            .filter(|(action, _, _)| choice.is_none_or(|c| c == *action))
+            .map(|(action, label, class)| {
+                json!({"label": t.get(label), "action": format!("{base}/{action}?lang={}", lang.code()), "class": class})
+            })
+            .collect::<Vec<_>>();
+        let paragraph = if choice.is_some() {
+            t.get("offer_confirm_choice").to_owned()
+        } else {
+            t.fill("offer_open", &[("deadline", &t.when_long(offer.deadline))])
+        };
         (
             t.get(title_key.unwrap_or("offer_title")).to_owned(),
-            t.fill("offer_open", &[("deadline", &t.when_long(offer.deadline))]),
-            vec![
-                json!({"label": t.get("offer_accept"), "action": format!("{base}/accept?lang={}", lang.code()), "class": ""}),
-                json!({"label": t.get("offer_decline"), "action": format!("{base}/decline?lang={}", lang.code()), "class": "secondary"}),
-                json!({"label": t.get("offer_cancel"), "action": format!("{base}/cancel?lang={}", lang.code()), "class": "danger"}),
-            ],
+            paragraph,
+            buttons,
         )
     } else {
         let title = match (status, title_key) {
@@ -600,6 +633,50 @@ async fn offer_action(
 
 mod futures_like {
     pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}
+
+async fn offer_choice(
+    deps: Deps,
+    token: String,
+    q: LangQuery,
+    headers: HeaderMap,
+    choice: &'static str,
+) -> Response {
+    let json = wants_json(&headers);
+    match app::offer_by_token(&deps, &token).await {
+        Ok((offer, wish, _)) => {
+            let lang = language(&q, wish.map(|w| w.language), &headers);
+            show_offer_choice(&deps, &offer, &token, lang, json, None, Some(choice)).await
+        }
+        Err(e) => error_response(&e, language(&q, None, &headers), json),
+    }
+}
+
+async fn choose_accept(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    offer_choice(deps, token, q, headers, "accept").await
+}
+
+async fn choose_decline(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    offer_choice(deps, token, q, headers, "decline").await
+}
+
+async fn choose_cancel(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    offer_choice(deps, token, q, headers, "cancel").await
 }
 
 async fn offer_page(

@@ -116,6 +116,8 @@ pub struct MailContent {
     pub paragraphs: Vec<String>,
     pub details: Vec<(String, String)>,
     pub action: Option<(String, String)>,
+    /// Further links, each to a page that asks before it changes anything.
+    pub links: Vec<(String, String)>,
     pub after: Vec<String>,
     /// The page to see or delete the wish; also the one-click unsubscribe target.
     pub manage_url: Option<String>,
@@ -280,6 +282,7 @@ mod tests {
             paragraphs: vec!["<script>alert(1)</script>".into()],
             details: vec![],
             action: Some(("Go".into(), "https://x.test/w/abc".into())),
+            links: vec![],
             after: vec![],
             manage_url: Some("https://x.test/w/abc".into()),
             unsubscribe_url: Some("https://x.test/w/abc/unsubscribe".into()),

@@ -1,7 +1,7 @@
 //! Deliveries arrive twice and at the same time (double clicks, retried events, concurrent
 //! answers): the state changes once and each mail is sent once.
 
-use crate::helpers::{TestEnv, next_local};
+use crate::helpers::{TestEnv, next_local, page_link};
 use chrono::Weekday;
 use reqwest::Method;
 use serde_json::json;
@@ -43,7 +43,7 @@ async fn concurrent_duplicates_change_state_once_and_mail_once() {
         .post_json("/api/wishes", &json!({"email": second, "service": "id-card", "offices": ["bilk"], "windows": windows()}))
         .await;
     assert_eq!(status, 202);
-    let link = env.mails_to(&second).await[0].links[0].clone();
+    let link = page_link(&env.mails_to(&second).await[0], "/w/");
     let answers = clicks(&env, vec![format!("{link}/confirm"); 20]).await;
     assert!(
         answers
@@ -83,7 +83,7 @@ async fn concurrent_duplicates_change_state_once_and_mail_once() {
         2,
         "nothing for the second"
     );
-    let offer = first_mails[2].links[0].clone();
+    let offer = page_link(&first_mails[2], "/o/");
 
     // Ten accepts and ten declines race: exactly one of them wins, the rest see the outcome.
     let mut urls = vec![format!("{offer}/accept"); 10];

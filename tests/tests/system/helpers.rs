@@ -139,7 +139,7 @@ impl TestEnv {
             .post_json("/api/wishes", &serde_json::json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows}))
             .await;
         assert_eq!(status, 202);
-        let link = self.mails_to(email).await[0].links[0].clone();
+        let link = page_link(&self.mails_to(email).await[0], "/w/");
         let (status, wish) = self.click(&format!("{link}/confirm")).await;
         assert_eq!((status, wish["status"].as_str()), (200, Some("waiting")));
         link
@@ -160,4 +160,16 @@ pub fn next_local(weekday: chrono::Weekday, hour: u32, minute: u32, min_days: i6
         .single()
         .unwrap();
     local.to_rfc3339()
+}
+
+/// The first link in a mail to a page of this kind (`/w/` or `/o/`), without an action suffix.
+pub fn page_link(mail: &DevMail, kind: &str) -> String {
+    mail.links
+        .iter()
+        .find(|l| {
+            l.split_once(kind)
+                .is_some_and(|(_, rest)| !rest.contains('/'))
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no {kind} link in {:?}", mail.links))
 }

@@ -1,7 +1,7 @@
 //! The newspaper's story, through the public HTTP contracts: wish, confirm, offer, decline, a
 //! later offer, cancel the whole wish — with a second wish to show FIFO and the pass-on.
 
-use crate::helpers::{TestEnv, next_local};
+use crate::helpers::{TestEnv, next_local, page_link};
 use chrono::Weekday;
 use reqwest::Method;
 use serde_json::json;
@@ -34,7 +34,7 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
         optin[0].subject
     );
     assert!(!optin[0].text.is_empty() && !optin[0].html.is_empty());
-    let wish_link = optin[0].links[0].clone();
+    let wish_link = page_link(&optin[0], "/w/");
     assert!(wish_link.starts_with(&env.base));
     let page = env.http.get(&wish_link).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -86,9 +86,17 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
             .iter()
             .any(|(k, _)| k == "List-Unsubscribe")
     );
-    let offer_link = offer_mail.links[0].clone();
+    let offer_link = page_link(offer_mail, "/o/");
     assert!(offer_link.contains("/o/"));
     assert_eq!(env.mails_to(&ben).await.len(), 2, "Ben gets nothing yet");
+    // The mail names the three actions; following one only shows a page asking to confirm.
+    for action in ["accept", "decline", "cancel"] {
+        let url = format!("{offer_link}/{action}");
+        assert!(offer_mail.links.contains(&url), "{action} link missing");
+        let page = env.http.get(&url).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("method=\"post\""));
+    }
     let (_, offer) = env.get_json(&offer_link).await;
     assert_eq!(offer["status"], "open");
     assert_eq!(offer["slot"]["id"], "bilk-wed");
@@ -145,7 +153,7 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
         "{}",
         anna_mails[4].subject
     );
-    let second_offer = anna_mails[4].links[0].clone();
+    let second_offer = page_link(&anna_mails[4], "/o/");
 
     // She cancels the whole wish from the offer: the offer is withdrawn, the cancellation mailed.
     let (_, after_cancel) = env.click(&format!("{second_offer}/cancel")).await;
@@ -175,7 +183,7 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     );
 
     // Ben accepts his offer: booked, confirmed by mail with a calendar file.
-    let ben_offer = env.mails_to(&ben).await[2].links[0].clone();
+    let ben_offer = page_link(&env.mails_to(&ben).await[2], "/o/");
     let (_, accepted) = env.click(&format!("{ben_offer}/accept")).await;
     assert_eq!(accepted["status"], "accepted");
     let (_, booked) = env.admin(Method::GET, "/admin/slots/bilk-wed", None).await;
