@@ -11,6 +11,7 @@
 
 mod concurrency;
 mod events;
+mod faults;
 mod helpers;
 mod lifecycle;
 mod story;
