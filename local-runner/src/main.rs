@@ -51,7 +51,11 @@ async fn main() -> anyhow::Result<()> {
     );
     // For `cargo lambda watch` / `invoke`: the same emulators and tables, reachable by env vars.
     let env_file = default_log_dir().join("lambda.env");
-    let mut lines: Vec<String> = emulators.endpoint_env().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut lines: Vec<String> = emulators
+        .endpoint_env()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     lines.extend([
         format!("WISHES_TABLE={}", system.infra.wishes_table),
         format!("SLOTS_TABLE={}", system.infra.slots_table),
