@@ -67,11 +67,16 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&env_file, lines.join("\n") + "\n")?;
     println!("  for cargo lambda  --env-file {}", env_file.display());
     println!("Ctrl-C stops the runner and its emulators.\n");
-    axum::serve(listener, system.router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        system
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     emulators.stop().await;
     Ok(())
 }

@@ -396,10 +396,12 @@ async fn a_raw_mime_mail_sent_through_sesv2_is_read_back_as_sent() {
     assert!(position(id) < position(second.message_id().unwrap()));
 }
 
+/// Whether nothing listens any more. A stopped emulator refuses at once; a live one may be slow to
+/// answer on a loaded machine, so the timeout is generous.
 async fn refuses(endpoint: &str) -> bool {
     let client = reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
     client.get(endpoint).send().await.is_err()

@@ -62,6 +62,9 @@ pub enum AppError {
     NotFound,
     #[error("invalid input")]
     Invalid(FieldErrors),
+    /// Too many requests from one client or for one address (429).
+    #[error("rate limited")]
+    RateLimited,
     /// The catalogue has not been loaded yet (503).
     #[error("service not configured: {0}")]
     NotConfigured(String),
@@ -247,11 +250,90 @@ fn lines_of(wish: &Wish, catalog: &Catalog) -> Vec<(OfficeId, crate::domain::Win
 
 // ---- wishes ----------------------------------------------------------------------------------
 
+/// Stores a new wish unless its address is over the limits (active wishes, submissions per
+/// hour); the address's book is updated in the same transaction, so concurrent submissions
+/// cannot both slip through.
+async fn store_within_limits(
+    deps: &Deps,
+    wish: &Wish,
+    token: &Token,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let limits = deps.config.limits;
+    for _attempt in 0..4 {
+        let book = deps.store.address_book(&wish.email).await?;
+        let mut active: Vec<WishId> = deps
+            .store
+            .get_wishes(&book.wishes, now)
+            .await?
+            .into_iter()
+            .filter(|w| w.status.is_active())
+            .map(|w| w.id)
+            .collect();
+        if active.len() >= limits.active_per_address {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "email",
+                "too_many_active",
+                format!(
+                    "this address already has {} active wishes; cancel one first",
+                    active.len()
+                ),
+            );
+            return Err(AppError::Invalid(errors));
+        }
+        let mut recent: Vec<DateTime<Utc>> = book
+            .submissions
+            .iter()
+            .copied()
+            .filter(|t| *t > now - Duration::hours(1))
+            .collect();
+        if recent.len() >= limits.submissions_per_address_hour {
+            return Err(AppError::RateLimited);
+        }
+        active.push(wish.id.clone());
+        recent.push(now);
+        let book = crate::store::AddressBook {
+            wishes: active,
+            submissions: recent,
+            version: book.version,
+        };
+        match deps
+            .store
+            .create_wish(wish, &token.hash(), mail, &book, now)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            // Another submission for this address came first: count again.
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Unavailable("address book kept changing".into()))
+}
+
 /// `POST /api/wishes`: checks, stores the wish as pending and sends the opt-in mail.
-pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, AppError> {
+///
+/// Abuse limits: per client (the caller's network address, when known) and per email address
+/// (active wishes, submissions per hour).
+pub async fn submit_wish(
+    deps: &Deps,
+    request: &WishRequest,
+    client: Option<&str>,
+) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
     let new = request.validate(&catalog).map_err(AppError::Invalid)?;
     let now = deps.clock.now();
+    let limits = deps.config.limits;
+    if let Some(client) = client
+        && !deps
+            .store
+            .count_client_request(client, limits.requests_per_client_hour, now)
+            .await?
+    {
+        return Err(AppError::RateLimited);
+    }
     let wish = Wish {
         id: WishId::generate(),
         email: new.email,
@@ -266,6 +348,7 @@ pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, App
         declined: std::collections::BTreeSet::new(),
         kept_at: None,
         reminded_at: None,
+        unanswered: 0,
     };
     let token = Token::generate();
     let lang = wish.language;
@@ -287,9 +370,7 @@ pub async fn submit_wish(deps: &Deps, request: &WishRequest) -> Result<Wish, App
         attachment: None,
     };
     let mail = deps.wish_mail(format!("wish-{}-optin", wish.id), &wish, content)?;
-    deps.store
-        .create_wish(&wish, &token.hash(), &mail, now)
-        .await?;
+    store_within_limits(deps, &wish, &token, &mail, now).await?;
     deps.deliver(&mail).await;
     tracing::info!(wish_id = %wish.id, "wish submitted");
     Ok(wish)
@@ -333,6 +414,9 @@ pub async fn wish_by_token(deps: &Deps, token: &str) -> Result<(Wish, Token), Ap
 /// `POST /w/{token}/confirm`: pending → waiting, in line from now. Repeats answer the same.
 pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     let (wish, token) = wish_by_token(deps, token).await?;
+    if wish.status == WishStatus::Paused {
+        return resume_wish(deps, wish).await;
+    }
     if wish.status != WishStatus::Pending {
         return Ok(wish);
     }
@@ -384,6 +468,45 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         .await;
     tracing::info!(wish_id = %confirmed.id, "wish confirmed");
     Ok(confirmed)
+}
+
+/// A paused wish confirmed again: it waits on with its old place.
+async fn resume_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
+    let catalog = deps.catalog().await?;
+    let now = deps.clock.now();
+    let lang = wish.language;
+    let t = texts(lang);
+    let service = service_name(&catalog, &wish.service, lang);
+    let content = MailContent {
+        subject: t.fill("confirmed_subject", &[("service", &service)]),
+        paragraphs: vec![t.get("confirmed_intro").to_owned()],
+        details: wish_details(&wish, &catalog),
+        action: None,
+        links: vec![],
+        after: vec![t.get("confirmed_how").to_owned()],
+        manage_url: None,
+        unsubscribe_url: None,
+        attachment: None,
+    };
+    // One mail per pause: the key names the count of offers that went unanswered before it.
+    let key = format!("wish-{}-resumed-{}", wish.id, wish.declined.len());
+    let mut resumed = wish.clone();
+    resumed.status = WishStatus::Waiting;
+    let mail = deps.wish_mail(key, &resumed, content)?;
+    match deps.store.resume_wish(&wish, now, &mail).await {
+        Ok(()) => {
+            deps.deliver(&mail).await;
+            deps.events
+                .notify("WishResumed", json!({"wish": wish.id}))
+                .await;
+        }
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    deps.store
+        .get_wish(&wish.id, now)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Cancels a wish (from its page or an offer page); an open offer is withdrawn and its slot goes
@@ -628,13 +751,28 @@ async fn release_offer(
     let lang = wish.language;
     let t = texts(lang);
     let service = service_name(&catalog, &wish.service, lang);
-    let (subject, intro, event) = match to {
-        OfferStatus::Expired => ("expired_subject", "expired_intro", "OfferExpired"),
+    let wish_after = if to == OfferStatus::Expired {
+        let (count, status) = crate::domain::wish::after_unanswered(wish.unanswered);
+        (status, count)
+    } else {
+        (WishStatus::Waiting, 0)
+    };
+    let (subject, intro, event) = match (to, wish_after.1) {
+        (OfferStatus::Expired, _) if wish_after.0 == WishStatus::Paused => {
+            ("paused_subject", "paused_intro", "OfferExpired")
+        }
+        (OfferStatus::Expired, _) => ("expired_subject", "expired_intro", "OfferExpired"),
         _ => ("declined_subject", "declined_intro", "OfferDeclined"),
     };
     let content = MailContent {
         subject: t.fill(subject, &[("service", &service)]),
-        paragraphs: vec![t.fill(intro, &[("when", &t.when_long(offer.start))])],
+        paragraphs: vec![t.fill(
+            intro,
+            &[
+                ("when", &t.when_long(offer.start)),
+                ("n", &wish_after.1.to_string()),
+            ],
+        )],
         details: wish_details(wish, &catalog),
         action: None,
         links: vec![],
@@ -644,7 +782,11 @@ async fn release_offer(
         attachment: None,
     };
     let mail = deps.wish_mail(format!("offer-{}-{}", offer.id, to.as_str()), wish, content)?;
-    match deps.store.release_offer(&offer, to, now, &mail).await {
+    match deps
+        .store
+        .release_offer(&offer, to, wish_after, now, &mail)
+        .await
+    {
         Ok(()) => {
             deps.deliver(&mail).await;
             deps.events
@@ -653,6 +795,11 @@ async fn release_offer(
                     json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}),
                 )
                 .await;
+            if wish_after.0 == WishStatus::Paused {
+                deps.events
+                    .notify("WishPaused", json!({"wish": wish.id}))
+                    .await;
+            }
             tracing::info!(offer_id = %offer.id, status = to.as_str(), "offer released");
         }
         Err(StoreError::Conflict) => {}
@@ -837,7 +984,10 @@ async fn age_wish(
     wish: Wish,
     now: DateTime<Utc>,
 ) -> Result<Option<AgeStep>, AppError> {
-    if !matches!(wish.status, WishStatus::Waiting | WishStatus::Offered) {
+    if !matches!(
+        wish.status,
+        WishStatus::Waiting | WishStatus::Offered | WishStatus::Paused
+    ) {
         return Ok(None);
     }
     let lang = wish.language;

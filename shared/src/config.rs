@@ -50,6 +50,28 @@ pub struct Config {
     pub admin: AdminAuth,
     pub timing: OfferTiming,
     pub wish_age: WishAge,
+    pub limits: Limits,
+}
+
+/// Abuse limits on submissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wishes one address may have pending, waiting, offered or paused at once.
+    pub active_per_address: usize,
+    /// Submissions per address per hour.
+    pub submissions_per_address_hour: usize,
+    /// Submissions (and other state-changing requests) per client address per hour.
+    pub requests_per_client_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            active_per_address: 3,
+            submissions_per_address_hour: 5,
+            requests_per_client_hour: 60,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +86,8 @@ impl Config {
     /// Reads `WISHES_TABLE`, `SLOTS_TABLE`, `EVENT_BUS_NAME`, `MAIL_FROM`, `PUBLIC_BASE_URL`,
     /// `ADMIN_AUTH` (`iam`, the default when `ADMIN_KEY` is unset) or `ADMIN_KEY`, and optionally
     /// `SES_CONFIGURATION_SET`, `OFFER_HOLD_HOURS`, `OFFER_DEADLINE_BEFORE_START_HOURS`,
-    /// `OFFER_MIN_RESPONSE_MINUTES`, `WISH_MAX_AGE_DAYS` (90), `WISH_REMINDER_DAYS` (7).
+    /// `OFFER_MIN_RESPONSE_MINUTES`, `WISH_MAX_AGE_DAYS` (90), `WISH_REMINDER_DAYS` (7), `MAX_ACTIVE_WISHES_PER_EMAIL` (3),
+    /// `MAX_SUBMISSIONS_PER_EMAIL_HOUR` (5), `MAX_SUBMISSIONS_PER_CLIENT_HOUR` (60).
     ///
     /// # Errors
     /// Names every missing variable at once, or the first invalid one.
@@ -141,7 +164,19 @@ impl Config {
                 "must be less than WISH_MAX_AGE_DAYS".into(),
             ));
         }
+        let limits = Limits {
+            active_per_address: usize::try_from(number("MAX_ACTIVE_WISHES_PER_EMAIL", 3)?)
+                .unwrap_or(3),
+            submissions_per_address_hour: usize::try_from(number(
+                "MAX_SUBMISSIONS_PER_EMAIL_HOUR",
+                5,
+            )?)
+            .unwrap_or(5),
+            requests_per_client_hour: u32::try_from(number("MAX_SUBMISSIONS_PER_CLIENT_HOUR", 60)?)
+                .unwrap_or(60),
+        };
         Ok(Self {
+            limits,
             wish_age,
             wishes_table: value("WISHES_TABLE"),
             slots_table: value("SLOTS_TABLE"),

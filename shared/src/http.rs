@@ -102,6 +102,11 @@ fn error_response(e: &AppError, lang: Language, json: bool) -> Response {
             "form_errors",
             "form_errors",
         ),
+        AppError::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited_title",
+            "rate_limited_intro",
+        ),
         AppError::NotConfigured(_) | AppError::Unavailable(_) => {
             tracing::error!(error = %e, "request failed");
             (
@@ -119,6 +124,7 @@ fn error_response(e: &AppError, lang: Language, json: bool) -> Response {
         let error = match e {
             AppError::NotFound => "not found",
             AppError::Invalid(_) => "invalid input",
+            AppError::RateLimited => "too many requests; try again later",
             _ => "temporarily unavailable",
         };
         return (status, Json(json!({"error": error, "fields": fields}))).into_response();
@@ -193,15 +199,19 @@ fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
     })
 }
 
+/// The form, with `errors` (field → message) and `codes` (field → stable code, for texts that
+/// say it in the page's language).
 fn render_form(
     c: &Catalog,
     lang: Language,
     status: StatusCode,
     values: serde_json::Value,
     errors: BTreeMap<String, String>,
+    codes: BTreeMap<String, String>,
 ) -> Response {
     let mut ctx = form_context(c, lang);
     ctx["values"] = values;
+    ctx["error_codes"] = json!(codes);
     ctx["errors"] = json!(errors);
     ctx["title"] = json!(texts(lang).get("form_title"));
     match render::render("form.html", lang, ctx) {
@@ -222,6 +232,7 @@ async fn form_page(
             lang,
             StatusCode::OK,
             json!({"offices": [], "windows": []}),
+            BTreeMap::new(),
             BTreeMap::new(),
         ),
         Err(e) => error_response(&e, lang, false),
@@ -267,9 +278,34 @@ fn form_to_request(body: &[u8]) -> (WishRequest, serde_json::Value) {
     (request, values)
 }
 
+/// The caller's network address: API Gateway's `sourceIp` in Lambda, the socket's peer locally.
+pub struct ClientAddr(Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>()
+            && let Some(ip) = &ctx.http.source_ip
+        {
+            return Ok(Self(Some(ip.clone())));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Self(peer))
+    }
+}
+
 async fn post_wish(
     State(deps): State<Deps>,
     Query(q): Query<LangQuery>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -289,7 +325,7 @@ async fn post_wish(
                     .into_response();
             }
         };
-        return match app::submit_wish(&deps, &request).await {
+        return match app::submit_wish(&deps, &request, client.as_deref()).await {
             Ok(w) => (
                 StatusCode::ACCEPTED,
                 Json(json!({"id": w.id, "status": w.status.as_str()})),
@@ -307,7 +343,7 @@ async fn post_wish(
             .and_then(Language::parse)
             .unwrap_or_else(|| language(&q, None, &headers));
         let t = texts(lang);
-        return match app::submit_wish(&deps, &request).await {
+        return match app::submit_wish(&deps, &request, client.as_deref()).await {
             Ok(_) => page(
                 StatusCode::ACCEPTED,
                 lang,
@@ -320,6 +356,10 @@ async fn post_wish(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     values,
                     errors.messages(),
+                    errors
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.code.to_owned()))
+                        .collect(),
                 ),
                 Err(e) => error_response(&e, lang, false),
             },
@@ -373,6 +413,9 @@ async fn show_wish(
     );
     let mut buttons = Vec::new();
     let base = format!("/w/{token}");
+    if wish.status == WishStatus::Paused {
+        buttons.push(json!({"label": t.get("wish_resume"), "action": format!("{base}/confirm?lang={}", lang.code()), "class": ""}));
+    }
     if wish.status == WishStatus::Pending {
         buttons.push(json!({"label": t.get("wish_confirm"), "action": format!("{base}/confirm?lang={}", lang.code()), "class": ""}));
     }

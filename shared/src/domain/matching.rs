@@ -115,7 +115,8 @@ mod tests {
     prop_compose! {
         fn arb_wish(n: usize)(
             status in prop_oneof![4 => Just(WishStatus::Waiting), 1 => Just(WishStatus::Offered),
-                                  1 => Just(WishStatus::Pending), 1 => Just(WishStatus::Cancelled)],
+                                  1 => Just(WishStatus::Pending), 1 => Just(WishStatus::Cancelled),
+                                  1 => Just(WishStatus::Paused)],
             service in 0usize..2,
             offices in proptest::sample::subsequence(OFFICES.to_vec(), 1..=3),
             windows in proptest::collection::btree_set(arb_window(), 1..12),
@@ -135,6 +136,7 @@ mod tests {
                 declined: declined.into_iter().map(|i| SlotId::parse(&format!("s{i}")).unwrap()).collect(),
                 kept_at: None,
                 reminded_at: None,
+                unanswered: 0,
             }
         }
     }

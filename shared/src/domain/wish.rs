@@ -22,6 +22,8 @@ pub enum WishStatus {
     Waiting,
     /// Holds one open offer.
     Offered,
+    /// Several offers in a row went unanswered: skipped until the citizen confirms again.
+    Paused,
     Fulfilled,
     Cancelled,
     Expired,
@@ -32,7 +34,7 @@ impl WishStatus {
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            WishStatus::Pending | WishStatus::Waiting | WishStatus::Offered
+            WishStatus::Pending | WishStatus::Waiting | WishStatus::Offered | WishStatus::Paused
         )
     }
 
@@ -42,6 +44,7 @@ impl WishStatus {
             WishStatus::Pending => "pending",
             WishStatus::Waiting => "waiting",
             WishStatus::Offered => "offered",
+            WishStatus::Paused => "paused",
             WishStatus::Fulfilled => "fulfilled",
             WishStatus::Cancelled => "cancelled",
             WishStatus::Expired => "expired",
@@ -362,6 +365,26 @@ pub struct Wish {
     pub kept_at: Option<DateTime<Utc>>,
     /// When the "still interested?" reminder went out for the current age period.
     pub reminded_at: Option<DateTime<Utc>>,
+    /// Offers in a row that expired unanswered.
+    pub unanswered: u8,
+}
+
+/// After this many offers in a row expire unanswered, the wish is paused.
+pub const PAUSE_AFTER_UNANSWERED: u8 = 3;
+
+/// The wish's state after one of its offers expired unanswered: the new count, and whether it
+/// now pauses (silent wishes must not keep blocking slots).
+#[must_use]
+pub fn after_unanswered(unanswered: u8) -> (u8, WishStatus) {
+    let n = unanswered.saturating_add(1);
+    (
+        n,
+        if n >= PAUSE_AFTER_UNANSWERED {
+            WishStatus::Paused
+        } else {
+            WishStatus::Waiting
+        },
+    )
 }
 
 /// How long a wish lives without the citizen saying it is still wanted.
@@ -536,6 +559,7 @@ mod tests {
             declined: BTreeSet::new(),
             kept_at: kept.map(t),
             reminded_at: reminded.map(t),
+            unanswered: 0,
         }
     }
 
@@ -581,6 +605,14 @@ mod tests {
             age_step(&kept, t("2024-04-10T00:00:00Z"), age),
             AgeStep::WaitUntil(t("2024-06-16T00:00:00Z"))
         );
+    }
+
+    #[test]
+    fn the_third_unanswered_offer_in_a_row_pauses_the_wish() {
+        assert_eq!(after_unanswered(0), (1, WishStatus::Waiting));
+        assert_eq!(after_unanswered(1), (2, WishStatus::Waiting));
+        assert_eq!(after_unanswered(2), (3, WishStatus::Paused));
+        assert!(WishStatus::Paused.is_active());
     }
 
     #[test]

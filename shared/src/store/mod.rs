@@ -9,7 +9,7 @@ mod records;
 use crate::domain::slot::SlotUpsert;
 use crate::domain::{
     Catalog, Offer, OfferId, OfferStatus, OfficeId, ServiceId, Slot, SlotId, SlotStatus, TokenHash,
-    Window, Wish, WishId,
+    Window, Wish, WishId, WishStatus,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -76,6 +76,38 @@ pub struct LinkToken {
     pub kind: &'static str,
     pub target: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// An address's recent wishes and submissions, as the abuse limits need them.
+#[derive(Debug, Clone, Default)]
+pub struct AddressBook {
+    /// Wishes of this address that may still be active.
+    pub wishes: Vec<WishId>,
+    /// Submission times within the rate window.
+    pub submissions: Vec<DateTime<Utc>>,
+    /// `None` when the address is new.
+    pub version: Option<i64>,
+}
+
+/// The address item's key: a hash, so the key itself reveals no address.
+fn address_pk(email: &crate::domain::Email) -> String {
+    use sha2::Digest;
+    format!(
+        "ADDRESS#{}",
+        hex::encode(sha2::Sha256::digest(email.as_ref().as_bytes()))
+    )
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct AddressRecord {
+    pk: String,
+    sk: String,
+    #[serde(default)]
+    wishes: Vec<String>,
+    #[serde(default)]
+    submissions: Vec<String>,
+    version: i64,
+    expires_at: i64,
 }
 
 /// A mail the outbox still owes.
@@ -325,11 +357,81 @@ impl Store {
     // ---- wishes --------------------------------------------------------------------------------
 
     /// Stores a new pending wish with its link token and the opt-in mail.
+    /// What we keep per email address (keyed by its hash) to enforce the abuse limits.
+    pub async fn address_book(
+        &self,
+        email: &crate::domain::Email,
+    ) -> Result<AddressBook, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(address_pk(email), "ADDRESS")))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = out.item else {
+            return Ok(AddressBook::default());
+        };
+        let record: AddressRecord = serde_dynamo::from_item(item)?;
+        Ok(AddressBook {
+            wishes: record
+                .wishes
+                .iter()
+                .filter_map(|w| WishId::parse(w).ok())
+                .collect(),
+            submissions: record
+                .submissions
+                .iter()
+                .filter_map(|t| records::parse_ts(t).ok())
+                .collect(),
+            version: Some(record.version),
+        })
+    }
+
+    /// Counts one request of a client in the current hour; `false` once it is over `limit`.
+    pub async fn count_client_request(
+        &self,
+        client: &str,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        use sha2::Digest;
+        let hashed = hex::encode(sha2::Sha256::digest(client.as_bytes()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(
+                format!("RATE#{hashed}"),
+                &now.format("%Y%m%d%H").to_string(),
+            )))
+            .update_expression("ADD requests :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(requests) OR requests < :limit")
+            .set_expression_attribute_values(Some(vals([
+                (":one", n(1)),
+                (":limit", n(i64::from(limit))),
+                (":exp", n(epoch(now + Duration::hours(2)))),
+            ])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores a new pending wish with its link token, the opt-in mail, and the address's updated
+    /// book (optimistically locked: two submissions at once cannot both pass the limits).
     pub async fn create_wish(
         &self,
         wish: &Wish,
         token: &TokenHash,
         mail: &OutgoingMail,
+        book: &AddressBook,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let record = WishRecord::from_wish(wish, Some(now + self.retention.pending));
@@ -340,9 +442,29 @@ impl Store {
             target: wish.id.to_string(),
             expires_at: epoch(now + self.retention.token),
         };
+        let address = AddressRecord {
+            pk: address_pk(&wish.email),
+            sk: "ADDRESS".into(),
+            wishes: book.wishes.iter().map(ToString::to_string).collect(),
+            submissions: book.submissions.iter().map(|t| ts(*t)).collect(),
+            version: book.version.map_or(1, |v| v + 1),
+            expires_at: epoch(now + self.retention.token),
+        };
+        let mut put_address = Put::builder()
+            .table_name(&self.wishes)
+            .set_item(Some(item(&address)?));
+        put_address = match book.version {
+            Some(v) => put_address
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+            None => put_address.condition_expression("attribute_not_exists(pk)"),
+        };
         let mut items = vec![
             self.put(&self.wishes, item(&record)?, true)?,
             self.put(&self.wishes, item(&token_record)?, true)?,
+            TransactWriteItem::builder()
+                .put(put_address.build()?)
+                .build(),
         ];
         items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
@@ -763,15 +885,23 @@ impl Store {
 
     /// offered → waiting after a decline or an expiry: the wish keeps its place and never gets
     /// this slot again.
-    fn back_to_waiting_update(&self, offer: &Offer) -> Result<TransactWriteItem, StoreError> {
+    /// offered → waiting (or paused) after a decline or an expiry: the wish keeps its place and
+    /// never gets this slot again; `unanswered` counts expiries in a row.
+    fn back_to_waiting_update(
+        &self,
+        offer: &Offer,
+        to: WishStatus,
+        unanswered: u8,
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.wishes)
             .set_key(Some(key(wish_pk(&offer.wish), "WISH")))
-            .update_expression("SET #status = :waiting, declined = list_append(if_not_exists(declined, :empty), :slot) REMOVE open_offer")
+            .update_expression("SET #status = :to, unanswered = :n, declined = list_append(if_not_exists(declined, :empty), :slot) REMOVE open_offer")
             .condition_expression("#status = :offered AND open_offer = :offer")
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(vals([
-                (":waiting", s("waiting")),
+                (":to", s(to.as_str())),
+                (":n", n(i64::from(unanswered))),
                 (":offered", s("offered")),
                 (":offer", s(offer.id.as_ref())),
                 (":empty", AttributeValue::L(vec![])),
@@ -779,6 +909,30 @@ impl Store {
             ])))
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// paused → waiting: the citizen confirmed again; the place in line was never lost.
+    pub async fn resume_wish(
+        &self,
+        wish: &Wish,
+        now: DateTime<Utc>,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(&self.wishes)
+            .set_key(Some(key(wish_pk(&wish.id), "WISH")))
+            .update_expression("SET #status = :waiting, unanswered = :zero")
+            .condition_expression("#status = :paused")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(vals([
+                (":waiting", s("waiting")),
+                (":paused", s("paused")),
+                (":zero", n(0)),
+            ])))
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(self.outbox_put(mail, now)?);
+        self.transact(items, None).await
     }
 
     /// Confirmed wishes whose age must be looked at by `now` (reminder or expiry).
@@ -1282,12 +1436,13 @@ impl Store {
         &self,
         offer: &Offer,
         to: OfferStatus,
+        wish_after: (WishStatus, u8),
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
         let mut items = vec![
             self.close_offer_update(offer, to, now)?,
-            self.back_to_waiting_update(offer)?,
+            self.back_to_waiting_update(offer, wish_after.0, wish_after.1)?,
             self.free_slot_update(offer)?,
         ];
         items.extend(self.outbox_put(mail, now)?);

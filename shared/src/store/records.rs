@@ -82,6 +82,8 @@ pub struct WishRecord {
     pub kept_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminded_at: Option<String>,
+    #[serde(default)]
+    pub unanswered: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
 }
@@ -105,6 +107,7 @@ impl WishRecord {
             declined: w.declined.iter().map(ToString::to_string).collect(),
             kept_at: w.kept_at.map(ts),
             reminded_at: w.reminded_at.map(ts),
+            unanswered: w.unanswered,
             expires_at: expires_at.map(epoch),
         }
     }
@@ -146,6 +149,7 @@ impl WishRecord {
                 .map_err(|_| bad("declined"))?,
             kept_at: self.kept_at.as_deref().map(parse_ts).transpose()?,
             reminded_at: self.reminded_at.as_deref().map(parse_ts).transpose()?,
+            unanswered: self.unanswered,
         })
     }
 }

@@ -15,7 +15,9 @@ async fn a_mail_ses_refuses_is_retried_by_the_rescan_and_delivered_once() {
         json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": {"mon": [8]}}),
     )
     .unwrap();
-    let wish = shared::app::submit_wish(&failing, &request).await.unwrap();
+    let wish = shared::app::submit_wish(&failing, &request, None)
+        .await
+        .unwrap();
     assert_eq!(
         wish.status.as_str(),
         "pending",

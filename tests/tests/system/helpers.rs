@@ -46,7 +46,14 @@ impl TestEnv {
             .await
             .unwrap();
         let router = system.router();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
         Self {
             base,
             system,

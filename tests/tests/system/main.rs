@@ -14,4 +14,5 @@ mod events;
 mod faults;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod story;
