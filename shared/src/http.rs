@@ -979,3 +979,61 @@ async fn put_catalog(State(deps): State<Deps>, body: Bytes) -> Response {
         Err(e) => json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), json!({})),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalog::tests::sample;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 10_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_form_post_becomes_the_json_contract() {
+        let (r, _) = form_to_request(b"email=a%40b.de&service=id-card&offices=bilk&offices=altstadt&w=mon-8&w=fri-12&language=en");
+        let new = r.validate(&sample()).unwrap();
+        assert_eq!(new.offices.len(), 2);
+        assert_eq!(new.windows.len(), 2);
+        assert_eq!(new.language, Language::En);
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// 10 000 arbitrary form bodies (bytes, not only UTF-8): parsed and validated, never a panic.
+        #[test]
+        fn any_form_body_parses_and_validates_without_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let (request, _) = form_to_request(&body);
+            let _ = request.validate(&sample());
+        }
+
+        /// 10 000 form bodies built from the real field names with arbitrary values.
+        #[test]
+        fn forms_with_real_fields_and_odd_values_validate_without_panic(
+            fields in proptest::collection::vec((prop_oneof!["email", "service", "offices", "w", "language", "x"], "\\PC{0,20}"), 0..12)
+        ) {
+            let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+            let (request, _) = form_to_request(body.as_bytes());
+            if let Ok(new) = request.validate(&sample()) {
+                prop_assert!(!new.windows.is_empty() && !new.offices.is_empty());
+            }
+        }
+
+        /// 10 000 Accept-Language and query values: a language is always chosen.
+        #[test]
+        fn any_language_header_or_query_picks_de_or_en(header in "\\PC{0,40}", query in proptest::option::of("\\PC{0,6}")) {
+            let mut headers = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&header) {
+                headers.insert(header::ACCEPT_LANGUAGE, v);
+            }
+            let lang = language(&LangQuery { lang: query }, None, &headers);
+            prop_assert!(matches!(lang, Language::De | Language::En));
+        }
+    }
+}

@@ -124,6 +124,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
         #[test]
         fn accepted_addresses_never_contain_line_breaks(s in "\\PC{0,40}[\r\n]?\\PC{0,40}") {
             if let Ok(e) = Email::parse(&s) {

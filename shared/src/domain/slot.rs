@@ -189,6 +189,21 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 10_000, failure_persistence: None, ..Default::default() })]
+
+        /// 10 000 arbitrary slot batches (any JSON): refused by serde or checked row by row,
+        /// never a panic.
+        #[test]
+        fn any_slot_batch_is_checked_without_panic(v in crate::domain::wish::tests::arb_json()) {
+            if let Ok(rows) = serde_json::from_value::<Vec<SlotInput>>(v) {
+                for row in rows {
+                    let _ = row.validate(&sample());
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_service_the_office_does_not_offer_is_refused() {
         let e = input(

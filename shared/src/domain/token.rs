@@ -94,6 +94,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
         #[test]
         fn parse_never_panics_and_accepts_only_43_url_safe_chars(s in "\\PC{0,60}") {
             if let Some(t) = Token::parse(&s) {

@@ -482,7 +482,7 @@ pub struct NewWishView<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::catalog::tests::sample;
     use proptest::prelude::*;
@@ -627,7 +627,49 @@ mod tests {
         assert_eq!(e.get("language").map(|e| e.code), Some("invalid"));
     }
 
+    /// Any JSON value at all, nested a few levels.
+    pub(crate) fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+            prop_oneof!["mon", "fri", "sun", "bilk", "id-card", "a@b.de", "de", "en"]
+                .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        "email", "service", "offices", "windows", "language", "mon", "tue", "x"
+                    ]
+                    .prop_map(String::from),
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// 10 000 arbitrary JSON documents as wish requests: either refused by serde or validated,
+        /// never a panic; whatever validates satisfies the limits.
+        #[test]
+        fn any_json_wish_validates_without_panic(v in arb_json()) {
+            if let Ok(r) = serde_json::from_value::<WishRequest>(v) {
+                if let Ok(new) = r.validate(&sample()) {
+                    prop_assert!(!new.offices.is_empty() && new.offices.len() <= MAX_OFFICES);
+                    prop_assert!(!new.windows.is_empty() && new.windows.len() <= MAX_WINDOWS);
+                }
+            }
+        }
+
         #[test]
         fn validation_never_panics_on_arbitrary_json(
             email in proptest::option::of("\\PC{0,30}"),
