@@ -105,10 +105,12 @@ impl LocalSystem {
             .route("/_dev/clock", post(dev_clock))
             .route("/_dev/rescan", post(dev_rescan))
             .with_state(self.clone());
-        shared::http::citizen_router(self.deps.clone())
-            .merge(shared::http::offer_router(self.deps.clone()))
-            .merge(shared::http::admin_router(self.deps.clone()))
-            .merge(dev)
+        shared::http::edge(
+            shared::http::citizen_router(self.deps.clone())
+                .merge(shared::http::offer_router(self.deps.clone()))
+                .merge(shared::http::admin_router(self.deps.clone()))
+                .merge(dev),
+        )
     }
 
     /// One round of what AWS does in the background: stream records go to slot-release (as a

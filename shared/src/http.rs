@@ -136,6 +136,23 @@ fn error_response(e: &AppError, lang: Language, json: bool) -> Response {
     )
 }
 
+/// What every function's router gets at the edge: a 404 page for unknown paths, the body limit
+/// and the security headers — on every answer, the fallback's included.
+pub fn edge(router: Router) -> Router {
+    router
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(security_headers))
+}
+
+async fn unknown_path(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+    error_response(
+        &AppError::NotFound,
+        language(&q, None, &headers),
+        wants_json(&headers),
+    )
+}
+
 // ---- citizen: form and wishes ---------------------------------------------------------------
 
 /// Routes of the submit-wish function.
@@ -149,7 +166,6 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/w/{token}/cancel", post(cancel_wish))
         .route("/w/{token}/keep", post(keep_wish))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(security_headers))
         .with_state(deps)
 }
 
@@ -535,7 +551,6 @@ pub fn offer_router(deps: Deps) -> Router {
             get(choose_cancel).post(cancel_from_offer),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(security_headers))
         .with_state(deps)
 }
 
@@ -802,7 +817,6 @@ pub fn admin_router(deps: Deps) -> Router {
         .route("/admin/catalog", put(put_catalog))
         .layer(middleware::from_fn_with_state(deps.clone(), admin_auth))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(security_headers))
         .with_state(deps)
 }
 

@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
     let config = shared::Config::from_env()?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
-    run(shared::http::offer_router(deps)).await
+    run(shared::http::edge(shared::http::offer_router(deps))).await
 }

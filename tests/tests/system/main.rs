@@ -13,6 +13,7 @@ mod concurrency;
 mod events;
 mod faults;
 mod helpers;
+mod hostile;
 mod lifecycle;
 mod limits;
 mod story;
