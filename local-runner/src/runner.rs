@@ -33,6 +33,7 @@ pub struct LocalSystem {
     pub infra: Infra,
     pub clients: Clients,
     pub moto_url: String,
+    pub dynamodb_url: String,
     pub admin_key: String,
     stream: Arc<Mutex<StreamPoller>>,
     queue: Arc<EventQueuePoller>,
@@ -92,6 +93,7 @@ impl LocalSystem {
             infra,
             clients,
             moto_url: emulators.moto_endpoint().to_owned(),
+            dynamodb_url: emulators.dynamodb_endpoint().to_owned(),
             admin_key: admin_key.to_owned(),
             http: reqwest::Client::builder().no_proxy().build()?,
         })

@@ -44,3 +44,193 @@ async fn a_mail_ses_refuses_is_retried_by_the_rescan_and_delivered_once() {
     assert_eq!(mails.len(), 1);
     assert!(mails[0].subject.contains("bestätigen"));
 }
+
+#[tokio::test]
+async fn slot_release_reports_only_the_records_it_could_not_publish() {
+    let env = TestEnv::spawn().await;
+    let stream: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_str(include_str!("../../../events/slots-stream.json")).unwrap();
+    // A bus that does not exist: publishing fails, the released record is reported back.
+    let broken = shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    let response = shared::triggers::handle_slot_stream(&broken, stream.clone()).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(
+        failed,
+        vec!["4421584500000000017450439091".to_owned()],
+        "only the record that released a slot"
+    );
+    // With the bus back, the same batch goes through.
+    let response = shared::triggers::handle_slot_stream(&env.system.deps.events, stream).await;
+    assert!(response.batch_item_failures.is_empty());
+}
+
+/// A proxy in front of DynamoDB Local that answers the first `n` requests of chosen operations
+/// with an error, as DynamoDB does under load.
+mod proxy {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub struct Faults {
+        pub target: &'static str,
+        pub error_type: &'static str,
+        pub body: String,
+        pub remaining: AtomicUsize,
+        pub injected: AtomicUsize,
+    }
+
+    #[derive(Clone)]
+    struct Proxy {
+        upstream: String,
+        http: reqwest::Client,
+        faults: Arc<Vec<Faults>>,
+    }
+
+    async fn forward(
+        State(p): State<Proxy>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::response::Response {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        for f in p.faults.iter() {
+            if target.ends_with(f.target)
+                && f.remaining
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                f.injected.fetch_add(1, Ordering::SeqCst);
+                return (
+                    StatusCode::BAD_REQUEST,
+                    [("content-type", "application/x-amz-json-1.0")],
+                    f.body.clone(),
+                )
+                    .into_response();
+            }
+        }
+        let mut request = p.http.post(&p.upstream).body(body);
+        for (k, v) in &headers {
+            if k != "host" && k != "content-length" {
+                request = request.header(k, v);
+            }
+        }
+        let response = request.send().await.unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let content_type = response.headers().get("content-type").cloned();
+        let bytes = response.bytes().await.unwrap();
+        let mut answer = (status, bytes).into_response();
+        if let Some(ct) = content_type {
+            answer.headers_mut().insert("content-type", ct);
+        }
+        answer
+    }
+
+    pub async fn start(upstream: String, faults: Arc<Vec<Faults>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(forward).with_state(Proxy {
+            upstream,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            faults,
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    pub fn fault(target: &'static str, error_type: &'static str, n: usize) -> Faults {
+        let body = if error_type == "TransactionCanceledException" {
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled","CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"},{"Code":"None"}]}"#.to_owned()
+        } else {
+            format!(
+                r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"injected"}}"#
+            )
+        };
+        Faults {
+            target,
+            error_type,
+            body,
+            remaining: AtomicUsize::new(n),
+            injected: AtomicUsize::new(0),
+        }
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_transaction_conflicts_are_retried_and_nothing_is_lost_or_doubled() {
+    use std::sync::atomic::Ordering;
+    let env = TestEnv::spawn().await;
+    let upstream = env.system.dynamodb_url.clone();
+    let faults = std::sync::Arc::new(vec![
+        proxy::fault("TransactWriteItems", "ThrottlingException", 2),
+        proxy::fault("TransactWriteItems", "TransactionCanceledException", 2),
+        proxy::fault("GetItem", "ProvisionedThroughputExceededException", 2),
+        proxy::fault("BatchWriteItem", "ThrottlingException", 1),
+    ]);
+    let url = proxy::start(upstream, faults.clone()).await;
+    let flaky_db = aws_sdk_dynamodb::Client::from_conf(
+        env.system
+            .clients
+            .dynamodb
+            .config()
+            .to_builder()
+            .endpoint_url(&url)
+            .build(),
+    );
+    let d = &env.system.deps;
+    let deps = shared::Deps::from_clients(
+        d.config.clone(),
+        flaky_db,
+        env.system.clients.sesv2.clone(),
+        env.system.clients.eventbridge.clone(),
+        d.clock.clone(),
+    );
+
+    let email = env.email("flaky");
+    let request: shared::domain::WishRequest = serde_json::from_value(
+        json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": {"mon": [8]}}),
+    )
+    .unwrap();
+    let wish = shared::app::submit_wish(&deps, &request, None)
+        .await
+        .unwrap();
+    let link = crate::helpers::page_link(&env.mails_to(&email).await[0], "/w/");
+    let token = link.rsplit('/').next().unwrap();
+    let confirmed = shared::app::confirm_wish(&deps, token).await.unwrap();
+    assert_eq!(confirmed.id, wish.id);
+    assert_eq!(confirmed.status.as_str(), "waiting");
+    let injected: Vec<(&str, usize)> = faults
+        .iter()
+        .map(|f| (f.error_type, f.injected.load(Ordering::SeqCst)))
+        .collect();
+    println!("faults injected: {injected:?}");
+    assert!(
+        faults.iter().all(|f| f.injected.load(Ordering::SeqCst) > 0),
+        "every planned fault was hit: {injected:?}"
+    );
+    assert_eq!(
+        env.mails_to(&email).await.len(),
+        2,
+        "opt-in and confirmation, once each"
+    );
+    let line = env
+        .system
+        .deps
+        .store
+        .line_length(
+            &confirmed.offices[0],
+            &confirmed.service,
+            *confirmed.windows.iter().next().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(line, 1, "the wish stands in its line once");
+}

@@ -1,0 +1,756 @@
+// The citizen's story in a real browser (Debian's Chromium, driven by playwright-core), by
+// keyboard, in German and English, with axe-core on every page and screenshots at 1280 and 375 px.
+//
+// It starts its own local runner (target/debug/local-runner, built by scripts/browser-test.sh) on
+// a free port and needs the environment of `.local/env.sh` (scripts/bootstrap.sh). Artefacts
+// (screenshots, the runner's log, axe reports) go to tests/artifacts/browser/.
+//
+//   node tests/browser/run.mjs            (from the repository root or anywhere)
+//   RUNNER_BIN=…/local-runner  CHROMIUM=…/chromium  KEEP_RUNNING=1  to override
+//
+// The last line is "N passed, M failed"; the exit code is 0 only when nothing failed.
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+const ART = join(ROOT, 'tests', 'artifacts', 'browser');
+const RUNNER_BIN = process.env.RUNNER_BIN || join(ROOT, 'target', 'debug', 'local-runner');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ADMIN_KEY = `browser-test-${process.pid}-${Date.now()}`;
+const RUN = Date.now().toString(36);
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+const WIDTHS = [1280, 375];
+
+// ---- results ------------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+const axeSummary = [];
+
+function pass(name) {
+  passed += 1;
+  console.log(`  ok    ${name}`);
+}
+
+function fail(name, error) {
+  failed += 1;
+  const message = error instanceof Error ? error.message : String(error);
+  failures.push(`${name}: ${message}`);
+  console.log(`  FAIL  ${name}\n        ${message.split('\n').join('\n        ')}`);
+}
+
+/** A check that may fail without stopping the story. */
+async function check(name, fn) {
+  try {
+    await fn();
+    pass(name);
+    return true;
+  } catch (e) {
+    fail(name, e);
+    return false;
+  }
+}
+
+/** A step the rest of the story needs: a failure ends the story (it is counted once). */
+async function step(name, fn) {
+  try {
+    const value = await fn();
+    pass(name);
+    return value;
+  } catch (e) {
+    fail(name, e);
+    throw new StoryAborted(name);
+  }
+}
+
+class StoryAborted extends Error {}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+function assertEq(actual, expected, what) {
+  if (actual !== expected) {
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the local runner ---------------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+let runner = null;
+let base = '';
+
+async function startRunner() {
+  for (const v of ['TERMINAGENT_DDB_JAR', 'TERMINAGENT_DDB_LIB', 'TERMINAGENT_MOTO_SERVER']) {
+    assert(process.env[v], `${v} is not set: run scripts/bootstrap.sh and source .local/env.sh`);
+  }
+  assert(existsSync(RUNNER_BIN), `${RUNNER_BIN} is missing: cargo build -p local-runner`);
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const log = openSync(join(ART, 'runner.log'), 'w');
+  runner = spawn(RUNNER_BIN, [], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), ADMIN_KEY, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    stdio: ['ignore', log, log],
+  });
+  let exited = null;
+  runner.on('exit', (code, signal) => { exited = { code, signal }; });
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`the runner exited (${JSON.stringify(exited)}); see ${join(ART, 'runner.log')}`);
+    try {
+      const r = await fetch(`${base}/api/offices`);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    await sleep(250);
+  }
+  throw new Error('the runner did not answer within 180 s');
+}
+
+async function stopRunner() {
+  if (!runner || runner.exitCode !== null) return;
+  const gone = new Promise((r) => runner.once('exit', r));
+  runner.kill('SIGINT'); // the runner stops its emulators on Ctrl-C
+  const timer = setTimeout(() => runner.kill('SIGKILL'), 20_000);
+  await gone;
+  clearTimeout(timer);
+}
+
+// ---- HTTP helpers -------------------------------------------------------------------------------
+
+async function api(method, path, body, { admin = false, json = true } = {}) {
+  const headers = { accept: 'application/json' };
+  if (admin) headers.authorization = `Bearer ${ADMIN_KEY}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(path.startsWith('http') ? path : base + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let data = text;
+  if (json) { try { data = JSON.parse(text); } catch { /* keep text */ } }
+  return { status: r.status, data };
+}
+
+async function mails() {
+  const { status, data } = await api('GET', '/_dev/mail');
+  assertEq(status, 200, 'GET /_dev/mail');
+  return data;
+}
+
+/** Waits for the next mail to `to` whose subject matches, after `seen` mails to that address. */
+async function waitForMail(to, subject, seen = 0, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = [];
+  while (Date.now() < deadline) {
+    last = (await mails()).filter((m) => m.to.includes(to));
+    const hit = last.slice(seen).find((m) => subject.test(m.subject));
+    if (hit) return hit;
+    await sleep(400);
+  }
+  throw new Error(`no mail to ${to} matching ${subject} within ${timeoutMs / 1000} s; got ${JSON.stringify(last.map((m) => m.subject))}`);
+}
+
+async function mailCount(to) {
+  return (await mails()).filter((m) => m.to.includes(to)).length;
+}
+
+/** The raw MIME of a sent mail, from moto (the runner writes moto's address to lambda.env). */
+async function rawMail(id) {
+  const env = readFileSync(join(ROOT, '.local', 'logs', 'lambda.env'), 'utf8');
+  const get = (k) => (env.match(new RegExp(`^${k}=(.*)$`, 'm')) || [])[1];
+  assertEq(get('PUBLIC_BASE_URL'), base, 'lambda.env belongs to this runner');
+  const r = await fetch(`${get('AWS_ENDPOINT_URL_SESV2')}/moto-api/data.json`);
+  const data = await r.json();
+  const m = (data.ses?.RawMessage || []).find((x) => x.id === id);
+  assert(m, `mail ${id} not found in moto`);
+  return m.raw_data;
+}
+
+/** The body of the MIME part with `contentType`, transfer-decoded. */
+function mimePart(raw, contentType) {
+  const at = raw.toLowerCase().indexOf(`content-type: ${contentType}`);
+  assert(at >= 0, `no ${contentType} part`);
+  const rest = raw.slice(at);
+  const split = rest.search(/\r?\n\r?\n/);
+  const headers = rest.slice(0, split);
+  let body = rest.slice(split).replace(/^\r?\n\r?\n/, '');
+  body = body.slice(0, body.search(/\r?\n--/) >= 0 ? body.search(/\r?\n--/) : undefined);
+  if (/content-transfer-encoding:\s*base64/i.test(headers)) {
+    return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  }
+  if (/content-transfer-encoding:\s*quoted-printable/i.test(headers)) {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  return body;
+}
+
+/** Local time at the office (Europe/Berlin) as RFC 3339 with its offset. */
+function berlin(date, hour, minute) {
+  const ymd = date.toISOString().slice(0, 10);
+  const noon = new Date(`${ymd}T12:00:00Z`);
+  const name = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Berlin', timeZoneName: 'longOffset' })
+    .formatToParts(noon).find((p) => p.type === 'timeZoneName').value; // "GMT+01:00"
+  const offset = name === 'GMT' ? '+00:00' : name.slice(3);
+  return `${ymd}T${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}:00${offset}`;
+}
+
+/** The first date at least `daysAhead` days from now that falls on `weekday` (0 = Monday). */
+function nextWeekday(weekday, daysAhead = 9) {
+  const d = new Date(Date.now() + daysAhead * 86_400_000);
+  while ((d.getUTCDay() + 6) % 7 !== weekday) d.setUTCDate(d.getUTCDate() + 1);
+  return d;
+}
+
+async function putSlot(slot) {
+  const r = await api('PUT', '/admin/slots', [slot], { admin: true });
+  assertEq(r.status, 200, `PUT /admin/slots ${JSON.stringify(r.data)}`);
+  return r.data;
+}
+
+// ---- page helpers -------------------------------------------------------------------------------
+
+let axeSource = '';
+
+/** axe-core on the page as it is; the page's CSP forbids scripts, DevTools evaluation is not. */
+async function axeCheck(page, label) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async (tags) => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations', 'incomplete'] });
+    const brief = (list) => list.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${n.target.join(' ')} — ${n.failureSummary || ''}`).slice(0, 5) }));
+    return { violations: brief(r.violations), incomplete: brief(r.incomplete), passes: r.passes.length };
+  }, AXE_TAGS);
+  return result;
+}
+
+async function shoot(page, name) {
+  const original = page.viewportSize();
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: width === 375 ? 812 : 900 });
+    await page.screenshot({ path: join(ART, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize(original);
+}
+
+/**
+ * Everything every page must pass: status, `lang`, one h1, axe with no violations at both widths,
+ * no horizontal scrolling at 320 px (= 1280 px at 400 % zoom), and screenshots.
+ */
+async function examine(page, name, lang, { status, h1 } = {}) {
+  await check(`${name}: lang="${lang}"`, async () => {
+    assertEq(await page.getAttribute('html', 'lang'), lang, 'html lang');
+  });
+  if (h1) {
+    await check(`${name}: heading says it`, async () => {
+      const text = (await page.textContent('h1')).trim();
+      assert(h1.test(text), `h1 ${JSON.stringify(text)} does not match ${h1}`);
+    });
+  }
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    const r = await axeCheck(page, name);
+    axeSummary.push({ page: name, width, violations: r.violations.length, incomplete: r.incomplete.map((v) => v.id), passes: r.passes });
+    writeFileSync(join(ART, `axe-${name}-${width}.json`), JSON.stringify(r, null, 2));
+    await check(`${name}: axe at ${width} px, 0 violations (${r.passes} rules passed)`, async () => {
+      assert(r.violations.length === 0, r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n  ${v.nodes.join('\n  ')}`).join('\n'));
+    });
+  }
+  await page.setViewportSize({ width: 320, height: 640 });
+  await check(`${name}: reflows at 320 px without horizontal scrolling`, async () => {
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert(w <= 320, `page is ${w} px wide at a 320 px viewport`);
+  });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await shoot(page, name);
+  if (status !== undefined) {
+    // recorded by the caller from the navigation response
+  }
+}
+
+/** Presses Tab until the focused element matches `selector` (a keyboard user's way there). */
+async function tabTo(page, selector, max = 400) {
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => !!document.activeElement && document.activeElement.matches(s), selector)) return i + 1;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+/** Starts keyboard navigation from the top of the document. */
+async function fromTop(page) {
+  await page.evaluate(() => { document.activeElement?.blur?.(); window.getSelection()?.removeAllRanges(); });
+  await page.keyboard.press('Home');
+}
+
+/** Moves a focused <select> to `value` with the arrow keys. */
+async function chooseByKeyboard(page, value) {
+  for (let i = 0; i < 30; i += 1) {
+    const state = await page.evaluate((v) => {
+      const s = document.activeElement;
+      const target = [...s.options].findIndex((o) => o.value === v);
+      return { at: s.selectedIndex, target };
+    }, value);
+    if (state.target < 0) throw new Error(`no option ${value}`);
+    if (state.at === state.target) return;
+    await page.keyboard.press(state.at < state.target ? 'ArrowDown' : 'ArrowUp');
+  }
+  throw new Error(`could not choose ${value}`);
+}
+
+/** Presses Enter on the focused control and waits for the page it loads. */
+async function enterAndWait(page) {
+  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('Enter')]);
+  return response;
+}
+
+async function pressButton(page, label) {
+  await fromTop(page);
+  await tabTo(page, `button`, 60).catch(() => {});
+  for (let i = 0; i < 10; i += 1) {
+    const text = await page.evaluate(() => document.activeElement?.textContent?.trim());
+    if (text && label.test(text)) return enterAndWait(page);
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`no button ${label} reachable by Tab`);
+}
+
+async function focusStyle(page) {
+  return page.evaluate(() => {
+    const s = getComputedStyle(document.activeElement);
+    return { outline: `${s.outlineStyle} ${s.outlineWidth}`, shadow: s.boxShadow };
+  });
+}
+
+// ---- the story ----------------------------------------------------------------------------------
+
+const TEXT = {
+  de: {
+    formTitle: /Terminwunsch hinterlegen/, errorsTitle: /^Fehler:/, summary: /Bitte prüfen Sie Ihre Angaben/,
+    emailError: /gültige E-Mail-Adresse/, submitted: /Postfach/, confirmSubject: /^Bitte bestätigen Sie Ihren Terminwunsch/,
+    confirmedSubject: /^Ihr Terminwunsch ist aktiv/, wishTitle: /^Ihr Terminwunsch$/, confirmButton: /^Wunsch bestätigen$/,
+    confirmedTitle: /bestätigt/, offerSubject: /^Terminangebot: Bürgerbüro \S+, (Mo|Di|Mi|Do|Fr) \d\d\.\d\d\. \d{1,2}:\d\d$/,
+    offerTitle: /Terminangebot/, accept: /^Termin annehmen$/, acceptedTitle: /gebucht/, acceptedSubject: /^Termin bestätigt:/,
+    decline: /^Ablehnen und weiter warten$/, declinedTitle: /abgelehnt/, declinedSubject: /^Angebot abgelehnt/,
+    cancel: /^Ganzen Wunsch löschen$/, cancelledTitle: /gelöscht/, cancelledSubject: /^Terminwunsch gelöscht/,
+    withdrawn: /gilt nicht mehr/, expired: /abgelaufen/, notFound: /ungültig oder abgelaufen/, weekdayLong: /Montag|Dienstag|Mittwoch|Donnerstag|Freitag/,
+    acceptedAlready: /bereits angenommen/,
+  },
+  en: {
+    formTitle: /Leave an appointment wish/, errorsTitle: /^Error:/, summary: /Please check your entries/,
+    emailError: /valid email address/, submitted: /inbox/, confirmSubject: /^Please confirm your appointment wish/,
+    confirmedSubject: /^Your appointment wish is active/, wishTitle: /^Your appointment wish$/, confirmButton: /^Confirm wish$/,
+    confirmedTitle: /confirmed/, offerSubject: /^Appointment offer: Bürgerbüro \S+, (Mon|Tue|Wed|Thu|Fri) \d\d\.\d\d\. \d{1,2}:\d\d$/,
+    offerTitle: /appointment offer/i, accept: /^Accept appointment$/, acceptedTitle: /booked/, acceptedSubject: /^Appointment confirmed:/,
+    decline: /^Decline and keep waiting$/, declinedTitle: /declined/, declinedSubject: /^Offer declined/,
+    cancel: /^Delete the whole wish$/, cancelledTitle: /deleted/, cancelledSubject: /^Appointment wish deleted/,
+    withdrawn: /no longer valid/, expired: /expired/, notFound: /invalid or expired/, weekdayLong: /Monday|Tuesday|Wednesday|Thursday|Friday/,
+    acceptedAlready: /already accepted/,
+  },
+};
+
+// Each story has its own office and hours, so no wish of one story matches another's slot.
+const PLAN = {
+  de: { hourA: 8, hourB: 9, hourD: 10, service: 'id-card' },
+  en: { hourA: 11, hourB: 13, hourD: 14, service: 'id-card' },
+};
+
+function tokenPath(link, prefix) {
+  const u = new URL(link);
+  const m = u.pathname.match(new RegExp(`^/${prefix}/[^/]+`));
+  assert(m, `no /${prefix}/… link in ${link}`);
+  return m[0];
+}
+
+async function gotoPage(page, url, expectStatus) {
+  const r = await page.goto(url.startsWith('http') ? url : base + url, { waitUntil: 'load' });
+  if (expectStatus !== undefined) assertEq(r.status(), expectStatus, `status of ${url}`);
+  return r;
+}
+
+/** A confirmed wish through the JSON API (for the stories that test other pages). */
+async function confirmedWishByApi(lang, email, office, windows) {
+  const r = await api('POST', '/api/wishes', { email, service: PLAN[lang].service, offices: [office], windows, language: lang });
+  assertEq(r.status, 202, `POST /api/wishes ${JSON.stringify(r.data)}`);
+  const mail = await waitForMail(email, TEXT[lang].confirmSubject);
+  const wish = tokenPath(mail.links.find((l) => l.includes('/w/')), 'w');
+  const c = await api('POST', `${wish}/confirm`);
+  assertEq(c.status, 200, `confirm ${JSON.stringify(c.data)}`);
+  assertEq(c.data.status, 'waiting', 'wish status after confirm');
+  return wish;
+}
+
+async function storyMain(page, lang) {
+  const T = TEXT[lang];
+  const P = PLAN[lang];
+  const email = `anna.${lang}.${RUN}@example.de`;
+  const name = (n) => `${lang}-${n}`;
+  console.log(`\n[${lang}] wish form, by keyboard → confirmation → offer → accept`);
+
+  await step(`${lang}: the form opens in the browser's language`, async () => {
+    await gotoPage(page, '/', 200);
+  });
+  await examine(page, name('01-form'), lang, { h1: T.formTitle });
+
+  await check(`${lang}: the first Tab reaches the skip link`, async () => {
+    await fromTop(page);
+    await page.keyboard.press('Tab');
+    assert(await page.evaluate(() => document.activeElement.matches('a.skip')), 'first focus is not the skip link');
+  });
+  await check(`${lang}: focus is visible on a checkbox`, async () => {
+    await tabTo(page, 'input[name=offices]');
+    const s = await focusStyle(page);
+    assert(!s.outline.startsWith('none') && parseFloat(s.outline.split(' ')[1]) >= 2, `outline ${s.outline}`);
+    await page.screenshot({ path: join(ART, `${name('01-form-focus')}-1280.png`) });
+  });
+
+  // A first try with a wrong address and nothing ticked: errors, input kept, focus on the summary.
+  await step(`${lang}: a wrong entry submitted by keyboard`, async () => {
+    await fromTop(page);
+    await tabTo(page, '#field-email');
+    await page.keyboard.type('anna@');
+    await tabTo(page, 'button[type=submit]');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 422, 'status of the form with errors');
+  });
+  await check(`${lang}: the error summary has focus`, async () => {
+    await page.waitForFunction(() => document.activeElement?.id === 'error-summary', null, { timeout: 3000 });
+  });
+  await check(`${lang}: errors are in the page's language, next to their fields, input kept`, async () => {
+    assert(T.errorsTitle.test(await page.title()), `title ${await page.title()}`);
+    assert(T.summary.test(await page.textContent('#error-summary')), 'summary heading');
+    assert(T.emailError.test(await page.textContent('#email-error')), `email error ${await page.textContent('#email-error')}`);
+    assertEq(await page.inputValue('#field-email'), 'anna@', 'email kept');
+    assertEq(await page.getAttribute('#field-email', 'aria-invalid'), 'true', 'aria-invalid');
+    assert(await page.$('#windows-error') && await page.$('#offices-error'), 'offices and windows errors shown');
+  });
+  await examine(page, name('02-form-errors'), lang, { h1: T.formTitle });
+  await check(`${lang}: a summary link takes the keyboard to its field`, async () => {
+    await page.focus('#error-summary');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'field-email', null, { timeout: 3000 });
+  });
+
+  // The real wish, as the newspaper's reporter made it: Mon–Thu one hour, Friday 12.
+  await step(`${lang}: the wish filled in and sent by keyboard`, async () => {
+    await fromTop(page);
+    await tabTo(page, '#field-email');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    assert(await page.evaluate(() => document.activeElement.id === 'field-service'), 'Tab from email goes to service');
+    await chooseByKeyboard(page, P.service);
+    await tabTo(page, 'input[name=offices][value=bilk]');
+    await page.keyboard.press('Space');
+    const windows = [['mon', P.hourA], ['tue', P.hourA], ['wed', P.hourA], ['thu', P.hourA], ['fri', 12]];
+    for (const [day, hour] of windows) {
+      await tabTo(page, `input[name=w][value="${day}-${hour}"]`);
+      await page.keyboard.press('Space');
+    }
+    const ticked = await page.$$eval('input:checked', (l) => l.map((i) => i.value));
+    for (const [day, hour] of windows) assert(ticked.includes(`${day}-${hour}`), `${day}-${hour} not ticked: ${ticked}`);
+    assert(ticked.includes(lang), `language ${lang} is preselected: ${ticked}`);
+    await tabTo(page, 'button[type=submit]');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 202, 'status of the submitted page');
+  });
+  await examine(page, name('03-submitted'), lang, { h1: T.submitted });
+
+  const confirmMail = await step(`${lang}: the confirmation mail arrives (text + HTML, List-Unsubscribe)`, async () => {
+    const m = await waitForMail(email, T.confirmSubject);
+    assert(m.text.length > 50 && m.html.includes('<a '), 'both parts');
+    const h = Object.fromEntries(m.headers.map(([k, v]) => [k.toLowerCase(), v]));
+    assert(/^<http.*\/w\/.+\/cancel>$/.test(h['list-unsubscribe'] || ''), `List-Unsubscribe ${h['list-unsubscribe']}`);
+    assertEq(h['list-unsubscribe-post'], 'List-Unsubscribe=One-Click', 'List-Unsubscribe-Post');
+    return m;
+  });
+  const wishPath = tokenPath(confirmMail.links.find((l) => l.includes('/w/')), 'w');
+
+  await step(`${lang}: the mail's confirm link opens the wish page`, async () => {
+    const link = confirmMail.links.find((l) => /\/w\/[^/]+\/confirm/.test(l)) || confirmMail.links[0];
+    await gotoPage(page, link, 200);
+    const body = await page.textContent('main');
+    assert(/bilk|Bilk/.test(body), 'the wish names the office');
+  });
+  await examine(page, name('04-wish-pending'), lang, { h1: T.wishTitle });
+  await step(`${lang}: confirm by keyboard`, async () => {
+    const r = await pressButton(page, T.confirmButton);
+    assertEq(r.status(), 200, 'status after confirm');
+  });
+  await examine(page, name('05-wish-confirmed'), lang, { h1: T.confirmedTitle });
+  await check(`${lang}: the wish is waiting and the confirmation mail came`, async () => {
+    const r = await api('GET', wishPath);
+    assertEq(r.data.status, 'waiting', 'wish status');
+    await waitForMail(email, T.confirmedSubject);
+  });
+
+  // The office releases a booked slot that fits: it goes to the queue, the offer comes by mail.
+  const slotId = `bt-${RUN}-${lang}-a`;
+  const start = berlin(nextWeekday(0), P.hourA, 30);
+  await step(`${lang}: a booked slot is released through the admin API`, async () => {
+    await putSlot({ id: slotId, office: 'bilk', service: P.service, start, minutes: 15, status: 'booked' });
+    const r = await api('POST', `/admin/slots/${slotId}/release`, undefined, { admin: true });
+    assertEq(r.status, 200, `release ${JSON.stringify(r.data)}`);
+  });
+  const offerMail = await step(`${lang}: the offer mail arrives with a subject that says what it is`, async () => {
+    const m = await waitForMail(email, /./, await mailCount(email) - 1);
+    assert(T.offerSubject.test(m.subject), `subject ${JSON.stringify(m.subject)}`);
+    return m;
+  });
+  const offerLink = offerMail.links.find((l) => /\/o\/[^/?#]+(\?.*)?$/.test(l)) || offerMail.links.find((l) => l.includes('/o/'));
+  const offerPath = tokenPath(offerLink, 'o');
+  await step(`${lang}: the offer page shows office, address, date and deadline`, async () => {
+    await gotoPage(page, offerLink, 200);
+    const body = await page.textContent('main');
+    assert(body.includes('Bachstraße 145'), 'address');
+    assert(T.weekdayLong.test(body), 'weekday written out');
+    assert(body.includes(`${P.hourA}:30`), `time ${P.hourA}:30`);
+  });
+  await examine(page, name('06-offer'), lang, { h1: T.offerTitle });
+  await step(`${lang}: accept by keyboard`, async () => {
+    const r = await pressButton(page, T.accept);
+    assertEq(r.status(), 200, 'status after accept');
+  });
+  await examine(page, name('07-offer-accepted'), lang, { h1: T.acceptedTitle });
+  await check(`${lang}: the slot is booked for the wish`, async () => {
+    const r = await api('GET', `/admin/slots/${slotId}`, undefined, { admin: true });
+    assertEq(r.data.status, 'booked', 'slot status');
+  });
+  await check(`${lang}: the acceptance mail carries an .ics in the office's time`, async () => {
+    const m = await waitForMail(email, T.acceptedSubject);
+    assert(m.attachments.some((a) => a.endsWith('.ics')), `attachments ${m.attachments}`);
+    const ics = mimePart(await rawMail(m.id), 'text/calendar');
+    assert(ics.includes('BEGIN:VCALENDAR') && ics.includes('BEGIN:VEVENT'), 'a calendar with an event');
+    const utc = new Date(start).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    assert(ics.includes(`DTSTART:${utc}`), `DTSTART ${utc} in\n${ics}`);
+    assert(/LOCATION:.*Bachstraße 145/.test(ics), `LOCATION with the address in\n${ics}`);
+    writeFileSync(join(ART, `${lang}-termin.ics`), ics);
+  });
+  await check(`${lang}: the offer page after accepting says so`, async () => {
+    await gotoPage(page, offerPath, 200);
+    assert(T.acceptedAlready.test(await page.textContent('main')), 'says already accepted');
+    assertEq(await page.$$eval('main button', (b) => b.length), 0, 'no buttons left');
+  });
+  return { wishPath };
+}
+
+async function storyDeclineAndCancel(page, lang) {
+  const T = TEXT[lang];
+  const P = PLAN[lang];
+  const email = `ben.${lang}.${RUN}@example.de`;
+  const name = (n) => `${lang}-${n}`;
+  console.log(`\n[${lang}] decline, then cancel the whole wish from the next offer`);
+  await confirmedWishByApi(lang, email, 'altstadt', { tue: [P.hourB] });
+  const day = nextWeekday(1);
+  const seen = await mailCount(email);
+  await step(`${lang}: a new free slot goes to the queue`, async () => {
+    await putSlot({ id: `bt-${RUN}-${lang}-b1`, office: 'altstadt', service: P.service, start: berlin(day, P.hourB, 0), minutes: 20, status: 'free' });
+  });
+  const offer1 = await step(`${lang}: offer mail`, async () => waitForMail(email, T.offerSubject, seen));
+  const o1 = tokenPath(offer1.links.find((l) => l.includes('/o/')), 'o');
+  await step(`${lang}: the decline link asks before it changes anything`, async () => {
+    await gotoPage(page, `${o1}/decline`, 200);
+    assertEq(await page.$$eval('main button', (b) => b.length), 1, 'one button');
+    assertEq((await api('GET', o1)).data.status, 'open', 'still open after the GET');
+  });
+  await examine(page, name('08-offer-choose-decline'), lang, { h1: T.offerTitle });
+  await step(`${lang}: decline by keyboard`, async () => {
+    const r = await pressButton(page, T.decline);
+    assertEq(r.status(), 200, 'status after decline');
+  });
+  await examine(page, name('09-offer-declined'), lang, { h1: T.declinedTitle });
+  await check(`${lang}: the decline is confirmed by mail`, async () => { await waitForMail(email, T.declinedSubject, seen); });
+
+  const seen2 = await mailCount(email);
+  await step(`${lang}: another free slot for the same wish`, async () => {
+    await putSlot({ id: `bt-${RUN}-${lang}-b2`, office: 'altstadt', service: P.service, start: berlin(day, P.hourB, 30), minutes: 20, status: 'free' });
+  });
+  const offer2 = await step(`${lang}: second offer mail`, async () => waitForMail(email, T.offerSubject, seen2));
+  const o2 = tokenPath(offer2.links.find((l) => l.includes('/o/')), 'o');
+  await step(`${lang}: cancel the whole wish from the offer page by keyboard`, async () => {
+    await gotoPage(page, o2, 200);
+    const r = await pressButton(page, T.cancel);
+    assertEq(r.status(), 200, 'status after cancel');
+  });
+  await examine(page, name('10-offer-cancelled-wish'), lang, { h1: T.cancelledTitle });
+  await check(`${lang}: the cancellation is confirmed by mail`, async () => { await waitForMail(email, T.cancelledSubject, seen2); });
+}
+
+async function storyWishPageCancel(page, lang) {
+  const T = TEXT[lang];
+  const email = `cem.${lang}.${RUN}@example.de`;
+  const name = (n) => `${lang}-${n}`;
+  console.log(`\n[${lang}] the wish page of a waiting wish, cancelled there`);
+  const wish = await confirmedWishByApi(lang, email, 'benrath', { wed: [lang === 'de' ? 10 : 11] });
+  await step(`${lang}: the wish page of a waiting wish`, async () => { await gotoPage(page, wish, 200); });
+  await examine(page, name('11-wish-waiting'), lang, { h1: T.wishTitle });
+  await step(`${lang}: cancel the wish by keyboard`, async () => {
+    const r = await pressButton(page, T.cancel);
+    assertEq(r.status(), 200, 'status after cancel');
+  });
+  await examine(page, name('12-wish-cancelled'), lang, { h1: T.cancelledTitle });
+  await check(`${lang}: cancelled, confirmed by mail`, async () => {
+    assertEq((await api('GET', wish)).data.status, 'cancelled', 'wish status');
+    await waitForMail(email, T.cancelledSubject);
+  });
+}
+
+async function storyGoneOffers(page, lang) {
+  const T = TEXT[lang];
+  const P = PLAN[lang];
+  const email = `dora.${lang}.${RUN}@example.de`;
+  const name = (n) => `${lang}-${n}`;
+  console.log(`\n[${lang}] an offer the office withdrew, and one that expired`);
+  const wish = await confirmedWishByApi(lang, email, 'gerresheim', { thu: [P.hourD] });
+  const day = nextWeekday(3);
+  const id1 = `bt-${RUN}-${lang}-d1`;
+  let seen = await mailCount(email);
+  await step(`${lang}: an offer, then the office withdraws the slot`, async () => {
+    await putSlot({ id: id1, office: 'gerresheim', service: P.service, start: berlin(day, P.hourD, 0), minutes: 15, status: 'free' });
+    await waitForMail(email, T.offerSubject, seen);
+    const r = await api('DELETE', `/admin/slots/${id1}`, undefined, { admin: true, json: false });
+    assertEq(r.status, 204, 'DELETE /admin/slots');
+  });
+  const offers = (await mails()).filter((m) => m.to.includes(email) && T.offerSubject.test(m.subject));
+  const o1 = tokenPath(offers[offers.length - 1].links.find((l) => l.includes('/o/')), 'o');
+  await step(`${lang}: the withdrawn offer says so plainly`, async () => {
+    await gotoPage(page, o1, 200);
+    assert(T.withdrawn.test(await page.textContent('main')), 'says withdrawn');
+  });
+  await examine(page, name('13-offer-withdrawn'), lang, { h1: T.offerTitle });
+
+  seen = await mailCount(email);
+  await step(`${lang}: a second offer, left unanswered past its deadline`, async () => {
+    await putSlot({ id: `bt-${RUN}-${lang}-d2`, office: 'gerresheim', service: P.service, start: berlin(day, P.hourD, 30), minutes: 15, status: 'free' });
+    await waitForMail(email, T.offerSubject, seen);
+  });
+  const offers2 = (await mails()).filter((m) => m.to.includes(email) && T.offerSubject.test(m.subject));
+  const o2 = tokenPath(offers2[offers2.length - 1].links.find((l) => l.includes('/o/')), 'o');
+  await step(`${lang}: the clock moves past the deadline`, async () => {
+    const r = await api('POST', '/_dev/clock', { advance_minutes: 25 * 60 });
+    assertEq(r.status, 200, 'POST /_dev/clock');
+  });
+  await step(`${lang}: the expired offer says so`, async () => {
+    await gotoPage(page, o2, 200);
+    assert(T.expired.test(await page.textContent('main')), 'says expired');
+  });
+  await examine(page, name('14-offer-expired'), lang, { h1: T.offerTitle });
+  await step(`${lang}: accepting too late answers a page, not an error`, async () => {
+    await gotoPage(page, `${o2}/accept`, 200);
+    assertEq(await page.$$eval('main button', (b) => b.length), 0, 'no button to press');
+    const r = await fetch(`${base}${o2}/accept`, { method: 'POST', headers: { 'accept-language': lang } });
+    assertEq(r.status, 200, 'POST accept after the deadline');
+  });
+  await examine(page, name('15-offer-accept-too-late'), lang, { h1: T.offerTitle });
+  await api('POST', `${wish}/cancel`); // leaves nothing waiting for the next language's slots
+}
+
+async function storyNotFound(page, lang) {
+  const T = TEXT[lang];
+  console.log(`\n[${lang}] unknown links`);
+  await step(`${lang}: an unknown wish link answers 404 with a page`, async () => {
+    await gotoPage(page, `/w/not-a-token?lang=${lang}`, 404);
+  });
+  await examine(page, `${lang}-16-not-found`, lang, { h1: T.notFound });
+  await check(`${lang}: an unknown offer link answers the same`, async () => {
+    await gotoPage(page, '/o/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 404);
+    assert(T.notFound.test(await page.textContent('h1')), 'same page');
+  });
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main() {
+  const began = Date.now();
+  mkdirSync(ART, { recursive: true });
+  for (const f of readdirSync(ART)) {
+    if (/\.(png|json|ics|log)$/.test(f)) rmSync(join(ART, f));
+  }
+  axeSource = readFileSync(join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  console.log(`runner ${RUNNER_BIN}\nbrowser ${CHROMIUM}\nartefacts ${ART}`);
+  await step('the local runner starts and answers', startRunner);
+  console.log(`runner at ${base}`);
+
+  const userDataDir = mkdtempSync(join(tmpdir(), 'terminagent-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1280, height: 900 },
+    locale: 'de-DE',
+    timezoneId: 'Europe/Berlin',
+  });
+  try {
+    pass(`Chromium ${context.browser()?.version() || ''} starts with a fresh profile`.trim());
+    for (const lang of ['de', 'en']) {
+      const page = await context.newPage();
+      await page.setExtraHTTPHeaders({ 'accept-language': lang === 'de' ? 'de-DE,de;q=0.9' : 'en-GB,en;q=0.9' });
+      const cspErrors = [];
+      page.on('console', (m) => { if (m.type() === 'error') cspErrors.push(m.text()); });
+      for (const story of [storyMain, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound]) {
+        try {
+          await story(page, lang);
+        } catch (e) {
+          if (!(e instanceof StoryAborted)) fail(`${lang}: ${story.name} crashed`, e);
+        }
+      }
+      await check(`${lang}: no console errors (CSP, resources) on any page`, async () => {
+        assert(cspErrors.length === 0, cspErrors.join('\n'));
+      });
+      await page.close();
+    }
+    const page = await context.newPage();
+    await check('the dev mail view shows the sent mails (screenshot only, no axe)', async () => {
+      await gotoPage(page, '/_dev/mail/view', 200);
+      await shoot(page, 'zz-dev-mail-view');
+    });
+  } finally {
+    await context.close().catch(() => {});
+    rmSync(userDataDir, { recursive: true, force: true });
+    if (!process.env.KEEP_RUNNING) await stopRunner();
+  }
+  writeFileSync(join(ART, 'axe-summary.json'), JSON.stringify(axeSummary, null, 2));
+  console.log('\naxe (violations per page and width):');
+  for (const a of axeSummary) console.log(`  ${a.page.padEnd(32)} ${String(a.width).padStart(4)} px  ${a.violations} violations, ${a.passes} rules passed${a.incomplete.length ? `, to review: ${a.incomplete.join(', ')}` : ''}`);
+  if (failures.length) console.log(`\nfailures:\n  ${failures.join('\n  ')}`);
+  console.log(`\nscreenshots in ${ART} (${((Date.now() - began) / 1000).toFixed(0)} s)`);
+}
+
+process.on('SIGINT', async () => { await stopRunner(); process.exit(130); });
+process.on('SIGTERM', async () => { await stopRunner(); process.exit(143); });
+
+try {
+  await main();
+} catch (e) {
+  if (!(e instanceof StoryAborted)) fail('the test itself', e);
+  await stopRunner();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
