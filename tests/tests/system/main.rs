@@ -17,3 +17,4 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod story;
+mod stress;
