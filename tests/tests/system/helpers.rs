@@ -180,3 +180,9 @@ pub fn page_link(mail: &DevMail, kind: &str) -> String {
         .cloned()
         .unwrap_or_else(|| panic!("no {kind} link in {:?}", mail.links))
 }
+
+pub fn parse_time(s: &str) -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&Utc)
+}

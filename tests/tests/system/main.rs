@@ -6,7 +6,8 @@
     clippy::panic,
     clippy::missing_panics_doc,
     clippy::too_many_lines,
-    clippy::similar_names
+    clippy::similar_names,
+    clippy::doc_markdown
 )]
 
 mod concurrency;
@@ -16,5 +17,6 @@ mod helpers;
 mod hostile;
 mod lifecycle;
 mod limits;
+mod model;
 mod story;
 mod stress;

@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+const [file, out, y, h, x = 0, w = 0] = process.argv.slice(2);
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox','--disable-gpu'] });
+const p = await b.newPage({ viewport: { width: 1400, height: 1000 } });
+const data = readFileSync(file).toString('base64');
+await p.setContent(`<body style="margin:0"><img id=i src="data:image/png;base64,${data}"></body>`);
+const size = await p.$eval('#i', (i) => ({ w: i.naturalWidth, h: i.naturalHeight }));
+await p.setViewportSize({ width: size.w, height: Math.min(size.h, 16000) });
+await p.screenshot({ path: out, clip: { x: +x, y: +y, width: +w || size.w, height: Math.min(+h, size.h - +y) } });
+await b.close();

@@ -1,0 +1,394 @@
+//! Model-based test: random sequences of operations run against the real system and against a
+//! small in-memory reference model of DESIGN.md's rules. After every step the wishes' and slots'
+//! states and the number of mails each citizen got must agree.
+
+use crate::helpers::{TestEnv, next_local, page_link};
+use chrono::Weekday;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use shared::domain::{SlotId, SlotStatus, WishId, WishStatus};
+
+const SEQUENCES: u64 = 5;
+const STEPS: usize = 24;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Win {
+    Mon,
+    Tue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MStatus {
+    Pending,
+    Waiting,
+    Offered(usize),
+    Paused,
+    Fulfilled,
+    Cancelled,
+    Gone,
+}
+
+struct MWish {
+    email: String,
+    windows: Vec<Win>,
+    status: MStatus,
+    order: usize,
+    declined: Vec<usize>,
+    unanswered: u8,
+    mails: usize,
+    created_hours: i64,
+    id: Option<WishId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SStatus {
+    Free,
+    Offered(usize),
+    Booked(usize),
+}
+
+struct MSlot {
+    win: Win,
+    start_key: String,
+    status: SStatus,
+}
+
+#[derive(Default)]
+struct Model {
+    wishes: Vec<MWish>,
+    slots: Vec<MSlot>,
+    hours: i64,
+    next_order: usize,
+}
+
+impl Model {
+    /// Offers slot `s` to the first waiting wish in confirmation order that fits, if it is free.
+    fn match_slot(&mut self, s: usize) {
+        if self.slots[s].status != SStatus::Free {
+            return;
+        }
+        let win = self.slots[s].win;
+        let candidate = self
+            .wishes
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| {
+                w.status == MStatus::Waiting && w.windows.contains(&win) && !w.declined.contains(&s)
+            })
+            .min_by_key(|(_, w)| w.order)
+            .map(|(i, _)| i);
+        if let Some(i) = candidate {
+            self.wishes[i].status = MStatus::Offered(s);
+            self.wishes[i].mails += 1;
+            self.slots[s].status = SStatus::Offered(i);
+        }
+    }
+
+    /// The rescan: free slots in start order.
+    fn match_free_slots(&mut self) {
+        let mut free: Vec<usize> = (0..self.slots.len())
+            .filter(|s| self.slots[*s].status == SStatus::Free)
+            .collect();
+        free.sort_by(|a, b| self.slots[*a].start_key.cmp(&self.slots[*b].start_key));
+        for s in free {
+            self.match_slot(s);
+        }
+    }
+}
+
+fn windows_json(windows: &[Win]) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for w in windows {
+        m.insert(
+            if *w == Win::Mon { "mon" } else { "tue" }.into(),
+            json!([8]),
+        );
+    }
+    serde_json::Value::Object(m)
+}
+
+async fn wish_link(env: &TestEnv, email: &str) -> String {
+    page_link(&env.mails_to(email).await[0], "/w/")
+}
+
+async fn offer_link(env: &TestEnv, email: &str) -> String {
+    let mails = env.mails_to(email).await;
+    let offer = mails
+        .iter()
+        .rev()
+        .find(|m| m.subject.starts_with("Terminangebot"))
+        .unwrap();
+    page_link(offer, "/o/")
+}
+
+#[allow(clippy::too_many_lines)]
+async fn run_sequence(seed: u64) {
+    let env = TestEnv::spawn().await;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut m = Model::default();
+    let mut trace = Vec::new();
+    for step in 0..STEPS {
+        // Start with a queue: several wishes submitted and confirmed, so that slots have several
+        // candidates and the order matters.
+        let op = match step {
+            0..=3 => 0,
+            4..=7 => 20,
+            _ => rng.random_range(0..100),
+        };
+        match op {
+            0..=19 => {
+                let windows = [vec![Win::Mon], vec![Win::Tue], vec![Win::Mon, Win::Tue]]
+                    [rng.random_range(0..3)]
+                .clone();
+                let email = env.email(&format!("s{seed}w{}", m.wishes.len()));
+                trace.push(format!("submit {} {windows:?}", m.wishes.len()));
+                let request = serde_json::from_value(json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows_json(&windows)})).unwrap();
+                let wish = shared::app::submit_wish(&env.system.deps, &request, None)
+                    .await
+                    .unwrap();
+                m.wishes.push(MWish {
+                    email,
+                    windows,
+                    status: MStatus::Pending,
+                    order: usize::MAX,
+                    declined: vec![],
+                    unanswered: 0,
+                    mails: 1,
+                    created_hours: m.hours,
+                    id: Some(wish.id),
+                });
+            }
+            20..=34 if !m.wishes.is_empty() => {
+                let i = if step < 8 { step - 4 } else { rng.random_range(0..m.wishes.len()) };
+                trace.push(format!("confirm {i}"));
+                let link = wish_link(&env, &m.wishes[i].email).await;
+                let status = env.click(&format!("{link}/confirm")).await.0;
+                let w = &mut m.wishes[i];
+                match w.status {
+                    MStatus::Pending if m.hours - w.created_hours < 24 => {
+                        w.status = MStatus::Waiting;
+                        w.order = m.next_order;
+                        m.next_order += 1;
+                        w.mails += 1;
+                    }
+                    MStatus::Pending | MStatus::Gone => {
+                        w.status = MStatus::Gone;
+                        assert_eq!(status, 404, "seed {seed}: {trace:?}");
+                    }
+                    MStatus::Paused => {
+                        w.status = MStatus::Waiting;
+                        w.unanswered = 0;
+                        w.mails += 1;
+                    }
+                    _ => {}
+                }
+            }
+            35..=54 => {
+                let s = m.slots.len();
+                let win = if rng.random_bool(0.5) {
+                    Win::Mon
+                } else {
+                    Win::Tue
+                };
+                let day = if win == Win::Mon {
+                    Weekday::Mon
+                } else {
+                    Weekday::Tue
+                };
+                let start = next_local(
+                    day,
+                    8,
+                    u32::try_from(s % 60).unwrap(),
+                    20 + 7 * i64::try_from(s / 2).unwrap(),
+                );
+                trace.push(format!("release slot {s} {win:?}"));
+                let slot = json!([{"id": format!("m{s}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"}]);
+                assert_eq!(
+                    env.admin(reqwest::Method::PUT, "/admin/slots", Some(slot))
+                        .await
+                        .0,
+                    200
+                );
+                let start_key = shared::store::format_time(crate::helpers::parse_time(&start));
+                m.slots.push(MSlot {
+                    win,
+                    start_key,
+                    status: SStatus::Free,
+                });
+                m.match_slot(s);
+            }
+            55..=84 => {
+                let offered: Vec<usize> = (0..m.wishes.len())
+                    .filter(|i| matches!(m.wishes[*i].status, MStatus::Offered(_)))
+                    .collect();
+                if offered.is_empty() {
+                    continue;
+                }
+                let i = offered[rng.random_range(0..offered.len())];
+                let MStatus::Offered(s) = m.wishes[i].status else {
+                    unreachable!()
+                };
+                let action = ["accept", "decline", "cancel"][rng.random_range(0..3)];
+                trace.push(format!("{action} {i} (slot {s})"));
+                let link = offer_link(&env, &m.wishes[i].email).await;
+                assert_eq!(env.click(&format!("{link}/{action}")).await.0, 200);
+                let w = &mut m.wishes[i];
+                w.mails += 1;
+                match action {
+                    "accept" => {
+                        w.status = MStatus::Fulfilled;
+                        m.slots[s].status = SStatus::Booked(i);
+                    }
+                    "decline" => {
+                        w.status = MStatus::Waiting;
+                        w.declined.push(s);
+                        w.unanswered = 0;
+                        m.slots[s].status = SStatus::Free;
+                        m.match_slot(s);
+                    }
+                    _ => {
+                        w.status = MStatus::Cancelled;
+                        m.slots[s].status = SStatus::Free;
+                        m.match_slot(s);
+                    }
+                }
+            }
+            85..=89 if !m.wishes.is_empty() => {
+                let i = rng.random_range(0..m.wishes.len());
+                trace.push(format!("cancel wish {i}"));
+                let link = wish_link(&env, &m.wishes[i].email).await;
+                env.click(&format!("{link}/cancel")).await;
+                let w = &mut m.wishes[i];
+                match w.status.clone() {
+                    MStatus::Pending if m.hours - w.created_hours < 24 => {
+                        w.status = MStatus::Cancelled;
+                        w.mails += 1;
+                    }
+                    MStatus::Waiting | MStatus::Paused => {
+                        w.status = MStatus::Cancelled;
+                        w.mails += 1;
+                    }
+                    MStatus::Offered(s) => {
+                        w.status = MStatus::Cancelled;
+                        w.mails += 1;
+                        m.slots[s].status = SStatus::Free;
+                        m.match_slot(s);
+                    }
+                    MStatus::Pending => w.status = MStatus::Gone,
+                    _ => {}
+                }
+            }
+            _ => {
+                // A day passes without answers; the schedule runs.
+                trace.push("a day passes, rescan".into());
+                env.system.deps.clock.advance(25 * 60);
+                m.hours += 25;
+                env.system.rescan().await.unwrap();
+                for i in 0..m.wishes.len() {
+                    if let MStatus::Offered(s) = m.wishes[i].status {
+                        let w = &mut m.wishes[i];
+                        w.declined.push(s);
+                        w.unanswered += 1;
+                        w.mails += 1;
+                        w.status = if w.unanswered >= 3 {
+                            MStatus::Paused
+                        } else {
+                            MStatus::Waiting
+                        };
+                        m.slots[s].status = SStatus::Free;
+                    }
+                    if m.wishes[i].status == MStatus::Pending
+                        && m.hours - m.wishes[i].created_hours >= 24
+                    {
+                        m.wishes[i].status = MStatus::Gone;
+                    }
+                }
+                m.match_free_slots();
+            }
+        }
+        env.settle().await;
+        // A wish that became waiting is matched only by the next rescan, as in AWS.
+        compare(&env, &m, seed, step, &trace).await;
+    }
+}
+
+async fn compare(env: &TestEnv, m: &Model, seed: u64, step: usize, trace: &[String]) {
+    let now = env.system.deps.clock.now();
+    for (i, w) in m.wishes.iter().enumerate() {
+        let real = env
+            .system
+            .deps
+            .store
+            .get_wish(w.id.as_ref().unwrap(), now)
+            .await
+            .unwrap();
+        let expected = match &w.status {
+            MStatus::Pending => Some(WishStatus::Pending),
+            MStatus::Waiting => Some(WishStatus::Waiting),
+            MStatus::Offered(_) => Some(WishStatus::Offered),
+            MStatus::Paused => Some(WishStatus::Paused),
+            MStatus::Fulfilled => Some(WishStatus::Fulfilled),
+            MStatus::Cancelled => Some(WishStatus::Cancelled),
+            MStatus::Gone => None,
+        };
+        assert_eq!(
+            real.as_ref().map(|r| r.status),
+            expected,
+            "seed {seed} step {step} wish {i}: {trace:#?}"
+        );
+        assert_eq!(
+            env.mails_to(&w.email).await.len(),
+            w.mails,
+            "seed {seed} step {step} mails of wish {i}: {trace:#?}"
+        );
+        if let (MStatus::Offered(s), Some(real)) = (&w.status, &real) {
+            let slot = env
+                .system
+                .deps
+                .store
+                .get_slot(&SlotId::parse(&format!("m{s}")).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                slot.offer, real.open_offer,
+                "seed {seed} step {step}: wish {i} holds slot {s}: {trace:#?}"
+            );
+        }
+    }
+    for (s, slot) in m.slots.iter().enumerate() {
+        let real = env
+            .system
+            .deps
+            .store
+            .get_slot(&SlotId::parse(&format!("m{s}")).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let expected = match slot.status {
+            SStatus::Free => SlotStatus::Free,
+            SStatus::Offered(_) => SlotStatus::Offered,
+            SStatus::Booked(_) => SlotStatus::Booked,
+        };
+        assert_eq!(
+            real.status, expected,
+            "seed {seed} step {step} slot {s}: {trace:#?}"
+        );
+        if let SStatus::Booked(i) = slot.status {
+            assert_eq!(
+                real.wish.as_ref(),
+                m.wishes[i].id.as_ref(),
+                "seed {seed} step {step} slot {s} booked by wish {i}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn random_operation_sequences_agree_with_the_reference_model() {
+    for seed in 0..SEQUENCES {
+        run_sequence(seed).await;
+    }
+    println!("{SEQUENCES} sequences × {STEPS} steps agreed with the model");
+}
