@@ -175,12 +175,13 @@ impl Deps {
     /// A mail about a wish, in its language. Every such mail carries a link to see or delete the
     /// wish (and, while the wish is active, a one-click unsubscribe that cancels it): when the
     /// caller has no link at hand, a fresh wish token is minted and stored with the mail.
-    fn wish_mail(
+    fn wish_mail<'a>(
         &self,
         key: String,
-        wish: &Wish,
+        wish: impl Into<Recipient<'a>>,
         mut content: MailContent,
     ) -> Result<OutgoingMail, AppError> {
+        let wish: Recipient<'a> = wish.into();
         let mut tokens = Vec::new();
         if content.manage_url.is_none() {
             let token = Token::generate();
@@ -192,14 +193,38 @@ impl Deps {
             });
             content.manage_url = Some(self.url(&format!("/w/{}", token.expose())));
         }
-        if wish.status.is_active() && content.unsubscribe_url.is_none() {
+        if wish.active && content.unsubscribe_url.is_none() {
             content.unsubscribe_url = content.manage_url.as_ref().map(|u| format!("{u}/cancel"));
         }
         let mut mail = self.mail(key, wish.email.as_ref(), wish.language, &content)?;
         mail.tokens = tokens;
         Ok(mail)
     }
+}
 
+/// Whom a mail about a wish goes to: enough to write it, whether from the wish itself or from
+/// its place in line.
+#[derive(Clone, Copy)]
+pub struct Recipient<'a> {
+    pub id: &'a WishId,
+    pub email: &'a crate::domain::Email,
+    pub language: Language,
+    /// Active wishes get a one-click unsubscribe (cancel) header.
+    pub active: bool,
+}
+
+impl<'a> From<&'a Wish> for Recipient<'a> {
+    fn from(w: &'a Wish) -> Self {
+        Self {
+            id: &w.id,
+            email: &w.email,
+            language: w.language,
+            active: w.status.is_active(),
+        }
+    }
+}
+
+impl Deps {
     /// Sends a mail that is already safe in the outbox. A failure is only logged: the rescan
     /// sends it once the lease has run out, so it is delayed, never lost.
     #[tracing::instrument(skip_all, fields(mail = %mail.key))]
@@ -828,17 +853,19 @@ pub async fn cancel_from_offer(deps: &Deps, token: &str) -> Result<Offer, AppErr
 /// How many queue entries one read takes from the head of a line.
 const PAGE: i32 = 25;
 
-/// Offers a free slot to the first wish in line. Cost: one read of the slot, then per page of 25
-/// queue entries one query and one batch read, then one transaction — independent of the length
-/// of the line. Returns the offer made, if any.
-#[tracing::instrument(skip_all, fields(slot_id = %slot_id))]
-pub async fn match_slot(deps: &Deps, slot_id: &SlotId) -> Result<Option<Offer>, AppError> {
+/// Offers a free slot to the first wish in line.
+///
+/// The usual offer costs one query (the head of the line; its entries say whom to write to) and
+/// one transaction whose conditions check that the slot is still free and the wish still waiting
+/// and has not declined this slot — independent of the length of the line. Only when that
+/// first try conflicts (the head holds another offer, declined this slot, or someone else took
+/// the slot) is the slot read again and the line read page by page with the wishes' states.
+#[tracing::instrument(skip_all, fields(slot_id = %slot.id))]
+pub async fn match_slot(deps: &Deps, slot: &Slot) -> Result<Option<Offer>, AppError> {
     let catalog = deps.catalog().await?;
-    for _attempt in 0..8 {
+    let mut slot = slot.clone();
+    for attempt in 0..8 {
         let now = deps.clock.now();
-        let Some(slot) = deps.store.get_slot(slot_id).await? else {
-            return Ok(None);
-        };
         if slot.status != SlotStatus::Free {
             return Ok(None);
         }
@@ -846,31 +873,49 @@ pub async fn match_slot(deps: &Deps, slot_id: &SlotId) -> Result<Option<Offer>, 
             return Ok(None);
         };
         let window = local_window(slot.start);
-        let mut after: Option<String> = None;
-        let chosen = loop {
-            let (ids, next) = deps
+        let chosen: Option<Wish> = if attempt == 0 {
+            let (head, _) = deps
                 .store
-                .head_of_line(&slot.office, &slot.service, window, after.as_deref(), PAGE)
+                .head_of_line(&slot.office, &slot.service, window, None, 1)
                 .await?;
-            let wishes = deps.store.get_wishes(&ids, now).await?;
-            // Back into queue order: the batch read returns items in any order.
-            let ordered: Vec<&Wish> = ids
-                .iter()
-                .filter_map(|id| wishes.iter().find(|w| &w.id == id))
-                .collect();
-            if let Some(w) = pick(&slot, ordered) {
-                break Some(w.clone());
+            match head.into_iter().next() {
+                None => return Ok(None),
+                Some(entry) => match entry.email {
+                    Some(email) => {
+                        let to = Recipient {
+                            id: &entry.wish,
+                            email: &email,
+                            language: entry.language,
+                            active: true,
+                        };
+                        match offer_to(deps, &catalog, &slot, to, deadline, now).await {
+                            Ok(offer) => return Ok(Some(offer)),
+                            Err(AppError::Unavailable(e)) if e == CONFLICT => {
+                                slot = match deps.store.get_slot(&slot.id).await? {
+                                    Some(s) => s,
+                                    None => return Ok(None),
+                                };
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    None => first_fitting(deps, &slot, window, now).await?,
+                },
             }
-            match next {
-                Some(n) => after = Some(n),
-                None => break None,
-            }
+        } else {
+            first_fitting(deps, &slot, window, now).await?
         };
         let Some(wish) = chosen else { return Ok(None) };
-        match offer_to(deps, &catalog, &slot, &wish, deadline, now).await {
+        match offer_to(deps, &catalog, &slot, (&wish).into(), deadline, now).await {
             Ok(offer) => return Ok(Some(offer)),
             // Someone else changed the slot or the wish: read again.
-            Err(AppError::Unavailable(e)) if e == CONFLICT => {}
+            Err(AppError::Unavailable(e)) if e == CONFLICT => {
+                slot = match deps.store.get_slot(&slot.id).await? {
+                    Some(s) => s,
+                    None => return Ok(None),
+                };
+            }
             Err(e) => return Err(e),
         }
     }
@@ -879,13 +924,44 @@ pub async fn match_slot(deps: &Deps, slot_id: &SlotId) -> Result<Option<Offer>, 
     ))
 }
 
+/// The first wish in line that may take the slot, reading the line a page at a time with the
+/// wishes' current states.
+async fn first_fitting(
+    deps: &Deps,
+    slot: &Slot,
+    window: crate::domain::Window,
+    now: DateTime<Utc>,
+) -> Result<Option<Wish>, AppError> {
+    let mut after: Option<String> = None;
+    loop {
+        let (entries, next) = deps
+            .store
+            .head_of_line(&slot.office, &slot.service, window, after.as_deref(), PAGE)
+            .await?;
+        let ids: Vec<WishId> = entries.into_iter().map(|e| e.wish).collect();
+        let wishes = deps.store.get_wishes(&ids, now).await?;
+        // Back into queue order: the batch read returns items in any order.
+        let ordered: Vec<&Wish> = ids
+            .iter()
+            .filter_map(|id| wishes.iter().find(|w| &w.id == id))
+            .collect();
+        if let Some(w) = pick(slot, ordered) {
+            return Ok(Some(w.clone()));
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => return Ok(None),
+        }
+    }
+}
+
 const CONFLICT: &str = "conflict";
 
 async fn offer_to(
     deps: &Deps,
     catalog: &Catalog,
     slot: &Slot,
-    wish: &Wish,
+    wish: Recipient<'_>,
     deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Offer, AppError> {
@@ -1249,7 +1325,7 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
     for office in &catalog.offices {
         for slot in deps.store.free_slots(&office.id, earliest, 200).await? {
             report.slots_checked += 1;
-            if match_slot(deps, &slot.id).await?.is_some() {
+            if match_slot(deps, &slot).await?.is_some() {
                 report.offers_made += 1;
             }
         }

@@ -1,7 +1,7 @@
 //! The non-HTTP triggers: the slots table's `DynamoDB` stream and the `EventBridge` events.
 
 use crate::app::{self, AppError, Deps};
-use crate::domain::SlotId;
+use crate::domain::{OfficeId, ServiceId, Slot, SlotId, SlotStatus};
 use crate::events::Events;
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -90,7 +90,7 @@ pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> Dynamo
 /// What match-offers was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MatchTrigger {
-    SlotReleased(SlotId),
+    SlotReleased(Slot),
     Rescan,
 }
 
@@ -125,9 +125,21 @@ pub fn parse_trigger(event: &serde_json::Value) -> Result<MatchTrigger, TriggerE
             let detail: SlotReleased =
                 serde_json::from_value(event.get("detail").cloned().unwrap_or_default())
                     .map_err(|e| TriggerError::Malformed(e.to_string()))?;
-            let id = SlotId::parse(&detail.slot.id)
-                .map_err(|e| TriggerError::Malformed(e.to_string()))?;
-            Ok(MatchTrigger::SlotReleased(id))
+            let bad = |e: &dyn std::fmt::Display| TriggerError::Malformed(e.to_string());
+            let r = detail.slot;
+            Ok(MatchTrigger::SlotReleased(Slot {
+                id: SlotId::parse(&r.id).map_err(|e| bad(&e))?,
+                office: OfficeId::parse(&r.office).map_err(|e| bad(&e))?,
+                service: ServiceId::parse(&r.service).map_err(|e| bad(&e))?,
+                start: chrono::DateTime::parse_from_rfc3339(&r.start)
+                    .map_err(|e| bad(&e))?
+                    .with_timezone(&chrono::Utc),
+                minutes: r.minutes,
+                // As the stream saw it; the offer transaction checks it is still so.
+                status: SlotStatus::Free,
+                offer: None,
+                wish: None,
+            }))
         }
         ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(MatchTrigger::Rescan),
         _ => Err(TriggerError::Unexpected {
@@ -145,7 +157,7 @@ pub async fn handle_match_event(
     match parse_trigger(event)? {
         MatchTrigger::SlotReleased(slot) => {
             let offer = app::match_slot(deps, &slot).await?;
-            Ok(json!({"slot": slot, "offer": offer.map(|o| o.id)}))
+            Ok(json!({"slot": slot.id, "offer": offer.map(|o| o.id)}))
         }
         MatchTrigger::Rescan => Ok(json!(app::rescan(deps).await?)),
     }
@@ -184,7 +196,18 @@ mod tests {
             serde_json::from_str(include_str!("../../events/slot-released.json")).unwrap();
         assert_eq!(
             parse_trigger(&released).unwrap(),
-            MatchTrigger::SlotReleased(SlotId::parse("bilk-2024-01-24-0830").unwrap())
+            MatchTrigger::SlotReleased(Slot {
+                id: SlotId::parse("bilk-2024-01-24-0830").unwrap(),
+                office: OfficeId::parse("bilk").unwrap(),
+                service: ServiceId::parse("id-card").unwrap(),
+                start: chrono::DateTime::parse_from_rfc3339("2024-01-24T07:30:00Z")
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+                minutes: 15,
+                status: SlotStatus::Free,
+                offer: None,
+                wish: None,
+            })
         );
         let scheduled: serde_json::Value =
             serde_json::from_str(include_str!("../../events/rescan-scheduled.json")).unwrap();

@@ -662,11 +662,11 @@ pub(crate) mod tests {
         /// never a panic; whatever validates satisfies the limits.
         #[test]
         fn any_json_wish_validates_without_panic(v in arb_json()) {
-            if let Ok(r) = serde_json::from_value::<WishRequest>(v) {
-                if let Ok(new) = r.validate(&sample()) {
-                    prop_assert!(!new.offices.is_empty() && new.offices.len() <= MAX_OFFICES);
-                    prop_assert!(!new.windows.is_empty() && new.windows.len() <= MAX_WINDOWS);
-                }
+            if let Ok(r) = serde_json::from_value::<WishRequest>(v)
+                && let Ok(new) = r.validate(&sample())
+            {
+                prop_assert!(!new.offices.is_empty() && new.offices.len() <= MAX_OFFICES);
+                prop_assert!(!new.windows.is_empty() && new.windows.len() <= MAX_WINDOWS);
             }
         }
 

@@ -78,6 +78,15 @@ pub struct LinkToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// One place in a line.
+#[derive(Debug, Clone)]
+pub struct QueueEntry {
+    pub wish: WishId,
+    /// `None` for entries written before addresses were kept in them.
+    pub email: Option<crate::domain::Email>,
+    pub language: crate::domain::Language,
+}
+
 /// An address's recent wishes and submissions, as the abuse limits need them.
 #[derive(Debug, Clone, Default)]
 pub struct AddressBook {
@@ -124,7 +133,6 @@ pub struct DueMail {
 pub struct Stats {
     pub queues: Vec<QueueStat>,
     pub offers_open: u64,
-    pub offers_sent: u64,
     pub offers_accepted: u64,
     pub offers_declined: u64,
     pub offers_expired: u64,
@@ -626,6 +634,8 @@ impl Store {
                     pk: line_pk(office, &wish.service, *window),
                     sk: qk.clone(),
                     wish: wish.id.to_string(),
+                    email: Some(wish.email.as_ref().to_owned()),
+                    language: Some(wish.language),
                 };
                 Ok(WriteRequest::builder()
                     .put_request(
@@ -1274,7 +1284,7 @@ impl Store {
         window: Window,
         after: Option<&str>,
         limit: i32,
-    ) -> Result<(Vec<WishId>, Option<String>), StoreError> {
+    ) -> Result<(Vec<QueueEntry>, Option<String>), StoreError> {
         let mut query = self
             .client
             .query()
@@ -1294,9 +1304,17 @@ impl Store {
             .into_iter()
             .map(|item| {
                 let r: QueueEntryRecord = serde_dynamo::from_item(item)?;
-                WishId::parse(&r.wish).map_err(|_| StoreError::Corrupt("queue entry".into()))
+                Ok(QueueEntry {
+                    wish: WishId::parse(&r.wish)
+                        .map_err(|_| StoreError::Corrupt("queue entry".into()))?,
+                    email: r
+                        .email
+                        .as_deref()
+                        .and_then(|e| crate::domain::Email::parse(e).ok()),
+                    language: r.language.unwrap_or_default(),
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let next = out
             .last_evaluated_key
             .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
@@ -1367,9 +1385,7 @@ impl Store {
             self.put(&self.wishes, item(&token_record)?, true)?,
         ];
         items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await?;
-        self.bump_offer_counter("sent").await;
-        Ok(())
+        self.transact(items, None).await
     }
 
     pub async fn get_offer(&self, id: &OfferId) -> Result<Option<Offer>, StoreError> {
@@ -1563,7 +1579,7 @@ impl Store {
                     .unwrap_or_default()
             };
             if text("sk") == "OFFERS" {
-                for f in ["sent", "accepted", "declined", "expired"] {
+                for f in ["accepted", "declined", "expired"] {
                     counts.insert(f.into(), u64::try_from(num(f)).unwrap_or(0));
                 }
             } else {
@@ -1591,7 +1607,6 @@ impl Store {
         Ok(Stats {
             queues,
             offers_open: u64::try_from(open.count).unwrap_or(0),
-            offers_sent: get("sent"),
             offers_accepted: get("accepted"),
             offers_declined: get("declined"),
             offers_expired: get("expired"),

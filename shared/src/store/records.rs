@@ -298,4 +298,9 @@ pub struct QueueEntryRecord {
     pub pk: String,
     pub sk: String,
     pub wish: String,
+    /// Who to write to, so the usual offer needs no read of the wish (deleted with the entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }

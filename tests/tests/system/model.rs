@@ -160,7 +160,11 @@ async fn run_sequence(seed: u64) {
                 });
             }
             20..=34 if !m.wishes.is_empty() => {
-                let i = if step < 8 { step - 4 } else { rng.random_range(0..m.wishes.len()) };
+                let i = if step < 8 {
+                    step - 4
+                } else {
+                    rng.random_range(0..m.wishes.len())
+                };
                 trace.push(format!("confirm {i}"));
                 let link = wish_link(&env, &m.wishes[i].email).await;
                 let status = env.click(&format!("{link}/confirm")).await.0;
