@@ -401,6 +401,37 @@ pub async fn submit_wish(
     Ok(wish)
 }
 
+/// Most lines the wish page lists a place for; a wish may stand in many.
+const PLACES_SHOWN: usize = 12;
+
+/// For each line the wish stands in (office × window, at most [`PLACES_SHOWN`]): how many wishes
+/// are ahead of it. Empty for wishes not in line.
+pub async fn places_in_line(
+    deps: &Deps,
+    wish: &Wish,
+) -> Result<Vec<(OfficeId, crate::domain::Window, usize)>, AppError> {
+    let Some(confirmed_at) = wish.confirmed_at else {
+        return Ok(Vec::new());
+    };
+    if !matches!(
+        wish.status,
+        WishStatus::Waiting | WishStatus::Offered | WishStatus::Paused
+    ) {
+        return Ok(Vec::new());
+    }
+    let catalog = deps.catalog().await?;
+    let key = crate::store::queue_key_of(confirmed_at, &wish.id);
+    let mut places = Vec::new();
+    for (office, window) in lines_of(wish, &catalog).into_iter().take(PLACES_SHOWN) {
+        let ahead = deps
+            .store
+            .ahead_in_line(&office, &wish.service, window, &key)
+            .await?;
+        places.push((office, window, ahead));
+    }
+    Ok(places)
+}
+
 /// Label/value rows describing a wish.
 #[must_use]
 pub fn wish_details(wish: &Wish, catalog: &Catalog) -> Vec<(String, String)> {

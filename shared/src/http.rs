@@ -427,6 +427,38 @@ async fn show_wish(
                 .to_owned(),
         ),
     );
+    // Where the wish stands: "3 wishes ahead of yours at Bürgerbüro Bilk, Monday 8–9".
+    if let Ok(places) = app::places_in_line(deps, wish).await {
+        for (office, window, ahead) in places {
+            let office = catalog
+                .office(&office)
+                .map_or_else(|| office.to_string(), |o| o.name.clone());
+            let hours = t.fill(
+                "hour_range",
+                &[
+                    ("from", &window.hour().to_string()),
+                    ("to", &(window.hour() + 1).to_string()),
+                ],
+            );
+            let key = if ahead == 1 {
+                "place_one"
+            } else {
+                "place_many"
+            };
+            details.push((
+                t.get("label_place").to_owned(),
+                t.fill(
+                    key,
+                    &[
+                        ("n", &ahead.to_string()),
+                        ("office", &office),
+                        ("day", t.weekday(window.day())),
+                        ("hours", &hours),
+                    ],
+                ),
+            ));
+        }
+    }
     let mut buttons = Vec::new();
     let base = format!("/w/{token}");
     if wish.status == WishStatus::Paused {

@@ -25,6 +25,7 @@ use records::{
 };
 use std::collections::HashMap;
 
+pub use records::queue_key as queue_key_of;
 pub use records::ts as format_time;
 
 /// What went wrong talking to the database, in terms the handlers can act on.
@@ -1319,6 +1320,38 @@ impl Store {
             .last_evaluated_key
             .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
         Ok((ids, next))
+    }
+
+    /// How many wishes stand ahead of the queue key `before` in one line (a count, paginated).
+    pub async fn ahead_in_line(
+        &self,
+        office: &OfficeId,
+        service: &ServiceId,
+        window: Window,
+        before: &str,
+    ) -> Result<usize, StoreError> {
+        let mut count = 0usize;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.wishes)
+                .key_condition_expression("pk = :pk AND sk < :before")
+                .set_expression_attribute_values(Some(vals([
+                    (":pk", s(line_pk(office, service, window))),
+                    (":before", s(before)),
+                ])))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            count += usize::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
     }
 
     /// The offer transaction: slot free → offered, wish waiting → offered, offer and its link

@@ -46,6 +46,7 @@ pub fn line_pk(office: &OfficeId, service: &ServiceId, window: Window) -> String
     format!("Q#{office}#{service}#{}#{}", window.day(), window.hour())
 }
 /// A wish's place in every line it stands in: confirmation time, then id to break ties.
+#[must_use]
 pub fn queue_key(confirmed_at: DateTime<Utc>, id: &WishId) -> String {
     format!("{}#{id}", ts(confirmed_at))
 }

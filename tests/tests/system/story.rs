@@ -55,8 +55,34 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     assert_eq!(again, wish);
     assert_eq!(env.mails_to(&anna).await.len(), 2);
 
-    // Ben confirms later: he is behind Anna in every line.
-    env.confirmed_wish(&ben, seed_windows()).await;
+    // Ben confirms later: he is behind Anna in every line, and his page says so.
+    let ben_link = env.confirmed_wish(&ben, seed_windows()).await;
+    let ben_page = env
+        .http
+        .get(&ben_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ben_page.contains("1 Wunsch vor Ihrem – Bürgerbüro Bilk, Montag 8"),
+        "{ben_page}"
+    );
+    let anna_page = env
+        .http
+        .get(&wish_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        anna_page.contains("0 Wünsche vor Ihrem – Bürgerbüro Bilk, Freitag 12"),
+        "{anna_page}"
+    );
 
     // A slot frees up (Wednesday 8:30): it reaches match-offers through the stream and the bus.
     let wed = next_local(Weekday::Wed, 8, 30, 3);
