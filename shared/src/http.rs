@@ -1008,11 +1008,70 @@ async fn withdraw_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Resp
     }
 }
 
-async fn stats(State(deps): State<Deps>) -> Response {
-    match deps.store.stats().await {
-        Ok(s) => Json(s).into_response(),
-        Err(e) => error_response(&e.into(), Language::En, true),
+/// `GET /admin/stats`: JSON for programs; a page for a clerk's browser (`Accept: text/html`).
+async fn stats(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let stats = match deps.store.stats().await {
+        Ok(s) => s,
+        Err(e) => return error_response(&e.into(), Language::En, true),
+    };
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !accept.contains("text/html") || accept.contains("application/json") {
+        return Json(stats).into_response();
     }
+    let lang = language(&q, None, &headers);
+    let t = texts(lang);
+    let catalog = deps.catalog().await.ok();
+    let name_of = |office: &str, service: &str| {
+        let o = catalog
+            .as_ref()
+            .and_then(|c| c.office_by_str(office))
+            .map_or(office.to_owned(), |o| o.name.clone());
+        let s = catalog
+            .as_ref()
+            .and_then(|c| c.service_by_str(service))
+            .map_or(service.to_owned(), |s| s.name.get(lang).to_owned());
+        format!("{o} · {s}")
+    };
+    let mut details: Vec<(String, String)> = stats
+        .queues
+        .iter()
+        .map(|q| (name_of(&q.office, &q.service), q.waiting.to_string()))
+        .collect();
+    details.sort();
+    details.push((
+        t.get("stats_offers_open").to_owned(),
+        stats.offers_open.to_string(),
+    ));
+    details.push((
+        t.get("stats_accepted").to_owned(),
+        stats.offers_accepted.to_string(),
+    ));
+    details.push((
+        t.get("stats_declined").to_owned(),
+        stats.offers_declined.to_string(),
+    ));
+    details.push((
+        t.get("stats_expired").to_owned(),
+        stats.offers_expired.to_string(),
+    ));
+    details.push((
+        t.get("stats_rate").to_owned(),
+        stats
+            .acceptance_rate
+            .map_or_else(|| "–".to_owned(), |r| format!("{:.0} %", r * 100.0)),
+    ));
+    page(
+        StatusCode::OK,
+        lang,
+        json!({"title": t.get("stats_title"), "paragraphs": [t.get("stats_intro")], "details": details}),
+    )
 }
 
 async fn put_catalog(State(deps): State<Deps>, body: Bytes) -> Response {

@@ -221,6 +221,22 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     let (_, stats) = env.admin(Method::GET, "/admin/stats", None).await;
     assert_eq!(stats["offers_accepted"], 1);
     assert_eq!(stats["offers_declined"], 1);
+    // The same statistics as a page for a clerk's browser.
+    let page = env
+        .http
+        .get(env.url("/admin/stats"))
+        .bearer_auth(crate::helpers::ADMIN_KEY)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Annahmequote") && page.contains("50 %"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
