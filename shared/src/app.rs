@@ -685,7 +685,7 @@ fn offer_details(offer: &Offer, catalog: &Catalog, lang: Language) -> Vec<(Strin
 
 /// An iCalendar event for an accepted appointment (times in UTC, so every calendar shows the
 /// right local time).
-fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str) -> String {
+fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str, page: &str) -> String {
     let office = catalog.office(&offer.office);
     let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     let escape = |s: &str| {
@@ -694,17 +694,25 @@ fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str) -> Stri
             .replace(',', "\\,")
             .replace('\n', "\\n")
     };
+    let office_name = office.map_or_else(|| offer.office.to_string(), |o| o.name.clone());
     let summary = format!(
-        "{} – {}",
-        service_name(catalog, &offer.service, lang),
-        office.map_or_else(|| offer.office.to_string(), |o| o.name.clone())
+        "{} – {office_name}",
+        service_name(catalog, &offer.service, lang)
+    );
+    let location = office.map_or_else(
+        || office_name.clone(),
+        |o| format!("{}, {}", o.name, o.address),
+    );
+    let description = texts(lang).fill(
+        "ics_description",
+        &[("office", &office_name), ("url", page)],
     );
     let host = base_url
         .split("://")
         .nth(1)
         .unwrap_or("terminagent")
         .trim_end_matches('/');
-    [
+    let lines = [
         "BEGIN:VCALENDAR".to_owned(),
         "VERSION:2.0".into(),
         "PRODID:-//Terminagent//DE".into(),
@@ -717,21 +725,55 @@ fn ics(offer: &Offer, catalog: &Catalog, lang: Language, base_url: &str) -> Stri
             "DTEND:{}",
             fmt(offer.start + Duration::minutes(i64::from(offer.minutes)))
         ),
+        "STATUS:CONFIRMED".into(),
         format!("SUMMARY:{}", escape(&summary)),
-        format!(
-            "LOCATION:{}",
-            escape(&office.map(|o| o.address.clone()).unwrap_or_default())
-        ),
+        format!("LOCATION:{}", escape(&location)),
+        format!("DESCRIPTION:{}", escape(&description)),
         "END:VEVENT".into(),
         "END:VCALENDAR".into(),
-        String::new(),
-    ]
-    .join("\r\n")
+    ];
+    let mut out = String::new();
+    for line in lines {
+        out.push_str(&fold_ics_line(&line));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Folds a content line at 75 octets (RFC 5545 3.1), never inside a UTF-8 character.
+fn fold_ics_line(line: &str) -> String {
+    let mut out = String::new();
+    let mut width = 0;
+    for c in line.chars() {
+        let len = c.len_utf8();
+        if width + len > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod ics_tests {
+    use super::fold_ics_line;
+
+    #[test]
+    fn long_lines_fold_at_75_octets_without_splitting_characters() {
+        let line = format!("DESCRIPTION:{}", "ä".repeat(60));
+        let folded = fold_ics_line(&line);
+        for part in folded.split("\r\n") {
+            assert!(part.len() <= 75, "{} octets", part.len());
+        }
+        assert_eq!(folded.replace("\r\n ", ""), line);
+    }
 }
 
 /// `POST /o/{token}/accept`.
 pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
-    let (offer, wish, _) = offer_by_token(deps, token).await?;
+    let (offer, wish, token) = offer_by_token(deps, token).await?;
     let now = deps.clock.now();
     let Some(wish) = wish else { return Ok(offer) };
     if offer.effective_status(now) != OfferStatus::Open {
@@ -758,7 +800,13 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
         attachment: Some(Attachment {
             content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
             file_name: "termin.ics".into(),
-            body: ics(&offer, &catalog, lang, &deps.config.public_base_url),
+            body: ics(
+                &offer,
+                &catalog,
+                lang,
+                &deps.config.public_base_url,
+                &deps.url(&format!("/o/{}", token.expose())),
+            ),
         }),
     };
     let mail = deps.wish_mail(format!("offer-{}-accepted", offer.id), &wish, content)?;

@@ -29,6 +29,13 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
+fn other_language(lang: Language) -> Language {
+    match lang {
+        Language::De => Language::En,
+        Language::En => Language::De,
+    }
+}
+
 fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
@@ -210,7 +217,23 @@ fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
         .collect();
     json!({
         "services": c.services.iter().map(|s| json!({"id": s.id, "name": s.name.get(lang)})).collect::<Vec<_>>(),
-        "offices": c.offices.iter().map(|o| json!({"id": o.id, "name": o.name, "address": o.address})).collect::<Vec<_>>(),
+        "offices": c.offices.iter().map(|o| {
+            let hours = o
+                .opening_hours
+                .iter()
+                .map(|(d, ranges)| {
+                    let r = ranges.iter().map(|[a, b]| format!("{a}–{b}")).collect::<Vec<_>>().join(", ");
+                    format!("{} {r}", t.weekday(*d))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let missing: Vec<&str> = c.services.iter().filter(|s| !o.offers(&s.id)).map(|s| s.name.get(lang)).collect();
+            json!({
+                "id": o.id, "name": o.name, "address": o.address,
+                "hours": t.fill("form_office_hours", &[("hours", &hours)]),
+                "note": (!missing.is_empty()).then(|| t.fill("form_office_services_missing", &[("services", &missing.join(", "))])),
+            })
+        }).collect::<Vec<_>>(),
         "days": days,
     })
 }
@@ -352,12 +375,19 @@ async fn post_wish(
     }
     if content_type.starts_with("application/x-www-form-urlencoded") {
         let (request, values) = form_to_request(&body);
-        let lang = request
-            .language
-            .as_ref()
-            .and_then(serde_json::Value::as_str)
+        // The page speaks the form's language (`?lang` on its action); the mails the chosen one.
+        let lang = q
+            .lang
+            .as_deref()
             .and_then(Language::parse)
-            .unwrap_or_else(|| language(&q, None, &headers));
+            .unwrap_or_else(|| {
+                request
+                    .language
+                    .as_ref()
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(Language::parse)
+                    .unwrap_or_else(|| language(&q, None, &headers))
+            });
         let t = texts(lang);
         return match app::submit_wish(&deps, &request, client.as_deref()).await {
             Ok(_) => page(
@@ -478,7 +508,8 @@ async fn show_wish(
     page(
         StatusCode::OK,
         lang,
-        json!({"title": t.get(title_key.unwrap_or("wish_title")), "details": details, "buttons": buttons, "home": true}),
+        json!({"title": t.get(title_key.unwrap_or("wish_title")), "details": details, "buttons": buttons, "home": true,
+            "lang_switch": format!("/w/{token}?lang={}", other_language(lang).code())}),
     )
 }
 
@@ -647,13 +678,19 @@ async fn show_offer_choice(
                 "label_duration",
                 t.fill("minutes", &[("n", &offer.minutes.to_string())]),
             ),
-            ("label_deadline", t.when_long(offer.deadline)),
         ],
         lang,
     );
+    let mut details = details;
     let status = offer.effective_status(now);
+    if status == OfferStatus::Open {
+        details.extend(render::rows(
+            &[("label_deadline", t.when_long(offer.deadline))],
+            lang,
+        ));
+    }
     let base = format!("/o/{token}");
-    let (title, paragraph, buttons) = if status == OfferStatus::Open {
+    let (title, paragraphs, notice, buttons) = if status == OfferStatus::Open {
         let all = [
             ("accept", "offer_accept", ""),
             ("decline", "offer_decline", "secondary"),
@@ -666,33 +703,42 @@ async fn show_offer_choice(
                 json!({"label": t.get(label), "action": format!("{base}/{action}?lang={}", lang.code()), "class": class})
             })
             .collect::<Vec<_>>();
-        let paragraph = if choice.is_some() {
-            t.get("offer_confirm_choice").to_owned()
+        let paragraphs = if choice.is_some() {
+            vec![t.get("offer_confirm_choice").to_owned()]
         } else {
-            t.fill("offer_open", &[("deadline", &t.when_long(offer.deadline))])
+            let deadline = t.when_long(offer.deadline);
+            vec![
+                t.fill("offer_open", &[("deadline", &deadline)]),
+                t.fill("offer_no_answer", &[("deadline", &deadline)]),
+            ]
         };
         (
             t.get(title_key.unwrap_or("offer_title")).to_owned(),
-            paragraph,
+            paragraphs,
+            None,
             buttons,
         )
     } else {
         let title = match (status, title_key) {
             (OfferStatus::Accepted, _) => t.get("offer_accepted_title"),
             (OfferStatus::Declined, _) => t.get("offer_declined_title"),
+            (OfferStatus::Expired, _) => t.get("offer_expired_title"),
+            (OfferStatus::Withdrawn, None) => t.get("offer_withdrawn_title"),
             (_, Some(k)) => t.get(k),
             _ => t.get("offer_title"),
         };
-        (
-            title.to_owned(),
-            t.get(&format!("offer_gone_{}", status.as_str())).to_owned(),
-            vec![],
-        )
+        let notice = if status == OfferStatus::Withdrawn && title_key.is_none() {
+            t.get("offer_gone_withdrawn_detail").to_owned()
+        } else {
+            t.get(&format!("offer_gone_{}", status.as_str())).to_owned()
+        };
+        (title.to_owned(), Vec::new(), Some(notice), vec![])
     };
+    let lang_switch = format!("/o/{token}?lang={}", other_language(lang).code());
     page(
         StatusCode::OK,
         lang,
-        json!({"title": title, "paragraphs": [paragraph], "details": details, "buttons": buttons, "home": true}),
+        json!({"title": title, "paragraphs": paragraphs, "notice": notice, "details": details, "buttons": buttons, "home": true, "lang_switch": lang_switch}),
     )
 }
 

@@ -358,22 +358,22 @@ const TEXT = {
     emailError: /gültige E-Mail-Adresse/, submitted: /Postfach/, confirmSubject: /^Bitte bestätigen Sie Ihren Terminwunsch/,
     confirmedSubject: /^Ihr Terminwunsch ist aktiv/, wishTitle: /^Ihr Terminwunsch$/, confirmButton: /^Wunsch bestätigen$/,
     confirmedTitle: /bestätigt/, offerSubject: /^Terminangebot: Bürgerbüro \S+, (Mo|Di|Mi|Do|Fr) \d\d\.\d\d\. \d{1,2}:\d\d$/,
-    offerTitle: /Terminangebot/, accept: /^Termin annehmen$/, acceptedTitle: /gebucht/, acceptedSubject: /^Termin bestätigt:/,
+    offerTitle: /Terminangebot/, withdrawnTitle: /gilt nicht mehr/, expiredTitle: /abgelaufen/, accept: /^Termin annehmen$/, acceptedTitle: /gebucht/, acceptedSubject: /^Termin bestätigt:/,
     decline: /^Ablehnen und weiter warten$/, declinedTitle: /abgelehnt/, declinedSubject: /^Angebot abgelehnt/,
     cancel: /^Ganzen Wunsch löschen$/, cancelledTitle: /gelöscht/, cancelledSubject: /^Terminwunsch gelöscht/,
     withdrawn: /gilt nicht mehr/, expired: /abgelaufen/, notFound: /ungültig oder abgelaufen/, weekdayLong: /Montag|Dienstag|Mittwoch|Donnerstag|Freitag/,
-    acceptedAlready: /bereits angenommen/,
+    acceptedAlready: /bereits angenommen/, place: /(Kein Wunsch|\d+ Wünsche?) vor Ihrem/,
   },
   en: {
     formTitle: /Leave an appointment wish/, errorsTitle: /^Error:/, summary: /Please check your entries/,
     emailError: /valid email address/, submitted: /inbox/, confirmSubject: /^Please confirm your appointment wish/,
     confirmedSubject: /^Your appointment wish is active/, wishTitle: /^Your appointment wish$/, confirmButton: /^Confirm wish$/,
     confirmedTitle: /confirmed/, offerSubject: /^Appointment offer: Bürgerbüro \S+, (Mon|Tue|Wed|Thu|Fri) \d\d\.\d\d\. \d{1,2}:\d\d$/,
-    offerTitle: /appointment offer/i, accept: /^Accept appointment$/, acceptedTitle: /booked/, acceptedSubject: /^Appointment confirmed:/,
+    offerTitle: /appointment offer/i, withdrawnTitle: /no longer valid/i, expiredTitle: /expired/i, accept: /^Accept appointment$/, acceptedTitle: /booked/, acceptedSubject: /^Appointment confirmed:/,
     decline: /^Decline and keep waiting$/, declinedTitle: /declined/, declinedSubject: /^Offer declined/,
     cancel: /^Delete the whole wish$/, cancelledTitle: /deleted/, cancelledSubject: /^Appointment wish deleted/,
     withdrawn: /no longer valid/, expired: /expired/, notFound: /invalid or expired/, weekdayLong: /Monday|Tuesday|Wednesday|Thursday|Friday/,
-    acceptedAlready: /already accepted/,
+    acceptedAlready: /already accepted/, place: /(No wish|\d+ wishe?s?) ahead of yours/,
   },
 };
 
@@ -613,6 +613,10 @@ async function storyWishPageCancel(page, lang) {
   console.log(`\n[${lang}] the wish page of a waiting wish, cancelled there`);
   const wish = await confirmedWishByApi(lang, email, 'benrath', { wed: [lang === 'de' ? 10 : 11] });
   await step(`${lang}: the wish page of a waiting wish`, async () => { await gotoPage(page, wish, 200); });
+  await check(`${lang}: the wish page shows the place in line`, async () => {
+    const body = await page.textContent('main');
+    assert(T.place.test(body), `no place in line in ${JSON.stringify(body)}`);
+  });
   await examine(page, name('11-wish-waiting'), lang, { h1: T.wishTitle });
   await step(`${lang}: cancel the wish by keyboard`, async () => {
     const r = await pressButton(page, T.cancel);
@@ -647,7 +651,7 @@ async function storyGoneOffers(page, lang) {
     await gotoPage(page, o1, 200);
     assert(T.withdrawn.test(await page.textContent('main')), 'says withdrawn');
   });
-  await examine(page, name('13-offer-withdrawn'), lang, { h1: T.offerTitle });
+  await examine(page, name('13-offer-withdrawn'), lang, { h1: T.withdrawnTitle });
 
   seen = await mailCount(email);
   await step(`${lang}: a second offer, left unanswered past its deadline`, async () => {
@@ -664,14 +668,14 @@ async function storyGoneOffers(page, lang) {
     await gotoPage(page, o2, 200);
     assert(T.expired.test(await page.textContent('main')), 'says expired');
   });
-  await examine(page, name('14-offer-expired'), lang, { h1: T.offerTitle });
+  await examine(page, name('14-offer-expired'), lang, { h1: T.expiredTitle });
   await step(`${lang}: accepting too late answers a page, not an error`, async () => {
     await gotoPage(page, `${o2}/accept`, 200);
     assertEq(await page.$$eval('main button', (b) => b.length), 0, 'no button to press');
     const r = await fetch(`${base}${o2}/accept`, { method: 'POST', headers: { 'accept-language': lang } });
     assertEq(r.status, 200, 'POST accept after the deadline');
   });
-  await examine(page, name('15-offer-accept-too-late'), lang, { h1: T.offerTitle });
+  await examine(page, name('15-offer-accept-too-late'), lang, { h1: T.expiredTitle });
   await api('POST', `${wish}/cancel`); // leaves nothing waiting for the next language's slots
 }
 
@@ -686,6 +690,29 @@ async function storyNotFound(page, lang) {
     await gotoPage(page, '/o/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 404);
     assert(T.notFound.test(await page.textContent('h1')), 'same page');
   });
+}
+
+/** `GET /admin/stats` as a page for people, behind the admin key, once the server offers it. */
+async function storyStatsPage(page, lang) {
+  const probe = await fetch(`${base}/admin/stats?lang=${lang}`, { headers: { accept: 'text/html', authorization: `Bearer ${ADMIN_KEY}` } });
+  if (!(probe.headers.get('content-type') || '').startsWith('text/html')) {
+    console.log(`\n[${lang}] the stats page: the server answers ${probe.headers.get('content-type')} to text/html (no HTML page yet; not checked)`);
+    return;
+  }
+  console.log(`\n[${lang}] the stats page for clerks`);
+  await check(`${lang}: the stats page needs the admin key`, async () => {
+    const r = await fetch(`${base}/admin/stats`, { headers: { accept: 'text/html' } });
+    assertEq(r.status, 401, 'without the key');
+  });
+  await page.setExtraHTTPHeaders({ authorization: `Bearer ${ADMIN_KEY}` });
+  try {
+    await step(`${lang}: the stats page opens`, async () => { await gotoPage(page, `/admin/stats?lang=${lang}`, 200); });
+    await examine(page, `${lang}-17-admin-stats`, lang, {});
+  } catch (e) {
+    if (!(e instanceof StoryAborted)) throw e;
+  } finally {
+    await page.setExtraHTTPHeaders({});
+  }
 }
 
 // ---- main ---------------------------------------------------------------------------------------
@@ -736,6 +763,7 @@ async function main() {
       await check(`${lang}: no console errors (CSP, resources) on any page`, async () => {
         assert(cspErrors.length === 0, cspErrors.join('\n'));
       });
+      await storyStatsPage(page, lang);
       if (lang === 'en') {
         await check('the dev mail view shows the sent mails (screenshot only, no axe)', async () => {
           await gotoPage(page, '/_dev/mail/view', 200);

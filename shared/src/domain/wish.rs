@@ -163,7 +163,14 @@ impl WishRequest {
 
         let email = if let Some(s) = self.email.as_ref().and_then(serde_json::Value::as_str) {
             Email::parse(s)
-                .map_err(|e| errors.add("email", "invalid", e.to_string()))
+                .map_err(|e| {
+                    let code = if e == super::email::EmailError::Empty {
+                        "required"
+                    } else {
+                        "invalid"
+                    };
+                    errors.add("email", code, e.to_string());
+                })
                 .ok()
         } else {
             errors.add("email", "required", "please enter an email address");

@@ -1,0 +1,785 @@
+//! Slot files exported by a booking system, CSV or JSON, read and checked as a whole before
+//! anything is sent: a file with one bad row is refused entirely, with every problem named by its
+//! line and field.
+
+use chrono::DateTime;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+
+/// The columns of a slot file, in the order the admin API names them.
+pub const COLUMNS: [&str; 6] = ["id", "office", "service", "start", "minutes", "status"];
+
+/// The longest slot duration the admin API takes, in minutes.
+pub const MAX_MINUTES: u64 = 480;
+
+/// How a slot file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// `.json` is JSON, `.csv`/`.txt` CSV; otherwise the content decides (`[` first is JSON).
+    #[must_use]
+    pub fn guess(path: &str, text: &str) -> Self {
+        let ext = std::path::Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
+        if ext.eq_ignore_ascii_case("json") {
+            Format::Json
+        } else if ext.eq_ignore_ascii_case("csv") || ext.eq_ignore_ascii_case("txt") {
+            Format::Csv
+        } else if strip_bom(text).trim_start().starts_with('[') {
+            Format::Json
+        } else {
+            Format::Csv
+        }
+    }
+}
+
+/// Whether a slot is free (new capacity, a cancellation) or booked in the booking system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Free,
+    Booked,
+}
+
+/// One checked slot, as `PUT /admin/slots` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlotRow {
+    pub id: String,
+    pub office: String,
+    pub service: String,
+    /// RFC 3339 with an offset, as written in the file.
+    pub start: String,
+    pub minutes: u16,
+    pub status: Status,
+}
+
+/// A checked slot and the line of the file it came from (for the server's answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub line: usize,
+    pub row: SlotRow,
+}
+
+/// One problem in a file: where (line, and field if there is one) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: usize,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl RowError {
+    fn new(line: usize, field: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            line,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            // Line 0: the server named a row the file does not have.
+            Some(field) if self.line == 0 => write!(f, "{}: {}", field, self.message),
+            Some(field) => write!(f, "line {}, {}: {}", self.line, field, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Reads a whole slot file.
+///
+/// # Errors
+/// Every problem found, in file order; nothing is returned when there is one.
+pub fn parse(text: &str, format: Format) -> Result<Vec<Located>, Vec<RowError>> {
+    let text = strip_bom(text);
+    // Problems of the file's shape end the reading; problems of single rows are collected with
+    // every other row's, so one run names them all.
+    let (raw, mut errors) = match format {
+        Format::Csv => csv_rows(text)?,
+        Format::Json => json_rows(text)?,
+    };
+    let mut rows = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for r in raw {
+        match check_row(&r) {
+            Ok(row) => {
+                if let Some(first) = seen.get(&row.id) {
+                    errors.push(RowError::new(
+                        r.line,
+                        Some("id"),
+                        format!("slot id {:?} is already on line {first}", row.id),
+                    ));
+                } else {
+                    seen.insert(row.id.clone(), r.line);
+                    rows.push(Located { line: r.line, row });
+                }
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if rows.is_empty() && errors.is_empty() {
+        errors.push(RowError::new(1, None, "the file has no slots"));
+    }
+    errors.sort_by_key(|e| e.line);
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A row before it is checked: its line and each column's value (`None` when absent).
+struct RawRow {
+    line: usize,
+    values: HashMap<&'static str, Value>,
+}
+
+/// A value as the file has it: CSV has only text, JSON also numbers and other types.
+enum Value {
+    Text(String),
+    Json(serde_json::Value),
+}
+
+impl Value {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) | Value::Json(serde_json::Value::String(s)) => Some(s.as_str()),
+            Value::Json(_) => None,
+        }
+    }
+}
+
+fn check_row(r: &RawRow) -> Result<SlotRow, Vec<RowError>> {
+    let mut errors = Vec::new();
+    let line = r.line;
+    let mut text = |field: &'static str| -> Option<String> {
+        match r.values.get(field) {
+            None => {
+                errors.push(RowError::new(line, Some(field), "missing"));
+                None
+            }
+            Some(v) => match v.text().map(str::trim) {
+                Some("") => {
+                    errors.push(RowError::new(line, Some(field), "empty"));
+                    None
+                }
+                Some(s) => Some(s.to_owned()),
+                None => {
+                    errors.push(RowError::new(line, Some(field), "must be text"));
+                    None
+                }
+            },
+        }
+    };
+    let id = text("id");
+    let office = text("office");
+    let service = text("service");
+    let start = text("start");
+    let status = text("status");
+    let minutes = match r.values.get("minutes") {
+        None => Err("missing".to_owned()),
+        Some(Value::Json(serde_json::Value::Number(n))) => n
+            .as_u64()
+            .ok_or_else(|| format!("{n} is not a whole number")),
+        Some(v) => match v.text().map(str::trim) {
+            Some("") => Err("empty".to_owned()),
+            Some(s) => s
+                .parse::<u64>()
+                .map_err(|_| format!("{s:?} is not a whole number")),
+            None => Err("must be a whole number".to_owned()),
+        },
+    }
+    .and_then(|m| {
+        if (1..=MAX_MINUTES).contains(&m) {
+            u16::try_from(m).map_err(|_| format!("must be from 1 to {MAX_MINUTES}"))
+        } else {
+            Err(format!("{m} is not from 1 to {MAX_MINUTES}"))
+        }
+    })
+    .map_err(|m| errors.push(RowError::new(line, Some("minutes"), m)))
+    .ok();
+
+    if let Some(id) = &id
+        && let Err(m) = check_slot_id(id)
+    {
+        errors.push(RowError::new(line, Some("id"), m));
+    }
+    for (field, value) in [("office", &office), ("service", &service)] {
+        if let Some(v) = value
+            && let Err(m) = check_slug(v)
+        {
+            errors.push(RowError::new(line, Some(field), m));
+        }
+    }
+    if let Some(s) = &start
+        && DateTime::parse_from_rfc3339(s).is_err()
+    {
+        errors.push(RowError::new(
+            line,
+            Some("start"),
+            format!("{s:?} is not RFC 3339 with an offset, e.g. 2024-01-24T08:30:00+01:00"),
+        ));
+    }
+    let status = status.and_then(|s| match s.to_ascii_lowercase().as_str() {
+        "free" => Some(Status::Free),
+        "booked" => Some(Status::Booked),
+        _ => {
+            errors.push(RowError::new(
+                line,
+                Some("status"),
+                format!("{s:?} is neither \"free\" nor \"booked\""),
+            ));
+            None
+        }
+    });
+    match (id, office, service, start, minutes, status) {
+        (Some(id), Some(office), Some(service), Some(start), Some(minutes), Some(status))
+            if errors.is_empty() =>
+        {
+            Ok(SlotRow {
+                id,
+                office,
+                service,
+                start,
+                minutes,
+                status,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// The booking system's slot id: what the admin API accepts (and what fits in a URL path).
+///
+/// # Errors
+/// A sentence saying what is wrong.
+pub fn check_slot_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.chars().count() > 128 {
+        return Err("must be at most 128 characters".into());
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+    {
+        return Err(format!(
+            "{id:?} may only contain letters, digits and . _ : -"
+        ));
+    }
+    Ok(())
+}
+
+fn check_slug(v: &str) -> Result<(), String> {
+    if v.chars().count() > 40
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(format!(
+            "{v:?} is not an id (lower-case letters, digits and -, at most 40)"
+        ));
+    }
+    Ok(())
+}
+
+// ---- CSV ------------------------------------------------------------------------------------
+
+/// One CSV record and the line it starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Record {
+    line: usize,
+    fields: Vec<String>,
+}
+
+/// Splits CSV text into records (RFC 4180: quoted fields may hold the delimiter, line breaks and
+/// doubled quotes). Blank lines are skipped.
+fn records(text: &str, delimiter: char) -> Result<Vec<Record>, RowError> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    let mut record_line = 1;
+    let mut fields: Vec<String> = Vec::new();
+    let mut field = String::new();
+    // Whether the current field was quoted: then spaces around it are not part of it.
+    let mut quoted = false;
+    let mut finish_record =
+        |fields: &mut Vec<String>, field: &mut String, quoted: &mut bool, at: usize| {
+            fields.push(std::mem::take(field));
+            *quoted = false;
+            let record = std::mem::take(fields);
+            let blank = record.len() == 1 && record[0].trim().is_empty();
+            if !blank {
+                out.push(Record {
+                    line: at,
+                    fields: record,
+                });
+            }
+        };
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if field.trim().is_empty() && !quoted => {
+                field.clear();
+                quoted = true;
+                let open_line = line;
+                loop {
+                    match chars.next() {
+                        None => {
+                            return Err(RowError::new(
+                                open_line,
+                                None,
+                                "a quoted value is not closed (a \" is missing)",
+                            ));
+                        }
+                        Some('"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            field.push('"');
+                        }
+                        Some('"') => break,
+                        Some(ch) => {
+                            if ch == '\n' {
+                                line += 1;
+                            }
+                            field.push(ch);
+                        }
+                    }
+                }
+                // After the closing quote only spaces may come before the delimiter or line end.
+                while let Some(&next) = chars.peek() {
+                    if next == ' ' || (next == '\t' && delimiter != '\t') {
+                        chars.next();
+                    } else if next == delimiter || next == '\n' || next == '\r' {
+                        break;
+                    } else {
+                        return Err(RowError::new(
+                            line,
+                            None,
+                            format!("unexpected {next:?} after a closing quote"),
+                        ));
+                    }
+                }
+            }
+            c if c == delimiter => {
+                fields.push(std::mem::take(&mut field));
+                quoted = false;
+            }
+            '\r' | '\n' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                finish_record(&mut fields, &mut field, &mut quoted, record_line);
+                line += 1;
+                record_line = line;
+            }
+            c => field.push(c),
+        }
+    }
+    if !field.is_empty() || !fields.is_empty() || quoted {
+        finish_record(&mut fields, &mut field, &mut quoted, record_line);
+    }
+    Ok(out)
+}
+
+/// `;` when the header uses it and no `,` (as spreadsheets in German locales write CSV).
+fn delimiter(text: &str) -> char {
+    let header = text.lines().next().unwrap_or("");
+    if header.contains(';') && !header.contains(',') {
+        ';'
+    } else {
+        ','
+    }
+}
+
+/// The rows and the problems of single rows; `Err` when the file as a whole cannot be read.
+type Rows = Result<(Vec<RawRow>, Vec<RowError>), Vec<RowError>>;
+
+fn csv_rows(text: &str) -> Rows {
+    let records = records(text, delimiter(text)).map_err(|e| vec![e])?;
+    let Some((header, data)) = records.split_first() else {
+        return Err(vec![RowError::new(
+            1,
+            None,
+            format!(
+                "the file is empty; it needs the header {}",
+                COLUMNS.join(",")
+            ),
+        )]);
+    };
+    let mut errors = Vec::new();
+    let mut columns: Vec<Option<&'static str>> = Vec::new();
+    for name in &header.fields {
+        let name = name.trim().to_ascii_lowercase();
+        match COLUMNS.iter().find(|c| **c == name) {
+            Some(c) if columns.contains(&Some(*c)) => {
+                errors.push(RowError::new(
+                    header.line,
+                    Some(c),
+                    "this column appears twice in the header",
+                ));
+                columns.push(None);
+            }
+            Some(c) => columns.push(Some(*c)),
+            None => {
+                errors.push(RowError::new(
+                    header.line,
+                    None,
+                    format!(
+                        "unknown column {name:?} in the header (expected {})",
+                        COLUMNS.join(",")
+                    ),
+                ));
+                columns.push(None);
+            }
+        }
+    }
+    for c in COLUMNS {
+        if !columns.contains(&Some(c)) {
+            errors.push(RowError::new(
+                header.line,
+                Some(c),
+                "this column is missing from the header",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut rows = Vec::new();
+    for r in data {
+        if r.fields.len() != columns.len() {
+            errors.push(RowError::new(
+                r.line,
+                None,
+                format!(
+                    "expected {} values, found {}",
+                    columns.len(),
+                    r.fields.len()
+                ),
+            ));
+            continue;
+        }
+        let values = columns
+            .iter()
+            .zip(&r.fields)
+            .filter_map(|(c, v)| c.map(|c| (c, Value::Text(v.clone()))))
+            .collect();
+        rows.push(RawRow {
+            line: r.line,
+            values,
+        });
+    }
+    Ok((rows, errors))
+}
+
+// ---- JSON -----------------------------------------------------------------------------------
+
+fn json_rows(text: &str) -> Rows {
+    let items: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+        vec![RowError::new(
+            e.line().max(1),
+            None,
+            format!("not a JSON array of slot objects: {e}"),
+        )]
+    })?;
+    let lines = element_lines(text);
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let line = lines.get(i).copied().unwrap_or(1);
+        let serde_json::Value::Object(map) = item else {
+            errors.push(RowError::new(line, None, "each entry must be an object"));
+            continue;
+        };
+        let mut values = HashMap::new();
+        for (k, v) in map {
+            if let Some(c) = COLUMNS.iter().find(|c| **c == k) {
+                values.insert(*c, Value::Json(v));
+            } else {
+                errors.push(RowError::new(
+                    line,
+                    Some(&k),
+                    format!("unknown field (expected {})", COLUMNS.join(", ")),
+                ));
+            }
+        }
+        rows.push(RawRow { line, values });
+    }
+    Ok((rows, errors))
+}
+
+/// The line on which each element of a top-level JSON array starts (the text is valid JSON).
+fn element_lines(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let mut line = 1;
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut expect_element = false;
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+        }
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        if depth == 1 && expect_element && !c.is_whitespace() && c != ']' {
+            lines.push(line);
+            expect_element = false;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => {
+                depth += 1;
+                if depth == 1 {
+                    expect_element = true;
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 1 => expect_element = true,
+            _ => {}
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HEADER: &str = "id,office,service,start,minutes,status\n";
+
+    fn errors(text: &str, format: Format) -> Vec<String> {
+        parse(text, format)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_good_csv_file_is_read_with_line_numbers() {
+        let text = format!(
+            "{HEADER}bilk-1,bilk,id-card,2026-12-02T08:30:00+01:00,15,free\n\nbilk-2,bilk,passport,2026-12-02T09:00:00+01:00,30,booked\n"
+        );
+        let rows = parse(&text, Format::Csv).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(rows[1].line, 4, "the blank line counts");
+        assert_eq!(
+            rows[1].row,
+            SlotRow {
+                id: "bilk-2".into(),
+                office: "bilk".into(),
+                service: "passport".into(),
+                start: "2026-12-02T09:00:00+01:00".into(),
+                minutes: 30,
+                status: Status::Booked,
+            }
+        );
+    }
+
+    #[test]
+    fn columns_may_come_in_any_order_with_crlf_a_bom_and_quotes() {
+        let text = "\u{feff}status;minutes;start;service;office;id\r\n\"free\";15;2026-12-02T08:30:00+01:00;id-card;bilk;\"a;b\"\r\n";
+        let e = errors(text, Format::Csv);
+        assert_eq!(
+            e,
+            vec![r#"line 2, id: "a;b" may only contain letters, digits and . _ : -"#]
+        );
+        let text = "status;minutes;start;service;office;id\r\n\"free\";15;2026-12-02T08:30:00+01:00;id-card;bilk;\"x\"\"\"\r\n";
+        assert!(errors(text, Format::Csv)[0].contains(r#""x\"""#));
+        let text = "status;minutes;start;service;office;id\r\n \"free\" ;15;2026-12-02T08:30:00+01:00;id-card;bilk;b-1\r\n";
+        assert_eq!(parse(text, Format::Csv).unwrap()[0].row.id, "b-1");
+    }
+
+    #[test]
+    fn every_bad_field_is_named_with_its_line() {
+        let text = format!(
+            "{HEADER}ok-1,bilk,id-card,2026-12-02T08:30:00+01:00,15,free\nbad 2,Bilk,,tomorrow,0,offered\nok-1,bilk,id-card,2026-12-02T08:30:00+01:00,481,free\n"
+        );
+        assert_eq!(
+            errors(&text, Format::Csv),
+            vec![
+                "line 3, service: empty",
+                "line 3, minutes: 0 is not from 1 to 480",
+                r#"line 3, id: "bad 2" may only contain letters, digits and . _ : -"#,
+                r#"line 3, office: "Bilk" is not an id (lower-case letters, digits and -, at most 40)"#,
+                r#"line 3, start: "tomorrow" is not RFC 3339 with an offset, e.g. 2024-01-24T08:30:00+01:00"#,
+                r#"line 3, status: "offered" is neither "free" nor "booked""#,
+                "line 4, minutes: 481 is not from 1 to 480",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_duplicate_id_points_at_its_first_line() {
+        let row = "b-1,bilk,id-card,2026-12-02T08:30:00+01:00,15,free\n";
+        assert_eq!(
+            errors(&format!("{HEADER}{row}{row}"), Format::Csv),
+            vec![r#"line 3, id: slot id "b-1" is already on line 2"#]
+        );
+    }
+
+    #[test]
+    fn header_problems_are_reported_before_any_row() {
+        let e = errors(
+            "id,office,service,begin,minutes,status,status\nx\n",
+            Format::Csv,
+        );
+        assert_eq!(
+            e,
+            vec![
+                r#"line 1: unknown column "begin" in the header (expected id,office,service,start,minutes,status)"#,
+                "line 1, status: this column appears twice in the header",
+                "line 1, start: this column is missing from the header",
+            ]
+        );
+        assert_eq!(
+            errors("", Format::Csv),
+            vec![
+                "line 1: the file is empty; it needs the header id,office,service,start,minutes,status"
+            ]
+        );
+        assert_eq!(
+            errors(HEADER, Format::Csv),
+            vec!["line 1: the file has no slots"]
+        );
+    }
+
+    #[test]
+    fn a_short_row_and_an_unclosed_quote_are_named() {
+        assert_eq!(
+            errors(
+                &format!("{HEADER}a,bilk,id-card\nb,bilk,id-card,x,15,free\n"),
+                Format::Csv
+            ),
+            vec![
+                "line 2: expected 6 values, found 3",
+                r#"line 3, start: "x" is not RFC 3339 with an offset, e.g. 2024-01-24T08:30:00+01:00"#
+            ]
+        );
+        assert_eq!(
+            errors(&format!("{HEADER}\n\"a,bilk\n"), Format::Csv),
+            vec![r#"line 3: a quoted value is not closed (a " is missing)"#]
+        );
+        assert_eq!(
+            errors(&format!("{HEADER}\"a\"x,bilk\n"), Format::Csv),
+            vec!["line 2: unexpected 'x' after a closing quote"]
+        );
+    }
+
+    #[test]
+    fn a_quoted_line_break_keeps_later_line_numbers_right() {
+        let text = format!(
+            "{HEADER}\"a\nb\",bilk,id-card,2026-12-02T08:30:00+01:00,15,free\nc,bilk,id-card,x,15,free\n"
+        );
+        let e = errors(&text, Format::Csv);
+        assert!(e[0].starts_with("line 2, id:"), "{e:?}");
+        assert!(e[1].starts_with("line 4, start:"), "{e:?}");
+    }
+
+    #[test]
+    fn json_rows_carry_the_line_of_their_object() {
+        let text = r#"[
+  {"id": "b-1", "office": "bilk", "service": "id-card",
+   "start": "2026-12-02T08:30:00+01:00", "minutes": 15, "status": "free"},
+  {"id": "b-2", "office": "bilk", "service": "id-card",
+   "start": "2026-12-02T08:30:00+01:00", "minutes": "15", "status": "free", "room": 3},
+  {"id": 7, "office": "bilk", "service": "id-card", "start": "2026-12-02T08:30:00+01:00", "minutes": 1.5, "status": "free"},
+  "x"
+]"#;
+        assert_eq!(
+            errors(text, Format::Json),
+            vec![
+                "line 4, room: unknown field (expected id, office, service, start, minutes, status)",
+                "line 6, id: must be text",
+                "line 6, minutes: 1.5 is not a whole number",
+                "line 7: each entry must be an object",
+            ]
+        );
+        let text = text.replace(", \"room\": 3", "").replace("  \"x\"\n", "");
+        let text = text.replace("\"free\"},\n]", "\"free\"}\n]");
+        assert_eq!(
+            errors(&text, Format::Json),
+            vec![
+                "line 6, id: must be text",
+                "line 6, minutes: 1.5 is not a whole number"
+            ]
+        );
+        let good = r#"[{"id": "b-1", "office": "bilk", "service": "id-card", "start": "2026-12-02T08:30:00+01:00", "minutes": 15, "status": "free"}]"#;
+        assert_eq!(parse(good, Format::Json).unwrap()[0].row.minutes, 15);
+    }
+
+    #[test]
+    fn broken_json_names_its_line() {
+        let e = errors("[\n{\"id\": \"a\",\n}\n]", Format::Json);
+        assert!(e[0].starts_with("line 3: not a JSON array"), "{e:?}");
+        assert_eq!(
+            element_lines("[ {\"a\": \"]\\\"[\"},\n 1, [2,\n3],\n\"x\"]"),
+            vec![1, 2, 2, 4]
+        );
+    }
+
+    #[test]
+    fn the_format_follows_the_extension_then_the_content() {
+        assert_eq!(Format::guess("a.JSON", ""), Format::Json);
+        assert_eq!(Format::guess("a.csv", "[]"), Format::Csv);
+        assert_eq!(Format::guess("export", "\u{feff} [ ]"), Format::Json);
+        assert_eq!(Format::guess("export", "id,office"), Format::Csv);
+    }
+
+    proptest! {
+        #[test]
+        fn csv_parsing_never_panics(text in "\\PC*") {
+            let _ = parse(&text, Format::Csv);
+        }
+
+        #[test]
+        fn csv_parsing_never_panics_on_near_csv(text in "[\"\n\r,; a-z0-9:+T-]{0,200}") {
+            let _ = parse(&format!("{HEADER}{text}"), Format::Csv);
+        }
+
+        #[test]
+        fn json_parsing_never_panics(text in "[\\[\\]{}\",:\n a-z0-9]{0,200}") {
+            let _ = parse(&text, Format::Json);
+        }
+
+        #[test]
+        fn any_valid_row_survives_a_round_trip_through_csv(
+            id in "[A-Za-z0-9._:-]{1,40}",
+            office in "[a-z0-9-]{1,40}",
+            minutes in 1u16..=480,
+            free in any::<bool>(),
+        ) {
+            let status = if free { "free" } else { "booked" };
+            let text = format!("{HEADER}\"{id}\",{office},id-card,2026-12-02T08:30:00+01:00,{minutes},{status}\n");
+            let rows = parse(&text, Format::Csv).unwrap();
+            prop_assert_eq!(rows.len(), 1);
+            prop_assert_eq!(&rows[0].row.id, &id);
+            prop_assert_eq!(rows[0].row.minutes, minutes);
+        }
+    }
+}

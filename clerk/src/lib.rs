@@ -1,0 +1,16 @@
+//! `clerk`: the command line for Terminagent's admin API, for a citizen office's clerk or the
+//! booking system's export job.
+//!
+//! - `clerk slots load FILE` — slots from a CSV (`id,office,service,start,minutes,status`) or JSON
+//!   file; the whole file is checked first (syntax, then offices and services against
+//!   `GET /api/offices`), and any bad row stops it with every problem named by line and field:
+//!   nothing is half-loaded.
+//! - `clerk slots release|withdraw|show ID`, `clerk stats`.
+//!
+//! Talks to `--url` / `TERMINAGENT_URL` with `Authorization: Bearer` `--key` /
+//! `TERMINAGENT_ADMIN_KEY` (the server's `ADMIN_KEY`; deployments with `ADMIN_AUTH=iam` need a
+//! SigV4-signing client instead).
+
+pub mod api;
+pub mod file;
+pub mod table;
