@@ -752,6 +752,9 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// 10 000 arbitrary texts as CSV exports: parsed or refused, never a panic.
         #[test]
         fn csv_parsing_never_panics(text in "\\PC*") {
             let _ = parse(&text, Format::Csv);
