@@ -11,7 +11,8 @@
 #   1. cfn-lint (informational findings included: any finding fails)
 #   2. sam validate --lint, from the repo root, so samconfig.toml is read too
 #   3. consistency: samconfig.toml envs and parameters, checkov skips carry reasons, the
-#      template's env vars / routes / log messages still exist in the Rust sources
+#      template's env vars and counted log messages still exist in the Rust sources, its HTTP
+#      routes are exactly those the functions' routers serve (admin ones IAM-authorised)
 #   4. SAM transform (samtranslator, as CloudFormation does) of the template
 #   5. checkov on the template and on its transformed form: 0 failed checks
 #   6. sam build (cargo-lambda, release) of all functions, and a look at each bootstrap binary
@@ -120,12 +121,40 @@ for res in resources.values():
 for name in sorted(env_names):
     if f'"{name}"' not in sources:
         problems.append(f"env var {name} is set by the template but read nowhere in the sources")
+# Routes: the HTTP API's routes are exactly the (method, path) pairs that the router each
+# function runs (its main.rs names shared::http::<x>_router) serves; routes to a function with
+# ADMIN_AUTH=iam are IAM-authorised, all others are public.
 http_rs = pathlib.Path("shared/src/http.rs").read_text()
+code_routes = {}
+for m in re.finditer(r"fn (\w+_router)\([^)]*\)[^{]*\{(.*?)\n\}", http_rs, re.S):
+    for r in re.finditer(r'\.route\(\s*"([^"]+)"\s*,(.*?)\)\s*(?=\.(?:route|layer|with_state|fallback|nest|merge)\b)',
+                         m.group(2), re.S):
+        for method in re.findall(r"\b(get|post|put|delete|patch)\(", r.group(2)):
+            code_routes.setdefault(m.group(1), set()).add(f"{method.upper()} {r.group(1)}")
+fn_router, iam_fns = {}, set()
+for rid, res in resources.items():
+    if res["Type"] == "AWS::Serverless::Function":
+        main = pathlib.Path("infra", res["Properties"]["CodeUri"], "src", "main.rs").resolve()
+        found = re.search(r"http::(\w+_router)\b", main.read_text())
+        if found:
+            fn_router[rid] = found.group(1)
+        if res["Properties"].get("Environment", {}).get("Variables", {}).get("ADMIN_AUTH") == "iam":
+            iam_fns.add(rid)
+integration_fn = {rid: res["Properties"]["IntegrationUri"]["GetAtt"].split(".")[0]
+                  for rid, res in resources.items() if res["Type"] == "AWS::ApiGatewayV2::Integration"}
+api_routes = {}
 for rid, res in resources.items():
     if res["Type"] == "AWS::ApiGatewayV2::Route":
-        method, path = res["Properties"]["RouteKey"].split(" ", 1)
-        if f'"{path}"' not in http_rs:
-            problems.append(f"{rid}: no router in shared/src/http.rs serves {path}")
+        fn = integration_fn[re.search(r"\$\{(\w+)\}", res["Properties"]["Target"]["Sub"]).group(1)]
+        api_routes.setdefault(fn_router.get(fn, fn), set()).add(res["Properties"]["RouteKey"])
+        auth = res["Properties"].get("AuthorizationType", "NONE")
+        if (fn in iam_fns) != (auth == "AWS_IAM"):
+            problems.append(f"{rid}: AuthorizationType {auth} for a route to {fn}")
+for router in sorted(set(code_routes) | set(api_routes)):
+    for key in sorted(code_routes.get(router, set()) - api_routes.get(router, set())):
+        problems.append(f"{router} serves {key}, but the HTTP API has no such route to it")
+    for key in sorted(api_routes.get(router, set()) - code_routes.get(router, set())):
+        problems.append(f"the HTTP API routes {key} to {router}, which does not serve it")
 for rid, res in resources.items():
     if res["Type"] == "AWS::Logs::MetricFilter":
         for msg in re.findall(r'\$\.fields\.message = "([^"]+)"', res["Properties"]["FilterPattern"]):
@@ -135,7 +164,8 @@ for rid, res in resources.items():
 if problems:
     print("\n".join("   " + p for p in problems))
     sys.exit(1)
-print(f"   ok: samconfig envs, {len(env_names)} env vars, routes and log messages match the sources")
+n_routes = sum(len(v) for v in code_routes.values())
+print(f"   ok: samconfig envs; {len(env_names)} env vars, {n_routes} routes and the log messages match the sources")
 PY
 
 step "SAM transform"
