@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
 const ART = join(ROOT, 'tests', 'artifacts', 'browser');
-const RUNNER_BIN = process.env.RUNNER_BIN || join(ROOT, 'target', 'debug', 'local-runner');
+const RUNNER_BIN = process.env.RUNNER_BIN || join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'debug', 'local-runner');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ADMIN_KEY = `browser-test-${process.pid}-${Date.now()}`;
 const RUN = Date.now().toString(36);
