@@ -1,0 +1,420 @@
+//! A release storm: many booked slots freed at once with thousands of wishes waiting, through the
+//! real path — the slots table's stream, slot-release, the bus (through its rule's queue) and
+//! match-offers — then every invariant checked from the tables.
+//!
+//! `LocalSystem::pump` hands bus events to match-offers one at a time. In AWS, match-offers runs
+//! up to its reserved concurrency (5 in `infra/template.yaml`) at once and slot-release gets
+//! stream batches of 25, so the storm drives the same pollers and handlers that way: one task
+//! reads the stream in batches of 25 into `handle_slot_stream`, another hands each bus event to
+//! `handle_match_event` with at most `concurrency` running.
+
+use crate::counter::Snapshot;
+use crate::system::Phase;
+use crate::util::{bar, next_local, slot_item};
+use crate::workload::{Filled, Generator, batch_put, fill};
+use anyhow::{Result, bail};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use local_runner::emulators::Emulators;
+use local_runner::pollers::{EventQueuePoller, StreamPoller};
+use shared::domain::{OfficeId, ServiceId, SlotId, Weekday};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct StormOptions {
+    pub wishes: usize,
+    pub slots: usize,
+    /// match-offers instances at once (the template's reserved concurrency).
+    pub concurrency: usize,
+    pub seed: u64,
+}
+
+/// What the tables say after the storm.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Invariants {
+    pub open_offers: usize,
+    /// Slots with more than one open offer (must be 0).
+    pub slots_with_two_open_offers: usize,
+    /// Wishes with more than one open offer (must be 0).
+    pub wishes_with_two_open_offers: usize,
+    /// Offered slots whose offer is not an open offer for that slot, or open offers whose slot
+    /// does not point back (must be 0).
+    pub slot_offer_mismatches: usize,
+    /// Open offers whose wish is not `offered` with that offer (must be 0).
+    pub wish_offer_mismatches: usize,
+    /// Offer mails recorded as sent (must equal the open offers).
+    pub offer_mails_sent: usize,
+    /// Released slots still free (nobody eligible was left in their lines).
+    pub slots_left_free: usize,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StormResult {
+    pub wishes: usize,
+    pub slots: usize,
+    pub concurrency: usize,
+    /// Freeing every slot (`Store::release_slot`, 16 at a time).
+    pub release_secs: f64,
+    pub offers: usize,
+    /// From the first release to the last offer mail handed to SES.
+    pub last_offer_mail_secs: f64,
+    pub offers_per_sec: f64,
+    pub stream_records: usize,
+    pub events_handled: usize,
+    /// Handler runs that ended in an error (each is retried by AWS; here only counted).
+    pub handler_errors: usize,
+    /// Requests and units of the whole storm (release excluded).
+    pub ops: Snapshot,
+    pub invariants: Invariants,
+}
+
+/// Booked slots on the next working days, four an hour per office and service while the office
+/// is open — a clerk cancelling whole days.
+fn storm_slots(
+    generator: &Generator,
+    count: usize,
+) -> Vec<(String, OfficeId, ServiceId, chrono::DateTime<Utc>)> {
+    let now = Utc::now();
+    let mut slots = Vec::new();
+    let days = [
+        Weekday::Tue,
+        Weekday::Thu,
+        Weekday::Mon,
+        Weekday::Wed,
+        Weekday::Fri,
+    ];
+    'outer: for day in days {
+        for hour in 7..19u8 {
+            for office in &generator.catalog().offices {
+                if !office.is_open(day, hour) {
+                    continue;
+                }
+                for service in &office.services {
+                    for quarter in 0..4u32 {
+                        if slots.len() >= count {
+                            break 'outer;
+                        }
+                        let start = next_local(now, day, hour, quarter * 15, 3);
+                        let id = format!("storm-{}", slots.len());
+                        slots.push((id, office.id.clone(), service.clone(), start));
+                    }
+                }
+            }
+        }
+    }
+    slots
+}
+
+/// # Errors
+/// When the emulators fail or the system does not settle within ten minutes.
+#[allow(clippy::too_many_lines)]
+pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(StormResult, Phase)> {
+    let phase = Phase::setup(emulators, "storm").await?;
+    let deps = phase.deps().clone();
+    let catalog = (*deps.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?).clone();
+    let mut generator = Generator::new(catalog, options.seed, "storm-");
+    let mut filled = Filled::default();
+    let fill_bar = bar(0, "filling the queue");
+    fill(
+        &phase.raw,
+        phase.wishes_table(),
+        &mut generator,
+        &mut filled,
+        options.wishes,
+        options.wishes,
+        Utc::now(),
+        Some(&fill_bar),
+    )
+    .await?;
+    fill_bar.finish_and_clear();
+
+    let now = Utc::now();
+    let slots = storm_slots(&generator, options.slots);
+    let items = slots
+        .iter()
+        .map(|(id, office, service, start)| slot_item(id, office, service, *start, false, now))
+        .collect();
+    batch_put(&phase.raw, phase.slots_table(), items, 8, None).await?;
+    // The booked slots' inserts are on the stream too: read past them before the storm.
+    let mut stream = StreamPoller::new(
+        phase.system.clients.streams.clone(),
+        phase.system.infra.slots_stream_arn.clone(),
+    );
+    let mut quiet = 0;
+    while quiet < 2 {
+        if stream.poll().await?.is_empty() {
+            quiet += 1;
+        } else {
+            quiet = 0;
+        }
+    }
+    let queue = EventQueuePoller::new(
+        phase.system.clients.sqs.clone(),
+        phase.system.infra.events_queue_url.clone(),
+    );
+
+    let started = Instant::now();
+    let release_bar = bar(slots.len() as u64, "releasing slots");
+    let mut set = tokio::task::JoinSet::new();
+    for (id, ..) in &slots {
+        while set.len() >= 16 {
+            if let Some(done) = set.join_next().await {
+                done??;
+                release_bar.inc(1);
+            }
+        }
+        let deps = deps.clone();
+        let id = SlotId::parse(id)?;
+        set.spawn(async move {
+            deps.store
+                .release_slot(&id, deps.clock.now())
+                .await
+                .map_err(|e| anyhow::anyhow!("release: {e}"))
+                .map(|_| ())
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
+        release_bar.inc(1);
+    }
+    release_bar.finish_and_clear();
+    let release_secs = started.elapsed().as_secs_f64();
+    let after_release = phase.counter.snapshot();
+
+    // slot-release: stream batches of 25, one after the other (one shard, parallelization 1).
+    let released = Arc::new(AtomicUsize::new(0));
+    let records_seen = Arc::new(AtomicUsize::new(0));
+    let stream_done = Arc::new(AtomicBool::new(false));
+    let slot_release = {
+        let events = deps.events.clone();
+        let (released, records_seen, stream_done) =
+            (released.clone(), records_seen.clone(), stream_done.clone());
+        let expected = slots.len();
+        tokio::spawn(async move {
+            let mut quiet = 0;
+            let mut failures = 0usize;
+            loop {
+                let records = stream.poll().await?;
+                if records.is_empty() {
+                    quiet += 1;
+                    if quiet >= 3 && released.load(Ordering::Relaxed) >= expected {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                quiet = 0;
+                records_seen.fetch_add(records.len(), Ordering::Relaxed);
+                for batch in records.chunks(25) {
+                    let n = batch
+                        .iter()
+                        .filter(|r| shared::triggers::released_slot(r).is_some())
+                        .count();
+                    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+                    event.records = batch.to_vec();
+                    let response = shared::triggers::handle_slot_stream(&events, event).await;
+                    failures += response.batch_item_failures.len();
+                    released.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+            stream_done.store(true, Ordering::Relaxed);
+            anyhow::Ok(failures)
+        })
+    };
+
+    // match-offers: each bus event to a handler, `concurrency` at once.
+    let offers = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let mut events_handled = 0usize;
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    let progress = bar(slots.len() as u64, "offers in the storm");
+    let mut quiet = 0;
+    loop {
+        if started.elapsed() > Duration::from_mins(10) {
+            bail!("the storm did not settle within ten minutes");
+        }
+        let events = queue.poll(0).await?;
+        if events.is_empty() {
+            while running.try_join_next().is_some() {}
+            let idle = running.is_empty() && stream_done.load(Ordering::Relaxed);
+            quiet = if idle { quiet + 1 } else { 0 };
+            if quiet >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        quiet = 0;
+        for event in events {
+            events_handled += 1;
+            let permit = semaphore.clone().acquire_owned().await?;
+            let (deps, offers, errors, progress) = (
+                deps.clone(),
+                offers.clone(),
+                errors.clone(),
+                progress.clone(),
+            );
+            let event = serde_json::to_value(event)?;
+            running.spawn(async move {
+                match shared::triggers::handle_match_event(&deps, &event).await {
+                    Ok(v) if !v["offer"].is_null() => {
+                        offers.fetch_add(1, Ordering::Relaxed);
+                        progress.inc(1);
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                drop(permit);
+            });
+        }
+        while running.try_join_next().is_some() {}
+    }
+    progress.finish_and_clear();
+    let release_failures = slot_release.await??;
+    let offers = offers.load(Ordering::Relaxed);
+    let last_mail = phase
+        .counter
+        .last("sesv2:SendEmail")
+        .map_or(0.0, |t| t.saturating_duration_since(started).as_secs_f64());
+    let ops = phase.counter.snapshot().since(&after_release);
+    let invariants = check_invariants(&phase, slots.len()).await?;
+    #[allow(clippy::cast_precision_loss)]
+    let offers_per_sec = if last_mail > 0.0 {
+        offers as f64 / last_mail
+    } else {
+        0.0
+    };
+    Ok((
+        StormResult {
+            wishes: options.wishes,
+            slots: slots.len(),
+            concurrency: options.concurrency,
+            release_secs,
+            offers,
+            last_offer_mail_secs: last_mail,
+            offers_per_sec,
+            stream_records: records_seen.load(Ordering::Relaxed),
+            events_handled,
+            handler_errors: errors.load(Ordering::Relaxed) + release_failures,
+            ops,
+            invariants,
+        },
+        phase,
+    ))
+}
+
+/// Every item of `table` whose `pk` (or `id`) starts with `prefix`.
+async fn scan(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: &str,
+    prefix: &str,
+) -> Result<Vec<HashMap<String, AttributeValue>>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(#k, :p)")
+            .expression_attribute_names("#k", key)
+            .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}
+
+fn text<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> &'a str {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
+/// Checks invariants 1 and 2 (and that every open offer's mail went out) from the tables.
+///
+/// # Errors
+/// When a scan fails.
+pub async fn check_invariants(phase: &Phase, released: usize) -> Result<Invariants> {
+    let client = &phase.raw;
+    let offers = scan(client, phase.wishes_table(), "pk", "OFFER#").await?;
+    let open: Vec<_> = offers
+        .iter()
+        .filter(|o| text(o, "status") == "open")
+        .collect();
+    let mut by_slot: HashMap<&str, usize> = HashMap::new();
+    let mut by_wish: HashMap<&str, usize> = HashMap::new();
+    let mut open_ids: HashMap<&str, (&str, &str)> = HashMap::new();
+    for o in &open {
+        *by_slot.entry(text(o, "slot")).or_default() += 1;
+        *by_wish.entry(text(o, "wish")).or_default() += 1;
+        open_ids.insert(text(o, "id"), (text(o, "slot"), text(o, "wish")));
+    }
+    let slots = scan(client, phase.slots_table(), "id", "storm-").await?;
+    let mut slot_offer_mismatches = 0;
+    let mut slots_left_free = 0;
+    let mut offered_slots = HashSet::new();
+    for s in &slots {
+        match text(s, "status") {
+            "offered" => {
+                offered_slots.insert(text(s, "id"));
+                if open_ids.get(text(s, "offer")).map(|(slot, _)| *slot) != Some(text(s, "id")) {
+                    slot_offer_mismatches += 1;
+                }
+            }
+            "free" => slots_left_free += 1,
+            _ => {}
+        }
+    }
+    slot_offer_mismatches += open
+        .iter()
+        .filter(|o| !offered_slots.contains(text(o, "slot")))
+        .count();
+    let wishes = scan(client, phase.wishes_table(), "pk", "WISH#").await?;
+    let mut wish_offer = HashMap::new();
+    for w in &wishes {
+        if text(w, "status") == "offered" {
+            wish_offer.insert(text(w, "id"), text(w, "open_offer"));
+        }
+    }
+    let wish_offer_mismatches = open
+        .iter()
+        .filter(|o| wish_offer.get(text(o, "wish")) != Some(&text(o, "id")))
+        .count()
+        + wish_offer.len().saturating_sub(open.len());
+    let mails = scan(client, phase.wishes_table(), "pk", "MAIL#offer-").await?;
+    let offer_mails_sent = mails
+        .iter()
+        .filter(|m| text(m, "key").ends_with("-sent") && text(m, "status") == "sent")
+        .count();
+    let slots_with_two_open_offers = by_slot.values().filter(|n| **n > 1).count();
+    let wishes_with_two_open_offers = by_wish.values().filter(|n| **n > 1).count();
+    let ok = slots_with_two_open_offers == 0
+        && wishes_with_two_open_offers == 0
+        && slot_offer_mismatches == 0
+        && wish_offer_mismatches == 0
+        && offer_mails_sent == open.len()
+        && open.len() + slots_left_free <= released;
+    Ok(Invariants {
+        open_offers: open.len(),
+        slots_with_two_open_offers,
+        wishes_with_two_open_offers,
+        slot_offer_mismatches,
+        wish_offer_mismatches,
+        offer_mails_sent,
+        slots_left_free,
+        ok,
+    })
+}
