@@ -79,10 +79,21 @@ struct MotoRawMessage {
 /// When moto does not answer or its `data.json` is not shaped as described in the module docs.
 pub async fn sent_mails(http: &reqwest::Client, moto_endpoint: &str) -> Result<Vec<DevMail>> {
     let url = format!("{}/moto-api/data.json", moto_endpoint.trim_end_matches('/'));
-    let data: MotoData = http
-        .get(&url)
-        .send()
-        .await
+    // moto checks each model attribute for JSON first and dumps them all afterwards; a model
+    // another client changes in between (a rule added to a bus, say) makes the dump fail with a
+    // 500. That is a race in moto, not a state: read again.
+    let mut attempt = 0u64;
+    let response = loop {
+        attempt += 1;
+        let result = http.get(&url).send().await;
+        match result {
+            Ok(r) if r.status().is_server_error() && attempt < 6 => {
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            other => break other,
+        }
+    };
+    let data: MotoData = response
         .and_then(reqwest::Response::error_for_status)
         .with_context(|| format!("reading {url}"))?
         .json()
