@@ -124,7 +124,13 @@ impl LocalSystem {
         if !records.is_empty() {
             let mut event = aws_lambda_events::event::dynamodb::Event::default();
             event.records = records;
-            let response = shared::triggers::handle_slot_stream(&self.deps.events, event).await;
+            let response = shared::triggers::handle_slot_stream_counting(
+                &self.deps.events,
+                &self.deps.store,
+                self.deps.clock.now(),
+                event,
+            )
+            .await;
             if !response.batch_item_failures.is_empty() {
                 tracing::warn!(
                     failures = response.batch_item_failures.len(),

@@ -5,9 +5,9 @@ use crate::config::Config;
 use crate::domain::matching::pick;
 use crate::domain::wish::{NewWishView, queue_lines, windows_map};
 use crate::domain::{
-    AgeStep, Catalog, FieldErrors, Language, Offer, OfferId, OfferStatus, OfficeId, Slot, SlotId,
-    SlotStatus, Token, Wish, WishId, WishRequest, WishStatus, age_step, local_window,
-    offer_deadline,
+    AgeStep, Catalog, ExpectedWait, FieldErrors, Language, Offer, OfferId, OfferStatus, OfficeId,
+    Slot, SlotId, SlotStatus, Token, Wish, WishId, WishRequest, WishStatus, age_step,
+    expected_wait, local_window, offer_deadline,
 };
 use crate::events::Events;
 use crate::mailer::Mailer;
@@ -404,12 +404,22 @@ pub async fn submit_wish(
 /// Most lines the wish page lists a place for; a wish may stand in many.
 const PLACES_SHOWN: usize = 12;
 
+/// One line a wish stands in, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub office: OfficeId,
+    pub window: crate::domain::Window,
+    /// Wishes ahead of this one in the line.
+    pub ahead: usize,
+    /// A rough wait from the slots that entered this line lately; `None` when too few did.
+    pub wait: Option<ExpectedWait>,
+}
+
 /// For each line the wish stands in (office × window, at most [`PLACES_SHOWN`]): how many wishes
-/// are ahead of it. Empty for wishes not in line.
-pub async fn places_in_line(
-    deps: &Deps,
-    wish: &Wish,
-) -> Result<Vec<(OfficeId, crate::domain::Window, usize)>, AppError> {
+/// are ahead of it and, where recent releases allow, a rough expected wait. Empty for wishes not
+/// in line. One count query per line and one batch read of the lines' release counters; nothing
+/// on the offer path.
+pub async fn places_in_line(deps: &Deps, wish: &Wish) -> Result<Vec<Place>, AppError> {
     let Some(confirmed_at) = wish.confirmed_at else {
         return Ok(Vec::new());
     };
@@ -421,13 +431,26 @@ pub async fn places_in_line(
     }
     let catalog = deps.catalog().await?;
     let key = crate::store::queue_key_of(confirmed_at, &wish.id);
+    let lines: Vec<_> = lines_of(wish, &catalog)
+        .into_iter()
+        .take(PLACES_SHOWN)
+        .collect();
+    let releases = deps
+        .store
+        .releases_in_lines(&wish.service, &lines, deps.clock.now())
+        .await?;
     let mut places = Vec::new();
-    for (office, window) in lines_of(wish, &catalog).into_iter().take(PLACES_SHOWN) {
+    for ((office, window), released) in lines.into_iter().zip(releases) {
         let ahead = deps
             .store
             .ahead_in_line(&office, &wish.service, window, &key)
             .await?;
-        places.push((office, window, ahead));
+        places.push(Place {
+            office,
+            window,
+            ahead,
+            wait: expected_wait(ahead, released),
+        });
     }
     Ok(places)
 }

@@ -4,9 +4,11 @@
 use crate::app::{self, AppError, Deps};
 use crate::config::AdminAuth;
 use crate::domain::slot::SlotInput;
+use crate::domain::wait::RELEASE_WINDOW_DAYS;
 use crate::domain::wish::windows_map;
 use crate::domain::{
-    Catalog, Language, Offer, OfferStatus, SlotId, Weekday, Wish, WishRequest, WishStatus,
+    Catalog, ExpectedWait, Language, Offer, OfferStatus, SlotId, Weekday, Wish, WishRequest,
+    WishStatus,
 };
 use crate::render::{self, texts};
 use crate::store::{UpsertOutcome, format_time};
@@ -457,38 +459,55 @@ async fn show_wish(
                 .to_owned(),
         ),
     );
-    // Where the wish stands: "3 wishes ahead of yours at Bürgerbüro Bilk, Monday 8–9".
+    // Where the wish stands, per line: "3 wishes ahead of yours – Bürgerbüro Bilk, Monday 8–9",
+    // and a rough wait where recent releases allow one.
+    let mut queue = Vec::new();
+    let mut unknown = 0usize;
     if let Ok(places) = app::places_in_line(deps, wish).await {
-        for (office, window, ahead) in places {
+        for place in &places {
             let office = catalog
-                .office(&office)
-                .map_or_else(|| office.to_string(), |o| o.name.clone());
+                .office(&place.office)
+                .map_or_else(|| place.office.to_string(), |o| o.name.clone());
             let hours = t.fill(
                 "hour_range",
                 &[
-                    ("from", &window.hour().to_string()),
-                    ("to", &(window.hour() + 1).to_string()),
+                    ("from", &place.window.hour().to_string()),
+                    ("to", &(place.window.hour() + 1).to_string()),
                 ],
             );
-            let key = if ahead == 1 {
-                "place_one"
-            } else {
-                "place_many"
+            let key = match place.ahead {
+                0 => "place_none",
+                1 => "place_one",
+                _ => "place_many",
             };
-            details.push((
-                t.get("label_place").to_owned(),
+            let text = t.fill(
+                key,
+                &[
+                    ("n", &place.ahead.to_string()),
+                    ("office", &office),
+                    ("day", t.weekday(place.window.day())),
+                    ("hours", &hours),
+                ],
+            );
+            let wait = place.wait.map(|w| {
                 t.fill(
-                    key,
+                    "queue_wait",
                     &[
-                        ("n", &ahead.to_string()),
-                        ("office", &office),
-                        ("day", t.weekday(window.day())),
-                        ("hours", &hours),
+                        ("days", &RELEASE_WINDOW_DAYS.to_string()),
+                        ("wait", &wait_text(t, w)),
                     ],
-                ),
-            ));
+                )
+            });
+            unknown += usize::from(wait.is_none());
+            queue.push(json!({"text": text, "wait": wait}));
         }
     }
+    // Said once, not per line.
+    let queue_unknown = match unknown {
+        0 => None,
+        n if n == queue.len() => Some(t.get("queue_wait_unknown")),
+        _ => Some(t.get("queue_wait_unknown_some")),
+    };
     let mut buttons = Vec::new();
     let base = format!("/w/{token}");
     if wish.status == WishStatus::Paused {
@@ -509,8 +528,18 @@ async fn show_wish(
         StatusCode::OK,
         lang,
         json!({"title": t.get(title_key.unwrap_or("wish_title")), "details": details, "buttons": buttons, "home": true,
+            "queue": queue, "queue_unknown": queue_unknown, "queue_note": t.get("queue_note"),
             "lang_switch": format!("/w/{token}?lang={}", other_language(lang).code())}),
     )
+}
+
+/// "about 5 days", "about 3 weeks", in the page's language (the texts fit `queue_wait`).
+fn wait_text(t: &render::Texts, wait: ExpectedWait) -> String {
+    match wait {
+        ExpectedWait::Days(1) => t.get("wait_day_one").to_owned(),
+        ExpectedWait::Days(n) => t.fill("wait_days", &[("n", &n.to_string())]),
+        ExpectedWait::Weeks(n) => t.fill("wait_weeks", &[("n", &n.to_string())]),
+    }
 }
 
 async fn wish_page(

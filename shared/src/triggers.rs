@@ -1,8 +1,9 @@
 //! The non-HTTP triggers: the slots table's `DynamoDB` stream and the `EventBridge` events.
 
 use crate::app::{self, AppError, Deps};
-use crate::domain::{OfficeId, ServiceId, Slot, SlotId, SlotStatus};
+use crate::domain::{OfficeId, ServiceId, Slot, SlotId, SlotStatus, Window, local_window};
 use crate::events::Events;
+use crate::store::Store;
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::{Deserialize, Serialize};
@@ -83,6 +84,55 @@ pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> Dynamo
                 response.batch_item_failures.push(failure);
             }
         }
+    }
+    response
+}
+
+/// The line a stream record's slot entered free, when it entered from outside: a new free slot
+/// or a released booking. A slot coming back from an offer (declined, expired) is not counted
+/// again: it walks down the same line, and counting every step would count one slot many times.
+#[must_use]
+pub fn entered_line(record: &EventRecord) -> Option<(OfficeId, ServiceId, Window)> {
+    let slot = released_slot(record)?;
+    let old: Option<SlotImage> = serde_dynamo::from_item(record.change.old_image.clone()).ok();
+    if old.is_some_and(|o| o.status == "offered") {
+        return None;
+    }
+    let start = chrono::DateTime::parse_from_rfc3339(&slot.start).ok()?;
+    Some((
+        OfficeId::parse(&slot.office).ok()?,
+        ServiceId::parse(&slot.service).ok()?,
+        local_window(start.with_timezone(&chrono::Utc)),
+    ))
+}
+
+/// slot-release as deployed: [`handle_slot_stream`], then each slot that entered a line free
+/// ([`entered_line`]) is counted for the wish page's expected wait ([`Store::count_release`]),
+/// at `now`. Records reported as failures are not counted: Lambda delivers them again. The
+/// counting is best effort and never fails the batch; the offer path does not wait for it
+/// (match-offers runs on the bus event published before).
+pub async fn handle_slot_stream_counting(
+    events: &Events,
+    store: &Store,
+    now: chrono::DateTime<chrono::Utc>,
+    event: DynamoDbEvent,
+) -> DynamoDbEventResponse {
+    let entered: Vec<(Option<String>, (OfficeId, ServiceId, Window))> = event
+        .records
+        .iter()
+        .filter_map(|r| Some((r.change.sequence_number.clone(), entered_line(r)?)))
+        .collect();
+    let response = handle_slot_stream(events, event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.as_deref())
+        .collect();
+    for (seq, (office, service, window)) in &entered {
+        if seq.as_deref().is_some_and(|s| failed.contains(&s)) {
+            continue;
+        }
+        store.count_release(office, service, *window, now).await;
     }
     response
 }
@@ -188,6 +238,22 @@ mod tests {
         let json = NEW_FREE.replace(r#""SequenceNumber""#, r#""OldImage":{"id":{"S":"s1"},"office":{"S":"bilk"},"service":{"S":"id-card"},
             "start":{"S":"2024-01-24T07:30:00.000Z"},"minutes":{"N":"20"},"status":{"S":"free"}},"SequenceNumber""#);
         assert!(released_slot(&record(&json)).is_none());
+    }
+
+    #[test]
+    fn new_and_released_slots_enter_their_local_line_but_a_declined_one_not_again() {
+        // 07:30 UTC on Wednesday 24 January 2024 is 08:30 in Berlin.
+        let (office, service, window) = entered_line(&record(NEW_FREE)).unwrap();
+        assert_eq!((office.as_ref(), service.as_ref()), ("bilk", "id-card"));
+        assert_eq!(window, Window::new(crate::domain::Weekday::Wed, 8).unwrap());
+        let old = |status: &str| {
+            NEW_FREE.replace(r#""SequenceNumber""#, &format!(r#""OldImage":{{"id":{{"S":"s1"}},"office":{{"S":"bilk"}},"service":{{"S":"id-card"}},
+                "start":{{"S":"2024-01-24T07:30:00.000Z"}},"minutes":{{"N":"15"}},"status":{{"S":"{status}"}}}},"SequenceNumber""#))
+        };
+        assert!(entered_line(&record(&old("booked"))).is_some());
+        assert!(released_slot(&record(&old("offered"))).is_some());
+        assert!(entered_line(&record(&old("offered"))).is_none());
+        assert!(entered_line(&record(&old("free"))).is_none());
     }
 
     #[test]

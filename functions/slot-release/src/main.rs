@@ -1,8 +1,11 @@
 //! slot-release — turns "a slot became free" on the slots table's `DynamoDB` stream into a
-//! `SlotReleased` event on the bus.
+//! `SlotReleased` event on the bus, and counts the slots that entered a line (new or released)
+//! for the wish page's rough expected wait.
 //!
 //! Trigger: `DynamoDB` stream (`NEW_AND_OLD_IMAGES`) with `ReportBatchItemFailures`. Environment:
-//! `EVENT_BUS_NAME` (plus the common ones of `shared::Config`). IAM: `events:PutEvents` on the bus.
+//! `EVENT_BUS_NAME`, `WISHES_TABLE` (plus the common ones of `shared::Config`). IAM:
+//! `events:PutEvents` on the bus; `dynamodb:UpdateItem` on the wishes table, for the `STATS`
+//! items only.
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
@@ -14,9 +17,19 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let events =
         shared::events::Events::new(aws_sdk_eventbridge::Client::new(&sdk), &config.event_bus);
-    let events = &events;
+    let store = shared::store::Store::from_sdk(&sdk, &config);
+    let clock = shared::Clock::default();
+    let (events, store, clock) = (&events, &store, &clock);
     run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(shared::triggers::handle_slot_stream(events, event.payload).await)
+        Ok::<_, Error>(
+            shared::triggers::handle_slot_stream_counting(
+                events,
+                store,
+                clock.now(),
+                event.payload,
+            )
+            .await,
+        )
     }))
     .await
 }

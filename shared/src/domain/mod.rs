@@ -8,6 +8,7 @@ pub mod offer;
 pub mod slot;
 pub mod time;
 pub mod token;
+pub mod wait;
 pub mod wish;
 
 pub use catalog::{Catalog, Office, Service};
@@ -18,6 +19,7 @@ pub use offer::{Offer, OfferStatus};
 pub use slot::{Slot, SlotStatus};
 pub use time::{Weekday, Window, local_window};
 pub use token::{Token, TokenHash};
+pub use wait::{ExpectedWait, expected_wait};
 pub use wish::{
     AgeStep, FieldErrors, Language, NewWish, Wish, WishAge, WishRequest, WishStatus, age_step,
 };

@@ -7,6 +7,7 @@
 mod records;
 
 use crate::domain::slot::SlotUpsert;
+use crate::domain::wait;
 use crate::domain::{
     Catalog, Offer, OfferId, OfferStatus, OfficeId, ServiceId, Slot, SlotId, SlotStatus, TokenHash,
     Window, Wish, WishId, WishStatus,
@@ -97,6 +98,15 @@ pub struct AddressBook {
     pub submissions: Vec<DateTime<Utc>>,
     /// `None` when the address is new.
     pub version: Option<i64>,
+}
+
+/// The sort key of a line's release counters (under `pk = STATS`).
+fn released_sk(office: &OfficeId, service: &ServiceId, window: Window) -> String {
+    format!(
+        "RELEASED#{office}#{service}#{}#{}",
+        window.day(),
+        window.hour()
+    )
 }
 
 /// The address item's key: a hash, so the key itself reveals no address.
@@ -223,6 +233,12 @@ impl Store {
             slots: slots_table.into(),
             retention: Retention::default(),
         }
+    }
+
+    /// The store a function uses: the tables its configuration names.
+    #[must_use]
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Self {
+        Self::new(Client::new(sdk), &config.wishes_table, &config.slots_table)
     }
 
     /// Runs one transaction; a failed condition is `Conflict`. Conflicts between concurrent
@@ -758,6 +774,144 @@ impl Store {
                 tracing::warn!(error = %StoreError::from(e), "queue counter not updated");
             }
         }
+    }
+
+    /// Counts one slot entering a line, for the wish page's rough expected wait
+    /// ([`crate::domain::wait`]). Like the queue counters it stays outside every transaction and
+    /// off the offer path: one `UpdateItem` per released slot, made by slot-release; a failure is
+    /// only logged. A stream record delivered twice counts twice; the figure is an estimate.
+    ///
+    /// The line's item keeps one counter per day. The write returns the item, and when it still
+    /// holds days that have left the window (the first release of a day, at most) a second
+    /// `UpdateItem` removes them, so the item never holds more than the window's days; a line
+    /// without releases for longer than the window expires through TTL.
+    pub async fn count_release(
+        &self,
+        office: &OfficeId,
+        service: &ServiceId,
+        window: Window,
+        now: DateTime<Utc>,
+    ) {
+        let sk = released_sk(office, service, window);
+        let expires = now + Duration::days(i64::from(wait::RELEASE_WINDOW_DAYS) + 1);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key("STATS".into(), &sk)))
+            .update_expression("ADD #day :one SET expires_at = :expires")
+            .expression_attribute_names("#day", wait::release_bucket(now))
+            .set_expression_attribute_values(Some(vals([
+                (":one", n(1)),
+                (":expires", n(epoch(expires))),
+            ])))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %StoreError::from(e), "release counter not updated");
+                return;
+            }
+        };
+        let stale = wait::stale_buckets(item.keys().map(String::as_str), now);
+        if stale.is_empty() {
+            return;
+        }
+        let names: HashMap<String, String> = stale
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("#old{i}"), b.clone()))
+            .collect();
+        let expression = format!(
+            "REMOVE {}",
+            names.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key("STATS".into(), &sk)))
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %StoreError::from(e), "old release counters not removed");
+        }
+    }
+
+    /// For each of `lines` (of one service), how many slots entered it in the window at `now`
+    /// ([`Store::count_release`]); 0 for a line without any. One `BatchGetItem` for up to 100
+    /// lines.
+    pub async fn releases_in_lines(
+        &self,
+        service: &ServiceId,
+        lines: &[(OfficeId, Window)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        let mut wanted: Vec<String> = Vec::new();
+        for (office, window) in lines {
+            let sk = released_sk(office, service, *window);
+            if !wanted.contains(&sk) {
+                wanted.push(sk);
+            }
+        }
+        for chunk in wanted.chunks(100) {
+            let mut pending: Option<KeysAndAttributes> = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(
+                        chunk.iter().map(|sk| key("STATS".into(), sk)).collect(),
+                    ))
+                    .build()?,
+            );
+            let mut rounds = 0;
+            while let Some(keys) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.wishes, keys)
+                    .send()
+                    .await?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.wishes)
+                    .unwrap_or_default()
+                {
+                    let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
+                        continue;
+                    };
+                    let buckets = item.iter().filter_map(|(name, v)| {
+                        let n = v.as_n().ok()?.parse::<u64>().ok()?;
+                        Some((name.as_str(), n))
+                    });
+                    counts.insert(sk.clone(), wait::releases_in_window(buckets, now));
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.wishes))
+                    .filter(|k| !k.keys().is_empty());
+                rounds += 1;
+                if pending.is_some() {
+                    if rounds > 8 {
+                        return Err(StoreError::Unavailable("batch read throttled".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * rounds)).await;
+                }
+            }
+        }
+        Ok(lines
+            .iter()
+            .map(|(office, window)| {
+                counts
+                    .get(&released_sk(office, service, *window))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect())
     }
 
     async fn bump_offer_counter(&self, field: &str) {
@@ -1588,12 +1742,17 @@ impl Store {
     // ---- statistics ----------------------------------------------------------------------------
 
     pub async fn stats(&self) -> Result<Stats, StoreError> {
+        // `OFFERS` and `QUEUE#…` sort before `RELEASED#…`: the release counters (one item per
+        // line, many) are not read here.
         let out = self
             .client
             .query()
             .table_name(&self.wishes)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s("STATS"))
+            .key_condition_expression("pk = :pk AND sk < :released")
+            .set_expression_attribute_values(Some(vals([
+                (":pk", s("STATS")),
+                (":released", s("RELEASED#")),
+            ])))
             .send()
             .await?;
         let mut queues = Vec::new();
@@ -1611,11 +1770,12 @@ impl Store {
                     .cloned()
                     .unwrap_or_default()
             };
-            if text("sk") == "OFFERS" {
+            let sk = text("sk");
+            if sk == "OFFERS" {
                 for f in ["accepted", "declined", "expired"] {
                     counts.insert(f.into(), u64::try_from(num(f)).unwrap_or(0));
                 }
-            } else {
+            } else if sk.starts_with("QUEUE#") {
                 queues.push(QueueStat {
                     office: text("office"),
                     service: text("service"),

@@ -20,3 +20,4 @@ mod limits;
 mod model;
 mod story;
 mod stress;
+mod wait;

@@ -80,7 +80,7 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
         .await
         .unwrap();
     assert!(
-        anna_page.contains("0 Wünsche vor Ihrem – Bürgerbüro Bilk, Freitag 12"),
+        anna_page.contains("Kein Wunsch vor Ihrem – Bürgerbüro Bilk, Freitag 12"),
         "{anna_page}"
     );
 
