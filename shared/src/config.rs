@@ -1,6 +1,6 @@
 //! Configuration from the environment, checked once at start-up.
 
-use crate::domain::{OfferTiming, WishAge};
+use crate::domain::{Email, OfferTiming, WishAge};
 use chrono::Duration;
 use std::fmt;
 
@@ -48,6 +48,9 @@ pub struct Config {
     /// Absolute base of every link in mails, e.g. `https://termine.example.de`.
     pub public_base_url: String,
     pub admin: AdminAuth,
+    /// Where people report barriers (the accessibility statement names it): the operator's
+    /// address, by default the sender address.
+    pub accessibility_contact: Email,
     pub timing: OfferTiming,
     pub wish_age: WishAge,
     pub limits: Limits,
@@ -87,7 +90,8 @@ impl Config {
     /// `ADMIN_AUTH` (`iam`, the default when `ADMIN_KEY` is unset) or `ADMIN_KEY`, and optionally
     /// `SES_CONFIGURATION_SET`, `OFFER_HOLD_HOURS`, `OFFER_DEADLINE_BEFORE_START_HOURS`,
     /// `OFFER_MIN_RESPONSE_MINUTES`, `WISH_MAX_AGE_DAYS` (90), `WISH_REMINDER_DAYS` (7), `MAX_ACTIVE_WISHES_PER_EMAIL` (3),
-    /// `MAX_SUBMISSIONS_PER_EMAIL_HOUR` (5), `MAX_SUBMISSIONS_PER_CLIENT_HOUR` (60).
+    /// `MAX_SUBMISSIONS_PER_EMAIL_HOUR` (5), `MAX_SUBMISSIONS_PER_CLIENT_HOUR` (60),
+    /// `ACCESSIBILITY_CONTACT` (an address; `MAIL_FROM` when unset).
     ///
     /// # Errors
     /// Names every missing variable at once, or the first invalid one.
@@ -176,6 +180,10 @@ impl Config {
                 .unwrap_or(60),
         };
         Ok(Self {
+            accessibility_contact: accessibility_contact(
+                get("ACCESSIBILITY_CONTACT"),
+                &value("MAIL_FROM"),
+            )?,
             limits,
             wish_age,
             wishes_table: value("WISHES_TABLE"),
@@ -187,6 +195,20 @@ impl Config {
             admin,
             timing,
         })
+    }
+}
+
+/// `ACCESSIBILITY_CONTACT`, or the sender address when it is unset.
+fn accessibility_contact(set: Option<String>, mail_from: &str) -> Result<Email, ConfigError> {
+    match set {
+        Some(v) => Email::parse(&v)
+            .map_err(|e| ConfigError::Invalid("ACCESSIBILITY_CONTACT", format!("{v:?}: {e}"))),
+        None => Email::parse(mail_from).map_err(|e| {
+            ConfigError::Invalid(
+                "ACCESSIBILITY_CONTACT",
+                format!("unset, and MAIL_FROM is no plain address to use instead: {e}"),
+            )
+        }),
     }
 }
 
@@ -227,5 +249,31 @@ mod tests {
         let mut short = base.to_vec();
         short.push(("ADMIN_KEY", "abc"));
         assert!(Config::from_lookup(lookup(&short)).is_err());
+    }
+
+    #[test]
+    fn the_accessibility_contact_defaults_to_the_sender_and_must_be_an_address() {
+        let base = [
+            ("WISHES_TABLE", "w"),
+            ("SLOTS_TABLE", "s"),
+            ("EVENT_BUS_NAME", "b"),
+            ("MAIL_FROM", "termine@stadt.example"),
+            ("PUBLIC_BASE_URL", "https://x.example"),
+        ];
+        let c = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(c.accessibility_contact.as_ref(), "termine@stadt.example");
+        let mut set = base.to_vec();
+        set.push(("ACCESSIBILITY_CONTACT", "Barrierefreiheit@Stadt.example"));
+        let c = Config::from_lookup(lookup(&set)).unwrap();
+        assert_eq!(
+            c.accessibility_contact.as_ref(),
+            "barrierefreiheit@stadt.example"
+        );
+        let mut bad = base.to_vec();
+        bad.push(("ACCESSIBILITY_CONTACT", "x@y.de\r\nBcc: z@y.de"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&bad)),
+            Err(ConfigError::Invalid("ACCESSIBILITY_CONTACT", _))
+        ));
     }
 }

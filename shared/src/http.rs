@@ -168,6 +168,8 @@ async fn unknown_path(Query(q): Query<LangQuery>, headers: HeaderMap) -> Respons
 pub fn citizen_router(deps: Deps) -> Router {
     Router::new()
         .route("/", get(form_page))
+        .route("/barrierefreiheit", get(accessibility_statement))
+        .route("/accessibility", get(accessibility_statement_en))
         .route("/api/offices", get(list_offices))
         .route("/api/wishes", post(post_wish))
         .route("/w/{token}", get(wish_page))
@@ -176,6 +178,41 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/w/{token}/keep", post(keep_wish))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(deps)
+}
+
+/// `GET /barrierefreiheit`: the accessibility statement, German unless `?lang=en` or the
+/// browser asks for English.
+async fn accessibility_statement(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    statement_page(&deps, language(&q, None, &headers))
+}
+
+/// `GET /accessibility`: the same statement, English unless `?lang=de`.
+async fn accessibility_statement_en(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    statement_page(&deps, language(&q, Some(Language::En), &headers))
+}
+
+fn statement_page(deps: &Deps, lang: Language) -> Response {
+    let lang_switch = match lang {
+        Language::De => "/accessibility?lang=en",
+        Language::En => "/barrierefreiheit?lang=de",
+    };
+    let ctx = json!({
+        "title": texts(lang).get("a11y_title"),
+        "contact": deps.config.accessibility_contact.as_ref(),
+        "lang_switch": lang_switch,
+    });
+    match render::render("accessibility.html", lang, ctx) {
+        Ok(html) => (StatusCode::OK, Html(html)).into_response(),
+        Err(e) => error_response(&AppError::Unavailable(e.to_string()), lang, false),
+    }
 }
 
 async fn list_offices(

@@ -145,6 +145,10 @@ fn env() -> &'static Environment<'static> {
             ("layout.html", include_str!("../templates/layout.html")),
             ("page.html", include_str!("../templates/page.html")),
             ("form.html", include_str!("../templates/form.html")),
+            (
+                "accessibility.html",
+                include_str!("../templates/accessibility.html"),
+            ),
             ("mail.html", include_str!("../templates/mail.html")),
             ("mail.txt", include_str!("../templates/mail.txt")),
         ] {

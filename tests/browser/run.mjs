@@ -364,6 +364,7 @@ const TEXT = {
     withdrawn: /gilt nicht mehr/, expired: /abgelaufen/, notFound: /ungültig oder abgelaufen/, weekdayLong: /Montag|Dienstag|Mittwoch|Donnerstag|Freitag/,
     acceptedAlready: /bereits angenommen/, place: /(Kein Wunsch|\d+ Wünsche?) vor Ihrem/,
     wait: /rechnen wir grob mit einem Angebot in etwa \d+ (Tagen|Wochen)/, waitUnknown: /können wir noch nicht schätzen/,
+    a11yTitle: /^Erklärung zur Barrierefreiheit$/, a11yDate: /am \d{1,2}\. \S+ \d{4} erstellt/,
   },
   en: {
     formTitle: /Leave an appointment wish/, errorsTitle: /^Error:/, summary: /Please check your entries/,
@@ -376,6 +377,7 @@ const TEXT = {
     withdrawn: /no longer valid/, expired: /expired/, notFound: /invalid or expired/, weekdayLong: /Monday|Tuesday|Wednesday|Thursday|Friday/,
     acceptedAlready: /already accepted/, place: /(No wish|\d+ wishe?s?) ahead of yours/,
     wait: /we roughly expect an offer within about \d+ (days|weeks)/, waitUnknown: /cannot estimate the wait yet/,
+    a11yTitle: /^Accessibility statement$/, a11yDate: /made on \d{1,2} \S+ \d{4}/,
   },
 };
 
@@ -716,6 +718,27 @@ async function storyNotFound(page, lang) {
   });
 }
 
+async function storyAccessibility(page, lang) {
+  const T = TEXT[lang];
+  console.log(`\n[${lang}] the accessibility statement, from the footer`);
+  await step(`${lang}: the footer link leads to the accessibility statement by keyboard`, async () => {
+    await gotoPage(page, `/?lang=${lang}`, 200);
+    assertEq(await page.getAttribute('footer a', 'href'), lang === 'de' ? '/barrierefreiheit?lang=de' : '/accessibility?lang=en', 'footer link');
+    await fromTop(page);
+    await tabTo(page, 'footer a');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'status of the statement');
+  });
+  await check(`${lang}: the statement names the tests, its date, a contact and the ombudsman procedure`, async () => {
+    const body = await page.textContent('main');
+    assert(/axe-core/.test(body), 'axe-core');
+    assert(T.a11yDate.test(body), 'date of the statement');
+    assert(await page.$('main a[href^="mailto:"]'), 'a mailto link');
+    assert(/Ombuds/.test(body), 'the ombudsman procedure');
+  });
+  await examine(page, `${lang}-18-accessibility`, lang, { h1: T.a11yTitle });
+}
+
 /** `GET /admin/stats` as a page for people, behind the admin key, once the server offers it. */
 async function storyStatsPage(page, lang) {
   const probe = await fetch(`${base}/admin/stats?lang=${lang}`, { headers: { accept: 'text/html', authorization: `Bearer ${ADMIN_KEY}` } });
@@ -777,7 +800,7 @@ async function main() {
       page.on('console', (m) => {
         if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) cspErrors.push(m.text());
       });
-      for (const story of [storyMain, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound]) {
+      for (const story of [storyMain, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound, storyAccessibility]) {
         try {
           await story(page, lang);
         } catch (e) {

@@ -10,6 +10,7 @@
     clippy::doc_markdown
 )]
 
+mod accessibility;
 mod concurrency;
 mod events;
 mod faults;
