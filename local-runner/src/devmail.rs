@@ -46,9 +46,42 @@ pub struct DevMail {
     pub sent_at: String,
     /// File names of the attachments (`""` for an unnamed one).
     pub attachments: Vec<String>,
+    /// The attachments themselves, in the same order (for `/_dev/mail/{index}/attachment/{n}`;
+    /// not in the JSON).
+    #[serde(skip)]
+    pub attachment_parts: Vec<DevAttachment>,
     /// The top-level headers in order, unfolded: decoded where the header is text, else the
     /// value as written.
     pub headers: Vec<(String, String)>,
+}
+
+/// One attachment as sent: its name, its type and its decoded bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevAttachment {
+    /// The file name (`""` for an unnamed one).
+    pub name: String,
+    /// `type/subtype` as the part declares it, lower case; `application/octet-stream` without one.
+    pub content_type: String,
+    /// The body after transfer decoding (text parts in UTF-8).
+    pub bytes: Vec<u8>,
+}
+
+impl DevAttachment {
+    /// Whether a person can read it as text: `text/*` (a calendar file, say).
+    #[must_use]
+    pub fn is_text(&self) -> bool {
+        self.content_type.starts_with("text/")
+    }
+
+    /// The `Content-Type` to serve it with: text in UTF-8, as the parser decoded it.
+    #[must_use]
+    pub fn content_type_header(&self) -> String {
+        if self.is_text() {
+            format!("{}; charset=utf-8", self.content_type)
+        } else {
+            self.content_type.clone()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -125,6 +158,7 @@ fn parse_mail(id: &str, destinations: &[String], raw: &str) -> DevMail {
         links: Vec::new(),
         sent_at: String::new(),
         attachments: Vec::new(),
+        attachment_parts: Vec::new(),
         headers: Vec::new(),
     };
     let Some(message) = MessageParser::default().parse(raw.as_bytes()) else {
@@ -153,9 +187,27 @@ fn parse_mail(id: &str, destinations: &[String], raw: &str) -> DevMail {
         .date()
         .map(mail_parser::DateTime::to_rfc3339)
         .unwrap_or_default();
-    mail.attachments = message
+    mail.attachment_parts = message
         .attachments()
-        .map(|part| part.attachment_name().unwrap_or_default().to_owned())
+        .map(|part| DevAttachment {
+            name: part.attachment_name().unwrap_or_default().to_owned(),
+            content_type: part
+                .content_type()
+                .map_or_else(
+                    || "application/octet-stream".to_owned(),
+                    |ct| match ct.subtype() {
+                        Some(sub) => format!("{}/{sub}", ct.ctype()),
+                        None => ct.ctype().to_owned(),
+                    },
+                )
+                .to_ascii_lowercase(),
+            bytes: part.contents().to_vec(),
+        })
+        .collect();
+    mail.attachments = mail
+        .attachment_parts
+        .iter()
+        .map(|a| a.name.clone())
         .collect();
     let raw_bytes = message.raw_message();
     mail.headers = message
@@ -358,6 +410,15 @@ mod tests {
         assert!(mail.html.starts_with("<p><a href="), "{}", mail.html);
         assert_eq!(mail.sent_at, "2026-11-20T23:25:00+01:00");
         assert_eq!(mail.attachments, ["termin.ics"]);
+        let ics = &mail.attachment_parts[0];
+        assert_eq!(ics.name, "termin.ics");
+        assert_eq!(ics.content_type, "text/calendar");
+        assert_eq!(ics.content_type_header(), "text/calendar; charset=utf-8");
+        assert!(ics.is_text());
+        assert_eq!(
+            String::from_utf8_lossy(&ics.bytes).trim_end(),
+            "BEGIN:VCALENDAR\r\nEND:VCALENDAR"
+        );
         assert_eq!(
             mail.links,
             [
@@ -395,6 +456,34 @@ mod tests {
         );
         assert_eq!(html_only.text, "");
         assert_eq!(html_only.links, ["https://x.example/"]);
+    }
+
+    #[test]
+    fn a_binary_attachment_keeps_its_type_and_decoded_bytes() {
+        let raw = "Subject: s\r\n\
+            MIME-Version: 1.0\r\n\
+            Content-Type: multipart/mixed; boundary=\"b\"\r\n\
+            \r\n\
+            --b\r\n\
+            Content-Type: text/plain\r\n\
+            \r\n\
+            hi\r\n\
+            --b\r\n\
+            Content-Type: Application/PDF\r\n\
+            Content-Disposition: attachment; filename=\"a.pdf\"\r\n\
+            Content-Transfer-Encoding: base64\r\n\
+            \r\n\
+            JVBERi0xLjQK/w==\r\n\
+            --b--\r\n";
+        let mail = parse_mail("p", &[], raw);
+        let pdf = &mail.attachment_parts[0];
+        assert_eq!(
+            (pdf.name.as_str(), pdf.content_type.as_str()),
+            ("a.pdf", "application/pdf")
+        );
+        assert_eq!(pdf.bytes, b"%PDF-1.4\n\xff");
+        assert!(!pdf.is_text());
+        assert_eq!(pdf.content_type_header(), "application/pdf");
     }
 
     #[test]

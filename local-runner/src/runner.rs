@@ -5,8 +5,8 @@ use crate::emulators::{Clients, Emulators, REGION};
 use crate::infra::{Infra, create_infra};
 use crate::pollers::{EventQueuePoller, StreamPoller};
 use anyhow::{Context, Result};
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -104,6 +104,10 @@ impl LocalSystem {
         let dev = Router::new()
             .route("/_dev/mail", get(dev_mail))
             .route("/_dev/mail/view", get(dev_mail_view))
+            .route(
+                "/_dev/mail/{index}/attachment/{n}",
+                get(dev_mail_attachment),
+            )
             .route("/_dev/clock", post(dev_clock))
             .route("/_dev/rescan", post(dev_rescan))
             .with_state(self.clone());
@@ -197,41 +201,105 @@ async fn dev_mail(State(s): State<LocalSystem>) -> Response {
     }
 }
 
+fn escape_html(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The attachments of the mail at `index`: a link to each, and the text of text attachments.
+fn attachments_html(index: usize, mail: &DevMail) -> String {
+    if mail.attachment_parts.is_empty() {
+        return "<p>Attachments: none</p>".to_owned();
+    }
+    let mut html = String::from("<h3>Attachments</h3><ul>");
+    for (n, a) in mail.attachment_parts.iter().enumerate() {
+        let name = if a.name.is_empty() {
+            "(unnamed)"
+        } else {
+            &a.name
+        };
+        let _ = write!(
+            html,
+            "<li><a href=\"/_dev/mail/{index}/attachment/{n}\">{}</a> ({}, {} bytes)",
+            escape_html(name),
+            escape_html(&a.content_type),
+            a.bytes.len()
+        );
+        if a.is_text() {
+            let _ = write!(
+                html,
+                "<pre>{}</pre>",
+                escape_html(&String::from_utf8_lossy(&a.bytes))
+            );
+        }
+        html.push_str("</li>");
+    }
+    html.push_str("</ul>");
+    html
+}
+
 async fn dev_mail_view(State(s): State<LocalSystem>) -> Response {
     let mails = match s.mails().await {
         Ok(m) => m,
         Err(e) => return fail(&e),
     };
-    let esc = |t: &str| {
-        t.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     let mut html = String::from(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sent mail</title>\
         <style>body{font-family:sans-serif;max-width:60rem;margin:auto;padding:1rem}article{border:1px solid #888;margin:1rem 0;padding:1rem}\
-        iframe{width:100%;height:28rem;border:1px solid #ccc}pre{white-space:pre-wrap}</style></head><body><h1>Sent mail (oldest first)</h1>",
+        iframe{width:100%;height:28rem;border:1px solid #ccc}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f3f3;padding:.5rem}</style></head><body><h1>Sent mail (oldest first)</h1>",
     );
-    for m in &mails {
+    for (index, m) in mails.iter().enumerate() {
         let _ = write!(
             html,
-            "<article><h2>{}</h2><p>To: {} · {}</p><p>Attachments: {}</p><iframe sandbox title=\"HTML part\" srcdoc=\"{}\"></iframe>\
+            "<article><h2>{}</h2><p>To: {} · {}</p>{}<iframe sandbox title=\"HTML part\" srcdoc=\"{}\"></iframe>\
              <details><summary>Text part</summary><pre>{}</pre></details></article>",
-            esc(&m.subject),
-            esc(&m.to.join(", ")),
-            esc(&m.sent_at),
-            esc(&if m.attachments.is_empty() {
-                "none".to_owned()
-            } else {
-                m.attachments.join(", ")
-            }),
-            esc(&m.html),
-            esc(&m.text)
+            escape_html(&m.subject),
+            escape_html(&m.to.join(", ")),
+            escape_html(&m.sent_at),
+            attachments_html(index, m),
+            escape_html(&m.html),
+            escape_html(&m.text)
         );
     }
     html.push_str("</body></html>");
     Html(html).into_response()
+}
+
+/// `GET /_dev/mail/{index}/attachment/{n}`: attachment `n` of the mail at `index` of
+/// `/_dev/mail` (both from 0), as sent: its bytes with its content type.
+async fn dev_mail_attachment(
+    State(s): State<LocalSystem>,
+    Path((index, n)): Path<(usize, usize)>,
+) -> Response {
+    let mails = match s.mails().await {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    let Some(a) = mails.get(index).and_then(|m| m.attachment_parts.get(n)) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({"error": "no such mail or attachment"})),
+        )
+            .into_response();
+    };
+    // Only characters that need no quoting in a header; the name is the sender's own anyway.
+    let file: String = a
+        .name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    let disposition = if file.is_empty() {
+        "inline".to_owned()
+    } else {
+        format!("inline; filename=\"{file}\"")
+    };
+    let headers = [
+        (header::CONTENT_TYPE, a.content_type_header()),
+        (header::CONTENT_DISPOSITION, disposition),
+    ];
+    (headers, a.bytes.clone()).into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -218,6 +218,50 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     let ben_mails = env.mails_to(&ben).await;
     assert_eq!(ben_mails.len(), 4);
     assert_eq!(ben_mails[3].attachments, vec!["termin.ics".to_owned()]);
+    // The dev mail view links the .ics and shows its text; the link serves it as a calendar.
+    let index = env
+        .system
+        .mails()
+        .await
+        .unwrap()
+        .iter()
+        .position(|m| m.id == ben_mails[3].id)
+        .unwrap();
+    let view = env
+        .http
+        .get(env.url("/_dev/mail/view"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let link = format!("/_dev/mail/{index}/attachment/0");
+    assert!(
+        view.contains(&format!(
+            "<a href=\"{link}\">termin.ics</a> (text/calendar, "
+        )),
+        "{view}"
+    );
+    assert!(view.contains("<pre>BEGIN:VCALENDAR"), "{view}");
+    let ics = env.http.get(env.url(&link)).send().await.unwrap();
+    assert_eq!(ics.status(), 200);
+    assert_eq!(
+        ics.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let ics = ics.text().await.unwrap();
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR") && ics.contains("Bachstraße 145"),
+        "{ics}"
+    );
+    let missing = env
+        .http
+        .get(env.url(&format!("/_dev/mail/{index}/attachment/1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     let (_, stats) = env.admin(Method::GET, "/admin/stats", None).await;
     assert_eq!(stats["offers_accepted"], 1);
     assert_eq!(stats["offers_declined"], 1);
