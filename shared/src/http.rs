@@ -5,10 +5,10 @@ use crate::app::{self, AppError, Deps};
 use crate::config::AdminAuth;
 use crate::domain::slot::SlotInput;
 use crate::domain::wait::RELEASE_WINDOW_DAYS;
-use crate::domain::wish::windows_map;
+use crate::domain::wish::{CLOSED_NAMED, windows_map};
 use crate::domain::{
-    Catalog, ExpectedWait, Language, Offer, OfferStatus, SlotId, Weekday, Wish, WishRequest,
-    WishStatus,
+    Catalog, ExpectedWait, FieldErrors, Language, Offer, OfferStatus, SlotId, Weekday, Window,
+    Wish, WishRequest, WishStatus,
 };
 use crate::render::{self, texts};
 use crate::store::{UpsertOutcome, format_time};
@@ -21,7 +21,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Largest request body we read: a wish is a few hundred bytes, a slot batch a few hundred kB.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -277,25 +277,50 @@ fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
     })
 }
 
-/// The form, with `errors` (field → message) and `codes` (field → stable code, for texts that
-/// say it in the page's language).
+/// The form, with the field errors: `errors` (field → English message), `error_codes` (field →
+/// stable code, for texts that say it in the page's language) and `error_texts` (field → a
+/// sentence already in the page's language, where the code alone cannot say it).
 fn render_form(
     c: &Catalog,
     lang: Language,
     status: StatusCode,
     values: serde_json::Value,
-    errors: BTreeMap<String, String>,
-    codes: BTreeMap<String, String>,
+    errors: &FieldErrors,
 ) -> Response {
     let mut ctx = form_context(c, lang);
     ctx["values"] = values;
-    ctx["error_codes"] = json!(codes);
-    ctx["errors"] = json!(errors);
+    ctx["error_codes"] = json!(
+        errors
+            .iter()
+            .map(|(k, v)| (k.clone(), v.code))
+            .collect::<BTreeMap<_, _>>()
+    );
+    ctx["error_texts"] = json!(localized_errors(errors, lang));
+    ctx["errors"] = json!(errors.messages());
     ctx["title"] = json!(texts(lang).get("form_title"));
     match render::render("form.html", lang, ctx) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => error_response(&AppError::Unavailable(e.to_string()), lang, false),
     }
+}
+
+/// Errors that name the windows they are about, in the page's language: "Montag 7–8 Uhr: keines
+/// der gewählten Bürgerbüros hat dann geöffnet …" (text `error_<field>_<code>_at`).
+fn localized_errors(errors: &FieldErrors, lang: Language) -> BTreeMap<String, String> {
+    let t = texts(lang);
+    errors
+        .iter()
+        .filter(|(_, e)| !e.windows.is_empty())
+        .map(|(field, e)| {
+            let shown: BTreeSet<Window> = e.windows.iter().take(CLOSED_NAMED).copied().collect();
+            let mut named = render::windows_text(&windows_map(&shown), lang);
+            if e.windows.len() > CLOSED_NAMED {
+                named.push_str(", …");
+            }
+            let key = format!("error_{field}_{}_at", e.code);
+            (field.clone(), t.fill(&key, &[("windows", &named)]))
+        })
+        .collect()
 }
 
 async fn form_page(
@@ -310,8 +335,7 @@ async fn form_page(
             lang,
             StatusCode::OK,
             json!({"offices": [], "windows": []}),
-            BTreeMap::new(),
-            BTreeMap::new(),
+            &FieldErrors::default(),
         ),
         Err(e) => error_response(&e, lang, false),
     }
@@ -435,17 +459,7 @@ async fn post_wish(
                 json!({"title": t.get("submitted_title"), "paragraphs": [t.get("submitted_intro"), t.get("submitted_next")]}),
             ),
             Err(AppError::Invalid(errors)) => match deps.catalog().await {
-                Ok(c) => render_form(
-                    &c,
-                    lang,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    values,
-                    errors.messages(),
-                    errors
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.code.to_owned()))
-                        .collect(),
-                ),
+                Ok(c) => render_form(&c, lang, StatusCode::UNPROCESSABLE_ENTITY, values, &errors),
                 Err(e) => error_response(&e, lang, false),
             },
             Err(e) => error_response(&e, lang, false),
@@ -1209,6 +1223,31 @@ mod tests {
             failure_persistence: None,
             ..ProptestConfig::default()
         }
+    }
+
+    #[test]
+    fn a_closed_window_error_names_the_windows_in_the_page_language() {
+        let request = WishRequest {
+            email: Some(json!("a@b.de")),
+            service: Some(json!("id-card")),
+            offices: Some(json!(["bilk"])),
+            windows: Some(json!({"mon": [7, 8], "sat": [9]})),
+            language: None,
+        };
+        let errors = request.validate(&sample()).unwrap_err();
+        let de = localized_errors(&errors, Language::De);
+        assert_eq!(
+            de["windows"].replace('\u{2060}', "").replace('\u{a0}', " "),
+            "Montag 7–8 Uhr, Samstag 9–10 Uhr: Keines der gewählten Bürgerbüros hat dann \
+             geöffnet. Bitte wählen Sie nur Stunden, zu denen mindestens eines geöffnet ist."
+        );
+        let en = localized_errors(&errors, Language::En);
+        assert!(en["windows"].starts_with("Monday 7"), "{}", en["windows"]);
+        assert!(en["windows"].contains(": none of the chosen citizen offices is open then."));
+        // Errors about no window have no such sentence: their code says it.
+        let mut other = FieldErrors::default();
+        other.add("email", "invalid", "bad");
+        assert!(localized_errors(&other, Language::De).is_empty());
     }
 
     #[test]

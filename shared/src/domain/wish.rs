@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const MAX_OFFICES: usize = 10;
 /// Most one-hour windows one wish may name.
 pub const MAX_WINDOWS: usize = 60;
+/// Most closed windows an error names (then "…").
+pub const CLOSED_NAMED: usize = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,6 +86,10 @@ impl Language {
 pub struct FieldError {
     pub code: &'static str,
     pub message: String,
+    /// The windows the problem is about (for `windows`/`closed`), so a page can name them in
+    /// its own language.
+    #[serde(skip)]
+    pub windows: Vec<Window>,
 }
 
 /// Problems keyed by field name, in a stable order.
@@ -93,11 +99,23 @@ pub struct FieldErrors(BTreeMap<String, FieldError>);
 impl FieldErrors {
     /// Records the first problem of a field; later ones for the same field are dropped.
     pub fn add(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
+        self.add_about(field, code, message, Vec::new());
+    }
+
+    /// As [`FieldErrors::add`], naming the windows the problem is about.
+    pub fn add_about(
+        &mut self,
+        field: &str,
+        code: &'static str,
+        message: impl Into<String>,
+        windows: Vec<Window>,
+    ) {
         self.0
             .entry(field.to_owned())
             .or_insert_with(|| FieldError {
                 code,
                 message: message.into(),
+                windows,
             });
     }
 
@@ -209,24 +227,36 @@ impl WishRequest {
         let windows = self.parse_windows(&mut errors);
 
         if let (Some(service), Some(offices), Some(windows)) = (&service, &offices, &windows) {
-            for w in windows {
-                let open_somewhere = offices.iter().any(|o| {
-                    catalog
-                        .office(o)
-                        .is_some_and(|o| o.offers(service) && o.is_open(w.day(), w.hour()))
-                });
-                if !open_somewhere {
-                    errors.add(
-                        "windows",
-                        "closed",
-                        format!(
-                            "none of the chosen offices is open on {} at {}:00",
-                            w.day(),
-                            w.hour()
-                        ),
-                    );
-                    break;
+            let closed: Vec<Window> = windows
+                .iter()
+                .copied()
+                .filter(|w| {
+                    !offices.iter().any(|o| {
+                        catalog
+                            .office(o)
+                            .is_some_and(|o| o.offers(service) && o.is_open(w.day(), w.hour()))
+                    })
+                })
+                .collect();
+            if !closed.is_empty() {
+                // "mon 7–8, sat 9–10: …", in the request's own terms.
+                let mut named: Vec<String> = closed
+                    .iter()
+                    .take(CLOSED_NAMED)
+                    .map(|w| format!("{} {}–{}", w.day(), w.hour(), w.hour() + 1))
+                    .collect();
+                if closed.len() > CLOSED_NAMED {
+                    named.push("…".to_owned());
                 }
+                errors.add_about(
+                    "windows",
+                    "closed",
+                    format!(
+                        "{}: none of the chosen offices is open then",
+                        named.join(", ")
+                    ),
+                    closed,
+                );
             }
         }
 
@@ -528,6 +558,45 @@ pub(crate) mod tests {
         .validate(&sample())
         .unwrap_err();
         assert_eq!(e.get("windows").map(|e| e.code), Some("closed"));
+    }
+
+    #[test]
+    fn the_refusal_names_every_window_no_chosen_office_is_open_for() {
+        // Bilk opens at 8 and is closed at weekends; 8 on Monday is fine.
+        let e = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"mon": [7, 8], "sat": [9]}}),
+        )
+        .validate(&sample())
+        .unwrap_err();
+        let w = e.get("windows").unwrap();
+        assert_eq!(w.code, "closed");
+        assert_eq!(
+            w.message,
+            "mon 7–8, sat 9–10: none of the chosen offices is open then"
+        );
+        assert_eq!(
+            w.windows,
+            [
+                Window::new(Weekday::Mon, 7).unwrap(),
+                Window::new(Weekday::Sat, 9).unwrap()
+            ]
+        );
+        // Many are cut short.
+        let e = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"sun": [8, 9, 10, 11, 12, 13, 14, 15]}}),
+        )
+        .validate(&sample())
+        .unwrap_err();
+        let w = e.get("windows").unwrap();
+        assert_eq!(w.windows.len(), 8);
+        assert!(
+            w.message.starts_with("sun 8–9, sun 9–10, "),
+            "{}",
+            w.message
+        );
+        assert!(w.message.contains("sun 13–14, …: none"), "{}", w.message);
     }
 
     #[test]

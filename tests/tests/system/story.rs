@@ -291,7 +291,41 @@ async fn a_bad_wish_gets_field_errors_and_stores_nothing() {
         .post_json("/api/wishes", &json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": {"sun": [8]}}))
         .await;
     assert_eq!(status, 422);
-    assert!(body["fields"]["windows"].is_string());
+    assert_eq!(
+        body["fields"]["windows"],
+        "sun 8–9: none of the chosen offices is open then"
+    );
+    // The form names the window in the page's language.
+    for (lang, said) in [
+        (
+            "de",
+            "Montag 7–8 Uhr: Keines der gewählten Bürgerbüros hat dann geöffnet.",
+        ),
+        (
+            "en",
+            "Monday 7–8: none of the chosen citizen offices is open then.",
+        ),
+    ] {
+        let page = env
+            .http
+            .post(env.url(&format!("/api/wishes?lang={lang}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "email={}&service=id-card&offices=bilk&w=mon-7&w=mon-8&language={lang}",
+                email.replace('@', "%40")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 422);
+        let page = page
+            .text()
+            .await
+            .unwrap()
+            .replace('\u{2060}', "")
+            .replace('\u{a0}', " ");
+        assert_eq!(page.matches(said).count(), 2, "summary and field: {page}");
+    }
     let r = env
         .http
         .post(env.url("/api/wishes"))
