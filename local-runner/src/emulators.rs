@@ -176,6 +176,7 @@ impl Emulators {
     /// one per client. Load it in the runtime that will use the clients.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(shared::https_client())
             .region(Region::from_static(REGION))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 ACCESS_KEY_ID,

@@ -225,6 +225,21 @@ impl<'a> From<&'a Wish> for Recipient<'a> {
 }
 
 impl Deps {
+    /// Sends a mail and publishes the event that goes with it, both at once (neither waits for
+    /// the other: the event does not depend on the mail being accepted by SES).
+    pub async fn deliver_and_notify(
+        &self,
+        mail: &OutgoingMail,
+        detail_type: &str,
+        detail: serde_json::Value,
+    ) {
+        // Boxed: the two futures side by side would otherwise bloat every caller's future.
+        tokio::join!(
+            Box::pin(self.deliver(mail)),
+            Box::pin(self.events.notify(detail_type, detail))
+        );
+    }
+
     /// Sends a mail that is already safe in the outbox. A failure is only logged: the rescan
     /// sends it once the lease has run out, so it is delayed, never lost.
     #[tracing::instrument(skip_all, fields(mail = %mail.key))]
@@ -541,10 +556,12 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
             next_age_check(deps, &confirmed, now),
         )
         .await?;
-    deps.deliver(&mail).await;
-    deps.events
-        .notify("WishConfirmed", json!({"wish": confirmed.id, "service": confirmed.service, "offices": confirmed.offices}))
-        .await;
+    deps.deliver_and_notify(
+        &mail,
+        "WishConfirmed",
+        json!({"wish": confirmed.id, "service": confirmed.service, "offices": confirmed.offices}),
+    )
+    .await;
     tracing::info!(wish_id = %confirmed.id, "wish confirmed");
     Ok(confirmed)
 }
@@ -574,9 +591,7 @@ async fn resume_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
     let mail = deps.wish_mail(key, &resumed, content)?;
     match deps.store.resume_wish(&wish, now, &mail).await {
         Ok(()) => {
-            deps.deliver(&mail).await;
-            deps.events
-                .notify("WishResumed", json!({"wish": wish.id}))
+            deps.deliver_and_notify(&mail, "WishResumed", json!({"wish": wish.id}))
                 .await;
         }
         Err(StoreError::Conflict) => {}
@@ -630,9 +645,7 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
                 deps.store
                     .dequeue(&wish, &lines_of(&wish, &catalog))
                     .await?;
-                deps.deliver(&mail).await;
-                deps.events
-                    .notify("WishCancelled", json!({"wish": wish.id}))
+                deps.deliver_and_notify(&mail, "WishCancelled", json!({"wish": wish.id}))
                     .await;
                 if let Some(o) = offer {
                     deps.events
@@ -838,13 +851,12 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
             deps.store
                 .dequeue(&wish, &lines_of(&wish, &catalog))
                 .await?;
-            deps.deliver(&mail).await;
-            deps.events
-                .notify(
-                    "OfferAccepted",
-                    json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}),
-                )
-                .await;
+            deps.deliver_and_notify(
+                &mail,
+                "OfferAccepted",
+                json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}),
+            )
+            .await;
             tracing::info!(offer_id = %offer.id, "offer accepted");
         }
         Err(StoreError::Conflict) => {}
@@ -915,13 +927,12 @@ async fn release_offer(
         .await
     {
         Ok(()) => {
-            deps.deliver(&mail).await;
-            deps.events
-                .notify(
-                    event,
-                    json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}),
-                )
-                .await;
+            deps.deliver_and_notify(
+                &mail,
+                event,
+                json!({"offer": offer.id, "slot": offer.slot, "wish": wish.id}),
+            )
+            .await;
             if wish_after.0 == WishStatus::Paused {
                 deps.events
                     .notify("WishPaused", json!({"wish": wish.id}))
@@ -1124,13 +1135,13 @@ async fn offer_to(
         Err(StoreError::Conflict) => return Err(AppError::Unavailable(CONFLICT.into())),
         Err(e) => return Err(e.into()),
     }
-    deps.deliver(&mail).await;
-    deps.events
-        .notify(
-            "OfferSent",
-            json!({"offer": offer.id, "slot": offer.slot, "wish": offer.wish, "deadline": crate::store::format_time(deadline)}),
-        )
-        .await;
+    let deadline = crate::store::format_time(deadline);
+    deps.deliver_and_notify(
+        &mail,
+        "OfferSent",
+        json!({"offer": offer.id, "slot": offer.slot, "wish": offer.wish, "deadline": deadline}),
+    )
+    .await;
     tracing::info!(offer_id = %offer.id, wish_id = %wish.id, "offer sent");
     Ok(offer)
 }
@@ -1236,9 +1247,7 @@ async fn age_wish(
             match deps.store.expire_wish(&wish, now, &mail).await {
                 Ok(()) => {
                     deps.store.dequeue(&wish, &lines_of(&wish, catalog)).await?;
-                    deps.deliver(&mail).await;
-                    deps.events
-                        .notify("WishExpired", json!({"wish": wish.id}))
+                    deps.deliver_and_notify(&mail, "WishExpired", json!({"wish": wish.id}))
                         .await;
                     Ok(Some(AgeStep::Expire))
                 }
@@ -1341,13 +1350,12 @@ pub async fn withdraw_slot(deps: &Deps, id: &SlotId) -> Result<Withdrawal, AppEr
                     .withdraw_slot(&slot, Some((&offer, &mail)), now)
                     .await;
                 if r.is_ok() {
-                    deps.deliver(&mail).await;
-                    deps.events
-                        .notify(
-                            "OfferWithdrawn",
-                            json!({"offer": offer.id, "slot": slot.id}),
-                        )
-                        .await;
+                    deps.deliver_and_notify(
+                        &mail,
+                        "OfferWithdrawn",
+                        json!({"offer": offer.id, "slot": slot.id}),
+                    )
+                    .await;
                 }
                 r
             }

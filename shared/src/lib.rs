@@ -14,3 +14,23 @@ pub mod triggers;
 
 pub use app::{Clock, Deps};
 pub use config::Config;
+
+/// The HTTPS client of every AWS SDK client: rustls with the *ring* crypto provider. The SDK's
+/// default client (rustls with aws-lc) is switched off in the workspace manifest: aws-lc is a
+/// large C library that made every function's zip over 3 MB (see `docs/performance.md`).
+#[must_use]
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The SDK configuration of a function: region and credentials from its environment, as
+/// `aws_config::load_defaults` finds them, with [`https_client`].
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}

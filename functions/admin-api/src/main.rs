@@ -9,7 +9,7 @@ use lambda_http::{Error, run, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = shared::Config::from_env()?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared::aws_sdk_config().await;
     let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
     run(shared::http::edge(shared::http::admin_router(deps))).await
 }

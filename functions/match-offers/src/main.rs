@@ -10,7 +10,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = shared::Config::from_env()?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared::aws_sdk_config().await;
     let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
     let deps = &deps;
     run(service_fn(

@@ -14,7 +14,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = shared::Config::from_env()?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared::aws_sdk_config().await;
     let events =
         shared::events::Events::new(aws_sdk_eventbridge::Client::new(&sdk), &config.event_bus);
     let store = shared::store::Store::from_sdk(&sdk, &config);

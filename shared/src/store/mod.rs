@@ -220,6 +220,27 @@ fn item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue
     Ok(serde_dynamo::to_item(value)?)
 }
 
+/// A MIME message as the outbox keeps it: deflated, then base64 (a string attribute).
+fn pack_mime(raw: &str) -> Result<String, StoreError> {
+    use std::io::Write as _;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(raw.as_bytes())
+        .and_then(|()| z.finish())
+        .map(|bytes| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes))
+        .map_err(|e| StoreError::Corrupt(format!("compressing a mail: {e}")))
+}
+
+fn unpack_mime(packed: &str) -> Result<String, StoreError> {
+    use std::io::Read as _;
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, packed)
+        .map_err(|e| StoreError::Corrupt(format!("outbox mail: {e}")))?;
+    let mut raw = String::new();
+    flate2::read::DeflateDecoder::new(bytes.as_slice())
+        .read_to_string(&mut raw)
+        .map_err(|e| StoreError::Corrupt(format!("outbox mail: {e}")))?;
+    Ok(raw)
+}
+
 impl Store {
     #[must_use]
     pub fn new(
@@ -322,7 +343,7 @@ impl Store {
             sk: "MAIL".into(),
             key: mail.key.clone(),
             to: mail.to.clone(),
-            raw: Some(mail.raw.clone()),
+            packed: Some(pack_mime(&mail.raw)?),
             status: "pending".into(),
             attempts: 0,
             created_at: ts(now),
@@ -1678,11 +1699,11 @@ impl Store {
         let mut due = Vec::new();
         for item in self.gsi_due(MAIL_DUE, &ts(now), limit).await? {
             let r: MailRecord = serde_dynamo::from_item(item)?;
-            if let (Some(raw), Some(lease)) = (r.raw, r.gsi1sk) {
+            if let (Some(packed), Some(lease)) = (r.packed, r.gsi1sk) {
                 due.push(DueMail {
                     key: r.key,
                     to: r.to,
-                    raw,
+                    raw: unpack_mime(&packed)?,
                     lease,
                 });
             }
@@ -1824,5 +1845,26 @@ impl Store {
             .send()
             .await?;
         Ok(usize::try_from(out.count).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pack_mime, unpack_mime};
+
+    #[test]
+    fn outbox_mails_are_kept_compressed_and_come_back_byte_for_byte() {
+        let raw = "Subject: Terminangebot\r\n\r\n".to_owned()
+            + &"<p style=\"color:#003d7a\">Bürgerbüro Bilk, Mi 24.01. 8:30</p>\r\n".repeat(80);
+        let packed = pack_mime(&raw).unwrap();
+        assert!(
+            packed.len() * 5 < raw.len(),
+            "{} of {}",
+            packed.len(),
+            raw.len()
+        );
+        assert_eq!(unpack_mime(&packed).unwrap(), raw);
+        assert!(unpack_mime("not base64!").is_err());
+        assert!(unpack_mime("aGVsbG8=").is_err(), "not deflate data");
     }
 }
