@@ -1,4 +1,4 @@
-//! `cargo run --profile perf -p bench -- full` (about 10 minutes on two cores, plus the first build of
+//! `cargo run --profile perf -p bench -- full` (about 6 minutes on two cores, plus the first build of
 //! the functions) or `-- --quick` (under a minute). Start from a shell where `. .local/env.sh` was
 //! sourced (the emulators' paths; `scripts/bootstrap.sh` installs them).
 //!
