@@ -566,6 +566,49 @@ impl Store {
         record.into_wish().map(Some)
     }
 
+    /// `BatchGetItem` of up to 100 keys of the wishes table, asking again for what the service
+    /// leaves unprocessed (with a short backoff; `Unavailable` after 8 rounds).
+    async fn batch_get(
+        &self,
+        keys: Vec<HashMap<String, AttributeValue>>,
+        consistent: bool,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()?,
+        );
+        let mut rounds = 0;
+        while let Some(keys) = pending.take() {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.wishes, keys)
+                .send()
+                .await?;
+            items.extend(
+                out.responses
+                    .unwrap_or_default()
+                    .remove(&self.wishes)
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.wishes))
+                .filter(|k| !k.keys().is_empty());
+            rounds += 1;
+            if pending.is_some() {
+                if rounds > 8 {
+                    return Err(StoreError::Unavailable("batch read throttled".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 * rounds)).await;
+            }
+        }
+        Ok(items)
+    }
+
     /// Reads wishes in one round trip (at most 100), consistent, skipping expired ones.
     pub async fn get_wishes(
         &self,
@@ -582,43 +625,11 @@ impl Store {
                 unique.push(id);
             }
         }
-        let mut pending: Option<KeysAndAttributes> = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(
-                    unique.iter().map(|id| key(wish_pk(id), "WISH")).collect(),
-                ))
-                .consistent_read(true)
-                .build()?,
-        );
-        let mut rounds = 0;
-        while let Some(keys) = pending.take() {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.wishes, keys)
-                .send()
-                .await?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.wishes)
-                .unwrap_or_default()
-            {
-                let record: WishRecord = serde_dynamo::from_item(item)?;
-                if record.expires_at.is_none_or(|e| e > epoch(now)) {
-                    found.push(record.into_wish()?);
-                }
-            }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.wishes))
-                .filter(|k| !k.keys().is_empty());
-            rounds += 1;
-            if pending.is_some() {
-                if rounds > 8 {
-                    return Err(StoreError::Unavailable("batch read throttled".into()));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20 * rounds)).await;
+        let keys = unique.iter().map(|id| key(wish_pk(id), "WISH")).collect();
+        for item in self.batch_get(keys, true).await? {
+            let record: WishRecord = serde_dynamo::from_item(item)?;
+            if record.expires_at.is_none_or(|e| e > epoch(now)) {
+                found.push(record.into_wish()?);
             }
         }
         Ok(found)
@@ -881,47 +892,16 @@ impl Store {
             }
         }
         for chunk in wanted.chunks(100) {
-            let mut pending: Option<KeysAndAttributes> = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(
-                        chunk.iter().map(|sk| key("STATS".into(), sk)).collect(),
-                    ))
-                    .build()?,
-            );
-            let mut rounds = 0;
-            while let Some(keys) = pending.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.wishes, keys)
-                    .send()
-                    .await?;
-                for item in out
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.wishes)
-                    .unwrap_or_default()
-                {
-                    let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
-                        continue;
-                    };
-                    let buckets = item.iter().filter_map(|(name, v)| {
-                        let n = v.as_n().ok()?.parse::<u64>().ok()?;
-                        Some((name.as_str(), n))
-                    });
-                    counts.insert(sk.clone(), wait::releases_in_window(buckets, now));
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.wishes))
-                    .filter(|k| !k.keys().is_empty());
-                rounds += 1;
-                if pending.is_some() {
-                    if rounds > 8 {
-                        return Err(StoreError::Unavailable("batch read throttled".into()));
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * rounds)).await;
-                }
+            let keys = chunk.iter().map(|sk| key("STATS".into(), sk)).collect();
+            for item in self.batch_get(keys, false).await? {
+                let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let buckets = item.iter().filter_map(|(name, v)| {
+                    let n = v.as_n().ok()?.parse::<u64>().ok()?;
+                    Some((name.as_str(), n))
+                });
+                counts.insert(sk.clone(), wait::releases_in_window(buckets, now));
             }
         }
         Ok(lines
