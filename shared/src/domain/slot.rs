@@ -16,6 +16,18 @@ pub enum SlotStatus {
     Booked,
 }
 
+impl SlotStatus {
+    /// The word the contracts and the tables use.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotStatus::Free => "free",
+            SlotStatus::Offered => "offered",
+            SlotStatus::Booked => "booked",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
     pub id: SlotId,

@@ -6,58 +6,20 @@ use crate::domain::{
     Email, Language, Offer, OfferId, OfferStatus, OfficeId, ServiceId, Slot, SlotId, SlotStatus,
     Weekday, Window, Wish, WishId, WishStatus,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::StoreError;
-
-/// A time as we store it: UTC, millisecond precision, so that text order is time order.
-#[must_use]
-pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+use super::keys::{
+    OFFER_SK, OPEN_OFFERS, WISH_SK, due_sk, epoch, offer_pk, queue_key, ts, wish_pk,
+};
 
 pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| StoreError::Corrupt(format!("bad time {s:?}")))
 }
-
-/// Seconds since the epoch, the form `DynamoDB` TTL reads.
-pub fn epoch(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
-}
-
-pub fn wish_pk(id: &WishId) -> String {
-    format!("WISH#{id}")
-}
-pub fn offer_pk(id: &OfferId) -> String {
-    format!("OFFER#{id}")
-}
-pub fn token_pk(hash: &str) -> String {
-    format!("TOKEN#{hash}")
-}
-pub fn mail_pk(key: &str) -> String {
-    format!("MAIL#{key}")
-}
-/// One line of the queue: everyone waiting for this service at this office in this hour.
-pub fn line_pk(office: &OfficeId, service: &ServiceId, window: Window) -> String {
-    format!("Q#{office}#{service}#{}#{}", window.day(), window.hour())
-}
-/// A wish's place in every line it stands in: confirmation time, then id to break ties.
-#[must_use]
-pub fn queue_key(confirmed_at: DateTime<Utc>, id: &WishId) -> String {
-    format!("{}#{id}", ts(confirmed_at))
-}
-pub fn free_pk(office: &OfficeId) -> String {
-    format!("FREE#{office}")
-}
-pub const OPEN_OFFERS: &str = "OPEN_OFFERS";
-pub const MAIL_DUE: &str = "MAIL_DUE";
-pub const ENQUEUE_DUE: &str = "ENQUEUE_DUE";
-/// Confirmed wishes by the time their age must be looked at (reminder, expiry).
-pub const AGE_DUE: &str = "AGE_DUE";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WishRecord {
@@ -93,7 +55,7 @@ impl WishRecord {
     pub fn from_wish(w: &Wish, expires_at: Option<DateTime<Utc>>) -> Self {
         Self {
             pk: wish_pk(&w.id),
-            sk: "WISH".into(),
+            sk: WISH_SK.into(),
             id: w.id.to_string(),
             email: w.email.as_ref().to_owned(),
             service: w.service.to_string(),
@@ -228,7 +190,7 @@ impl OfferRecord {
         let open = o.status == OfferStatus::Open;
         Self {
             pk: offer_pk(&o.id),
-            sk: "OFFER".into(),
+            sk: OFFER_SK.into(),
             id: o.id.to_string(),
             wish: o.wish.to_string(),
             slot: o.slot.to_string(),
@@ -240,7 +202,7 @@ impl OfferRecord {
             deadline: ts(o.deadline),
             created_at: ts(o.created_at),
             gsi1pk: open.then(|| OPEN_OFFERS.to_owned()),
-            gsi1sk: open.then(|| format!("{}#{}", ts(o.deadline), o.id)),
+            gsi1sk: open.then(|| due_sk(o.deadline, &o.id)),
             expires_at: Some(epoch(expires_at)),
         }
     }
@@ -278,6 +240,8 @@ pub struct MailRecord {
     pub pk: String,
     pub sk: String,
     pub key: String,
+    /// The recipient; removed with the body once sent.
+    #[serde(default)]
     pub to: String,
     /// The whole MIME message, deflated and base64-encoded (a fifth of its size: the item is
     /// written in a transaction and copied into the index, so every KB costs four write units);

@@ -1,0 +1,246 @@
+//! Counters outside the transactions: queue lengths, offer outcomes, releases per line.
+
+use super::{
+    DateTime, Duration, GSI, HashMap, OFFER_COUNTERS_SK, OPEN_OFFERS, OfficeId, Op,
+    RELEASED_PREFIX, ReturnValue, STATS, ServiceId, Store, StoreError, Utc, Window, Wish, epoch,
+    key, keys, n, released_sk, s, tx, vals, wait,
+};
+
+/// Per office and service: how many wishes stand in line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    pub queues: Vec<QueueStat>,
+    pub offers_open: u64,
+    pub offers_accepted: u64,
+    pub offers_declined: u64,
+    pub offers_expired: u64,
+    /// Accepted / answered-or-expired offers; `None` before the first answer.
+    pub acceptance_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueStat {
+    pub office: String,
+    pub service: String,
+    pub waiting: i64,
+}
+
+impl Store {
+    /// Queue-length counters for the clerks' statistics. Updated outside the transactions on
+    /// purpose: a shared counter inside every transaction would make concurrent offers conflict.
+    /// A crash between the two loses one count; the statistics are approximate by design.
+    pub(super) async fn bump_waiting(&self, wish: &Wish, delta: i64) {
+        for office in &wish.offices {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.wishes)
+                .set_key(Some(key(
+                    STATS.into(),
+                    &keys::queue_counter_sk(office, &wish.service),
+                )))
+                .update_expression("ADD waiting :d SET office = :o, service = :s")
+                .set_expression_attribute_values(Some(vals([
+                    (":d", n(delta)),
+                    (":o", s(office.as_ref())),
+                    (":s", s(wish.service.as_ref())),
+                ])))
+                .send()
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %tx::sdk_code(&e), "queue counter not updated");
+            }
+        }
+    }
+
+    /// Counts one slot entering a line, for the wish page's rough expected wait
+    /// ([`crate::domain::wait`]). Like the queue counters it stays outside every transaction and
+    /// off the offer path: one `UpdateItem` per released slot, made by slot-release; a failure is
+    /// only logged. A stream record delivered twice counts twice; the figure is an estimate.
+    ///
+    /// The line's item keeps one counter per day. The write returns the item, and when it still
+    /// holds days that have left the window (the first release of a day, at most) a second
+    /// `UpdateItem` removes them, so the item never holds more than the window's days; a line
+    /// without releases for longer than the window expires through TTL.
+    pub async fn count_release(
+        &self,
+        office: &OfficeId,
+        service: &ServiceId,
+        window: Window,
+        now: DateTime<Utc>,
+    ) {
+        let sk = released_sk(office, service, window);
+        let expires = now + Duration::days(i64::from(wait::RELEASE_WINDOW_DAYS) + 1);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(STATS.into(), &sk)))
+            .update_expression("ADD #day :one SET expires_at = :expires")
+            .expression_attribute_names("#day", wait::release_bucket(now))
+            .set_expression_attribute_values(Some(vals([
+                (":one", n(1)),
+                (":expires", n(epoch(expires))),
+            ])))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %tx::sdk_code(&e), "release counter not updated");
+                return;
+            }
+        };
+        let stale = wait::stale_buckets(item.keys().map(String::as_str), now);
+        if stale.is_empty() {
+            return;
+        }
+        let names: HashMap<String, String> = stale
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("#old{i}"), b.clone()))
+            .collect();
+        let expression = format!(
+            "REMOVE {}",
+            names.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(STATS.into(), &sk)))
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %tx::sdk_code(&e), "old release counters not removed");
+        }
+    }
+
+    /// For each of `lines` (of one service), how many slots entered it in the window at `now`
+    /// ([`Store::count_release`]); 0 for a line without any. One `BatchGetItem` for up to 100
+    /// lines.
+    pub async fn releases_in_lines(
+        &self,
+        service: &ServiceId,
+        lines: &[(OfficeId, Window)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        let mut wanted: Vec<String> = Vec::new();
+        for (office, window) in lines {
+            let sk = released_sk(office, service, *window);
+            if !wanted.contains(&sk) {
+                wanted.push(sk);
+            }
+        }
+        for chunk in wanted.chunks(100) {
+            let keys = chunk.iter().map(|sk| key(STATS.into(), sk)).collect();
+            for item in self.batch_get(keys, false).await? {
+                let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let buckets = item.iter().filter_map(|(name, v)| {
+                    let n = v.as_n().ok()?.parse::<u64>().ok()?;
+                    Some((name.as_str(), n))
+                });
+                counts.insert(sk.clone(), wait::releases_in_window(buckets, now));
+            }
+        }
+        Ok(lines
+            .iter()
+            .map(|(office, window)| {
+                counts
+                    .get(&released_sk(office, service, *window))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect())
+    }
+
+    pub(super) async fn bump_offer_counter(&self, field: &str) {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(STATS.into(), OFFER_COUNTERS_SK)))
+            .update_expression("ADD #f :one")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %tx::sdk_code(&e), "offer counter not updated");
+        }
+    }
+
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        // `OFFERS` and `QUEUE#…` sort before `RELEASED#…`: the release counters (one item per
+        // line, many) are not read here.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.wishes)
+            .key_condition_expression("pk = :pk AND sk < :released")
+            .set_expression_attribute_values(Some(vals([
+                (":pk", s("STATS")),
+                (":released", s(RELEASED_PREFIX)),
+            ])))
+            .send()
+            .await
+            .op("stats")?;
+        let mut queues = Vec::new();
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for item in out.items.unwrap_or_default() {
+            let num = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            let text = |k: &str| {
+                item.get(k)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let sk = text("sk");
+            if sk == "OFFERS" {
+                for f in ["accepted", "declined", "expired"] {
+                    counts.insert(f.into(), u64::try_from(num(f)).unwrap_or(0));
+                }
+            } else if sk.starts_with("QUEUE#") {
+                queues.push(QueueStat {
+                    office: text("office"),
+                    service: text("service"),
+                    waiting: num("waiting").max(0),
+                });
+            }
+        }
+        let open = self
+            .client
+            .query()
+            .table_name(&self.wishes)
+            .index_name(GSI)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(OPEN_OFFERS))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .send()
+            .await
+            .op("stats")?;
+        let get = |k: &str| counts.get(k).copied().unwrap_or(0);
+        let answered = get("accepted") + get("declined") + get("expired");
+        #[allow(clippy::cast_precision_loss)]
+        let rate = (answered > 0).then(|| get("accepted") as f64 / answered as f64);
+        Ok(Stats {
+            queues,
+            offers_open: u64::try_from(open.count).unwrap_or(0),
+            offers_accepted: get("accepted"),
+            offers_declined: get("declined"),
+            offers_expired: get("expired"),
+            acceptance_rate: rate,
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! Every key format and attribute name of the two tables, in one place. The records, the update
+//! expressions, the benchmark and the tests all build keys with these functions, so a layout
+//! change is made here once. The layout itself is described in `docs/data-model.md`.
+
+use crate::domain::{OfferId, OfficeId, ServiceId, Window, WishId};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+// ---- attribute names ---------------------------------------------------------------------------
+
+/// Partition and sort key of the wishes table.
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// Partition key of the slots table.
+pub const SLOT_ID: &str = "id";
+/// The one global secondary index of each table (`gsi1pk`, `gsi1sk`).
+pub const GSI: &str = "gsi1";
+pub const GSI_PK: &str = "gsi1pk";
+pub const GSI_SK: &str = "gsi1sk";
+pub const STATUS: &str = "status";
+/// The TTL attribute (seconds since the epoch) of every item that expires.
+pub const EXPIRES_AT: &str = "expires_at";
+/// The deflated MIME body of an outbox mail; removed once the mail is sent.
+pub const MAIL_BODY: &str = "mime_z";
+
+// ---- sort keys of the single-item partitions ---------------------------------------------------
+
+pub const WISH_SK: &str = "WISH";
+pub const OFFER_SK: &str = "OFFER";
+pub const TOKEN_SK: &str = "TOKEN";
+pub const MAIL_SK: &str = "MAIL";
+pub const ADDRESS_SK: &str = "ADDRESS";
+pub const CATALOG: &str = "CATALOG";
+/// The partition of the statistics counters.
+pub const STATS: &str = "STATS";
+pub const OFFER_COUNTERS_SK: &str = "OFFERS";
+/// Release counters sort after the queue counters (`QUEUE#…` < `RELEASED#…`).
+pub const RELEASED_PREFIX: &str = "RELEASED#";
+
+// ---- index partitions (`gsi1pk`) ---------------------------------------------------------------
+
+/// Open offers by deadline.
+pub const OPEN_OFFERS: &str = "OPEN_OFFERS";
+/// Outbox mails by the end of their sender's lease.
+pub const MAIL_DUE: &str = "MAIL_DUE";
+/// Confirmed wishes not yet in their lines.
+pub const ENQUEUE_DUE: &str = "ENQUEUE_DUE";
+/// Confirmed wishes by the time their age must be looked at (reminder, expiry).
+pub const AGE_DUE: &str = "AGE_DUE";
+
+// ---- key formats -------------------------------------------------------------------------------
+
+/// A time as we store it: UTC, millisecond precision, so that text order is time order.
+#[must_use]
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Seconds since the epoch, the form `DynamoDB` TTL reads.
+#[must_use]
+pub fn epoch(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+pub const WISH_PREFIX: &str = "WISH#";
+pub const OFFER_PREFIX: &str = "OFFER#";
+pub const TOKEN_PREFIX: &str = "TOKEN#";
+pub const MAIL_PREFIX: &str = "MAIL#";
+pub const LINE_PREFIX: &str = "Q#";
+
+#[must_use]
+pub fn wish_pk(id: &WishId) -> String {
+    format!("{WISH_PREFIX}{id}")
+}
+#[must_use]
+pub fn offer_pk(id: &OfferId) -> String {
+    format!("{OFFER_PREFIX}{id}")
+}
+#[must_use]
+pub fn token_pk(hash: &str) -> String {
+    format!("{TOKEN_PREFIX}{hash}")
+}
+#[must_use]
+pub fn mail_pk(key: &str) -> String {
+    format!("{MAIL_PREFIX}{key}")
+}
+/// One line of the queue: everyone waiting for this service at this office in this hour.
+#[must_use]
+pub fn line_pk(office: &OfficeId, service: &ServiceId, window: Window) -> String {
+    format!(
+        "{LINE_PREFIX}{office}#{service}#{}#{}",
+        window.day(),
+        window.hour()
+    )
+}
+/// A wish's place in every line it stands in: confirmation time, then id to break ties.
+#[must_use]
+pub fn queue_key(confirmed_at: DateTime<Utc>, id: &WishId) -> String {
+    format!("{}#{id}", ts(confirmed_at))
+}
+/// The index partition of an office's free slots (sorted by [`free_sk`]).
+#[must_use]
+pub fn free_pk(office: &OfficeId) -> String {
+    format!("FREE#{office}")
+}
+#[must_use]
+pub fn free_sk(start: DateTime<Utc>, slot: &impl std::fmt::Display) -> String {
+    format!("{}#{slot}", ts(start))
+}
+/// Index sort key of items due at a time (`<time>#<id>`), for the `*_DUE` and open-offer lists.
+#[must_use]
+pub fn due_sk(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {
+    format!("{}#{id}", ts(at))
+}
+/// The address item's key: a hash, so the key itself reveals no address.
+#[must_use]
+pub fn address_pk(email_hash: &str) -> String {
+    format!("ADDRESS#{email_hash}")
+}
+/// One client's request counter in one hour.
+#[must_use]
+pub fn rate_pk(client_hash: &str) -> String {
+    format!("RATE#{client_hash}")
+}
+/// The queue counter of one office and service (under [`STATS`]).
+#[must_use]
+pub fn queue_counter_sk(office: &OfficeId, service: &ServiceId) -> String {
+    format!("QUEUE#{office}#{service}")
+}
+/// The sort key of a line's release counters (under [`STATS`]).
+#[must_use]
+pub fn released_sk(office: &OfficeId, service: &ServiceId, window: Window) -> String {
+    format!(
+        "{RELEASED_PREFIX}{office}#{service}#{}#{}",
+        window.day(),
+        window.hour()
+    )
+}
+
+// ---- small vocabularies stored as text ----------------------------------------------------------
+
+/// What a link token opens (`kind` of a `TOKEN#` item).
+pub const LINK_WISH: &str = "wish";
+pub const LINK_OFFER: &str = "offer";
+/// The states of an outbox mail (`status` of a `MAIL#` item).
+pub const MAIL_PENDING: &str = "pending";
+pub const MAIL_SENT: &str = "sent";

@@ -1,0 +1,187 @@
+//! The outbox: mails written in the transaction of their change, sent after it, retried after their lease.
+
+use super::{
+    DateTime, Duration, MAIL_DUE, MAIL_SK, MailRecord, Op, SdkError, Store, StoreError, TOKEN_SK,
+    TokenHash, TokenRecord, TransactWriteItem, Utc, due_sk, epoch, item, key, keys, mail_pk, n, s,
+    token_pk, ts, vals,
+};
+
+/// A rendered mail, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    /// Idempotency key: one mail per event, e.g. `offer-<id>-sent`.
+    pub key: String,
+    pub to: String,
+    pub raw: String,
+    /// Fresh link tokens that appear in this mail; stored (as hashes) with it.
+    pub tokens: Vec<LinkToken>,
+}
+
+/// A new link: the hash of a fresh token, what it opens, and until when.
+#[derive(Debug, Clone)]
+pub struct LinkToken {
+    pub hash: TokenHash,
+    /// `wish` or `offer`.
+    pub kind: &'static str,
+    pub target: String,
+    pub expires_at: DateTime<Utc>,
+}
+/// A mail the outbox still owes.
+#[derive(Debug, Clone)]
+pub struct DueMail {
+    pub key: String,
+    pub to: String,
+    pub raw: String,
+    pub lease: String,
+}
+/// Mails older than this lease are taken over by the rescan.
+pub const MAIL_LEASE: Duration = Duration::minutes(2);
+/// A MIME message as the outbox keeps it: deflated, then base64 (a string attribute).
+pub(super) fn pack_mime(raw: &str) -> Result<String, StoreError> {
+    use std::io::Write as _;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(raw.as_bytes())
+        .and_then(|()| z.finish())
+        .map(|bytes| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes))
+        .map_err(|e| StoreError::Corrupt(format!("compressing a mail: {e}")))
+}
+
+pub(super) fn unpack_mime(packed: &str) -> Result<String, StoreError> {
+    use std::io::Read as _;
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, packed)
+        .map_err(|e| StoreError::Corrupt(format!("outbox mail: {e}")))?;
+    let mut raw = String::new();
+    flate2::read::DeflateDecoder::new(bytes.as_slice())
+        .read_to_string(&mut raw)
+        .map_err(|e| StoreError::Corrupt(format!("outbox mail: {e}")))?;
+    Ok(raw)
+}
+
+impl Store {
+    /// The outbox item of a mail and the link tokens it carries.
+    pub(super) fn outbox_put(
+        &self,
+        mail: &OutgoingMail,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        // The writer sends it right after the transaction; the lease keeps the rescan away meanwhile.
+        let record = MailRecord {
+            pk: mail_pk(&mail.key),
+            sk: MAIL_SK.into(),
+            key: mail.key.clone(),
+            to: mail.to.clone(),
+            packed: Some(pack_mime(&mail.raw)?),
+            status: keys::MAIL_PENDING.into(),
+            attempts: 0,
+            created_at: ts(now),
+            gsi1pk: Some(MAIL_DUE.into()),
+            gsi1sk: Some(due_sk(now + MAIL_LEASE, &mail.key)),
+            expires_at: epoch(now + self.retention.ended),
+        };
+        let mut items = vec![self.put(&self.wishes, item(&record)?, true)?];
+        for t in &mail.tokens {
+            let token = TokenRecord {
+                pk: token_pk(t.hash.as_ref()),
+                sk: TOKEN_SK.into(),
+                kind: t.kind.into(),
+                target: t.target.clone(),
+                expires_at: epoch(t.expires_at),
+            };
+            items.push(self.put(&self.wishes, item(&token)?, true)?);
+        }
+        Ok(items)
+    }
+
+    /// Mails whose sender's lease has run out without a send being recorded.
+    pub async fn due_mails(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<DueMail>, StoreError> {
+        let mut due = Vec::new();
+        for item in self.gsi_due(MAIL_DUE, &ts(now), limit).await? {
+            let r: MailRecord = serde_dynamo::from_item(item)?;
+            if let (Some(packed), Some(lease)) = (r.packed, r.gsi1sk) {
+                due.push(DueMail {
+                    key: r.key,
+                    to: r.to,
+                    raw: unpack_mime(&packed)?,
+                    lease,
+                });
+            }
+        }
+        Ok(due)
+    }
+
+    /// Takes over a due mail for one more attempt; `false` when someone else did first.
+    pub async fn claim_mail(&self, mail: &DueMail, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(mail_pk(&mail.key), MAIL_SK)))
+            .update_expression("SET gsi1sk = :lease ADD attempts :one")
+            .condition_expression("gsi1sk = :seen")
+            .set_expression_attribute_values(Some(vals([
+                (":lease", s(due_sk(now + MAIL_LEASE, &mail.key))),
+                (":seen", s(mail.lease.clone())),
+                (":one", n(1)),
+            ])))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(e).op("claim_mail"),
+        }
+    }
+
+    /// Records a send; the message body and the address (personal data, live links) are dropped
+    /// with it.
+    pub async fn mark_mail_sent(
+        &self,
+        mail_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.wishes)
+            .set_key(Some(key(mail_pk(mail_key), MAIL_SK)))
+            .update_expression(
+                "SET #status = :sent, sent_at = :now REMOVE gsi1pk, gsi1sk, #body, #to",
+            )
+            .expression_attribute_names("#body", keys::MAIL_BODY)
+            .expression_attribute_names("#to", "to")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(vals([
+                (":sent", s(keys::MAIL_SENT)),
+                (":now", s(ts(now))),
+            ])))
+            .send()
+            .await
+            .op("mark_mail_sent")?;
+        Ok(())
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::{pack_mime, unpack_mime};
+
+    #[test]
+    fn outbox_mails_are_kept_compressed_and_come_back_byte_for_byte() {
+        let raw = "Subject: Terminangebot\r\n\r\n".to_owned()
+            + &"<p style=\"color:#003d7a\">Bürgerbüro Bilk, Mi 24.01. 8:30</p>\r\n".repeat(80);
+        let packed = pack_mime(&raw).unwrap();
+        assert!(
+            packed.len() * 5 < raw.len(),
+            "{} of {}",
+            packed.len(),
+            raw.len()
+        );
+        assert_eq!(unpack_mime(&packed).unwrap(), raw);
+        assert!(unpack_mime("not base64!").is_err());
+        assert!(unpack_mime("aGVsbG8=").is_err(), "not deflate data");
+    }
+}
