@@ -8,6 +8,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod mailer;
+pub mod mails;
 pub mod render;
 pub mod store;
 pub mod triggers;

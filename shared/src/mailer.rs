@@ -1,9 +1,12 @@
 //! The SES adapter: sends a finished MIME message, nothing else.
 
 use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::ProvideErrorMetadata as _;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 
+/// Why SES did not take a mail: its error code only. The message text of a rejection can quote
+/// the recipient's address, and these errors are logged.
 #[derive(Debug, thiserror::Error)]
 #[error("mail not sent: {0}")]
 pub struct SendError(pub String);
@@ -37,7 +40,7 @@ impl Mailer {
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
-            .map_err(|e| SendError(format!("{e:?}")))?;
+            .map_err(|e| SendError(e.code().unwrap_or("unreachable").to_owned()))?;
         Ok(())
     }
 }

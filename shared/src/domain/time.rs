@@ -8,6 +8,13 @@ use std::fmt;
 /// The time zone every office lives in.
 pub const OFFICE_TZ: chrono_tz::Tz = Berlin;
 
+/// A time as the contracts and the tables write it: UTC, millisecond precision
+/// (`2024-01-24T07:30:00.000Z`), so that text order is time order.
+#[must_use]
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weekday {

@@ -199,3 +199,14 @@ mod tests {
         }
     }
 }
+
+/// One line a wish stands in, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub office: super::OfficeId,
+    pub window: super::Window,
+    /// Wishes ahead of this one in the line.
+    pub ahead: usize,
+    /// A rough wait from the slots that entered this line lately; `None` when too few did.
+    pub wait: Option<ExpectedWait>,
+}

@@ -72,6 +72,15 @@ impl Language {
         }
     }
 
+    /// The other of the two languages (for the language switch).
+    #[must_use]
+    pub fn other(self) -> Self {
+        match self {
+            Language::De => Language::En,
+            Language::En => Language::De,
+        }
+    }
+
     #[must_use]
     pub fn code(self) -> &'static str {
         match self {

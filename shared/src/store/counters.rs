@@ -1,29 +1,10 @@
 //! Counters outside the transactions: queue lengths, offer outcomes, releases per line.
 
 use super::{
-    DateTime, Duration, GSI, HashMap, OFFER_COUNTERS_SK, OPEN_OFFERS, OfficeId, Op,
-    RELEASED_PREFIX, ReturnValue, STATS, ServiceId, Store, StoreError, Utc, Window, Wish, epoch,
-    key, keys, n, released_sk, s, tx, vals, wait,
+    DateTime, Duration, GSI, HashMap, OFFER_COUNTERS_SK, OPEN_OFFERS, OfficeId, Op, QueueStat,
+    RELEASED_PREFIX, ReturnValue, STATS, ServiceId, Stats, Store, StoreError, Utc, Window, Wish,
+    epoch, key, keys, n, released_sk, s, tx, vals, wait,
 };
-
-/// Per office and service: how many wishes stand in line.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Stats {
-    pub queues: Vec<QueueStat>,
-    pub offers_open: u64,
-    pub offers_accepted: u64,
-    pub offers_declined: u64,
-    pub offers_expired: u64,
-    /// Accepted / answered-or-expired offers; `None` before the first answer.
-    pub acceptance_rate: Option<f64>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QueueStat {
-    pub office: String,
-    pub service: String,
-    pub waiting: i64,
-}
 
 impl Store {
     /// Queue-length counters for the clerks' statistics. Updated outside the transactions on

@@ -3,7 +3,7 @@
 //! change is made here once. The layout itself is described in `docs/data-model.md`.
 
 use crate::domain::{OfferId, OfficeId, ServiceId, Window, WishId};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
 // ---- attribute names ---------------------------------------------------------------------------
 
@@ -52,7 +52,7 @@ pub const AGE_DUE: &str = "AGE_DUE";
 /// A time as we store it: UTC, millisecond precision, so that text order is time order.
 #[must_use]
 pub fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::domain::time::rfc3339(t)
 }
 
 /// Seconds since the epoch, the form `DynamoDB` TTL reads.
@@ -141,6 +141,14 @@ pub fn released_sk(office: &OfficeId, service: &ServiceId, window: Window) -> St
 /// What a link token opens (`kind` of a `TOKEN#` item).
 pub const LINK_WISH: &str = "wish";
 pub const LINK_OFFER: &str = "offer";
+
+#[must_use]
+pub fn link_kind(kind: crate::domain::outbox::LinkKind) -> &'static str {
+    match kind {
+        crate::domain::outbox::LinkKind::Wish => LINK_WISH,
+        crate::domain::outbox::LinkKind::Offer => LINK_OFFER,
+    }
+}
 /// The states of an outbox mail (`status` of a `MAIL#` item).
 pub const MAIL_PENDING: &str = "pending";
 pub const MAIL_SENT: &str = "sent";

@@ -1,31 +1,11 @@
 //! The outbox: mails written in the transaction of their change, sent after it, retried after their lease.
 
 use super::{
-    DateTime, Duration, MAIL_DUE, MAIL_SK, MailRecord, Op, SdkError, Store, StoreError, TOKEN_SK,
-    TokenHash, TokenRecord, TransactWriteItem, Utc, due_sk, epoch, item, key, keys, mail_pk, n, s,
-    token_pk, ts, vals,
+    DateTime, Duration, MAIL_DUE, MAIL_SK, MailRecord, Op, OutgoingMail, SdkError, Store,
+    StoreError, TOKEN_SK, TokenRecord, TransactWriteItem, Utc, due_sk, epoch, item, key, keys,
+    mail_pk, n, s, token_pk, ts, vals,
 };
 
-/// A rendered mail, ready for the outbox.
-#[derive(Debug, Clone)]
-pub struct OutgoingMail {
-    /// Idempotency key: one mail per event, e.g. `offer-<id>-sent`.
-    pub key: String,
-    pub to: String,
-    pub raw: String,
-    /// Fresh link tokens that appear in this mail; stored (as hashes) with it.
-    pub tokens: Vec<LinkToken>,
-}
-
-/// A new link: the hash of a fresh token, what it opens, and until when.
-#[derive(Debug, Clone)]
-pub struct LinkToken {
-    pub hash: TokenHash,
-    /// `wish` or `offer`.
-    pub kind: &'static str,
-    pub target: String,
-    pub expires_at: DateTime<Utc>,
-}
 /// A mail the outbox still owes.
 #[derive(Debug, Clone)]
 pub struct DueMail {
@@ -83,7 +63,7 @@ impl Store {
             let token = TokenRecord {
                 pk: token_pk(t.hash.as_ref()),
                 sk: TOKEN_SK.into(),
-                kind: t.kind.into(),
+                kind: keys::link_kind(t.kind).into(),
                 target: t.target.clone(),
                 expires_at: epoch(t.expires_at),
             };

@@ -1,6 +1,8 @@
 //! Everything a person reads: texts per language (`texts/*.json`), page templates
 //! (`templates/*.html`, auto-escaped) and the MIME mails.
 
+pub mod views;
+
 use crate::domain::time::OFFICE_TZ;
 use crate::domain::{Language, Weekday};
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -26,8 +28,8 @@ fn load(json: &str) -> Texts {
 #[must_use]
 pub fn texts(lang: Language) -> &'static Texts {
     match lang {
-        Language::De => DE.get_or_init(|| load(include_str!("../texts/de.json"))),
-        Language::En => EN.get_or_init(|| load(include_str!("../texts/en.json"))),
+        Language::De => DE.get_or_init(|| load(include_str!("../../texts/de.json"))),
+        Language::En => EN.get_or_init(|| load(include_str!("../../texts/en.json"))),
     }
 }
 
@@ -142,15 +144,15 @@ fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         // Auto-escaping follows the file extension: `.html` escaped, `.txt` not.
         for (name, source) in [
-            ("layout.html", include_str!("../templates/layout.html")),
-            ("page.html", include_str!("../templates/page.html")),
-            ("form.html", include_str!("../templates/form.html")),
+            ("layout.html", include_str!("../../templates/layout.html")),
+            ("page.html", include_str!("../../templates/page.html")),
+            ("form.html", include_str!("../../templates/form.html")),
             (
                 "accessibility.html",
-                include_str!("../templates/accessibility.html"),
+                include_str!("../../templates/accessibility.html"),
             ),
-            ("mail.html", include_str!("../templates/mail.html")),
-            ("mail.txt", include_str!("../templates/mail.txt")),
+            ("mail.html", include_str!("../../templates/mail.html")),
+            ("mail.txt", include_str!("../../templates/mail.txt")),
         ] {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "template does not compile");
@@ -253,9 +255,9 @@ mod tests {
     #[test]
     fn both_languages_have_the_same_keys_and_valid_json() {
         let de: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(include_str!("../texts/de.json")).unwrap();
+            serde_json::from_str(include_str!("../../texts/de.json")).unwrap();
         let en: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(include_str!("../texts/en.json")).unwrap();
+            serde_json::from_str(include_str!("../../texts/en.json")).unwrap();
         let mut a: Vec<_> = de.keys().collect();
         let mut b: Vec<_> = en.keys().collect();
         a.sort();

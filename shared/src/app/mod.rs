@@ -1,0 +1,157 @@
+//! The use cases: what happens when a citizen, a clerk, the stream or the schedule acts. Each one
+//! reads what it needs (`store`), decides with pure domain code (`domain::lifecycle`, the
+//! matching rule), writes the mail of the change (`mails`), commits state and mail in one
+//! conditional transaction (`store`), and then hands the mail and events on for delivery
+//! ([`deliver`]). HTTP and event handlers are thin wrappers around these functions.
+
+mod deliver;
+mod matching;
+mod offers;
+mod rescan;
+mod slots;
+mod wishes;
+
+pub use crate::domain::wait::Place;
+pub use matching::match_slot;
+pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
+pub use rescan::{RescanReport, rescan};
+pub use slots::{SlotsPut, Withdrawal, get_slot, put_slots, release_slot, stats, withdraw_slot};
+pub use wishes::{
+    cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish, wish_by_token,
+};
+
+use crate::config::Config;
+use crate::domain::{Catalog, FieldErrors};
+use crate::events::Events;
+use crate::mailer::Mailer;
+use crate::mails::Mails;
+use crate::render::RenderError;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::RwLock;
+
+/// The time every rule is evaluated at. In Lambda it is the system clock; the local runner can
+/// move it forward to try deadlines.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset_minutes: Arc<AtomicI64>,
+}
+
+impl Clock {
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::minutes(self.offset_minutes.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every handler sharing it) forward.
+    pub fn advance(&self, minutes: i64) {
+        self.offset_minutes.fetch_add(minutes, Ordering::Relaxed);
+    }
+}
+
+/// How long a loaded catalogue is used before it is read again.
+const CATALOG_TTL: std::time::Duration = std::time::Duration::from_mins(1);
+
+/// Everything a handler needs, built once per process.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub events: Events,
+    pub config: Config,
+    pub clock: Clock,
+    catalog: Arc<RwLock<Option<CachedCatalog>>>,
+}
+
+type CachedCatalog = (std::time::Instant, Arc<Catalog>);
+
+/// Why a use case did not do what was asked, in terms the edges map to statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Unknown or expired link (404).
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    /// Too many requests from one client or for one address (429).
+    #[error("rate limited")]
+    RateLimited,
+    /// The catalogue has not been loaded yet (503).
+    #[error("service not configured: {0}")]
+    NotConfigured(&'static str),
+    /// The item kept changing under us through every retry (409).
+    #[error("kept changing concurrently: {0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl Deps {
+    #[must_use]
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig, clock: Clock) -> Self {
+        Self::from_clients(
+            config,
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_sesv2::Client::new(sdk),
+            aws_sdk_eventbridge::Client::new(sdk),
+            clock,
+        )
+    }
+
+    /// Builds from explicit clients (tests point each at its emulator).
+    #[must_use]
+    pub fn from_clients(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sesv2: aws_sdk_sesv2::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+        clock: Clock,
+    ) -> Self {
+        let store = Store::new(dynamodb, &config.wishes_table, &config.slots_table);
+        let mailer = Mailer::new(sesv2, config.ses_configuration_set.clone());
+        let events = Events::new(eventbridge, &config.event_bus);
+        Self {
+            store,
+            mailer,
+            events,
+            config,
+            clock,
+            catalog: Arc::default(),
+        }
+    }
+
+    /// The offices and services, cached for a minute.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, AppError> {
+        if let Some((at, c)) = self.catalog.read().await.as_ref()
+            && at.elapsed() < CATALOG_TTL
+        {
+            return Ok(c.clone());
+        }
+        let loaded = self
+            .store
+            .load_catalog()
+            .await?
+            .ok_or(AppError::NotConfigured(
+                "no offices loaded: PUT /admin/catalog",
+            ))?;
+        let loaded = Arc::new(loaded);
+        *self.catalog.write().await = Some((std::time::Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Stores a new catalogue and uses it at once.
+    pub async fn replace_catalog(&self, catalog: Catalog) -> Result<(), AppError> {
+        self.store.put_catalog(&catalog).await?;
+        *self.catalog.write().await = Some((std::time::Instant::now(), Arc::new(catalog)));
+        Ok(())
+    }
+
+    /// The mail writer for a change made at `now`.
+    fn mails<'a>(&'a self, catalog: &'a Catalog, now: DateTime<Utc>) -> Mails<'a> {
+        Mails::new(&self.config, catalog, self.store.retention.token, now)
+    }
+}

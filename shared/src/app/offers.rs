@@ -1,0 +1,116 @@
+//! A citizen's answer to an offer: accept, decline, or cancel the whole wish.
+
+use super::wishes::{cancel_wish, lines_of};
+use super::{AppError, Deps};
+use crate::domain::{Offer, OfferId, OfferStatus, Release, Token, Wish};
+use crate::store::{StoreError, keys};
+
+/// The offer behind a link, with its wish.
+pub async fn offer_by_token(
+    deps: &Deps,
+    token: &str,
+) -> Result<(Offer, Option<Wish>, Token), AppError> {
+    let token = Token::parse(token).ok_or(AppError::NotFound)?;
+    let now = deps.clock.now();
+    let id = deps
+        .store
+        .resolve_token(&token.hash(), keys::LINK_OFFER, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let id = OfferId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let offer = deps.store.get_offer(&id).await?.ok_or(AppError::NotFound)?;
+    let wish = deps.store.get_wish(&offer.wish, now).await?;
+    Ok((offer, wish, token))
+}
+
+/// The language of the offer's wish, for its page (`None` once the wish's data is gone).
+pub async fn wish_language(deps: &Deps, offer: &Offer) -> Option<crate::domain::Language> {
+    let wish = deps.store.get_wish(&offer.wish, deps.clock.now()).await;
+    wish.ok().flatten().map(|w| w.language)
+}
+
+async fn reread(deps: &Deps, offer: &Offer) -> Result<Offer, AppError> {
+    deps.store
+        .get_offer(&offer.id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// `POST /o/{token}/accept`: the slot is booked for the wish, which is fulfilled and leaves its
+/// lines. Repeats, and answers after the deadline, show the offer as it is.
+pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
+    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    let now = deps.clock.now();
+    let Some(wish) = wish else { return Ok(offer) };
+    let Ok(change) = offer.accept(now) else {
+        return Ok(offer);
+    };
+    let catalog = deps.catalog().await?;
+    let mail = deps.mails(&catalog, now).accepted(&offer, &wish, &token)?;
+    match deps.store.accept_offer(&offer, &wish, now, &mail).await {
+        Ok(()) => {
+            deps.store
+                .dequeue(&wish, &lines_of(&wish, &catalog))
+                .await?;
+            deps.deliver_and_notify(&mail, &change.events).await;
+            tracing::info!(offer_id = %offer.id, "offer accepted");
+        }
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    reread(deps, &offer).await
+}
+
+/// `POST /o/{token}/decline`: the wish waits on with its place; the slot goes to the next wish.
+pub async fn decline_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
+    let (offer, wish, _) = offer_by_token(deps, token).await?;
+    let Some(wish) = wish else { return Ok(offer) };
+    release_offer(deps, offer, &wish, Release::Declined).await
+}
+
+/// An open offer declined or run out: the wish waits again (or pauses) and the slot is free.
+/// A late decline is still a decline; only expiry requires the deadline to have passed.
+pub(super) async fn release_offer(
+    deps: &Deps,
+    offer: Offer,
+    wish: &Wish,
+    how: Release,
+) -> Result<Offer, AppError> {
+    let now = deps.clock.now();
+    let Ok(released) = offer.release(wish, how, now) else {
+        return Ok(offer);
+    };
+    let catalog = deps.catalog().await?;
+    let mail = deps
+        .mails(&catalog, now)
+        .released(&offer, wish, &released)?;
+    let to: OfferStatus = how.status();
+    match deps
+        .store
+        .release_offer(
+            &offer,
+            to,
+            (released.wish_status, released.unanswered),
+            now,
+            &mail,
+        )
+        .await
+    {
+        Ok(()) => {
+            deps.deliver_and_notify(&mail, &released.events).await;
+            tracing::info!(offer_id = %offer.id, status = to.as_str(), "offer released");
+        }
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    reread(deps, &offer).await
+}
+
+/// `POST /o/{token}/cancel`: cancels the whole wish.
+pub async fn cancel_from_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
+    let (offer, wish, _) = offer_by_token(deps, token).await?;
+    if let Some(wish) = wish {
+        cancel_wish(deps, wish).await?;
+    }
+    reread(deps, &offer).await
+}

@@ -1,0 +1,295 @@
+//! A citizen's wish: submit, confirm (or resume), keep, cancel, and where it stands in line.
+
+use super::{AppError, Deps};
+use crate::domain::lifecycle::submitted;
+use crate::domain::wait::Place;
+use crate::domain::wish::{NewWishView, queue_lines};
+use crate::domain::{
+    AgeStep, Catalog, FieldErrors, OfferStatus, OfficeId, Token, Window, Wish, WishId, WishRequest,
+    WishStatus, age_step, expected_wait,
+};
+use crate::store::{AddressBook, StoreError, keys};
+use chrono::{DateTime, Duration, Utc};
+
+/// The lines a wish stands in (office × window, where that office is open).
+pub(super) fn lines_of(wish: &Wish, catalog: &Catalog) -> Vec<(OfficeId, Window)> {
+    queue_lines(
+        &NewWishView {
+            offices: &wish.offices,
+            windows: &wish.windows,
+        },
+        catalog,
+    )
+}
+
+/// When the rescan must next look at a wish's age.
+pub(super) fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> DateTime<Utc> {
+    match age_step(wish, now, deps.config.wish_age) {
+        AgeStep::WaitUntil(at) => at,
+        AgeStep::Remind { .. } | AgeStep::Expire => now,
+    }
+}
+
+/// The address's book after admitting one more wish, or why not: too many active wishes
+/// (a field error) or too many submissions this hour.
+fn admit(
+    book: &AddressBook,
+    active: Vec<WishId>,
+    wish: &WishId,
+    limits: crate::config::Limits,
+    now: DateTime<Utc>,
+) -> Result<AddressBook, AppError> {
+    if active.len() >= limits.active_per_address {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "email",
+            "too_many_active",
+            format!(
+                "this address already has {} active wishes; cancel one first",
+                active.len()
+            ),
+        );
+        return Err(AppError::Invalid(errors));
+    }
+    let mut recent: Vec<DateTime<Utc>> = book
+        .submissions
+        .iter()
+        .copied()
+        .filter(|t| *t > now - Duration::hours(1))
+        .collect();
+    if recent.len() >= limits.submissions_per_address_hour {
+        return Err(AppError::RateLimited);
+    }
+    let mut wishes = active;
+    wishes.push(wish.clone());
+    recent.push(now);
+    Ok(AddressBook {
+        wishes,
+        submissions: recent,
+        version: book.version,
+    })
+}
+
+/// `POST /api/wishes`: checks, stores the wish as pending with its opt-in mail, and sends it.
+///
+/// Abuse limits: per client (the caller's network address, when known) and per email address
+/// (active wishes, submissions per hour). The address's book is written in the wish's
+/// transaction under a version check, so concurrent submissions cannot both slip through.
+pub async fn submit_wish(
+    deps: &Deps,
+    request: &WishRequest,
+    client: Option<&str>,
+) -> Result<Wish, AppError> {
+    let catalog = deps.catalog().await?;
+    let new = request.validate(&catalog).map_err(AppError::Invalid)?;
+    let now = deps.clock.now();
+    let limits = deps.config.limits;
+    if let Some(client) = client
+        && !deps
+            .store
+            .count_client_request(client, limits.requests_per_client_hour, now)
+            .await?
+    {
+        return Err(AppError::RateLimited);
+    }
+    let wish = submitted(WishId::generate(), new, now);
+    let token = Token::generate();
+    let mail = deps.mails(&catalog, now).opt_in(&wish, &token)?;
+    for _attempt in 0..4 {
+        let book = deps.store.address_book(&wish.email).await?;
+        let active: Vec<WishId> = deps
+            .store
+            .get_wishes(&book.wishes, now)
+            .await?
+            .into_iter()
+            .filter(|w| w.status.is_active())
+            .map(|w| w.id)
+            .collect();
+        let book = admit(&book, active, &wish.id, limits, now)?;
+        match deps
+            .store
+            .create_wish(&wish, &token.hash(), &mail, &book, now)
+            .await
+        {
+            Ok(()) => {
+                deps.deliver(&mail).await;
+                tracing::info!(wish_id = %wish.id, "wish submitted");
+                return Ok(wish);
+            }
+            // Another submission for this address came first: count again.
+            Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict("address book"))
+}
+
+/// Most lines the wish page lists a place for; a wish may stand in many.
+const PLACES_SHOWN: usize = 12;
+
+/// For each line the wish stands in (office × window, at most [`PLACES_SHOWN`]): how many wishes
+/// are ahead of it and, where recent releases allow, a rough expected wait. Empty for wishes not
+/// in line. One count query per line and one batch read of the lines' release counters; nothing
+/// on the offer path.
+pub async fn places_in_line(deps: &Deps, wish: &Wish) -> Result<Vec<Place>, AppError> {
+    let Some(confirmed_at) = wish.confirmed_at.filter(|_| wish.in_line()) else {
+        return Ok(Vec::new());
+    };
+    let catalog = deps.catalog().await?;
+    let key = keys::queue_key(confirmed_at, &wish.id);
+    let lines: Vec<_> = lines_of(wish, &catalog)
+        .into_iter()
+        .take(PLACES_SHOWN)
+        .collect();
+    let releases = deps
+        .store
+        .releases_in_lines(&wish.service, &lines, deps.clock.now())
+        .await?;
+    let mut places = Vec::new();
+    for ((office, window), released) in lines.into_iter().zip(releases) {
+        let ahead = deps
+            .store
+            .ahead_in_line(&office, &wish.service, window, &key)
+            .await?;
+        places.push(Place {
+            office,
+            window,
+            ahead,
+            wait: expected_wait(ahead, released),
+        });
+    }
+    Ok(places)
+}
+
+/// The wish behind a link, or `NotFound` for anything else (malformed, unknown, expired).
+pub async fn wish_by_token(deps: &Deps, token: &str) -> Result<(Wish, Token), AppError> {
+    let token = Token::parse(token).ok_or(AppError::NotFound)?;
+    let now = deps.clock.now();
+    let id = deps
+        .store
+        .resolve_token(&token.hash(), keys::LINK_WISH, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let id = WishId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let wish = deps
+        .store
+        .get_wish(&id, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((wish, token))
+}
+
+/// The wish as it is now (after a change, or after losing a race to one).
+async fn reread(deps: &Deps, id: &WishId) -> Result<Wish, AppError> {
+    deps.store
+        .get_wish(id, deps.clock.now())
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// `POST /w/{token}/confirm`: pending → waiting, in line from now; a paused wish waits again
+/// with its old place. Repeats answer the same and send nothing.
+pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
+    let (wish, token) = wish_by_token(deps, token).await?;
+    if wish.status == WishStatus::Paused {
+        return resume_wish(deps, wish).await;
+    }
+    let now = deps.clock.now();
+    let Ok(change) = wish.confirm(now) else {
+        return Ok(wish);
+    };
+    let catalog = deps.catalog().await?;
+    let mail = deps.mails(&catalog, now).confirmed(&wish, &token)?;
+    match deps.store.confirm_wish(&wish, now, &mail).await {
+        Ok(()) => {}
+        // A second click won the race, or the wish expired meanwhile: show what is.
+        Err(StoreError::Conflict) => return reread(deps, &wish.id).await,
+        Err(e) => return Err(e.into()),
+    }
+    let confirmed = change.state;
+    deps.store
+        .enqueue(
+            &confirmed,
+            &lines_of(&confirmed, &catalog),
+            next_age_check(deps, &confirmed, now),
+        )
+        .await?;
+    deps.deliver_and_notify(&mail, &change.events).await;
+    tracing::info!(wish_id = %confirmed.id, "wish confirmed");
+    Ok(confirmed)
+}
+
+/// A paused wish confirmed again: it waits on with its old place.
+async fn resume_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
+    let Ok(change) = wish.resume() else {
+        return Ok(wish);
+    };
+    let catalog = deps.catalog().await?;
+    let now = deps.clock.now();
+    let mail = deps.mails(&catalog, now).resumed(&change.state)?;
+    match deps.store.resume_wish(&wish, now, &mail).await {
+        Ok(()) => deps.deliver_and_notify(&mail, &change.events).await,
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    reread(deps, &wish.id).await
+}
+
+/// Cancels a wish (from its page or an offer page); an open offer is withdrawn and its slot goes
+/// on to the next wish. Repeats answer the same and send nothing.
+pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
+    let catalog = deps.catalog().await?;
+    let mut wish = wish;
+    for _ in 0..5 {
+        let now = deps.clock.now();
+        let offer = match &wish.open_offer {
+            Some(id) => deps
+                .store
+                .get_offer(id)
+                .await?
+                .filter(|o| o.status == OfferStatus::Open),
+            None => None,
+        };
+        let Ok(change) = wish.cancel(offer.as_ref()) else {
+            return Ok(wish);
+        };
+        let mail = deps.mails(&catalog, now).cancelled(&wish)?;
+        match deps
+            .store
+            .cancel_wish(&wish, offer.as_ref(), now, &mail)
+            .await
+        {
+            Ok(()) => {
+                deps.store
+                    .dequeue(&wish, &lines_of(&wish, &catalog))
+                    .await?;
+                deps.deliver_and_notify(&mail, &change.events).await;
+                tracing::info!(wish_id = %wish.id, "wish cancelled");
+                return reread(deps, &wish.id).await;
+            }
+            // The wish moved on (an offer arrived or was answered): look again and retry.
+            Err(StoreError::Conflict) => wish = reread(deps, &wish.id).await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict("wish while cancelling"))
+}
+
+/// `POST /w/{token}/keep`: after the reminder, the citizen keeps the wish; its age starts again
+/// and its place in line stays. Without a pending reminder it changes nothing.
+pub async fn keep_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
+    let (wish, token) = wish_by_token(deps, token).await?;
+    let now = deps.clock.now();
+    let Ok(change) = wish.keep(now) else {
+        return Ok(wish);
+    };
+    let catalog = deps.catalog().await?;
+    let next = next_age_check(deps, &change.state, now);
+    let mail = deps.mails(&catalog, now).kept(&wish, &token)?;
+    match deps.store.keep_wish(&wish, now, next, &mail).await {
+        Ok(()) => deps.deliver(&mail).await,
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    reread(deps, &wish.id).await
+}

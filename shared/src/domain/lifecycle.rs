@@ -1,0 +1,542 @@
+//! The lifecycle of wishes and offers as pure transitions: each takes the current state and
+//! `now` and returns the new state with the domain events it causes, or a [`TransitionError`]
+//! saying why the transition does not apply. The store writes the new state under a condition
+//! on the old one, so a transition decided on a stale read simply conflicts.
+//!
+//! ```text
+//! wish:  pending ─confirm─▶ waiting ─offer─▶ offered ─accept─▶ fulfilled
+//!                             ▲  ▲              │ decline / expire (3 unanswered: paused)
+//!                             │  └──────────────┘
+//!                  paused ─resume─┘     any active ─cancel─▶ cancelled, ─expire─▶ expired
+//! offer: open ─▶ accepted | declined | expired | withdrawn
+//! ```
+
+use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+use super::offer::{Offer, OfferStatus};
+use super::slot::{Slot, SlotStatus};
+use super::wish::{NewWish, PAUSE_AFTER_UNANSWERED, Wish, WishStatus};
+use chrono::{DateTime, Utc};
+
+/// A state change the booking system and monitoring hear about (published on the bus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainEvent {
+    WishConfirmed {
+        wish: WishId,
+        service: ServiceId,
+        offices: Vec<OfficeId>,
+    },
+    WishResumed {
+        wish: WishId,
+    },
+    WishPaused {
+        wish: WishId,
+    },
+    WishCancelled {
+        wish: WishId,
+    },
+    WishExpired {
+        wish: WishId,
+    },
+    OfferSent {
+        offer: OfferId,
+        slot: SlotId,
+        wish: WishId,
+        deadline: DateTime<Utc>,
+    },
+    OfferAccepted {
+        offer: OfferId,
+        slot: SlotId,
+        wish: WishId,
+    },
+    OfferDeclined {
+        offer: OfferId,
+        slot: SlotId,
+        wish: WishId,
+    },
+    OfferExpired {
+        offer: OfferId,
+        slot: SlotId,
+        wish: WishId,
+    },
+    OfferWithdrawn {
+        offer: OfferId,
+        slot: SlotId,
+    },
+    SlotWithdrawn {
+        slot: SlotId,
+    },
+}
+
+impl DomainEvent {
+    /// The event's name on the bus (`detail-type`).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            DomainEvent::WishConfirmed { .. } => "WishConfirmed",
+            DomainEvent::WishResumed { .. } => "WishResumed",
+            DomainEvent::WishPaused { .. } => "WishPaused",
+            DomainEvent::WishCancelled { .. } => "WishCancelled",
+            DomainEvent::WishExpired { .. } => "WishExpired",
+            DomainEvent::OfferSent { .. } => "OfferSent",
+            DomainEvent::OfferAccepted { .. } => "OfferAccepted",
+            DomainEvent::OfferDeclined { .. } => "OfferDeclined",
+            DomainEvent::OfferExpired { .. } => "OfferExpired",
+            DomainEvent::OfferWithdrawn { .. } => "OfferWithdrawn",
+            DomainEvent::SlotWithdrawn { .. } => "SlotWithdrawn",
+        }
+    }
+}
+
+/// Why a transition does not apply to the current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("the wish is {0:?}, not {1:?}")]
+    WishNotIn(WishStatus, &'static str),
+    #[error("the offer is {0:?}, not open")]
+    OfferNotOpen(OfferStatus),
+    #[error("the offer's deadline has not passed yet")]
+    NotOverdue,
+    #[error("the offer's deadline has passed")]
+    Overdue,
+    #[error("the wish has no pending reminder")]
+    NotReminded,
+    #[error("the slot is {0:?}")]
+    SlotNotFree(SlotStatus),
+}
+
+/// A new state and the events it causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change<T> {
+    pub state: T,
+    pub events: Vec<DomainEvent>,
+}
+
+fn change<T>(state: T, events: Vec<DomainEvent>) -> Change<T> {
+    Change { state, events }
+}
+
+/// The wish a checked submission becomes: pending until the double opt-in.
+#[must_use]
+pub fn submitted(id: WishId, new: NewWish, now: DateTime<Utc>) -> Wish {
+    Wish {
+        id,
+        email: new.email,
+        service: new.service,
+        offices: new.offices,
+        windows: new.windows,
+        language: new.language,
+        status: WishStatus::Pending,
+        created_at: now,
+        confirmed_at: None,
+        open_offer: None,
+        declined: std::collections::BTreeSet::new(),
+        kept_at: None,
+        reminded_at: None,
+        unanswered: 0,
+    }
+}
+
+impl Wish {
+    fn require(&self, ok: bool, expected: &'static str) -> Result<(), TransitionError> {
+        if ok {
+            Ok(())
+        } else {
+            Err(TransitionError::WishNotIn(self.status, expected))
+        }
+    }
+
+    /// pending → waiting: the confirmation time is the wish's place in every line.
+    ///
+    /// # Errors
+    /// When the wish is not pending (a repeated click).
+    pub fn confirm(&self, now: DateTime<Utc>) -> Result<Change<Wish>, TransitionError> {
+        self.require(self.status == WishStatus::Pending, "pending")?;
+        let mut w = self.clone();
+        w.status = WishStatus::Waiting;
+        w.confirmed_at = Some(now);
+        let event = DomainEvent::WishConfirmed {
+            wish: w.id.clone(),
+            service: w.service.clone(),
+            offices: w.offices.clone(),
+        };
+        Ok(change(w, vec![event]))
+    }
+
+    /// paused → waiting, with the old place in line.
+    ///
+    /// # Errors
+    /// When the wish is not paused.
+    pub fn resume(&self) -> Result<Change<Wish>, TransitionError> {
+        self.require(self.status == WishStatus::Paused, "paused")?;
+        let mut w = self.clone();
+        w.status = WishStatus::Waiting;
+        w.unanswered = 0;
+        let event = DomainEvent::WishResumed { wish: w.id.clone() };
+        Ok(change(w, vec![event]))
+    }
+
+    /// Any active state → cancelled; an open offer is withdrawn with it (its slot goes on).
+    ///
+    /// # Errors
+    /// When the wish has already ended.
+    pub fn cancel(&self, open_offer: Option<&Offer>) -> Result<Change<Wish>, TransitionError> {
+        self.require(self.status.is_active(), "active")?;
+        let mut w = self.clone();
+        w.status = WishStatus::Cancelled;
+        w.open_offer = None;
+        let mut events = vec![DomainEvent::WishCancelled { wish: w.id.clone() }];
+        if let Some(o) = open_offer {
+            events.push(DomainEvent::OfferWithdrawn {
+                offer: o.id.clone(),
+                slot: o.slot.clone(),
+            });
+        }
+        Ok(change(w, events))
+    }
+
+    /// The "still interested?" reminder: the wish now ends at `ends_at` unless kept.
+    ///
+    /// # Errors
+    /// When the wish is not in line or was already reminded.
+    pub fn remind(&self, now: DateTime<Utc>) -> Result<Change<Wish>, TransitionError> {
+        self.require(self.in_line(), "in line")?;
+        if self.reminded_at.is_some() {
+            return Err(TransitionError::NotReminded);
+        }
+        let mut w = self.clone();
+        w.reminded_at = Some(now);
+        Ok(change(w, vec![]))
+    }
+
+    /// "Keep my wish" after a reminder: the age starts again, the place stays.
+    ///
+    /// # Errors
+    /// Without a pending reminder, or when the wish is not waiting or offered.
+    pub fn keep(&self, now: DateTime<Utc>) -> Result<Change<Wish>, TransitionError> {
+        self.require(
+            matches!(self.status, WishStatus::Waiting | WishStatus::Offered),
+            "waiting or offered",
+        )?;
+        if self.reminded_at.is_none() {
+            return Err(TransitionError::NotReminded);
+        }
+        let mut w = self.clone();
+        w.kept_at = Some(now);
+        w.reminded_at = None;
+        Ok(change(w, vec![]))
+    }
+
+    /// waiting or paused → expired at the maximum age (an offered wish answers its offer first).
+    ///
+    /// # Errors
+    /// When the wish holds an open offer or is not in line.
+    pub fn expire(&self) -> Result<Change<Wish>, TransitionError> {
+        self.require(
+            matches!(self.status, WishStatus::Waiting | WishStatus::Paused),
+            "waiting or paused",
+        )?;
+        let mut w = self.clone();
+        w.status = WishStatus::Expired;
+        let event = DomainEvent::WishExpired { wish: w.id.clone() };
+        Ok(change(w, vec![event]))
+    }
+
+    /// Whether the wish stands in its lines (confirmed and not ended).
+    #[must_use]
+    pub fn in_line(&self) -> bool {
+        self.confirmed_at.is_some()
+            && matches!(
+                self.status,
+                WishStatus::Waiting | WishStatus::Offered | WishStatus::Paused
+            )
+    }
+}
+
+/// An offer of a free slot to a wish, open until `deadline`.
+///
+/// # Errors
+/// When the slot is not free.
+pub fn offer(
+    id: OfferId,
+    slot: &Slot,
+    wish: &WishId,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Change<Offer>, TransitionError> {
+    if slot.status != SlotStatus::Free {
+        return Err(TransitionError::SlotNotFree(slot.status));
+    }
+    let offer = Offer {
+        id,
+        wish: wish.clone(),
+        slot: slot.id.clone(),
+        office: slot.office.clone(),
+        service: slot.service.clone(),
+        start: slot.start,
+        minutes: slot.minutes,
+        status: OfferStatus::Open,
+        deadline,
+        created_at: now,
+    };
+    let event = DomainEvent::OfferSent {
+        offer: offer.id.clone(),
+        slot: offer.slot.clone(),
+        wish: offer.wish.clone(),
+        deadline,
+    };
+    Ok(change(offer, vec![event]))
+}
+
+/// An offer answered or run out, with what became of its wish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    pub offer: Offer,
+    /// Waiting again, or paused after too many offers in a row went unanswered.
+    pub wish_status: WishStatus,
+    /// Offers in a row that went unanswered, this one included.
+    pub unanswered: u8,
+    pub events: Vec<DomainEvent>,
+}
+
+impl Offer {
+    /// open → accepted, the wish fulfilled; only before the deadline.
+    ///
+    /// # Errors
+    /// When the offer is no longer open or its deadline has passed.
+    pub fn accept(&self, now: DateTime<Utc>) -> Result<Change<Offer>, TransitionError> {
+        if self.status != OfferStatus::Open {
+            return Err(TransitionError::OfferNotOpen(self.status));
+        }
+        if now >= self.deadline {
+            return Err(TransitionError::Overdue);
+        }
+        let mut o = self.clone();
+        o.status = OfferStatus::Accepted;
+        let event = DomainEvent::OfferAccepted {
+            offer: o.id.clone(),
+            slot: o.slot.clone(),
+            wish: o.wish.clone(),
+        };
+        Ok(change(o, vec![event]))
+    }
+
+    /// open → declined (any time) or expired (once the deadline passed): the wish waits again
+    /// with its place and never gets this slot again; the slot goes on.
+    ///
+    /// # Errors
+    /// When the offer is no longer open, or an expiry comes before the deadline.
+    pub fn release(
+        &self,
+        wish: &Wish,
+        to: Release,
+        now: DateTime<Utc>,
+    ) -> Result<Released, TransitionError> {
+        if self.status != OfferStatus::Open {
+            return Err(TransitionError::OfferNotOpen(self.status));
+        }
+        let mut o = self.clone();
+        let (ids, wish_id) = ((o.id.clone(), o.slot.clone()), o.wish.clone());
+        let (wish_status, unanswered, event) = match to {
+            Release::Declined => {
+                o.status = OfferStatus::Declined;
+                let e = DomainEvent::OfferDeclined {
+                    offer: ids.0,
+                    slot: ids.1,
+                    wish: wish_id,
+                };
+                (WishStatus::Waiting, 0, e)
+            }
+            Release::Expired => {
+                if now < self.deadline {
+                    return Err(TransitionError::NotOverdue);
+                }
+                o.status = OfferStatus::Expired;
+                let n = wish.unanswered.saturating_add(1);
+                let status = if n >= PAUSE_AFTER_UNANSWERED {
+                    WishStatus::Paused
+                } else {
+                    WishStatus::Waiting
+                };
+                let e = DomainEvent::OfferExpired {
+                    offer: ids.0,
+                    slot: ids.1,
+                    wish: wish_id,
+                };
+                (status, n, e)
+            }
+        };
+        let mut events = vec![event];
+        if wish_status == WishStatus::Paused {
+            events.push(DomainEvent::WishPaused {
+                wish: wish.id.clone(),
+            });
+        }
+        Ok(Released {
+            offer: o,
+            wish_status,
+            unanswered,
+            events,
+        })
+    }
+
+    /// open → withdrawn: the office took the slot back; the wish waits on with its place.
+    ///
+    /// # Errors
+    /// When the offer is no longer open.
+    pub fn withdraw(&self) -> Result<Change<Offer>, TransitionError> {
+        if self.status != OfferStatus::Open {
+            return Err(TransitionError::OfferNotOpen(self.status));
+        }
+        let mut o = self.clone();
+        o.status = OfferStatus::Withdrawn;
+        let events = vec![
+            DomainEvent::OfferWithdrawn {
+                offer: o.id.clone(),
+                slot: o.slot.clone(),
+            },
+            DomainEvent::SlotWithdrawn {
+                slot: o.slot.clone(),
+            },
+        ];
+        Ok(change(o, events))
+    }
+}
+
+/// How an open offer ends without a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    Declined,
+    Expired,
+}
+
+impl Release {
+    #[must_use]
+    pub fn status(self) -> OfferStatus {
+        match self {
+            Release::Declined => OfferStatus::Declined,
+            Release::Expired => OfferStatus::Expired,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, Language, Window};
+    use chrono::Duration;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-04T22:25:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn pending() -> Wish {
+        submitted(
+            WishId::generate(),
+            NewWish {
+                email: Email::parse("anna@example.de").unwrap(),
+                service: ServiceId::parse("id-card").unwrap(),
+                offices: vec![OfficeId::parse("bilk").unwrap()],
+                windows: [Window::new(crate::domain::Weekday::Mon, 8).unwrap()].into(),
+                language: Language::De,
+            },
+            now(),
+        )
+    }
+
+    fn open_offer(wish: &Wish) -> Offer {
+        let slot = Slot {
+            id: SlotId::parse("bilk-1").unwrap(),
+            office: OfficeId::parse("bilk").unwrap(),
+            service: ServiceId::parse("id-card").unwrap(),
+            start: now() + Duration::days(3),
+            minutes: 15,
+            status: SlotStatus::Free,
+            offer: None,
+            wish: None,
+        };
+        offer(
+            OfferId::generate(),
+            &slot,
+            &wish.id,
+            now() + Duration::days(1),
+            now(),
+        )
+        .unwrap()
+        .state
+    }
+
+    #[test]
+    fn confirming_puts_the_wish_in_line_once() {
+        let w = pending();
+        let c = w.confirm(now()).unwrap();
+        assert_eq!(c.state.status, WishStatus::Waiting);
+        assert_eq!(c.state.confirmed_at, Some(now()));
+        assert_eq!(c.events[0].name(), "WishConfirmed");
+        assert_eq!(
+            c.state.confirm(now()),
+            Err(TransitionError::WishNotIn(WishStatus::Waiting, "pending"))
+        );
+    }
+
+    #[test]
+    fn three_unanswered_offers_pause_the_wish_and_a_decline_never_does() {
+        let mut w = pending().confirm(now()).unwrap().state;
+        let o = open_offer(&w);
+        let late = o.deadline + Duration::minutes(1);
+        assert_eq!(
+            o.release(&w, Release::Expired, now()),
+            Err(TransitionError::NotOverdue)
+        );
+        for n in 1..=3u8 {
+            let r = o.release(&w, Release::Expired, late).unwrap();
+            assert_eq!(r.unanswered, n);
+            let paused = n == PAUSE_AFTER_UNANSWERED;
+            assert_eq!(r.wish_status == WishStatus::Paused, paused);
+            assert_eq!(
+                r.events.iter().any(|e| e.name() == "WishPaused"),
+                paused,
+                "{n}"
+            );
+            w.unanswered = n;
+        }
+        let d = o.release(&w, Release::Declined, late).unwrap();
+        assert_eq!((d.wish_status, d.unanswered), (WishStatus::Waiting, 0));
+    }
+
+    #[test]
+    fn an_offer_is_accepted_only_while_open_and_before_its_deadline() {
+        let w = pending().confirm(now()).unwrap().state;
+        let o = open_offer(&w);
+        let accepted = o.accept(now()).unwrap().state;
+        assert_eq!(accepted.status, OfferStatus::Accepted);
+        assert_eq!(
+            accepted.accept(now()),
+            Err(TransitionError::OfferNotOpen(OfferStatus::Accepted))
+        );
+        assert_eq!(o.accept(o.deadline), Err(TransitionError::Overdue));
+    }
+
+    #[test]
+    fn cancelling_withdraws_the_open_offer_and_ends_the_wish_once() {
+        let w = pending().confirm(now()).unwrap().state;
+        let o = open_offer(&w);
+        let c = w.cancel(Some(&o)).unwrap();
+        let names: Vec<_> = c.events.iter().map(DomainEvent::name).collect();
+        assert_eq!(names, ["WishCancelled", "OfferWithdrawn"]);
+        assert!(c.state.cancel(None).is_err());
+    }
+
+    #[test]
+    fn keep_needs_a_reminder_and_expiry_waits_for_an_open_offer() {
+        let mut w = pending().confirm(now()).unwrap().state;
+        assert_eq!(w.keep(now()), Err(TransitionError::NotReminded));
+        w = w.remind(now()).unwrap().state;
+        assert!(w.remind(now()).is_err());
+        let kept = w.keep(now()).unwrap().state;
+        assert_eq!((kept.kept_at, kept.reminded_at), (Some(now()), None));
+        w.status = WishStatus::Offered;
+        assert!(w.expire().is_err());
+    }
+}

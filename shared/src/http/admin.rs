@@ -1,0 +1,191 @@
+//! admin-api: the booking system's and the clerks' routes (IAM in AWS, a bearer key locally).
+
+use super::dto::slot_json;
+use super::{BODY_LIMIT, LangQuery, error_response, json_error, language, page};
+use crate::app::{self, Deps, SlotsPut};
+use crate::config::AdminAuth;
+use crate::domain::slot::SlotInput;
+use crate::domain::{Catalog, Language, SlotId, SlotStatus};
+use crate::render::views;
+use crate::store::UpsertOutcome;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::json;
+
+/// Routes of the admin-api function.
+pub fn admin_router(deps: Deps) -> Router {
+    Router::new()
+        .route("/admin/slots", put(put_slots))
+        .route("/admin/slots/{id}", get(get_slot).delete(withdraw_slot))
+        .route("/admin/slots/{id}/release", post(release_slot))
+        .route("/admin/stats", get(stats))
+        .route("/admin/catalog", put(put_catalog))
+        .layer(middleware::from_fn_with_state(deps.clone(), admin_auth))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(deps)
+}
+
+async fn admin_auth(State(deps): State<Deps>, request: Request, next: Next) -> Response {
+    let allowed = match &deps.config.admin {
+        AdminAuth::Bearer(secret) => request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|k| secret.matches(k.trim())),
+        AdminAuth::Iam => iam_caller(&request),
+    };
+    if !allowed {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "missing or wrong credentials", "fields": {}})),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// API Gateway puts the verified IAM identity into the request context; without one the route
+/// was not IAM-protected and we refuse.
+fn iam_caller(request: &Request) -> bool {
+    use lambda_http::request::RequestContext;
+    match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .is_some_and(|iam| iam.user_arn.is_some() || iam.caller_id.is_some()),
+        _ => false,
+    }
+}
+
+/// `PUT /admin/slots`: every row is checked first; one bad row and nothing is written.
+async fn put_slots(State(deps): State<Deps>, body: Bytes) -> Response {
+    let rows: Vec<SlotInput> = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("body must be a JSON array of slots: {e}"),
+                json!({}),
+            );
+        }
+    };
+    match app::put_slots(&deps, &rows).await {
+        Ok(SlotsPut::Invalid(rows)) => {
+            let mut errors = serde_json::Map::new();
+            for (i, e) in rows {
+                for (field, fe) in e.iter() {
+                    errors.insert(format!("[{i}].{field}"), json!(fe.message));
+                }
+            }
+            json_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid slots; nothing was stored",
+                json!(errors),
+            )
+        }
+        Ok(SlotsPut::Stored(results)) => {
+            let count = |o: UpsertOutcome| results.iter().filter(|(_, r)| *r == o).count();
+            Json(json!({
+                "created": count(UpsertOutcome::Created),
+                "updated": count(UpsertOutcome::Updated),
+                "unchanged": count(UpsertOutcome::Unchanged),
+                "conflicts": count(UpsertOutcome::Conflict),
+                "slots": results.iter().map(|(id, r)| json!({"id": id, "result": r})).collect::<Vec<_>>(),
+            }))
+            .into_response()
+        }
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+async fn get_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
+    let Ok(id) = SlotId::parse(&id) else {
+        return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
+    };
+    match app::get_slot(&deps, &id).await {
+        Ok(Some(s)) => Json(slot_json(&s)).into_response(),
+        Ok(None) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
+    let Ok(id) = SlotId::parse(&id) else {
+        return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
+    };
+    match app::release_slot(&deps, &id).await {
+        Ok(Some(s)) if s.status == SlotStatus::Free || s.status == SlotStatus::Offered => {
+            Json(slot_json(&s)).into_response()
+        }
+        Ok(Some(s)) => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "slot is not booked", "slot": slot_json(&s)})),
+        )
+            .into_response(),
+        Ok(None) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+/// `DELETE /admin/slots/{id}`: the office takes the slot back (an addition to the contract, see
+/// `docs/contract-notes.md`).
+async fn withdraw_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
+    let Ok(id) = SlotId::parse(&id) else {
+        return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
+    };
+    match app::withdraw_slot(&deps, &id).await {
+        Ok(app::Withdrawal::Removed) => StatusCode::NO_CONTENT.into_response(),
+        Ok(app::Withdrawal::Booked(s)) => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "slot is booked: cancel the booking (release) first", "slot": slot_json(&s)})),
+        )
+            .into_response(),
+        Ok(app::Withdrawal::NotFound) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+/// `GET /admin/stats`: JSON for programs; a page for a clerk's browser (`Accept: text/html`).
+async fn stats(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let stats = match app::stats(&deps).await {
+        Ok(s) => s,
+        Err(e) => return error_response(&e, Language::En, true),
+    };
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !accept.contains("text/html") || accept.contains("application/json") {
+        return Json(stats).into_response();
+    }
+    let lang = language(&q, None, &headers);
+    let catalog = deps.catalog().await.ok();
+    page(
+        StatusCode::OK,
+        lang,
+        views::stats_page(&stats, catalog.as_deref(), lang),
+    )
+}
+
+async fn put_catalog(State(deps): State<Deps>, body: Bytes) -> Response {
+    let text = String::from_utf8_lossy(&body);
+    match Catalog::from_json(&text) {
+        Ok(c) => match deps.replace_catalog(c).await {
+            Ok(()) => Json(json!({"status": "stored"})).into_response(),
+            Err(e) => error_response(&e, Language::En, true),
+        },
+        Err(e) => json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), json!({})),
+    }
+}

@@ -1,0 +1,325 @@
+//! submit-wish: the form, the offices, wish submission and the wish's page and actions.
+
+use super::dto::{form_to_request, offices_json, wish_json};
+use super::{BODY_LIMIT, LangQuery, error_response, language, page, wants_json};
+use crate::app::{self, AppError, Deps};
+use crate::domain::{Catalog, FieldErrors, Language, Wish, WishRequest};
+use crate::render::views::{self, form_context, localized_errors};
+use crate::render::{self, texts};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Routes of the submit-wish function.
+pub fn citizen_router(deps: Deps) -> Router {
+    Router::new()
+        .route("/", get(form_page))
+        .route("/barrierefreiheit", get(accessibility_statement))
+        .route("/accessibility", get(accessibility_statement_en))
+        .route("/api/offices", get(list_offices))
+        .route("/api/wishes", post(post_wish))
+        .route("/w/{token}", get(wish_page))
+        .route("/w/{token}/confirm", get(wish_page).post(confirm_wish))
+        .route("/w/{token}/cancel", post(cancel_wish))
+        .route("/w/{token}/keep", post(keep_wish))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(deps)
+}
+
+/// `GET /barrierefreiheit`: the accessibility statement, German unless `?lang=en` or the
+/// browser asks for English.
+async fn accessibility_statement(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    statement_page(&deps, language(&q, None, &headers))
+}
+
+/// `GET /accessibility`: the same statement, English unless `?lang=de`.
+async fn accessibility_statement_en(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    statement_page(&deps, language(&q, Some(Language::En), &headers))
+}
+
+fn statement_page(deps: &Deps, lang: Language) -> Response {
+    let lang_switch = match lang {
+        Language::De => "/accessibility?lang=en",
+        Language::En => "/barrierefreiheit?lang=de",
+    };
+    let ctx = json!({
+        "title": texts(lang).get("a11y_title"),
+        "contact": deps.config.accessibility_contact.as_ref(),
+        "lang_switch": lang_switch,
+    });
+    match render::render("accessibility.html", lang, ctx) {
+        Ok(html) => (StatusCode::OK, Html(html)).into_response(),
+        Err(e) => error_response(&AppError::Render(e), lang, false),
+    }
+}
+
+async fn list_offices(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&q, None, &headers);
+    match deps.catalog().await {
+        Ok(c) => Json(offices_json(&c, lang)).into_response(),
+        Err(e) => error_response(&e, lang, true),
+    }
+}
+
+/// The form, with the field errors: `errors` (field → English message), `error_codes` (field →
+/// stable code, for texts that say it in the page's language) and `error_texts` (field → a
+/// sentence already in the page's language, where the code alone cannot say it).
+fn render_form(
+    c: &Catalog,
+    lang: Language,
+    status: StatusCode,
+    values: serde_json::Value,
+    errors: &FieldErrors,
+) -> Response {
+    let mut ctx = form_context(c, lang);
+    ctx["values"] = values;
+    ctx["error_codes"] = json!(
+        errors
+            .iter()
+            .map(|(k, v)| (k.clone(), v.code))
+            .collect::<BTreeMap<_, _>>()
+    );
+    ctx["error_texts"] = json!(localized_errors(errors, lang));
+    ctx["errors"] = json!(errors.messages());
+    ctx["title"] = json!(texts(lang).get("form_title"));
+    match render::render("form.html", lang, ctx) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => error_response(&AppError::Render(e), lang, false),
+    }
+}
+
+async fn form_page(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&q, None, &headers);
+    match deps.catalog().await {
+        Ok(c) => render_form(
+            &c,
+            lang,
+            StatusCode::OK,
+            json!({"offices": [], "windows": []}),
+            &FieldErrors::default(),
+        ),
+        Err(e) => error_response(&e, lang, false),
+    }
+}
+
+/// The caller's network address: API Gateway's `sourceIp` in Lambda, the socket's peer locally.
+pub struct ClientAddr(Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>()
+            && let Some(ip) = &ctx.http.source_ip
+        {
+            return Ok(Self(Some(ip.clone())));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Self(peer))
+    }
+}
+
+async fn post_wish(
+    State(deps): State<Deps>,
+    Query(q): Query<LangQuery>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        let request: WishRequest = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": format!("body is not a JSON wish object: {e}"), "fields": {}})),
+                )
+                    .into_response();
+            }
+        };
+        return match app::submit_wish(&deps, &request, client.as_deref()).await {
+            Ok(w) => (
+                StatusCode::ACCEPTED,
+                Json(json!({"id": w.id, "status": w.status.as_str()})),
+            )
+                .into_response(),
+            Err(e) => error_response(&e, Language::En, true),
+        };
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let (request, values) = form_to_request(&body);
+        // The page speaks the form's language (`?lang` on its action); the mails the chosen one.
+        let lang = q
+            .lang
+            .as_deref()
+            .and_then(Language::parse)
+            .unwrap_or_else(|| {
+                request
+                    .language
+                    .as_ref()
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(Language::parse)
+                    .unwrap_or_else(|| language(&q, None, &headers))
+            });
+        let t = texts(lang);
+        return match app::submit_wish(&deps, &request, client.as_deref()).await {
+            Ok(_) => page(
+                StatusCode::ACCEPTED,
+                lang,
+                json!({"title": t.get("submitted_title"), "paragraphs": [t.get("submitted_intro"), t.get("submitted_next")]}),
+            ),
+            Err(AppError::Invalid(errors)) => match deps.catalog().await {
+                Ok(c) => render_form(&c, lang, StatusCode::UNPROCESSABLE_ENTITY, values, &errors),
+                Err(e) => error_response(&e, lang, false),
+            },
+            Err(e) => error_response(&e, lang, false),
+        };
+    }
+    (
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Json(json!({"error": "send application/json or application/x-www-form-urlencoded", "fields": {}})),
+    )
+        .into_response()
+}
+
+async fn show_wish(
+    deps: &Deps,
+    wish: &Wish,
+    token: &str,
+    lang: Language,
+    json: bool,
+    title_key: Option<&str>,
+) -> Response {
+    if json {
+        return Json(wish_json(wish)).into_response();
+    }
+    let catalog = match deps.catalog().await {
+        Ok(c) => c,
+        Err(e) => return error_response(&e, lang, false),
+    };
+    // The page shows without the places when they cannot be read (a throttled count).
+    let places = app::places_in_line(deps, wish).await.unwrap_or_default();
+    page(
+        StatusCode::OK,
+        lang,
+        views::wish_page(wish, &places, &catalog, token, lang, title_key),
+    )
+}
+
+async fn wish_page(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let json = wants_json(&headers);
+    match app::wish_by_token(&deps, &token).await {
+        Ok((wish, _)) => {
+            let lang = language(&q, Some(wish.language), &headers);
+            show_wish(&deps, &wish, &token, lang, json, None).await
+        }
+        Err(e) => error_response(&e, language(&q, None, &headers), json),
+    }
+}
+
+async fn confirm_wish(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let json = wants_json(&headers);
+    match app::confirm_wish(&deps, &token).await {
+        Ok(wish) => {
+            let lang = language(&q, Some(wish.language), &headers);
+            show_wish(
+                &deps,
+                &wish,
+                &token,
+                lang,
+                json,
+                Some("wish_confirmed_title"),
+            )
+            .await
+        }
+        Err(e) => error_response(&e, language(&q, None, &headers), json),
+    }
+}
+
+async fn keep_wish(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let json = wants_json(&headers);
+    match app::keep_wish(&deps, &token).await {
+        Ok(wish) => {
+            let lang = language(&q, Some(wish.language), &headers);
+            show_wish(&deps, &wish, &token, lang, json, Some("wish_kept_title")).await
+        }
+        Err(e) => error_response(&e, language(&q, None, &headers), json),
+    }
+}
+
+async fn cancel_wish(
+    State(deps): State<Deps>,
+    Path(token): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let json = wants_json(&headers);
+    let result = async {
+        let (wish, _) = app::wish_by_token(&deps, &token).await?;
+        app::cancel_wish(&deps, wish).await
+    }
+    .await;
+    match result {
+        Ok(wish) => {
+            let lang = language(&q, Some(wish.language), &headers);
+            show_wish(
+                &deps,
+                &wish,
+                &token,
+                lang,
+                json,
+                Some("wish_cancelled_title"),
+            )
+            .await
+        }
+        Err(e) => error_response(&e, language(&q, None, &headers), json),
+    }
+}

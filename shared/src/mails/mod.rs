@@ -1,0 +1,353 @@
+//! Every mail a citizen gets, one constructor per kind. A constructor takes the domain values of
+//! a decided change and returns the rendered message with its idempotency key and the fresh link
+//! tokens it carries; the use case commits it with the change. Texts live in `texts/*.json`,
+//! layout in `templates/mail.*`.
+
+pub mod ics;
+
+use crate::config::Config;
+use crate::domain::{
+    Catalog, Email, Language, LinkKind, LinkToken, Offer, OutgoingMail, Released, Token, Wish,
+    WishId, WishStatus,
+};
+use crate::render::views::{offer_rows, office_name, service_name, wish_rows};
+use crate::render::{self, Attachment, MailContent, RenderError, texts};
+use chrono::{DateTime, Duration, Utc};
+
+/// Whom a mail about a wish goes to: enough to write it, whether from the wish itself or from
+/// its place in line.
+#[derive(Clone, Copy)]
+pub struct Recipient<'a> {
+    pub id: &'a WishId,
+    pub email: &'a Email,
+    pub language: Language,
+    /// Active wishes get a one-click unsubscribe (cancel) header.
+    pub active: bool,
+}
+
+impl<'a> From<&'a Wish> for Recipient<'a> {
+    fn from(w: &'a Wish) -> Self {
+        Self {
+            id: &w.id,
+            email: &w.email,
+            language: w.language,
+            active: w.status.is_active(),
+        }
+    }
+}
+
+/// The mail writer of one use case: sender, links, catalogue and the time of the change.
+pub struct Mails<'a> {
+    from: &'a str,
+    base_url: &'a str,
+    catalog: &'a Catalog,
+    token_ttl: Duration,
+    now: DateTime<Utc>,
+}
+
+impl MailContent {
+    /// A mail with a subject, one paragraph and the detail rows; the rest added by the caller.
+    fn new(subject: String, paragraph: String, details: Vec<(String, String)>) -> Self {
+        Self {
+            subject,
+            paragraphs: vec![paragraph],
+            details,
+            action: None,
+            links: vec![],
+            after: vec![],
+            manage_url: None,
+            unsubscribe_url: None,
+            attachment: None,
+        }
+    }
+}
+
+impl<'a> Mails<'a> {
+    #[must_use]
+    pub fn new(
+        config: &'a Config,
+        catalog: &'a Catalog,
+        token_ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            from: &config.mail_from,
+            base_url: &config.public_base_url,
+            catalog,
+            token_ttl,
+            now,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    fn wish_page(&self, token: &Token) -> String {
+        self.url(&format!("/w/{}", token.expose()))
+    }
+
+    fn service(&self, wish: &Wish) -> String {
+        service_name(self.catalog, &wish.service, wish.language)
+    }
+
+    /// Renders a mail about a wish, in its language. Every such mail carries a link to see or
+    /// delete the wish (and, while the wish is active, a one-click unsubscribe that cancels it):
+    /// when the content has no link yet, a fresh wish token is minted and goes with the mail.
+    fn build(
+        &self,
+        key: String,
+        to: Recipient<'_>,
+        mut content: MailContent,
+    ) -> Result<OutgoingMail, RenderError> {
+        let mut tokens = Vec::new();
+        if content.manage_url.is_none() {
+            let token = Token::generate();
+            tokens.push(LinkToken {
+                hash: token.hash(),
+                kind: LinkKind::Wish,
+                target: to.id.to_string(),
+                expires_at: self.now + self.token_ttl,
+            });
+            content.manage_url = Some(self.wish_page(&token));
+        }
+        if to.active && content.unsubscribe_url.is_none() {
+            content.unsubscribe_url = content.manage_url.as_ref().map(|u| format!("{u}/cancel"));
+        }
+        let raw = render::build_mail(self.from, to.email.as_ref(), to.language, &content)?;
+        Ok(OutgoingMail {
+            key,
+            to: to.email.as_ref().to_owned(),
+            raw,
+            tokens,
+        })
+    }
+
+    /// The double opt-in: "confirm your wish" with the wish's own link.
+    pub fn opt_in(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
+        let t = texts(wish.language);
+        let service = self.service(wish);
+        let link = self.wish_page(token);
+        let mut content = MailContent::new(
+            t.fill("confirm_subject", &[("service", &service)]),
+            t.fill("confirm_intro", &[("service", &service)]),
+            wish_rows(wish, self.catalog, wish.language),
+        );
+        content.action = Some((
+            t.get("confirm_action").to_owned(),
+            format!("{link}/confirm"),
+        ));
+        content.after = vec![t.get("confirm_ignore").to_owned()];
+        content.unsubscribe_url = Some(format!("{link}/cancel"));
+        content.manage_url = Some(link);
+        self.build(format!("wish-{}-optin", wish.id), wish.into(), content)
+    }
+
+    fn confirmed_content(&self, wish: &Wish) -> MailContent {
+        let t = texts(wish.language);
+        let service = self.service(wish);
+        let mut content = MailContent::new(
+            t.fill("confirmed_subject", &[("service", &service)]),
+            t.get("confirmed_intro").to_owned(),
+            wish_rows(wish, self.catalog, wish.language),
+        );
+        content.after = vec![t.get("confirmed_how").to_owned()];
+        content
+    }
+
+    /// "Your wish is active": after the double opt-in.
+    pub fn confirmed(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
+        let mut content = self.confirmed_content(wish);
+        let manage = self.wish_page(token);
+        content.unsubscribe_url = Some(format!("{manage}/cancel"));
+        content.manage_url = Some(manage);
+        self.build(format!("wish-{}-confirmed", wish.id), wish.into(), content)
+    }
+
+    /// A paused wish waits again (one mail per pause: the key counts the slots it passed on).
+    pub fn resumed(&self, resumed: &Wish) -> Result<OutgoingMail, RenderError> {
+        let key = format!("wish-{}-resumed-{}", resumed.id, resumed.declined.len());
+        self.build(key, resumed.into(), self.confirmed_content(resumed))
+    }
+
+    /// "Your wish was deleted".
+    pub fn cancelled(&self, wish: &Wish) -> Result<OutgoingMail, RenderError> {
+        let t = texts(wish.language);
+        let service = self.service(wish);
+        let content = MailContent::new(
+            t.fill("cancelled_subject", &[("service", &service)]),
+            t.fill("cancelled_intro", &[("service", &service)]),
+            wish_rows(wish, self.catalog, wish.language),
+        );
+        self.build(format!("wish-{}-cancelled", wish.id), wish.into(), content)
+    }
+
+    /// The offer: the slot, the deadline, and links to its page and its three answers.
+    pub fn offer(
+        &self,
+        offer: &Offer,
+        to: Recipient<'_>,
+        token: &Token,
+    ) -> Result<OutgoingMail, RenderError> {
+        let lang = to.language;
+        let t = texts(lang);
+        let page = self.url(&format!("/o/{}", token.expose()));
+        let mut details = offer_rows(offer, self.catalog, lang);
+        details.extend(render::rows(
+            &[("label_deadline", t.when_long(offer.deadline))],
+            lang,
+        ));
+        let service = service_name(self.catalog, &offer.service, lang);
+        let office = office_name(self.catalog, &offer.office);
+        let mut content = MailContent::new(
+            t.fill(
+                "offer_subject",
+                &[("office", &office), ("short", &t.when_short(offer.start))],
+            ),
+            t.fill("offer_intro", &[("service", &service)]),
+            details,
+        );
+        content.links = ["accept", "decline", "cancel"]
+            .iter()
+            .map(|a| {
+                (
+                    t.get(&format!("offer_{a}")).to_owned(),
+                    format!("{page}/{a}"),
+                )
+            })
+            .collect();
+        content.after = vec![t.fill(
+            "offer_deadline",
+            &[("deadline", &t.when_long(offer.deadline))],
+        )];
+        content.action = Some((t.get("offer_action").to_owned(), page));
+        self.build(format!("offer-{}-sent", offer.id), to, content)
+    }
+
+    /// The booking confirmation with the calendar file.
+    pub fn accepted(
+        &self,
+        offer: &Offer,
+        wish: &Wish,
+        token: &Token,
+    ) -> Result<OutgoingMail, RenderError> {
+        let lang = wish.language;
+        let t = texts(lang);
+        let office = office_name(self.catalog, &offer.office);
+        let mut content = MailContent::new(
+            t.fill(
+                "accepted_subject",
+                &[("office", &office), ("short", &t.when_short(offer.start))],
+            ),
+            t.get("accepted_intro").to_owned(),
+            offer_rows(offer, self.catalog, lang),
+        );
+        let page = self.url(&format!("/o/{}", token.expose()));
+        content.attachment = Some(Attachment {
+            content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+            file_name: "termin.ics".into(),
+            body: ics::appointment(offer, self.catalog, lang, self.base_url, &page),
+        });
+        self.build(format!("offer-{}-accepted", offer.id), wish.into(), content)
+    }
+
+    /// After a decline or an expiry: the wish waits on (or is paused) with its place.
+    pub fn released(
+        &self,
+        offer: &Offer,
+        wish: &Wish,
+        released: &Released,
+    ) -> Result<OutgoingMail, RenderError> {
+        let t = texts(wish.language);
+        let service = self.service(wish);
+        let to = released.offer.status;
+        let (subject, intro) = match (to, released.wish_status) {
+            (crate::domain::OfferStatus::Expired, WishStatus::Paused) => {
+                ("paused_subject", "paused_intro")
+            }
+            (crate::domain::OfferStatus::Expired, _) => ("expired_subject", "expired_intro"),
+            _ => ("declined_subject", "declined_intro"),
+        };
+        let content = MailContent::new(
+            t.fill(subject, &[("service", &service)]),
+            t.fill(
+                intro,
+                &[
+                    ("when", &t.when_long(offer.start)),
+                    ("n", &released.unanswered.to_string()),
+                ],
+            ),
+            wish_rows(wish, self.catalog, wish.language),
+        );
+        self.build(
+            format!("offer-{}-{}", offer.id, to.as_str()),
+            wish.into(),
+            content,
+        )
+    }
+
+    /// "Still interested?" before the wish's maximum age; the wish page has the "keep" button.
+    pub fn reminder(
+        &self,
+        wish: &Wish,
+        ends_at: DateTime<Utc>,
+    ) -> Result<OutgoingMail, RenderError> {
+        let t = texts(wish.language);
+        let service = self.service(wish);
+        let mut content = MailContent::new(
+            t.fill("reminder_subject", &[("service", &service)]),
+            t.fill(
+                "reminder_intro",
+                &[("service", &service), ("date", &t.when_long(ends_at))],
+            ),
+            wish_rows(wish, self.catalog, wish.language),
+        );
+        content.after = vec![t.get("reminder_how").to_owned()];
+        // One per age period: the key names the time the period counts from.
+        let base = crate::domain::time::rfc3339(wish.age_base().unwrap_or(self.now));
+        let key = format!("wish-{}-reminder-{base}", wish.id).replace([':', '.'], "-");
+        self.build(key, wish.into(), content)
+    }
+
+    /// "Your wish stays active".
+    pub fn kept(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
+        let t = texts(wish.language);
+        let service = self.service(wish);
+        let mut content = MailContent::new(
+            t.fill("kept_subject", &[("service", &service)]),
+            t.get("kept_intro").to_owned(),
+            wish_rows(wish, self.catalog, wish.language),
+        );
+        content.manage_url = Some(self.wish_page(token));
+        let key = format!("wish-{}-kept-{}", wish.id, self.now.timestamp());
+        self.build(key, wish.into(), content)
+    }
+
+    /// The wish reached its maximum age.
+    pub fn wish_expired(&self, ended: &Wish) -> Result<OutgoingMail, RenderError> {
+        let t = texts(ended.language);
+        let service = self.service(ended);
+        let content = MailContent::new(
+            t.fill("wish_expired_subject", &[("service", &service)]),
+            t.fill("wish_expired_intro", &[("service", &service)]),
+            wish_rows(ended, self.catalog, ended.language),
+        );
+        self.build(format!("wish-{}-expired", ended.id), ended.into(), content)
+    }
+
+    /// The office took the offered slot back; the wish waits on.
+    pub fn withdrawn(&self, offer: &Offer, wish: &Wish) -> Result<OutgoingMail, RenderError> {
+        let t = texts(wish.language);
+        let service = self.service(wish);
+        let content = MailContent::new(
+            t.fill("withdrawn_subject", &[("service", &service)]),
+            t.fill("withdrawn_intro", &[("when", &t.when_long(offer.start))]),
+            wish_rows(wish, self.catalog, wish.language),
+        );
+        self.build(
+            format!("offer-{}-withdrawn", offer.id),
+            wish.into(),
+            content,
+        )
+    }
+}
