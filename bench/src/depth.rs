@@ -18,7 +18,7 @@ use local_runner::emulators::Emulators;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use shared::domain::{Slot, SlotId, SlotStatus};
-use shared::store::format_time;
+use shared::store::keys;
 use std::time::Instant;
 
 /// What one side (ours or the floor) cost per offer at one depth.
@@ -127,7 +127,7 @@ async fn floor_offer(
         bail!("line {} is empty", line.pk());
     };
     let offer = shared::domain::OfferId::generate().to_string();
-    let now = format_time(Utc::now());
+    let now = keys::ts(Utc::now());
     let slot_update = Update::builder()
         .table_name(slots)
         .key("id", s(slot))
@@ -140,8 +140,8 @@ async fn floor_offer(
         .build()?;
     let wish_update = Update::builder()
         .table_name(wishes)
-        .key("pk", s(&format!("WISH#{wish}")))
-        .key("sk", s("WISH"))
+        .key(keys::PK, s(&format!("{}{wish}", keys::WISH_PREFIX)))
+        .key(keys::SK, s(keys::WISH_SK))
         .update_expression("SET #status = :offered, open_offer = :offer")
         .condition_expression("#status = :waiting AND attribute_not_exists(open_offer)")
         .expression_attribute_names("#status", "status")
@@ -151,8 +151,8 @@ async fn floor_offer(
         .build()?;
     let offer_put = Put::builder()
         .table_name(wishes)
-        .item("pk", s(&format!("OFFER#{offer}")))
-        .item("sk", s("OFFER"))
+        .item(keys::PK, s(&format!("{}{offer}", keys::OFFER_PREFIX)))
+        .item(keys::SK, s(keys::OFFER_SK))
         .item("wish", s(&wish))
         .item("slot", s(slot))
         .item("status", s("open"))

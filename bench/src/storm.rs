@@ -18,6 +18,7 @@ use chrono::Utc;
 use local_runner::emulators::Emulators;
 use local_runner::pollers::{EventQueuePoller, StreamPoller};
 use shared::domain::{OfficeId, ServiceId, SlotId, Weekday};
+use shared::store::keys;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -349,7 +350,7 @@ fn text<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> &'a str {
 /// When a scan fails.
 pub async fn check_invariants(phase: &Phase, released: usize) -> Result<Invariants> {
     let client = &phase.raw;
-    let offers = scan(client, phase.wishes_table(), "pk", "OFFER#").await?;
+    let offers = scan(client, phase.wishes_table(), keys::PK, keys::OFFER_PREFIX).await?;
     let open: Vec<_> = offers
         .iter()
         .filter(|o| text(o, "status") == "open")
@@ -382,7 +383,7 @@ pub async fn check_invariants(phase: &Phase, released: usize) -> Result<Invarian
         .iter()
         .filter(|o| !offered_slots.contains(text(o, "slot")))
         .count();
-    let wishes = scan(client, phase.wishes_table(), "pk", "WISH#").await?;
+    let wishes = scan(client, phase.wishes_table(), keys::PK, keys::WISH_PREFIX).await?;
     let mut wish_offer = HashMap::new();
     for w in &wishes {
         if text(w, "status") == "offered" {
@@ -394,7 +395,13 @@ pub async fn check_invariants(phase: &Phase, released: usize) -> Result<Invarian
         .filter(|o| wish_offer.get(text(o, "wish")) != Some(&text(o, "id")))
         .count()
         + wish_offer.len().saturating_sub(open.len());
-    let mails = scan(client, phase.wishes_table(), "pk", "MAIL#offer-").await?;
+    let mails = scan(
+        client,
+        phase.wishes_table(),
+        keys::PK,
+        &format!("{}offer-", keys::MAIL_PREFIX),
+    )
+    .await?;
     let offer_mails_sent = mails
         .iter()
         .filter(|m| text(m, "key").ends_with("-sent") && text(m, "status") == "sent")

@@ -16,6 +16,7 @@ use chrono::Utc;
 use http_body_util::BodyExt as _;
 use local_runner::emulators::Emulators;
 use shared::domain::{Slot, SlotId, SlotStatus};
+use shared::store::keys;
 use std::time::Instant;
 use tower::ServiceExt as _;
 
@@ -212,7 +213,7 @@ pub async fn run(emulators: &Emulators, options: &SubmitOptions) -> Result<Submi
         let table = table.clone();
         let mut item = items[i].clone();
         item.insert(
-            "pk".into(),
+            keys::PK.into(),
             aws_sdk_dynamodb::types::AttributeValue::S(format!("BARE#{i}")),
         );
         async move {

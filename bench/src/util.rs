@@ -4,7 +4,7 @@ use anyhow::Result;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Datelike as _, Duration, TimeZone as _, Utc};
 use shared::domain::{OfficeId, ServiceId, Weekday};
-use shared::store::format_time;
+use shared::store::keys;
 use std::collections::HashMap;
 
 /// The `p`-th percentile (0–100) of `values` by nearest rank; 0 when empty.
@@ -74,21 +74,21 @@ pub fn slot_item(
         ("id".to_owned(), s(id.to_owned())),
         ("office".to_owned(), s(office.to_string())),
         ("service".to_owned(), s(service.to_string())),
-        ("start".to_owned(), s(format_time(start))),
+        ("start".to_owned(), s(keys::ts(start))),
         ("minutes".to_owned(), AttributeValue::N("15".into())),
         (
             "status".to_owned(),
             s(if free { "free" } else { "booked" }.to_owned()),
         ),
-        ("updated_at".to_owned(), s(format_time(now))),
+        ("updated_at".to_owned(), s(keys::ts(now))),
         (
             "expires_at".to_owned(),
             AttributeValue::N((start + Duration::days(30)).timestamp().to_string()),
         ),
     ]);
     if free {
-        item.insert("gsi1pk".into(), s(format!("FREE#{office}")));
-        item.insert("gsi1sk".into(), s(format!("{}#{id}", format_time(start))));
+        item.insert(keys::GSI_PK.into(), s(keys::free_pk(office)));
+        item.insert(keys::GSI_SK.into(), s(keys::free_sk(start, &id)));
     }
     item
 }
@@ -114,8 +114,11 @@ pub async fn reset_wish(client: &aws_sdk_dynamodb::Client, table: &str, wish: &s
     client
         .update_item()
         .table_name(table)
-        .key("pk", AttributeValue::S(format!("WISH#{wish}")))
-        .key("sk", AttributeValue::S("WISH".into()))
+        .key(
+            keys::PK,
+            AttributeValue::S(format!("{}{wish}", keys::WISH_PREFIX)),
+        )
+        .key(keys::SK, AttributeValue::S(keys::WISH_SK.into()))
         .update_expression("SET #status = :waiting REMOVE open_offer")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":waiting", AttributeValue::S("waiting".into()))
@@ -144,7 +147,7 @@ mod tests {
             .with_timezone(&Utc);
         // Across the switch to summer time (29 March 2026).
         let t = next_local(now, Weekday::Mon, 8, 30, 2);
-        assert_eq!(format_time(t), "2026-03-30T06:30:00.000Z");
+        assert_eq!(keys::ts(t), "2026-03-30T06:30:00.000Z");
         assert_eq!(
             shared::domain::local_window(t),
             shared::domain::Window::new(Weekday::Mon, 8).unwrap()

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use shared::domain::wish::{NewWishView, queue_lines, windows_map};
 use shared::domain::{Catalog, OfficeId, ServiceId, Weekday, Window, WishId};
-use shared::store::format_time;
+use shared::store::keys;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// One queue line: everyone waiting for `service` at `office` in `window`.
@@ -30,13 +30,7 @@ impl Line {
     /// The line's partition key (`Q#<office>#<service>#<day>#<hour>`).
     #[must_use]
     pub fn pk(&self) -> String {
-        format!(
-            "Q#{}#{}#{}#{}",
-            self.office,
-            self.service,
-            self.window.day(),
-            self.window.hour()
-        )
+        keys::line_pk(&self.office, &self.service, self.window)
     }
 }
 
@@ -241,7 +235,7 @@ fn s(v: impl Into<String>) -> AttributeValue {
 #[must_use]
 pub fn wish_item(w: &GenWish, confirmed: DateTime<Utc>) -> HashMap<String, AttributeValue> {
     let id = w.id.to_string();
-    let queue_key = format!("{}#{id}", format_time(confirmed));
+    let queue_key = keys::due_sk(confirmed, &id);
     let windows = windows_map(&w.windows)
         .into_iter()
         .map(|(d, hours)| {
@@ -257,8 +251,8 @@ pub fn wish_item(w: &GenWish, confirmed: DateTime<Utc>) -> HashMap<String, Attri
         })
         .collect();
     HashMap::from([
-        ("pk".to_owned(), s(format!("WISH#{id}"))),
-        ("sk".to_owned(), s("WISH")),
+        (keys::PK.to_owned(), s(format!("{}{id}", keys::WISH_PREFIX))),
+        (keys::SK.to_owned(), s(keys::WISH_SK)),
         ("id".to_owned(), s(id.clone())),
         ("email".to_owned(), s(w.email.clone())),
         ("service".to_owned(), s(w.service.as_ref())),
@@ -274,20 +268,17 @@ pub fn wish_item(w: &GenWish, confirmed: DateTime<Utc>) -> HashMap<String, Attri
         ("status".to_owned(), s("waiting")),
         (
             "created_at".to_owned(),
-            s(format_time(confirmed - Duration::minutes(7))),
+            s(keys::ts(confirmed - Duration::minutes(7))),
         ),
-        ("confirmed_at".to_owned(), s(format_time(confirmed))),
+        ("confirmed_at".to_owned(), s(keys::ts(confirmed))),
         ("queue_key".to_owned(), s(queue_key)),
         ("declined".to_owned(), AttributeValue::L(vec![])),
         ("unanswered".to_owned(), AttributeValue::N("0".into())),
         // Where `enqueue` leaves a wish: on the age list, due 83 days after confirmation.
-        ("gsi1pk".to_owned(), s("AGE_DUE")),
+        (keys::GSI_PK.to_owned(), s(keys::AGE_DUE)),
         (
-            "gsi1sk".to_owned(),
-            s(format!(
-                "{}#{id}",
-                format_time(confirmed + Duration::days(83))
-            )),
+            keys::GSI_SK.to_owned(),
+            s(format!("{}#{id}", keys::ts(confirmed + Duration::days(83)))),
         ),
     ])
 }
@@ -298,10 +289,10 @@ fn entry_item(
     confirmed: DateTime<Utc>,
 ) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        ("pk".to_owned(), s(line.pk())),
+        (keys::PK.to_owned(), s(line.pk())),
         (
-            "sk".to_owned(),
-            s(format!("{}#{}", format_time(confirmed), w.id)),
+            keys::SK.to_owned(),
+            s(format!("{}#{}", keys::ts(confirmed), w.id)),
         ),
         ("wish".to_owned(), s(w.id.as_ref())),
         // Who to write to: the usual offer reads no wish (`QueueEntryRecord`).

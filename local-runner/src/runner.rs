@@ -178,7 +178,7 @@ impl LocalSystem {
     /// The scheduled rescan, as the `EventBridge` schedule would trigger it.
     pub async fn rescan(&self) -> Result<serde_json::Value> {
         let event = serde_json::json!({"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "000000000000", "time": shared::store::format_time(self.deps.clock.now()), "region": REGION,
+            "account": "000000000000", "time": shared::domain::time::rfc3339(self.deps.clock.now()), "region": REGION,
             "resources": [], "detail": {}});
         shared::triggers::handle_match_event(&self.deps, &event)
             .await
@@ -323,7 +323,8 @@ async fn dev_clock(State(s): State<LocalSystem>, body: axum::body::Bytes) -> Res
             .into_response();
     }
     s.deps.clock.advance(b.advance_minutes);
-    Json(serde_json::json!({"now": shared::store::format_time(s.deps.clock.now())})).into_response()
+    Json(serde_json::json!({"now": shared::domain::time::rfc3339(s.deps.clock.now())}))
+        .into_response()
 }
 
 async fn dev_rescan(State(s): State<LocalSystem>) -> Response {

@@ -4,6 +4,7 @@ use crate::app::{self, AppError, Deps};
 use crate::domain::{OfficeId, ServiceId, Slot, SlotId, SlotStatus, Window, local_window};
 use crate::events::Events;
 use crate::store::Store;
+use crate::store::stream::{SlotChange, slot_change};
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::{Deserialize, Serialize};
@@ -24,27 +25,14 @@ pub struct ReleasedSlot {
     pub minutes: u16,
 }
 
-#[derive(Deserialize)]
-struct SlotImage {
-    id: String,
-    office: String,
-    service: String,
-    start: String,
-    minutes: u16,
-    status: String,
-}
-
 /// A stream record means "a slot became free" when its new image is free and its old image (if
 /// any) was not: a new free slot, a booked one released, or an offered one declined, expired or
 /// withdrawn.
 #[must_use]
 pub fn released_slot(record: &EventRecord) -> Option<ReleasedSlot> {
-    let new: SlotImage = serde_dynamo::from_item(record.change.new_image.clone()).ok()?;
-    if new.status != "free" {
-        return None;
-    }
-    let old: Option<SlotImage> = serde_dynamo::from_item(record.change.old_image.clone()).ok();
-    if old.is_some_and(|o| o.status == "free") {
+    let SlotChange { old, new } = slot_change(record);
+    let new = new.filter(|n| n.status == SlotStatus::Free)?;
+    if old.is_some_and(|o| o.status == SlotStatus::Free) {
         return None;
     }
     Some(ReleasedSlot {
@@ -94,8 +82,10 @@ pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> Dynamo
 #[must_use]
 pub fn entered_line(record: &EventRecord) -> Option<(OfficeId, ServiceId, Window)> {
     let slot = released_slot(record)?;
-    let old: Option<SlotImage> = serde_dynamo::from_item(record.change.old_image.clone()).ok();
-    if old.is_some_and(|o| o.status == "offered") {
+    if slot_change(record)
+        .old
+        .is_some_and(|o| o.status == SlotStatus::Offered)
+    {
         return None;
     }
     let start = chrono::DateTime::parse_from_rfc3339(&slot.start).ok()?;

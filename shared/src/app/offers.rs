@@ -1,6 +1,6 @@
 //! A citizen's answer to an offer: accept, decline, or cancel the whole wish.
 
-use super::wishes::{cancel_wish, lines_of};
+use super::wishes::cancel_wish;
 use super::{AppError, Deps};
 use crate::domain::{Offer, OfferId, OfferStatus, Release, Token, Wish};
 use crate::store::{StoreError, keys};
@@ -49,9 +49,7 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     let mail = deps.mails(&catalog, now).accepted(&offer, &wish, &token)?;
     match deps.store.accept_offer(&offer, &wish, now, &mail).await {
         Ok(()) => {
-            deps.store
-                .dequeue(&wish, &lines_of(&wish, &catalog))
-                .await?;
+            deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
             deps.deliver_and_notify(&mail, &change.events).await;
             tracing::info!(offer_id = %offer.id, "offer accepted");
         }

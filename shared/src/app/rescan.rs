@@ -2,7 +2,7 @@
 
 use super::matching::match_slot;
 use super::offers::release_offer;
-use super::wishes::{lines_of, next_age_check};
+use super::wishes::next_age_check;
 use super::{AppError, Deps};
 use crate::domain::{AgeStep, Catalog, OfferStatus, OutgoingMail, Release, Wish, age_step};
 use crate::store::StoreError;
@@ -61,7 +61,7 @@ async fn age_wish(
             let mail = mails.wish_expired(&change.state)?;
             match deps.store.expire_wish(&wish, now, &mail).await {
                 Ok(()) => {
-                    deps.store.dequeue(&wish, &lines_of(&wish, catalog)).await?;
+                    deps.store.dequeue(&wish, &wish.lines(catalog)).await?;
                     deps.deliver_and_notify(&mail, &change.events).await;
                     Ok(Some(AgeStep::Expire))
                 }
@@ -111,7 +111,7 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
         deps.store
             .enqueue(
                 &wish,
-                &lines_of(&wish, &catalog),
+                &wish.lines(&catalog),
                 next_age_check(deps, &wish, now),
             )
             .await?;

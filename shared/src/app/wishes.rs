@@ -3,24 +3,13 @@
 use super::{AppError, Deps};
 use crate::domain::lifecycle::submitted;
 use crate::domain::wait::Place;
-use crate::domain::wish::{NewWishView, queue_lines};
+use crate::domain::wish::{LimitExceeded, admit_submission};
 use crate::domain::{
-    AgeStep, Catalog, FieldErrors, OfferStatus, OfficeId, Token, Window, Wish, WishId, WishRequest,
-    WishStatus, age_step, expected_wait,
+    AgeStep, FieldErrors, OfferStatus, Token, Wish, WishId, WishRequest, WishStatus, age_step,
+    expected_wait,
 };
 use crate::store::{AddressBook, StoreError, keys};
-use chrono::{DateTime, Duration, Utc};
-
-/// The lines a wish stands in (office × window, where that office is open).
-pub(super) fn lines_of(wish: &Wish, catalog: &Catalog) -> Vec<(OfficeId, Window)> {
-    queue_lines(
-        &NewWishView {
-            offices: &wish.offices,
-            windows: &wish.windows,
-        },
-        catalog,
-    )
-}
+use chrono::{DateTime, Utc};
 
 /// When the rescan must next look at a wish's age.
 pub(super) fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -28,46 +17,6 @@ pub(super) fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> Da
         AgeStep::WaitUntil(at) => at,
         AgeStep::Remind { .. } | AgeStep::Expire => now,
     }
-}
-
-/// The address's book after admitting one more wish, or why not: too many active wishes
-/// (a field error) or too many submissions this hour.
-fn admit(
-    book: &AddressBook,
-    active: Vec<WishId>,
-    wish: &WishId,
-    limits: crate::config::Limits,
-    now: DateTime<Utc>,
-) -> Result<AddressBook, AppError> {
-    if active.len() >= limits.active_per_address {
-        let mut errors = FieldErrors::default();
-        errors.add(
-            "email",
-            "too_many_active",
-            format!(
-                "this address already has {} active wishes; cancel one first",
-                active.len()
-            ),
-        );
-        return Err(AppError::Invalid(errors));
-    }
-    let mut recent: Vec<DateTime<Utc>> = book
-        .submissions
-        .iter()
-        .copied()
-        .filter(|t| *t > now - Duration::hours(1))
-        .collect();
-    if recent.len() >= limits.submissions_per_address_hour {
-        return Err(AppError::RateLimited);
-    }
-    let mut wishes = active;
-    wishes.push(wish.clone());
-    recent.push(now);
-    Ok(AddressBook {
-        wishes,
-        submissions: recent,
-        version: book.version,
-    })
 }
 
 /// `POST /api/wishes`: checks, stores the wish as pending with its opt-in mail, and sends it.
@@ -105,7 +54,28 @@ pub async fn submit_wish(
             .filter(|w| w.status.is_active())
             .map(|w| w.id)
             .collect();
-        let book = admit(&book, active, &wish.id, limits, now)?;
+        let limit = (
+            limits.active_per_address,
+            limits.submissions_per_address_hour,
+        );
+        let submissions = match admit_submission(active.len(), &book.submissions, limit, now) {
+            Ok(s) => s,
+            Err(LimitExceeded::ActiveWishes(n)) => {
+                let mut errors = FieldErrors::default();
+                let message =
+                    format!("this address already has {n} active wishes; cancel one first");
+                errors.add("email", "too_many_active", message);
+                return Err(AppError::Invalid(errors));
+            }
+            Err(LimitExceeded::Submissions) => return Err(AppError::RateLimited),
+        };
+        let mut wishes = active;
+        wishes.push(wish.id.clone());
+        let book = AddressBook {
+            wishes,
+            submissions,
+            version: book.version,
+        };
         match deps
             .store
             .create_wish(&wish, &token.hash(), &mail, &book, now)
@@ -137,7 +107,8 @@ pub async fn places_in_line(deps: &Deps, wish: &Wish) -> Result<Vec<Place>, AppE
     };
     let catalog = deps.catalog().await?;
     let key = keys::queue_key(confirmed_at, &wish.id);
-    let lines: Vec<_> = lines_of(wish, &catalog)
+    let lines: Vec<_> = wish
+        .lines(&catalog)
         .into_iter()
         .take(PLACES_SHOWN)
         .collect();
@@ -210,7 +181,7 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     deps.store
         .enqueue(
             &confirmed,
-            &lines_of(&confirmed, &catalog),
+            &confirmed.lines(&catalog),
             next_age_check(deps, &confirmed, now),
         )
         .await?;
@@ -260,9 +231,7 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
             .await
         {
             Ok(()) => {
-                deps.store
-                    .dequeue(&wish, &lines_of(&wish, &catalog))
-                    .await?;
+                deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
                 deps.deliver_and_notify(&mail, &change.events).await;
                 tracing::info!(wish_id = %wish.id, "wish cancelled");
                 return reread(deps, &wish.id).await;

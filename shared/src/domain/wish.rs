@@ -418,21 +418,6 @@ pub struct Wish {
 /// After this many offers in a row expire unanswered, the wish is paused.
 pub const PAUSE_AFTER_UNANSWERED: u8 = 3;
 
-/// The wish's state after one of its offers expired unanswered: the new count, and whether it
-/// now pauses (silent wishes must not keep blocking slots).
-#[must_use]
-pub fn after_unanswered(unanswered: u8) -> (u8, WishStatus) {
-    let n = unanswered.saturating_add(1);
-    (
-        n,
-        if n >= PAUSE_AFTER_UNANSWERED {
-            WishStatus::Paused
-        } else {
-            WishStatus::Waiting
-        },
-    )
-}
-
 /// How long a wish lives without the citizen saying it is still wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WishAge {
@@ -519,6 +504,56 @@ pub fn queue_lines(wish: &NewWishView<'_>, catalog: &Catalog) -> Vec<(OfficeId, 
         }
     }
     lines
+}
+
+impl Wish {
+    /// The lines this wish stands in (office × window, where that office is open).
+    #[must_use]
+    pub fn lines(&self, catalog: &Catalog) -> Vec<(OfficeId, Window)> {
+        queue_lines(
+            &NewWishView {
+                offices: &self.offices,
+                windows: &self.windows,
+            },
+            catalog,
+        )
+    }
+}
+
+/// Which abuse limit a submission would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitExceeded {
+    /// The address already has this many active wishes.
+    ActiveWishes(usize),
+    /// Too many submissions for the address in the last hour.
+    Submissions,
+}
+
+/// The address's submission times after admitting one more at `now` (those of the last hour),
+/// or which limit it would pass.
+///
+/// # Errors
+/// [`LimitExceeded`] when the address has `max_active` active wishes or `max_per_hour`
+/// submissions in the last hour.
+pub fn admit_submission(
+    active: usize,
+    submissions: &[DateTime<Utc>],
+    (max_active, max_per_hour): (usize, usize),
+    now: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, LimitExceeded> {
+    if active >= max_active {
+        return Err(LimitExceeded::ActiveWishes(active));
+    }
+    let mut recent: Vec<DateTime<Utc>> = submissions
+        .iter()
+        .copied()
+        .filter(|t| *t > now - chrono::Duration::hours(1))
+        .collect();
+    if recent.len() >= max_per_hour {
+        return Err(LimitExceeded::Submissions);
+    }
+    recent.push(now);
+    Ok(recent)
 }
 
 /// The parts of a wish that decide where it stands in line.
@@ -690,14 +725,6 @@ pub(crate) mod tests {
             age_step(&kept, t("2024-04-10T00:00:00Z"), age),
             AgeStep::WaitUntil(t("2024-06-16T00:00:00Z"))
         );
-    }
-
-    #[test]
-    fn the_third_unanswered_offer_in_a_row_pauses_the_wish() {
-        assert_eq!(after_unanswered(0), (1, WishStatus::Waiting));
-        assert_eq!(after_unanswered(1), (2, WishStatus::Waiting));
-        assert_eq!(after_unanswered(2), (3, WishStatus::Paused));
-        assert!(WishStatus::Paused.is_active());
     }
 
     #[test]

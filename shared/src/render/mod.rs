@@ -251,6 +251,7 @@ pub fn windows_text(windows: &BTreeMap<Weekday, Vec<u8>>, lang: Language) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn both_languages_have_the_same_keys_and_valid_json() {
@@ -263,6 +264,94 @@ mod tests {
         a.sort();
         b.sort();
         assert_eq!(a, b);
+    }
+
+    /// Every string literal in the code that is written like a text key (its first word is the
+    /// first word of some key) names a key of both languages, and so does every `t.<key>` in a
+    /// template and every key the code builds with `format!`. A typo would otherwise show a raw
+    /// key to a citizen.
+    #[test]
+    fn every_text_key_the_code_uses_exists_in_both_languages() {
+        use crate::domain::{OfferStatus, WishStatus};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let de = texts(Language::De).all();
+        let en = texts(Language::En).all();
+        let prefixes: BTreeSet<&str> = de.keys().filter_map(|k| k.split('_').next()).collect();
+        // Names of page-model fields and error codes that share a first word with some text.
+        let not_keys = [
+            "error_codes",
+            "error_texts",
+            "lang_switch",
+            "queue_unknown",
+            "not_offered",
+        ];
+        let mut used: BTreeSet<String> = BTreeSet::new();
+        let mut stack = vec![root.join("src"), root.join("templates")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let source = std::fs::read_to_string(&path).unwrap();
+                if path.extension().is_some_and(|e| e == "rs") {
+                    for (i, literal) in source.split('"').enumerate() {
+                        let snake = literal.contains('_')
+                            && literal
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                        if i % 2 == 1
+                            && snake
+                            && prefixes.contains(literal.split('_').next().unwrap_or(""))
+                            && !not_keys.contains(&literal)
+                        {
+                            used.insert(literal.to_owned());
+                        }
+                    }
+                } else {
+                    for (at, _) in source.match_indices("t.") {
+                        let before = source[..at].chars().next_back().unwrap_or(' ');
+                        if before.is_ascii_alphanumeric() || before == '_' || before == '.' {
+                            continue;
+                        }
+                        let key: String = source[at + 2..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        if !key.is_empty() {
+                            used.insert(key);
+                        }
+                    }
+                }
+            }
+        }
+        for s in [
+            WishStatus::Pending,
+            WishStatus::Waiting,
+            WishStatus::Offered,
+            WishStatus::Paused,
+            WishStatus::Fulfilled,
+            WishStatus::Cancelled,
+            WishStatus::Expired,
+        ] {
+            used.insert(format!("status_{}", s.as_str()));
+        }
+        for s in [
+            OfferStatus::Accepted,
+            OfferStatus::Declined,
+            OfferStatus::Expired,
+            OfferStatus::Withdrawn,
+        ] {
+            used.insert(format!("offer_gone_{}", s.as_str()));
+        }
+        used.insert("error_windows_closed_at".into());
+        assert!(used.len() > 100, "the scan found only {} keys", used.len());
+        let missing: Vec<_> = used
+            .iter()
+            .filter(|k| !de.contains_key(*k) || !en.contains_key(*k))
+            .collect();
+        assert!(missing.is_empty(), "keys without a text: {missing:?}");
     }
 
     #[test]

@@ -45,7 +45,6 @@ use tx::{Op, item, key, n, s, slot_key, vals};
 
 pub use crate::domain::outbox::{LinkKind, LinkToken, OutgoingMail};
 pub use crate::domain::stats::{QueueStat, Stats};
-pub use keys::{queue_key as queue_key_of, ts as format_time};
 pub use limits::AddressBook;
 pub use outbox::{DueMail, MAIL_LEASE};
 pub use queue::QueueEntry;

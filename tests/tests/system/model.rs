@@ -214,7 +214,7 @@ async fn run_sequence(seed: u64) {
                         .0,
                     200
                 );
-                let start_key = shared::store::format_time(crate::helpers::parse_time(&start));
+                let start_key = shared::domain::time::rfc3339(crate::helpers::parse_time(&start));
                 m.slots.push(MSlot {
                     win,
                     start_key,
