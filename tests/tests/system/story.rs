@@ -86,14 +86,11 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
 
     // A slot frees up (Wednesday 8:30): it reaches match-offers through the stream and the bus.
     let wed = next_local(Weekday::Wed, 8, 30, 3);
-    let (status, put) = env
-        .admin(
-            Method::PUT,
-            "/admin/slots",
-            Some(json!([slot("bilk-wed", &wed, "free")])),
-        )
-        .await;
-    assert_eq!((status, put["created"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-wed", &wed, "free")]))
+            .await,
+        ["created"]
+    );
     env.settle().await;
     let anna_mails = env.mails_to(&anna).await;
     assert_eq!(anna_mails.len(), 3, "Anna, first in line, gets the offer");
@@ -128,6 +125,18 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     assert_eq!(offer["slot"]["id"], "bilk-wed");
     let (_, slot_now) = env.admin(Method::GET, "/admin/slots/bilk-wed", None).await;
     assert_eq!(slot_now["status"], "offered");
+    // While the offer is open, the booking system cannot book the slot past the queue.
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-wed", &wed, "booked")]))
+            .await,
+        ["conflict"]
+    );
+    assert_eq!(
+        env.admin(Method::GET, "/admin/slots/bilk-wed", None)
+            .await
+            .1["status"],
+        "offered"
+    );
     // The offer page shows the three actions, each a form posting to its own URL.
     let html = env
         .http
@@ -165,12 +174,11 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
 
     // A later slot (Monday 8:45, a week on): Anna is first in line again.
     let mon = next_local(Weekday::Mon, 8, 45, 10);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([slot("bilk-mon", &mon, "free")])),
-    )
-    .await;
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-mon", &mon, "free")]))
+            .await,
+        ["created"]
+    );
     env.settle().await;
     let anna_mails = env.mails_to(&anna).await;
     assert_eq!(anna_mails.len(), 5);
@@ -378,12 +386,11 @@ async fn an_unanswered_offer_expires_at_the_rescan_and_the_slot_moves_on() {
     env.confirmed_wish(&first, seed_windows()).await;
     env.confirmed_wish(&second, seed_windows()).await;
     let thu = next_local(Weekday::Thu, 8, 0, 5);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([slot("bilk-thu", &thu, "free")])),
-    )
-    .await;
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-thu", &thu, "free")]))
+            .await,
+        ["created"]
+    );
     env.settle().await;
     assert_eq!(env.mails_to(&first).await.len(), 3);
 

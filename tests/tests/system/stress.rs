@@ -7,7 +7,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Weekday;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::Method;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use tokio::task::JoinSet;
@@ -88,10 +87,7 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
             json!({"id": format!("st-{i}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"})
         })
         .collect();
-    let (status, _) = env
-        .admin(Method::PUT, "/admin/slots", Some(json!(slots)))
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(env.put_slots(&json!(slots)).await, vec!["created"; SLOTS]);
 
     // Every SlotReleased delivered DUPLICATES times at once, while the stream is pumped and the
     // schedule rescans concurrently.
