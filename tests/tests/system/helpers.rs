@@ -180,14 +180,25 @@ impl TestEnv {
 
     /// Submits and confirms a wish; returns its page link.
     pub async fn confirmed_wish(&self, email: &str, windows: Value) -> String {
-        let (status, _) = self
+        self.confirmed_wish_with_id(email, windows).await.0
+    }
+
+    /// Submits and confirms a wish; returns its page link and the id the submission answered.
+    pub async fn confirmed_wish_with_id(&self, email: &str, windows: Value) -> (String, String) {
+        let (status, submitted) = self
             .post_json("/api/wishes", &serde_json::json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows}))
             .await;
         assert_eq!(status, 202);
+        let id = submitted["id"].as_str().unwrap().to_owned();
         let link = page_link(&self.mails_to(email).await[0], "/w/");
         let (status, wish) = self.click(&format!("{link}/confirm")).await;
         assert_eq!((status, wish["status"].as_str()), (200, Some("waiting")));
-        link
+        assert_eq!(
+            wish["id"],
+            id.as_str(),
+            "the confirmed wish is the one submitted"
+        );
+        (link, id)
     }
 }
 
