@@ -66,7 +66,7 @@ pub fn pick<'a>(
 mod tests {
     use super::*;
     use crate::domain::email::Email;
-    use crate::domain::ids::{OfficeId, ServiceId, SlotId, WishId};
+    use crate::domain::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
     use crate::domain::time::{Weekday, Window};
     use crate::domain::wish::Language;
     use chrono::{Datelike, TimeZone, Timelike};
@@ -112,16 +112,60 @@ mod tests {
         (0usize..7, 6u8..20).prop_map(|(d, h)| Window::new(Weekday::ALL[d], h).unwrap())
     }
 
+    const STATUSES: [WishStatus; 7] = [
+        WishStatus::Pending,
+        WishStatus::Waiting,
+        WishStatus::Offered,
+        WishStatus::Paused,
+        WishStatus::Fulfilled,
+        WishStatus::Cancelled,
+        WishStatus::Expired,
+    ];
+
+    /// Windows next to `w` — the hour itself, the hours before and after, the same hour on the
+    /// other days — so that many wishes in a line nearly or exactly fit the slot.
+    fn near(w: Window) -> Vec<Window> {
+        let mut near: Vec<Window> = [
+            w.hour().checked_sub(1),
+            Some(w.hour()),
+            w.hour().checked_add(1),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|h| Window::new(w.day(), h).ok())
+        .collect();
+        near.extend(
+            Weekday::ALL
+                .iter()
+                .filter(|d| **d != w.day())
+                .map(|d| Window::new(*d, w.hour()).unwrap()),
+        );
+        near
+    }
+
     prop_compose! {
-        fn arb_wish(n: usize)(
-            status in prop_oneof![4 => Just(WishStatus::Waiting), 1 => Just(WishStatus::Offered),
-                                  1 => Just(WishStatus::Pending), 1 => Just(WishStatus::Cancelled),
-                                  1 => Just(WishStatus::Paused)],
+        /// A wish `n`-th in line: any status, with or without an open offer, declined slots, and
+        /// windows around `around` (the slot's local hour) besides random ones.
+        fn arb_wish(n: usize, around: Window)(
+            status in prop_oneof![4 => Just(WishStatus::Waiting), 3 => proptest::sample::select(STATUSES.to_vec())],
+            has_offer in proptest::bool::weighted(0.25),
             service in 0usize..2,
             offices in proptest::sample::subsequence(OFFICES.to_vec(), 1..=3),
-            windows in proptest::collection::btree_set(arb_window(), 1..12),
-            declined in proptest::collection::btree_set(0usize..4, 0..2),
+            random_windows in proptest::collection::btree_set(arb_window(), 0..6),
+            exact in proptest::bool::weighted(0.6),
+            near_windows in proptest::sample::subsequence(near(around), 0..=3),
+            declined in proptest::collection::btree_set(0usize..4, 0..3),
+            confirmed_min in 0i64..100_000,
         ) -> Wish {
+            let mut windows = random_windows;
+            windows.extend(near_windows);
+            if exact {
+                windows.insert(around);
+            }
+            if windows.is_empty() {
+                windows.insert(Window::new(Weekday::Sun, 23).unwrap());
+            }
+            let created_at = t("2024-01-01T00:00:00Z");
             Wish {
                 id: WishId::parse(&format!("w{n}")).unwrap(),
                 email: Email::parse("a@b.de").unwrap(),
@@ -130,9 +174,12 @@ mod tests {
                 windows,
                 language: Language::De,
                 status,
-                created_at: Utc::now(),
-                confirmed_at: None,
-                open_offer: None,
+                created_at,
+                // Only a pending wish has no place in line yet; the index breaks ties.
+                confirmed_at: (status != WishStatus::Pending).then(|| {
+                    created_at + Duration::minutes(confirmed_min) + Duration::milliseconds(i64::try_from(n).unwrap())
+                }),
+                open_offer: has_offer.then(|| OfferId::parse(&format!("o{n}")).unwrap()),
                 declined: declined.into_iter().map(|i| SlotId::parse(&format!("s{i}")).unwrap()).collect(),
                 kept_at: None,
                 reminded_at: None,
@@ -141,8 +188,15 @@ mod tests {
         }
     }
 
-    fn arb_line() -> impl Strategy<Value = Vec<Wish>> {
-        (1usize..30).prop_flat_map(|n| (0..n).map(arb_wish).collect::<Vec<_>>())
+    /// A line for `around`, in queue order (by confirmation; pending wishes have no place and
+    /// stand first, where they must be skipped).
+    fn arb_line(around: Window) -> impl Strategy<Value = Vec<Wish>> {
+        (1usize..30)
+            .prop_flat_map(move |n| (0..n).map(|i| arb_wish(i, around)).collect::<Vec<_>>())
+            .prop_map(|mut line| {
+                line.sort_by_key(|w| w.confirmed_at);
+                line
+            })
     }
 
     prop_compose! {
@@ -160,6 +214,40 @@ mod tests {
                 wish: None,
             }
         }
+    }
+
+    /// A slot (free mostly) and a line of wishes around its local hour.
+    fn arb_case() -> impl Strategy<Value = (Slot, Vec<Wish>)> {
+        (arb_slot(), prop_oneof![4 => Just(SlotStatus::Free), 1 => Just(SlotStatus::Offered), 1 => Just(SlotStatus::Booked)])
+            .prop_flat_map(|(mut slot, status)| {
+                slot.status = status;
+                let around = berlin_window_by_eu_rule(slot.start);
+                (Just(slot), arb_line(around))
+            })
+    }
+
+    /// DESIGN.md "Matching rule (FIFO)", spelled out without `is_candidate`: a free slot goes to
+    /// the earliest confirmed wish that is `waiting`, asks for the slot's service and office, has
+    /// a window holding the slot's local (Europe/Berlin) weekday and hour, has not declined the
+    /// slot before, and holds no open offer.
+    fn fifo_oracle<'a>(slot: &Slot, line: &'a [Wish]) -> Option<&'a Wish> {
+        if slot.status != SlotStatus::Free {
+            return None;
+        }
+        let local = berlin_window_by_eu_rule(slot.start);
+        line.iter()
+            .filter(|w| {
+                w.status == WishStatus::Waiting
+                    && w.confirmed_at.is_some()
+                    && w.service == slot.service
+                    && w.offices.contains(&slot.office)
+                    && w.windows
+                        .iter()
+                        .any(|x| x.day() == local.day() && x.hour() == local.hour())
+                    && !w.declined.contains(&slot.id)
+                    && w.open_offer.is_none()
+            })
+            .min_by_key(|w| w.confirmed_at)
     }
 
     /// Independent oracle for local time: the EU rule (summer time from the last Sunday of March,
@@ -192,34 +280,24 @@ mod tests {
         }
 
         #[test]
-        fn the_pick_is_the_first_fitting_wish_in_line(slot in arb_slot(), line in arb_line()) {
-            match pick(&slot, &line) {
-                Some(chosen) => {
-                    let pos = line.iter().position(|w| w.id == chosen.id).unwrap();
-                    // FIFO: nobody earlier in line fits.
-                    prop_assert!(line[..pos].iter().all(|w| !is_candidate(w, &slot)));
-                    // The chosen one fits in every respect.
-                    prop_assert_eq!(chosen.status, WishStatus::Waiting);
-                    prop_assert_eq!(&chosen.service, &slot.service);
-                    prop_assert!(chosen.offices.contains(&slot.office));
-                    prop_assert!(chosen.windows.contains(&berlin_window_by_eu_rule(slot.start)));
-                    // Never a slot it declined.
-                    prop_assert!(!chosen.declined.contains(&slot.id));
-                }
-                None => prop_assert!(line.iter().all(|w| !is_candidate(w, &slot))),
-            }
+        fn the_pick_is_the_earliest_confirmed_wish_the_rule_allows((slot, line) in arb_case()) {
+            prop_assert_eq!(
+                pick(&slot, &line).map(|w| &w.id),
+                fifo_oracle(&slot, &line).map(|w| &w.id)
+            );
         }
 
         #[test]
-        fn a_slot_that_is_not_free_is_never_picked(mut slot in arb_slot(), line in arb_line()) {
+        fn a_slot_that_is_not_free_is_never_picked((mut slot, line) in arb_case()) {
             slot.status = SlotStatus::Offered;
             prop_assert!(pick(&slot, &line).is_none());
         }
 
         #[test]
-        fn declining_moves_the_slot_on_and_never_back(slot in arb_slot(), line in arb_line()) {
+        fn declining_moves_the_slot_on_and_never_back((mut slot, line) in arb_case()) {
             // Each wish that gets the slot declines it; the slot walks down the line and no wish
             // sees it twice.
+            slot.status = SlotStatus::Free;
             let mut line = line;
             let mut seen = BTreeSet::new();
             while let Some(w) = pick(&slot, &line).map(|w| w.id.clone()) {

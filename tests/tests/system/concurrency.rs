@@ -55,12 +55,7 @@ async fn concurrent_duplicates_change_state_once_and_mail_once() {
 
     // A slot is released, and the same SlotReleased event is delivered 20 more times at once.
     let wed = next_local(Weekday::Wed, 8, 0, 3);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([{"id": "dup", "office": "bilk", "service": "id-card", "start": wed, "minutes": 15, "status": "free"}])),
-    )
-    .await;
+    assert_eq!(env.put_slots(&json!([{"id": "dup", "office": "bilk", "service": "id-card", "start": wed, "minutes": 15, "status": "free"}])).await, ["created"]);
     let event = json!({"version": "0", "id": "x", "detail-type": "SlotReleased", "source": "terminagent", "account": "1",
         "time": "2024-01-01T00:00:00Z", "region": "eu-central-1", "resources": [],
         "detail": {"slot": {"id": "dup", "office": "bilk", "service": "id-card", "start": wed, "minutes": 15}}});

@@ -1,10 +1,13 @@
 //! The sample events in `events/` are real Lambda payloads: each is answered by its function's
 //! handler, in-process, against the emulators.
 
-use crate::helpers::TestEnv;
+use crate::helpers::{TestEnv, next_local, page_link, parse_time};
 use http_body_util::BodyExt;
 use shared::config::AdminAuth;
 use tower::ServiceExt;
+
+/// The token in `events/respond-offer-page.json`: well-formed, but no offer has it.
+const SAMPLE_OFFER_TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 async fn answer(router: axum::Router, event: &str) -> (u16, serde_json::Value) {
     let request = lambda_http::request::from_str(event).unwrap();
@@ -43,12 +46,68 @@ async fn sample_http_events_are_answered_by_their_functions() {
         "English names with ?lang=en"
     );
 
-    let (status, _) = answer(
+    // The offer page event carries a placeholder token: as it is, no offer has it.
+    let sample = include_str!("../../../events/respond-offer-page.json");
+    let sample_path = format!("/o/{SAMPLE_OFFER_TOKEN}");
+    let parsed: serde_json::Value = serde_json::from_str(sample).unwrap();
+    assert_eq!(
+        (
+            parsed["rawPath"].as_str(),
+            parsed["requestContext"]["http"]["path"].as_str()
+        ),
+        (Some(sample_path.as_str()), Some(sample_path.as_str()))
+    );
+    let (status, _) = answer(shared::http::offer_router(deps.clone()), sample).await;
+    assert_eq!(status, 404);
+    // With a real offer's token in its place, it opens that offer.
+    let email = env.email("sample");
+    env.confirmed_wish(&email, serde_json::json!({"wed": [8]}))
+        .await;
+    let start = next_local(chrono::Weekday::Wed, 8, 30, 3);
+    assert_eq!(
+        env.put_slots(
+            &serde_json::json!([{"id": "sample-wed", "office": "bilk", "service": "id-card",
+            "start": start, "minutes": 15, "status": "free"}])
+        )
+        .await,
+        ["created"]
+    );
+    env.settle().await;
+    let mails = env.mails_to(&email).await;
+    let link = page_link(
+        mails
+            .iter()
+            .find(|m| m.subject.starts_with("Terminangebot"))
+            .expect("an offer mail"),
+        "/o/",
+    );
+    let token = link.rsplit('/').next().unwrap();
+    let (status, offer) = answer(
         shared::http::offer_router(deps.clone()),
-        include_str!("../../../events/respond-offer-page.json"),
+        &sample.replace(SAMPLE_OFFER_TOKEN, token),
     )
     .await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 200, "{offer}");
+    assert_eq!(
+        (
+            offer["status"].as_str(),
+            offer["slot"]["id"].as_str(),
+            offer["slot"]["office"].as_str(),
+            offer["slot"]["minutes"].as_u64()
+        ),
+        (Some("open"), Some("sample-wed"), Some("bilk"), Some(15)),
+        "{offer}"
+    );
+    assert_eq!(
+        parse_time(offer["slot"]["start"].as_str().unwrap()),
+        parse_time(&start),
+        "{offer}"
+    );
+    assert_eq!(
+        offer,
+        env.get_json(&link).await.1,
+        "the same as the link shows"
+    );
 
     // In AWS the admin routes trust API Gateway's IAM check, visible in the request context.
     let mut iam = deps.clone();

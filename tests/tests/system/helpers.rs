@@ -126,6 +126,44 @@ impl TestEnv {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `PUT /admin/slots` as the booking system sends it. Asserts the `200` and that the answer
+    /// accounts for every row sent, in order, with totals that match the rows; returns each row's
+    /// outcome (`created`, `updated`, `unchanged` or `conflict`) for the caller to assert.
+    pub async fn put_slots(&self, slots: &Value) -> Vec<String> {
+        let (status, body) = self
+            .admin(reqwest::Method::PUT, "/admin/slots", Some(slots.clone()))
+            .await;
+        assert_eq!(status, 200, "PUT /admin/slots: {body}");
+        let sent: Vec<&str> = slots
+            .as_array()
+            .expect("a batch of slots")
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        let rows = body["slots"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no per-row answer: {body}"));
+        let answered: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(answered, sent, "one answer per row, in order: {body}");
+        let outcomes: Vec<String> = rows
+            .iter()
+            .map(|r| r["result"].as_str().unwrap().to_owned())
+            .collect();
+        let mut counted = 0;
+        for (total, outcome) in [
+            ("created", "created"),
+            ("updated", "updated"),
+            ("unchanged", "unchanged"),
+            ("conflicts", "conflict"),
+        ] {
+            let n = outcomes.iter().filter(|o| *o == outcome).count();
+            assert_eq!(body[total].as_u64(), Some(n as u64), "{total}: {body}");
+            counted += n;
+        }
+        assert_eq!(counted, outcomes.len(), "unknown outcomes: {body}");
+        outcomes
+    }
+
     pub async fn mails_to(&self, to: &str) -> Vec<DevMail> {
         self.system
             .mails()
@@ -142,14 +180,25 @@ impl TestEnv {
 
     /// Submits and confirms a wish; returns its page link.
     pub async fn confirmed_wish(&self, email: &str, windows: Value) -> String {
-        let (status, _) = self
+        self.confirmed_wish_with_id(email, windows).await.0
+    }
+
+    /// Submits and confirms a wish; returns its page link and the id the submission answered.
+    pub async fn confirmed_wish_with_id(&self, email: &str, windows: Value) -> (String, String) {
+        let (status, submitted) = self
             .post_json("/api/wishes", &serde_json::json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows}))
             .await;
         assert_eq!(status, 202);
+        let id = submitted["id"].as_str().unwrap().to_owned();
         let link = page_link(&self.mails_to(email).await[0], "/w/");
         let (status, wish) = self.click(&format!("{link}/confirm")).await;
         assert_eq!((status, wish["status"].as_str()), (200, Some("waiting")));
-        link
+        assert_eq!(
+            wish["id"],
+            id.as_str(),
+            "the confirmed wish is the one submitted"
+        );
+        (link, id)
     }
 }
 

@@ -95,12 +95,7 @@ async fn the_office_withdraws_an_offered_slot_and_the_wish_keeps_waiting() {
     let anna = env.email("anna");
     let wish_link = env.confirmed_wish(&anna, windows()).await;
     let tue = next_local(Weekday::Tue, 8, 15, 3);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([{"id": "bilk-tue", "office": "bilk", "service": "id-card", "start": tue, "minutes": 15, "status": "free"}])),
-    )
-    .await;
+    assert_eq!(env.put_slots(&json!([{"id": "bilk-tue", "office": "bilk", "service": "id-card", "start": tue, "minutes": 15, "status": "free"}])).await, ["created"]);
     env.settle().await;
     let offer_link = page_link(&env.mails_to(&anna).await[2], "/o/");
     assert!(
@@ -182,12 +177,7 @@ async fn a_wish_in_english_gets_english_mails_and_pages() {
     assert!(page.contains("lang=\"en\"") && page.contains("Your appointment wish"));
     // Saturday 10:00 exists only at Altstadt.
     let sat = next_local(Weekday::Sat, 10, 0, 3);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([{"id": "alt-sat", "office": "altstadt", "service": "passport", "start": sat, "minutes": 20, "status": "free"}])),
-    )
-    .await;
+    assert_eq!(env.put_slots(&json!([{"id": "alt-sat", "office": "altstadt", "service": "passport", "start": sat, "minutes": 20, "status": "free"}])).await, ["created"]);
     env.settle().await;
     let offer = &env.mails_to(&tom).await[2];
     assert!(

@@ -95,12 +95,7 @@ async fn three_unanswered_offers_in_a_row_pause_the_wish_until_it_is_confirmed_a
     {
         let start = next_local(day, 8, 0, 10);
         let id = format!("s{i}");
-        env.admin(
-            Method::PUT,
-            "/admin/slots",
-            Some(json!([{"id": id, "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"}])),
-        )
-        .await;
+        assert_eq!(env.put_slots(&json!([{"id": id, "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"}])).await, ["created"]);
         env.settle().await;
         assert_eq!(
             env.admin(Method::GET, &format!("/admin/slots/{id}"), None)
@@ -125,12 +120,7 @@ async fn three_unanswered_offers_in_a_row_pause_the_wish_until_it_is_confirmed_a
 
     // A new slot is not offered to a paused wish.
     let thu = next_local(Weekday::Thu, 8, 0, 10);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([{"id": "s3", "office": "bilk", "service": "id-card", "start": thu, "minutes": 15, "status": "free"}])),
-    )
-    .await;
+    assert_eq!(env.put_slots(&json!([{"id": "s3", "office": "bilk", "service": "id-card", "start": thu, "minutes": 15, "status": "free"}])).await, ["created"]);
     env.settle().await;
     assert_eq!(
         env.admin(Method::GET, "/admin/slots/s3", None).await.1["status"],

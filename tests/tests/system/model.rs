@@ -209,10 +209,9 @@ async fn run_sequence(seed: u64) {
                 trace.push(format!("release slot {s} {win:?}"));
                 let slot = json!([{"id": format!("m{s}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"}]);
                 assert_eq!(
-                    env.admin(reqwest::Method::PUT, "/admin/slots", Some(slot))
-                        .await
-                        .0,
-                    200
+                    env.put_slots(&slot).await,
+                    ["created"],
+                    "seed {seed}: {trace:?}"
                 );
                 let start_key = shared::domain::time::rfc3339(crate::helpers::parse_time(&start));
                 m.slots.push(MSlot {

@@ -2,9 +2,24 @@
 //! later offer, cancel the whole wish — with a second wish to show FIFO and the pass-on.
 
 use crate::helpers::{TestEnv, next_local, page_link};
-use chrono::Weekday;
+use chrono::{Datelike, Weekday};
 use reqwest::Method;
 use serde_json::json;
+
+const MONTHS_DE: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
 
 fn seed_windows() -> serde_json::Value {
     json!({"mon": [8], "tue": [8], "wed": [8], "thu": [8], "fri": [12]})
@@ -56,7 +71,7 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     assert_eq!(env.mails_to(&anna).await.len(), 2);
 
     // Ben confirms later: he is behind Anna in every line, and his page says so.
-    let ben_link = env.confirmed_wish(&ben, seed_windows()).await;
+    let (ben_link, ben_id) = env.confirmed_wish_with_id(&ben, seed_windows()).await;
     let ben_page = env
         .http
         .get(&ben_link)
@@ -86,14 +101,11 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
 
     // A slot frees up (Wednesday 8:30): it reaches match-offers through the stream and the bus.
     let wed = next_local(Weekday::Wed, 8, 30, 3);
-    let (status, put) = env
-        .admin(
-            Method::PUT,
-            "/admin/slots",
-            Some(json!([slot("bilk-wed", &wed, "free")])),
-        )
-        .await;
-    assert_eq!((status, put["created"].as_u64()), (200, Some(1)));
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-wed", &wed, "free")]))
+            .await,
+        ["created"]
+    );
     env.settle().await;
     let anna_mails = env.mails_to(&anna).await;
     assert_eq!(anna_mails.len(), 3, "Anna, first in line, gets the offer");
@@ -113,7 +125,40 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
             .any(|(k, _)| k == "List-Unsubscribe")
     );
     let offer_link = page_link(offer_mail, "/o/");
-    assert!(offer_link.contains("/o/"));
+    // `{base}/o/{token}`: the token 256 random bits, URL-safe base64 without padding.
+    let token = offer_link
+        .strip_prefix(&format!("{}/o/", env.base))
+        .unwrap_or_else(|| panic!("{offer_link} is not {}/o/{{token}}", env.base));
+    assert_eq!(token.len(), 43, "{offer_link}");
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{offer_link}"
+    );
+    assert!(!wish_link.ends_with(token), "each link has its own token");
+    // The page it opens shows the offered slot: office, address and the local time.
+    let offered = chrono::DateTime::parse_from_rfc3339(&wed).unwrap();
+    let when = format!(
+        "Mittwoch, {}. {} {}, 8:30 Uhr",
+        offered.day(),
+        MONTHS_DE[offered.month0() as usize],
+        offered.year()
+    );
+    let page = env
+        .http
+        .get(&offer_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace('\u{2060}', "")
+        .replace('\u{a0}', " ");
+    for shown in ["Bürgerbüro Bilk", "Bachstraße 145", &when] {
+        assert!(page.contains(shown), "{shown} missing: {page}");
+    }
     assert_eq!(env.mails_to(&ben).await.len(), 2, "Ben gets nothing yet");
     // The mail names the three actions; following one only shows a page asking to confirm.
     for action in ["accept", "decline", "cancel"] {
@@ -128,6 +173,18 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     assert_eq!(offer["slot"]["id"], "bilk-wed");
     let (_, slot_now) = env.admin(Method::GET, "/admin/slots/bilk-wed", None).await;
     assert_eq!(slot_now["status"], "offered");
+    // While the offer is open, the booking system cannot book the slot past the queue.
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-wed", &wed, "booked")]))
+            .await,
+        ["conflict"]
+    );
+    assert_eq!(
+        env.admin(Method::GET, "/admin/slots/bilk-wed", None)
+            .await
+            .1["status"],
+        "offered"
+    );
     // The offer page shows the three actions, each a form posting to its own URL.
     let html = env
         .http
@@ -165,12 +222,11 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
 
     // A later slot (Monday 8:45, a week on): Anna is first in line again.
     let mon = next_local(Weekday::Mon, 8, 45, 10);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([slot("bilk-mon", &mon, "free")])),
-    )
-    .await;
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-mon", &mon, "free")]))
+            .await,
+        ["created"]
+    );
     env.settle().await;
     let anna_mails = env.mails_to(&anna).await;
     assert_eq!(anna_mails.len(), 5);
@@ -214,7 +270,7 @@ async fn the_seed_story_runs_end_to_end_with_fifo_and_pass_on() {
     assert_eq!(accepted["status"], "accepted");
     let (_, booked) = env.admin(Method::GET, "/admin/slots/bilk-wed", None).await;
     assert_eq!(booked["status"], "booked");
-    assert!(booked["wish"].is_string());
+    assert_eq!(booked["wish"], ben_id.as_str(), "booked for Ben's wish");
     let ben_mails = env.mails_to(&ben).await;
     assert_eq!(ben_mails.len(), 4);
     assert_eq!(ben_mails[3].attachments, vec!["termin.ics".to_owned()]);
@@ -378,12 +434,11 @@ async fn an_unanswered_offer_expires_at_the_rescan_and_the_slot_moves_on() {
     env.confirmed_wish(&first, seed_windows()).await;
     env.confirmed_wish(&second, seed_windows()).await;
     let thu = next_local(Weekday::Thu, 8, 0, 5);
-    env.admin(
-        Method::PUT,
-        "/admin/slots",
-        Some(json!([slot("bilk-thu", &thu, "free")])),
-    )
-    .await;
+    assert_eq!(
+        env.put_slots(&json!([slot("bilk-thu", &thu, "free")]))
+            .await,
+        ["created"]
+    );
     env.settle().await;
     assert_eq!(env.mails_to(&first).await.len(), 3);
 

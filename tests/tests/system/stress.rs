@@ -7,14 +7,115 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Weekday;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use tokio::task::JoinSet;
 
 const WISHES: usize = 24;
 const SLOTS: usize = 12;
 const DUPLICATES: usize = 10;
+
+// The tables' layout as the store writes it, mirroring shared/src/store (records.rs: `mail_pk`,
+// `WishRecord`, `OfferRecord`, `SlotRecord`, `MailRecord`): the invariants below read the tables
+// directly, so a change of layout there must be made here too.
+const PK: &str = "pk";
+const SK: &str = "sk";
+const WISH_SK: &str = "WISH";
+const OFFER_SK: &str = "OFFER";
+/// Every outbox mail's partition key starts so (`MAIL#{key}`).
+const MAIL_PK_PREFIX: &str = "MAIL#";
+const ID: &str = "id";
+const STATUS: &str = "status";
+/// A wish's address.
+const EMAIL: &str = "email";
+/// A mail's address.
+const TO: &str = "to";
+/// An offer's slot and wish; a slot's open offer.
+const SLOT: &str = "slot";
+const WISH: &str = "wish";
+const OFFER: &str = "offer";
+const MAIL_SENT: &str = "sent";
+/// Where a mail's body (address, links: personal data) is kept until it is sent: `mime_z`
+/// (deflated, base64) as the store writes it, `mime` the plain form.
+const MAIL_BODY: [&str; 2] = ["mime", "mime_z"];
+
+/// A consumer of the bus, as the city's booking system would add one: a rule for every
+/// Terminagent event, into a queue of its own.
+struct Observer {
+    queue: local_runner::pollers::EventQueuePoller,
+}
+
+impl Observer {
+    async fn attach(env: &TestEnv) -> Self {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let clients = &env.system.clients;
+        let bus = &env.system.infra.event_bus;
+        let name = format!("{bus}-observer");
+        let url = clients
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&QueueAttributeName::QueueArn)
+            .unwrap();
+        clients
+            .eventbridge
+            .put_rule()
+            .name(&name)
+            .event_bus_name(bus)
+            .event_pattern(json!({"source": [shared::events::SOURCE]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let added = clients
+            .eventbridge
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("observer")
+                    .arn(arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.failed_entry_count, 0);
+        Self {
+            queue: local_runner::pollers::EventQueuePoller::new(clients.sqs.clone(), url),
+        }
+    }
+
+    /// The events published since the last call: (detail-type, detail).
+    async fn drain(&self) -> Vec<(String, Value)> {
+        let mut seen = Vec::new();
+        let mut empty = 0;
+        while empty < 2 {
+            let batch = self.queue.poll(0).await.unwrap();
+            if batch.is_empty() {
+                empty += 1;
+            }
+            seen.extend(batch.into_iter().map(|e| (e.detail_type, e.detail)));
+        }
+        seen
+    }
+}
 
 async fn scan(env: &TestEnv, table: &str) -> Vec<HashMap<String, AttributeValue>> {
     let mut items = Vec::new();
@@ -48,6 +149,7 @@ fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
 #[tokio::test]
 async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail() {
     let env = TestEnv::spawn().await;
+    let observer = Observer::attach(&env).await;
     let mut rng = StdRng::seed_from_u64(7);
     let days = ["mon", "tue", "wed", "thu", "fri"];
     let mut addresses = Vec::new();
@@ -88,14 +190,10 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
             json!({"id": format!("st-{i}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"})
         })
         .collect();
-    let (status, _) = env
-        .admin(Method::PUT, "/admin/slots", Some(json!(slots)))
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(env.put_slots(&json!(slots)).await, vec!["created"; SLOTS]);
 
     // Every SlotReleased delivered DUPLICATES times at once, while the stream is pumped and the
     // schedule rescans concurrently.
-    let mut deliveries = 0;
     let mut set = JoinSet::new();
     for slot in &slots {
         let event = json!({"version": "0", "id": "dup", "detail-type": "SlotReleased", "source": "terminagent",
@@ -103,7 +201,6 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
         for _ in 0..DUPLICATES {
             let deps = env.system.deps.clone();
             let event = event.clone();
-            deliveries += 1;
             set.spawn(async move {
                 shared::triggers::handle_match_event(&deps, &event)
                     .await
@@ -114,7 +211,6 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
     }
     for _ in 0..3 {
         let system = env.system.clone();
-        deliveries += 1;
         set.spawn(async move { system.rescan().await.map(|_| ()).map_err(|e| e.to_string()) });
     }
     let results = set.join_all().await;
@@ -147,7 +243,6 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
         let mut set = JoinSet::new();
         for url in urls {
             let http = env.http.clone();
-            deliveries += 1;
             set.spawn(async move {
                 http.post(url)
                     .header("accept", "application/json")
@@ -164,75 +259,225 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
         env.system.rescan().await.unwrap();
         env.settle().await;
     }
-    println!("{deliveries} concurrent deliveries (events, rescans, clicks)");
 
     // ---- invariants, read straight from the tables ----
     let slot_items = scan(&env, &env.system.infra.slots_table).await;
     let wish_items = scan(&env, &env.system.infra.wishes_table).await;
     let offers: Vec<_> = wish_items
         .iter()
-        .filter(|i| text(i, "sk") == "OFFER")
+        .filter(|i| text(i, SK) == OFFER_SK)
         .collect();
+    let wishes: Vec<_> = wish_items
+        .iter()
+        .filter(|i| text(i, SK) == WISH_SK)
+        .collect();
+    assert_eq!(wishes.len(), WISHES);
     let mut open_by_slot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut accepted_by_slot: BTreeMap<String, usize> = BTreeMap::new();
     let mut open_by_wish: BTreeMap<String, usize> = BTreeMap::new();
     for o in &offers {
-        match text(o, "status").as_str() {
+        match text(o, STATUS).as_str() {
             "open" => {
                 open_by_slot
-                    .entry(text(o, "slot"))
+                    .entry(text(o, SLOT))
                     .or_default()
-                    .push(text(o, "id"));
-                *open_by_wish.entry(text(o, "wish")).or_default() += 1;
+                    .push(text(o, ID));
+                *open_by_wish.entry(text(o, WISH)).or_default() += 1;
             }
-            "accepted" => *accepted_by_slot.entry(text(o, "slot")).or_default() += 1,
+            "accepted" => *accepted_by_slot.entry(text(o, SLOT)).or_default() += 1,
             _ => {}
         }
     }
     for slot in &slot_items {
-        let id = text(slot, "id");
+        let id = text(slot, ID);
         let open = open_by_slot.get(&id).cloned().unwrap_or_default();
         let accepted = accepted_by_slot.get(&id).copied().unwrap_or(0);
         assert!(open.len() <= 1, "slot {id} has {} open offers", open.len());
         assert!(accepted <= 1, "slot {id} booked {accepted} times");
-        match text(slot, "status").as_str() {
-            "offered" => assert_eq!(open, vec![text(slot, "offer")], "slot {id}"),
+        match text(slot, STATUS).as_str() {
+            "offered" => assert_eq!(open, vec![text(slot, OFFER)], "slot {id}"),
             "booked" => assert_eq!((open.len(), accepted), (0, 1), "slot {id}"),
             "free" => assert_eq!((open.len(), accepted), (0, 0), "slot {id}"),
             other => panic!("slot {id} in state {other}"),
         }
     }
-    for wish in wish_items.iter().filter(|i| text(i, "sk") == "WISH") {
-        let id = text(wish, "id");
+    for wish in &wishes {
+        let id = text(wish, ID);
         let open = open_by_wish.get(&id).copied().unwrap_or(0);
         assert!(open <= 1, "wish {id} holds {open} open offers");
         assert_eq!(
-            text(wish, "status") == "offered",
+            text(wish, STATUS) == "offered",
             open == 1,
             "wish {id} is {} with {open} open offers",
-            text(wish, "status")
+            text(wish, STATUS)
         );
     }
-    // Mails: every owed mail sent, none twice.
+    let offers_in = |wish: &str, status: Option<&str>| {
+        offers
+            .iter()
+            .filter(|o| text(o, WISH) == wish && status.is_none_or(|s| text(o, STATUS) == s))
+            .count()
+    };
+    let count_status = |status: &str| offers.iter().filter(|o| text(o, STATUS) == status).count();
+    let cancelled = wishes
+        .iter()
+        .filter(|w| text(w, STATUS) == "cancelled")
+        .count();
+    // The clicks above must have exercised every answer, or the checks below prove little.
+    assert!(
+        count_status("accepted") > 0
+            && count_status("declined") > 0
+            && count_status("withdrawn") > 0
+            && cancelled > 0,
+        "offers by status: {:?}",
+        offers.iter().map(|o| text(o, STATUS)).collect::<Vec<_>>()
+    );
+
+    // Mails, as each citizen sees them: what their wish and its offers went through, each once.
+    let mut mails_sent = 0;
+    for wish in &wishes {
+        let (id, email) = (text(wish, ID), text(wish, EMAIL));
+        let mut expected: BTreeMap<&str, usize> = BTreeMap::from([
+            ("opt-in", 1),
+            ("confirmed", 1),
+            ("offer", offers_in(&id, None)),
+            ("accepted", offers_in(&id, Some("accepted"))),
+            ("declined", offers_in(&id, Some("declined"))),
+            ("cancelled", usize::from(text(wish, STATUS) == "cancelled")),
+        ]);
+        expected.retain(|_, n| *n > 0);
+        let mut got: BTreeMap<&str, usize> = BTreeMap::new();
+        let mails = env.mails_to(&email).await;
+        for mail in &mails {
+            let kind = [
+                ("Bitte bestätigen Sie Ihren Terminwunsch", "opt-in"),
+                ("Ihr Terminwunsch ist aktiv", "confirmed"),
+                ("Terminangebot:", "offer"),
+                ("Termin bestätigt:", "accepted"),
+                ("Angebot abgelehnt", "declined"),
+                ("Terminwunsch gelöscht", "cancelled"),
+            ]
+            .into_iter()
+            .find(|(prefix, _)| mail.subject.starts_with(prefix))
+            .map_or("unexpected", |(_, kind)| kind);
+            *got.entry(kind).or_default() += 1;
+        }
+        assert_eq!(got, expected, "mails to wish {id} ({})", text(wish, STATUS));
+        mails_sent += mails.len();
+    }
+    // Each offer was mailed exactly once, and its link shows that very offer.
+    let mut mailed: BTreeMap<String, usize> = BTreeMap::new();
+    for email in &addresses {
+        for mail in env.mails_to(email).await {
+            if mail.subject.starts_with("Terminangebot") {
+                let (status, page) = env.get_json(&page_link(&mail, "/o/")).await;
+                assert_eq!(status, 200, "{page}");
+                let offer = offers
+                    .iter()
+                    .find(|o| text(o, ID) == page["id"])
+                    .unwrap_or_else(|| panic!("the link shows an unknown offer: {page}"));
+                assert_eq!(page["slot"]["id"], text(offer, SLOT), "{page}");
+                assert_eq!(page["status"], text(offer, STATUS), "{page}");
+                *mailed.entry(text(offer, ID)).or_default() += 1;
+            }
+        }
+    }
+    let offer_ids: BTreeMap<String, usize> = offers.iter().map(|o| (text(o, ID), 1)).collect();
+    assert_eq!(mailed, offer_ids, "offer mails per offer");
+
+    // The outbox agrees: every owed mail sent, none twice, and no body kept after sending.
     let owed: Vec<_> = wish_items
         .iter()
-        .filter(|i| text(i, "sk") == "MAIL")
+        .filter(|i| text(i, PK).starts_with(MAIL_PK_PREFIX))
         .collect();
+    assert_eq!(owed.len(), mails_sent, "mails owed vs sent");
     assert!(
-        owed.iter().all(|m| text(m, "status") == "sent"),
+        owed.iter().all(|m| text(m, STATUS) == MAIL_SENT),
         "mails still owed"
     );
-    let mut sent = 0;
     for email in &addresses {
         let to_this = env.mails_to(email).await.len();
-        let owed_here = owed.iter().filter(|m| text(m, "to") == *email).count();
+        let owed_here = owed.iter().filter(|m| text(m, TO) == *email).count();
         assert_eq!(to_this, owed_here, "mails to {email}");
-        sent += to_this;
     }
-    println!(
-        "{} offers, {} slots booked, {sent} mails sent = owed",
-        offers.len(),
-        accepted_by_slot.len()
+    let with_body: Vec<String> = owed
+        .iter()
+        .filter(|m| text(m, STATUS) == MAIL_SENT)
+        .filter_map(|m| {
+            let kept: Vec<&str> = MAIL_BODY
+                .into_iter()
+                .filter(|a| m.contains_key(*a))
+                .collect();
+            (!kept.is_empty()).then(|| format!("{} keeps {kept:?}", text(m, PK)))
+        })
+        .collect();
+    assert!(
+        with_body.is_empty(),
+        "{} of {} sent mails still hold their body: {with_body:?}",
+        with_body.len(),
+        owed.len()
     );
-    assert!(deliveries >= 100);
+
+    // Events, as a consumer of the bus saw them: each state change exactly once.
+    let ids_where = |items: &[&HashMap<String, AttributeValue>], status: &str| {
+        let mut ids: Vec<String> = items
+            .iter()
+            .filter(|i| text(i, STATUS) == status)
+            .map(|i| text(i, ID))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut all_offers: Vec<String> = offers.iter().map(|o| text(o, ID)).collect();
+    all_offers.sort();
+    let mut all_wishes: Vec<String> = wishes.iter().map(|w| text(w, ID)).collect();
+    all_wishes.sort();
+    // A slot is released when it enters the queue, and again each time an offer lets it go.
+    let mut released: Vec<String> = slot_items.iter().map(|s| text(s, ID)).collect();
+    released.extend(
+        offers
+            .iter()
+            .filter(|o| ["declined", "withdrawn"].contains(&text(o, STATUS).as_str()))
+            .map(|o| text(o, SLOT)),
+    );
+    released.sort();
+    let expected: BTreeMap<&str, Vec<String>> = BTreeMap::from([
+        ("WishConfirmed", all_wishes),
+        ("SlotReleased", released),
+        ("OfferSent", all_offers),
+        ("OfferAccepted", ids_where(&offers, "accepted")),
+        ("OfferDeclined", ids_where(&offers, "declined")),
+        ("OfferWithdrawn", ids_where(&offers, "withdrawn")),
+        ("WishCancelled", ids_where(&wishes, "cancelled")),
+    ]);
+    let mut seen: BTreeMap<&str, Vec<String>> = expected.keys().map(|k| (*k, Vec::new())).collect();
+    let events = observer.drain().await;
+    let mut unexpected = Vec::new();
+    for (detail_type, detail) in &events {
+        let subject = match detail_type.as_str() {
+            "WishConfirmed" | "WishCancelled" => &detail[WISH],
+            "SlotReleased" => &detail[SLOT][ID],
+            _ => &detail[OFFER],
+        };
+        match seen.get_mut(detail_type.as_str()) {
+            Some(ids) => ids.push(subject.as_str().unwrap_or_default().to_owned()),
+            None => unexpected.push(detail_type.clone()),
+        }
+    }
+    for ids in seen.values_mut() {
+        ids.sort();
+    }
+    assert_eq!(
+        unexpected,
+        Vec::<String>::new(),
+        "events of a kind nothing here causes"
+    );
+    assert_eq!(seen, expected, "events by type and subject");
+
+    println!(
+        "{} offers, {} slots booked, {mails_sent} mails sent = owed, {} events",
+        offers.len(),
+        accepted_by_slot.len(),
+        events.len()
+    );
 }

@@ -53,10 +53,10 @@ async fn the_wish_page_estimates_the_wait_from_slots_released_in_its_line() {
                 "status": if *m == 30 { "booked" } else { "free" }})
         })
         .collect();
-    let (status, _) = env
-        .admin(Method::PUT, "/admin/slots", Some(json!(slots)))
-        .await;
-    assert_eq!(status, 200);
+    assert_eq!(
+        env.put_slots(&json!(slots)).await,
+        ["created", "created", "created"]
+    );
     let (status, _) = env
         .admin(Method::POST, "/admin/slots/mon-30/release", None)
         .await;
