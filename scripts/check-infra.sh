@@ -124,7 +124,8 @@ for name in sorted(env_names):
 # Routes: the HTTP API's routes are exactly the (method, path) pairs that the router each
 # function runs (its main.rs names shared::http::<x>_router) serves; routes to a function with
 # ADMIN_AUTH=iam are IAM-authorised, all others are public.
-http_rs = pathlib.Path("shared/src/http.rs").read_text()
+# The routers live in shared/src/http/ (one file per function).
+http_rs = "\n".join(p.read_text() for p in sorted(pathlib.Path("shared/src/http").glob("*.rs")))
 code_routes = {}
 for m in re.finditer(r"fn (\w+_router)\([^)]*\)[^{]*\{(.*?)\n\}", http_rs, re.S):
     for r in re.finditer(r'\.route\(\s*"([^"]+)"\s*,(.*?)\)\s*(?=\.(?:route|layer|with_state|fallback|nest|merge)\b)',
