@@ -235,7 +235,7 @@ fn s(v: impl Into<String>) -> AttributeValue {
 #[must_use]
 pub fn wish_item(w: &GenWish, confirmed: DateTime<Utc>) -> HashMap<String, AttributeValue> {
     let id = w.id.to_string();
-    let queue_key = keys::due_sk(confirmed, &id);
+    let queue_key = keys::queue_key(confirmed, &w.id);
     let windows = windows_map(&w.windows)
         .into_iter()
         .map(|(d, hours)| {
@@ -278,7 +278,7 @@ pub fn wish_item(w: &GenWish, confirmed: DateTime<Utc>) -> HashMap<String, Attri
         (keys::GSI_PK.to_owned(), s(keys::AGE_DUE)),
         (
             keys::GSI_SK.to_owned(),
-            s(format!("{}#{id}", keys::ts(confirmed + Duration::days(83)))),
+            s(keys::due_sk(confirmed + Duration::days(83), &id)),
         ),
     ])
 }
@@ -290,10 +290,7 @@ fn entry_item(
 ) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (keys::PK.to_owned(), s(line.pk())),
-        (
-            keys::SK.to_owned(),
-            s(format!("{}#{}", keys::ts(confirmed), w.id)),
-        ),
+        (keys::SK.to_owned(), s(keys::queue_key(confirmed, &w.id))),
         ("wish".to_owned(), s(w.id.as_ref())),
         // Who to write to: the usual offer reads no wish (`QueueEntryRecord`).
         ("email".to_owned(), s(w.email.clone())),

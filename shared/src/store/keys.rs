@@ -92,10 +92,14 @@ pub fn line_pk(office: &OfficeId, service: &ServiceId, window: Window) -> String
         window.hour()
     )
 }
+/// `<time>#<id>`: sorts by time, the id breaks ties. The shape of every time-ordered sort key.
+fn by_time(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {
+    format!("{}#{id}", ts(at))
+}
 /// A wish's place in every line it stands in: confirmation time, then id to break ties.
 #[must_use]
 pub fn queue_key(confirmed_at: DateTime<Utc>, id: &WishId) -> String {
-    format!("{}#{id}", ts(confirmed_at))
+    by_time(confirmed_at, id)
 }
 /// The index partition of an office's free slots (sorted by [`free_sk`]).
 #[must_use]
@@ -104,12 +108,12 @@ pub fn free_pk(office: &OfficeId) -> String {
 }
 #[must_use]
 pub fn free_sk(start: DateTime<Utc>, slot: &impl std::fmt::Display) -> String {
-    format!("{}#{slot}", ts(start))
+    by_time(start, slot)
 }
 /// Index sort key of items due at a time (`<time>#<id>`), for the `*_DUE` and open-offer lists.
 #[must_use]
 pub fn due_sk(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {
-    format!("{}#{id}", ts(at))
+    by_time(at, id)
 }
 /// The address item's key: a hash, so the key itself reveals no address.
 #[must_use]

@@ -1,8 +1,8 @@
 //! What the abuse limits need: an address's recent wishes and submissions, a client's request count.
 
 use super::{
-    ADDRESS_SK, DateTime, Duration, Op, SdkError, Store, StoreError, Utc, WishId, epoch, key, keys,
-    n, records, vals,
+    ADDRESS_SK, DateTime, Duration, Op, Store, StoreError, Utc, WishId, epoch, key, keys, n,
+    records, vals,
 };
 
 /// An address's recent wishes and submissions, as the abuse limits need them.
@@ -96,12 +96,9 @@ impl Store {
             ])))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(e).op("count_client_request"),
-        }
+        // A failed condition: the client is over the limit this hour.
+        Ok(result
+            .unless_condition_failed("count_client_request")?
+            .is_some())
     }
 }

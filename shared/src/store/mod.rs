@@ -34,14 +34,14 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::{DateTime, Duration, Utc};
 use keys::{
-    ADDRESS_SK, AGE_DUE, CATALOG, ENQUEUE_DUE, GSI, MAIL_DUE, MAIL_SK, OFFER_COUNTERS_SK, OFFER_SK,
-    OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, WISH_SK, due_sk, epoch, free_pk, free_sk,
-    line_pk, mail_pk, offer_pk, queue_key, released_sk, token_pk, ts, wish_pk,
+    ADDRESS_SK, AGE_DUE, CATALOG, ENQUEUE_DUE, GSI, MAIL_DUE, MAIL_SK, OFFER_COUNTERS_SK,
+    OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk,
+    mail_pk, queue_key, released_sk, token_pk, ts,
 };
 use limits::{AddressRecord, address_pk};
 use records::{MailRecord, OfferRecord, QueueEntryRecord, SlotRecord, TokenRecord, WishRecord};
 use std::collections::HashMap;
-use tx::{Op, item, key, n, s, slot_key, vals};
+use tx::{Op, conditional_update, item, key, n, offer_key, s, slot_key, vals, wish_key};
 
 pub use crate::domain::outbox::{LinkKind, LinkToken, OutgoingMail};
 pub use crate::domain::stats::{QueueStat, Stats};

@@ -1,10 +1,9 @@
 //! Offers: the offer transaction, its answers and the overdue list.
 
 use super::{
-    DateTime, OFFER_SK, OPEN_OFFERS, Offer, OfferId, OfferRecord, OfferStatus, Op, OutgoingMail,
-    SlotStatus, Store, StoreError, TOKEN_SK, TokenHash, TokenRecord, TransactWriteItem, Update,
-    Utc, WISH_SK, Wish, WishStatus, epoch, item, key, keys, offer_pk, s, slot_key, token_pk, ts,
-    vals, wish_pk,
+    DateTime, OPEN_OFFERS, Offer, OfferId, OfferRecord, OfferStatus, Op, OutgoingMail, SlotStatus,
+    Store, StoreError, TOKEN_SK, TokenHash, TokenRecord, TransactWriteItem, Utc, Wish, WishStatus,
+    conditional_update, epoch, item, keys, offer_key, s, slot_key, token_pk, ts, vals, wish_key,
 };
 
 impl Store {
@@ -17,18 +16,12 @@ impl Store {
         mail: &OutgoingMail,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let slot = Update::builder()
-            .table_name(&self.slots)
-            .set_key(Some(slot_key(&offer.slot)))
-            .update_expression(
-                "SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk",
-            )
-            .condition_expression(
-                "#status = :free AND office = :office AND service = :service AND #start = :start",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#start", "start")
-            .set_expression_attribute_values(Some(vals([
+        let slot = conditional_update(
+            &self.slots,
+            slot_key(&offer.slot),
+            "SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk",
+            "#status = :free AND office = :office AND service = :service AND #start = :start",
+            vals([
                 (":offered", s(SlotStatus::Offered.as_str())),
                 (":free", s(SlotStatus::Free.as_str())),
                 (":offer", s(offer.id.as_ref())),
@@ -36,21 +29,20 @@ impl Store {
                 (":service", s(offer.service.as_ref())),
                 (":start", s(ts(offer.start))),
                 (":now", s(ts(now))),
-            ])))
-            .build()?;
-        let wish = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&offer.wish), WISH_SK)))
-            .update_expression("SET #status = :offered, open_offer = :offer")
-            .condition_expression("#status = :waiting AND attribute_not_exists(open_offer) AND NOT contains(declined, :slot)")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+            ]),
+        )?;
+        let wish = conditional_update(
+            &self.wishes,
+            wish_key(&offer.wish),
+            "SET #status = :offered, open_offer = :offer",
+            "#status = :waiting AND attribute_not_exists(open_offer) AND NOT contains(declined, :slot)",
+            vals([
                 (":offered", s(WishStatus::Offered.as_str())),
                 (":waiting", s(WishStatus::Waiting.as_str())),
                 (":offer", s(offer.id.as_ref())),
                 (":slot", s(offer.slot.as_ref())),
-            ])))
-            .build()?;
+            ]),
+        )?;
         let token_record = TokenRecord {
             pk: token_pk(token.as_ref()),
             sk: TOKEN_SK.into(),
@@ -59,8 +51,8 @@ impl Store {
             expires_at: epoch(offer.deadline + self.retention.ended),
         };
         let mut items = vec![
-            TransactWriteItem::builder().update(slot).build(),
-            TransactWriteItem::builder().update(wish).build(),
+            slot,
+            wish,
             self.put(
                 &self.wishes,
                 item(&OfferRecord::from_offer(
@@ -80,7 +72,7 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.wishes)
-            .set_key(Some(key(offer_pk(id), OFFER_SK)))
+            .set_key(Some(offer_key(id)))
             .consistent_read(true)
             .send()
             .await
@@ -98,35 +90,33 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let close = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(offer_pk(&offer.id), OFFER_SK)))
-            .update_expression("SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk")
-            .condition_expression("#status = :open AND deadline > :now")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        let close = conditional_update(
+            &self.wishes,
+            offer_key(&offer.id),
+            "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
+            "#status = :open AND deadline > :now",
+            vals([
                 (":to", s(OfferStatus::Accepted.as_str())),
                 (":open", s(OfferStatus::Open.as_str())),
                 (":now", s(ts(now))),
-            ])))
-            .build()?;
-        let book = Update::builder()
-            .table_name(&self.slots)
-            .set_key(Some(slot_key(&offer.slot)))
-            .update_expression("SET #status = :booked, wish = :wish, updated_at = :now")
-            .condition_expression("#status = :offered AND offer = :offer")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+            ]),
+        )?;
+        let book = conditional_update(
+            &self.slots,
+            slot_key(&offer.slot),
+            "SET #status = :booked, wish = :wish, updated_at = :now",
+            "#status = :offered AND offer = :offer",
+            vals([
                 (":booked", s(SlotStatus::Booked.as_str())),
                 (":offered", s(SlotStatus::Offered.as_str())),
                 (":offer", s(offer.id.as_ref())),
                 (":wish", s(offer.wish.as_ref())),
                 (":now", s(ts(now))),
-            ])))
-            .build()?;
+            ]),
+        )?;
         let mut items = vec![
-            TransactWriteItem::builder().update(close).build(),
-            TransactWriteItem::builder().update(book).build(),
+            close,
+            book,
             self.end_wish_update(wish, WishStatus::Fulfilled, now)?,
         ];
         items.extend(self.outbox_put(mail, now)?);
@@ -174,18 +164,16 @@ impl Store {
         to: OfferStatus,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(offer_pk(&offer.id), OFFER_SK)))
-            .update_expression("SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk")
-            .condition_expression("#status = :open")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        conditional_update(
+            &self.wishes,
+            offer_key(&offer.id),
+            "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
+            "#status = :open",
+            vals([
                 (":to", s(to.as_str())),
                 (":open", s(OfferStatus::Open.as_str())),
                 (":now", s(ts(now))),
-            ])))
-            .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            ]),
+        )
     }
 }

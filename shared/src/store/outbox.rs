@@ -1,9 +1,9 @@
 //! The outbox: mails written in the transaction of their change, sent after it, retried after their lease.
 
 use super::{
-    DateTime, Duration, MAIL_DUE, MAIL_SK, MailRecord, Op, OutgoingMail, SdkError, Store,
-    StoreError, TOKEN_SK, TokenRecord, TransactWriteItem, Utc, due_sk, epoch, item, key, keys,
-    mail_pk, n, s, token_pk, ts, vals,
+    DateTime, Duration, MAIL_DUE, MAIL_SK, MailRecord, Op, OutgoingMail, Store, StoreError,
+    TOKEN_SK, TokenRecord, TransactWriteItem, Utc, due_sk, epoch, item, key, keys, mail_pk, n, s,
+    token_pk, ts, vals,
 };
 
 /// A mail the outbox still owes.
@@ -109,13 +109,8 @@ impl Store {
             ])))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(e).op("claim_mail"),
-        }
+        // A failed condition: someone else took the lease first.
+        Ok(result.unless_condition_failed("claim_mail")?.is_some())
     }
 
     /// Records a send; the message body and the address (personal data, live links) are dropped

@@ -2,8 +2,8 @@
 
 use super::{
     AGE_DUE, DateTime, DeleteRequest, ENQUEUE_DUE, OfficeId, Op, PutRequest, QueueEntryRecord,
-    SdkError, ServiceId, Store, StoreError, Utc, WISH_SK, Window, Wish, WishId, WishRecord,
-    WriteRequest, due_sk, epoch, item, key, line_pk, queue_key, s, ts, vals, wish_pk,
+    ServiceId, Store, StoreError, Utc, Window, Wish, WishId, WishRecord, WriteRequest, due_sk,
+    epoch, item, key, line_pk, queue_key, s, ts, vals, wish_key,
 };
 
 /// One place in a line.
@@ -15,6 +15,20 @@ pub struct QueueEntry {
     pub language: crate::domain::Language,
 }
 
+/// The keys (line, place) of a wish's entries in `lines`; `None` before it is confirmed (it has
+/// no place yet).
+fn entry_keys<'a>(
+    wish: &'a Wish,
+    lines: &'a [(OfficeId, Window)],
+) -> Option<impl Iterator<Item = (String, String)> + 'a> {
+    let place = queue_key(wish.confirmed_at?, &wish.id);
+    Some(
+        lines
+            .iter()
+            .map(move |(office, window)| (line_pk(office, &wish.service, *window), place.clone())),
+    )
+}
+
 impl Store {
     /// Puts the wish into each line it stands in. Idempotent.
     pub async fn enqueue(
@@ -23,16 +37,14 @@ impl Store {
         lines: &[(OfficeId, Window)],
         next_age_check: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let Some(confirmed_at) = wish.confirmed_at else {
+        let Some(entries) = entry_keys(wish, lines) else {
             return Ok(());
         };
-        let qk = queue_key(confirmed_at, &wish.id);
-        let requests = lines
-            .iter()
-            .map(|(office, window)| {
+        let requests = entries
+            .map(|(pk, sk)| {
                 let record = QueueEntryRecord {
-                    pk: line_pk(office, &wish.service, *window),
-                    sk: qk.clone(),
+                    pk,
+                    sk,
                     wish: wish.id.to_string(),
                     email: Some(wish.email.as_ref().to_owned()),
                     language: Some(wish.language),
@@ -53,7 +65,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&wish.id), WISH_SK)))
+            .set_key(Some(wish_key(&wish.id)))
             .update_expression("SET gsi1pk = :age, gsi1sk = :at")
             .condition_expression("gsi1pk = :due")
             .set_expression_attribute_values(Some(vals([
@@ -63,17 +75,11 @@ impl Store {
             ])))
             .send()
             .await;
-        match result {
-            Ok(_) => {
-                // Counted once: only the call that moved the marker counts the wish.
-                self.bump_waiting(wish, 1).await;
-                Ok(())
-            }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(e).op("enqueue"),
+        // Counted once: only the call that moved the marker counts the wish.
+        if result.unless_condition_failed("enqueue")?.is_some() {
+            self.bump_waiting(wish, 1).await;
         }
+        Ok(())
     }
 
     /// Takes the wish out of its lines (after it ended). Entries left behind by a crash are harmless:
@@ -83,17 +89,15 @@ impl Store {
         wish: &Wish,
         lines: &[(OfficeId, Window)],
     ) -> Result<(), StoreError> {
-        let Some(confirmed_at) = wish.confirmed_at else {
+        let Some(entries) = entry_keys(wish, lines) else {
             return Ok(());
         };
-        let qk = queue_key(confirmed_at, &wish.id);
-        let requests = lines
-            .iter()
-            .map(|(office, window)| {
+        let requests = entries
+            .map(|(pk, sk)| {
                 Ok(WriteRequest::builder()
                     .delete_request(
                         DeleteRequest::builder()
-                            .set_key(Some(key(line_pk(office, &wish.service, *window), &qk)))
+                            .set_key(Some(key(pk, &sk)))
                             .build()?,
                     )
                     .build())

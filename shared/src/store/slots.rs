@@ -2,9 +2,8 @@
 
 use super::{
     DateTime, Delete, Duration, GSI, Offer, OfferStatus, OfficeId, Op, OutgoingMail, ReturnValue,
-    SdkError, Slot, SlotId, SlotRecord, SlotStatus, SlotUpsert, Store, StoreError,
-    TransactWriteItem, Update, Utc, WISH_SK, WishStatus, epoch, free_pk, free_sk, item, key, s,
-    slot_key, ts, vals, wish_pk,
+    Slot, SlotId, SlotRecord, SlotStatus, SlotUpsert, Store, StoreError, TransactWriteItem, Utc,
+    WishStatus, conditional_update, epoch, free_pk, free_sk, item, s, slot_key, ts, vals, wish_key,
 };
 
 /// What `upsert_slots` did with one row.
@@ -48,19 +47,18 @@ impl Store {
                         (":offer", s(offer.id.as_ref())),
                     ])));
                 items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
-                let wish = Update::builder()
-                    .table_name(&self.wishes)
-                    .set_key(Some(key(wish_pk(&offer.wish), WISH_SK)))
-                    .update_expression("SET #status = :waiting REMOVE open_offer")
-                    .condition_expression("#status = :offered AND open_offer = :offer")
-                    .expression_attribute_names("#status", "status")
-                    .set_expression_attribute_values(Some(vals([
+                let wish = conditional_update(
+                    &self.wishes,
+                    wish_key(&offer.wish),
+                    "SET #status = :waiting REMOVE open_offer",
+                    "#status = :offered AND open_offer = :offer",
+                    vals([
                         (":waiting", s(WishStatus::Waiting.as_str())),
                         (":offered", s(WishStatus::Offered.as_str())),
                         (":offer", s(offer.id.as_ref())),
-                    ])))
-                    .build()?;
-                items.push(TransactWriteItem::builder().update(wish).build());
+                    ]),
+                )?;
+                items.push(wish);
                 items.extend(self.outbox_put(mail, now)?);
             }
             _ => return Err(StoreError::Conflict),
@@ -120,10 +118,8 @@ impl Store {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
-        match created {
-            Ok(_) => return Ok(UpsertOutcome::Created),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {}
-            Err(e) => return Err(e).op("upsert_slot"),
+        if created.unless_condition_failed("upsert_slot")?.is_some() {
+            return Ok(UpsertOutcome::Created);
         }
         let Some(current) = self.get_slot(&u.id).await? else {
             return Err(StoreError::Conflict);
@@ -150,13 +146,10 @@ impl Store {
             .expression_attribute_values(":seen", s(current.status.as_str()))
             .send()
             .await;
-        match replaced {
-            Ok(_) => Ok(UpsertOutcome::Updated),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(UpsertOutcome::Conflict)
-            }
-            Err(e) => Err(e).op("upsert_slot"),
-        }
+        Ok(match replaced.unless_condition_failed("upsert_slot")? {
+            Some(_) => UpsertOutcome::Updated,
+            None => UpsertOutcome::Conflict,
+        })
     }
 
     /// booked → free (the appointment was cancelled). Returns the slot after the change, or the
@@ -190,16 +183,14 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => {
+        match result.unless_condition_failed("release_slot")? {
+            Some(out) => {
                 let record: SlotRecord =
                     serde_dynamo::from_item(out.attributes.unwrap_or_default())?;
                 Ok(Some((record.into_slot()?, true)))
             }
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(self.get_slot(id).await?.map(|s| (s, false)))
-            }
-            Err(e) => Err(e).op("release_slot"),
+            // Someone else changed it first: answer the slot as it is now.
+            None => Ok(self.get_slot(id).await?.map(|s| (s, false))),
         }
     }
 
@@ -238,21 +229,19 @@ impl Store {
         offer: &Offer,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.slots)
-            .set_key(Some(slot_key(&offer.slot)))
-            .update_expression("SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE offer, wish")
-            .condition_expression("#status = :offered AND offer = :offer")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        conditional_update(
+            &self.slots,
+            slot_key(&offer.slot),
+            "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE offer, wish",
+            "#status = :offered AND offer = :offer",
+            vals([
                 (":free", s(SlotStatus::Free.as_str())),
                 (":offered", s(SlotStatus::Offered.as_str())),
                 (":offer", s(offer.id.as_ref())),
                 (":fpk", s(free_pk(&offer.office))),
                 (":fsk", s(free_sk(offer.start, &offer.slot))),
                 (":now", s(ts(now))),
-            ])))
-            .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            ]),
+        )
     }
 }

@@ -1,8 +1,8 @@
 //! Transactions, batches and the small builders every aggregate file uses.
 
 use super::{
-    AttributeValue, GSI, HashMap, KeysAndAttributes, Put, SdkError, SlotId, Store, StoreError,
-    TransactWriteItem, WriteRequest,
+    AttributeValue, GSI, HashMap, KeysAndAttributes, OfferId, Put, SdkError, SlotId, Store,
+    StoreError, TransactWriteItem, Update, WishId, WriteRequest, keys,
 };
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
@@ -12,10 +12,46 @@ pub(super) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 pub(super) fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+    HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}
+pub(super) fn wish_key(id: &WishId) -> HashMap<String, AttributeValue> {
+    key(keys::wish_pk(id), keys::WISH_SK)
+}
+pub(super) fn offer_key(id: &OfferId) -> HashMap<String, AttributeValue> {
+    key(keys::offer_pk(id), keys::OFFER_SK)
 }
 pub(super) fn slot_key(id: &SlotId) -> HashMap<String, AttributeValue> {
-    HashMap::from([("id".to_owned(), s(id.as_ref()))])
+    HashMap::from([(keys::SLOT_ID.to_owned(), s(id.as_ref()))])
+}
+
+/// Attribute names that are reserved words in `DynamoDB` expressions, as the expressions here
+/// spell them.
+const RESERVED: [(&str, &str); 2] = [("#status", keys::STATUS), ("#start", "start")];
+
+/// One conditional update of a transaction: `update` applies only if `condition` holds on the
+/// item at `key`. The reserved attribute names the expressions use (`#status`, `#start`) are
+/// bound here.
+pub(super) fn conditional_update(
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+    update: &str,
+    condition: &str,
+    values: HashMap<String, AttributeValue>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut builder = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(update)
+        .condition_expression(condition)
+        .set_expression_attribute_values(Some(values));
+    for (placeholder, name) in RESERVED {
+        if update.contains(placeholder) || condition.contains(placeholder) {
+            builder = builder.expression_attribute_names(placeholder, name);
+        }
+    }
+    Ok(TransactWriteItem::builder()
+        .update(builder.build()?)
+        .build())
 }
 pub(super) fn vals<const N: usize>(
     pairs: [(&str, AttributeValue); N],
@@ -100,7 +136,14 @@ impl Store {
         if new_only {
             put = put
                 .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", if table == self.slots { "id" } else { "pk" });
+                .expression_attribute_names(
+                    "#pk",
+                    if table == self.slots {
+                        keys::SLOT_ID
+                    } else {
+                        keys::PK
+                    },
+                );
         }
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
@@ -209,6 +252,10 @@ impl Store {
 /// of transport failure): the message text may quote an item and must not reach the logs.
 pub(super) trait Op<T> {
     fn op(self, op: &'static str) -> Result<T, StoreError>;
+
+    /// As [`Op::op`], but a failed condition is `None`: the write did not apply because the
+    /// item was not in the expected state, which the caller handles as an answer, not an error.
+    fn unless_condition_failed(self, op: &'static str) -> Result<Option<T>, StoreError>;
 }
 
 impl<T, E, R> Op<T> for Result<T, SdkError<E, R>>
@@ -220,6 +267,18 @@ where
             op,
             code: sdk_code(&e),
         })
+    }
+
+    fn unless_condition_failed(self, op: &'static str) -> Result<Option<T>, StoreError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(SdkError::ServiceError(e))
+                if e.err().code() == Some("ConditionalCheckFailedException") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e).op(op),
+        }
     }
 }
 

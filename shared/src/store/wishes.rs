@@ -1,10 +1,11 @@
 //! Wishes and their links: creation, reads, and every state change of a wish.
 
 use super::{
-    ADDRESS_SK, AGE_DUE, AddressBook, AddressRecord, AttributeValue, DateTime, ENQUEUE_DUE, Offer,
-    OfferStatus, Op, OutgoingMail, Put, SdkError, Store, StoreError, TOKEN_SK, TokenHash,
-    TokenRecord, TransactWriteItem, Update, Utc, WISH_SK, Wish, WishId, WishRecord, WishStatus,
-    address_pk, due_sk, epoch, item, key, keys, n, queue_key, s, token_pk, ts, vals, wish_pk,
+    ADDRESS_SK, AGE_DUE, AddressBook, AddressRecord, AttributeValue, DateTime, ENQUEUE_DUE,
+    LinkKind, Offer, OfferStatus, Op, OutgoingMail, Put, Store, StoreError, TOKEN_SK, TokenHash,
+    TokenRecord, TransactWriteItem, Utc, Wish, WishId, WishRecord, WishStatus, address_pk,
+    conditional_update, due_sk, epoch, item, key, keys, n, queue_key, s, token_pk, ts, vals,
+    wish_key,
 };
 
 impl Store {
@@ -58,7 +59,7 @@ impl Store {
     pub async fn resolve_token(
         &self,
         token: &TokenHash,
-        kind: &str,
+        kind: LinkKind,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
         let out = self
@@ -74,7 +75,7 @@ impl Store {
         };
         let record: TokenRecord = serde_dynamo::from_item(item)?;
         // DynamoDB deletes expired items late (and DynamoDB Local never): expiry is checked here.
-        if record.kind != kind || record.expires_at <= epoch(now) {
+        if record.kind != keys::link_kind(kind) || record.expires_at <= epoch(now) {
             return Ok(None);
         }
         Ok(Some(record.target))
@@ -91,7 +92,7 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(id), WISH_SK)))
+            .set_key(Some(wish_key(id)))
             .consistent_read(true)
             .send()
             .await
@@ -122,7 +123,7 @@ impl Store {
                 unique.push(id);
             }
         }
-        let keys = unique.iter().map(|id| key(wish_pk(id), WISH_SK)).collect();
+        let keys = unique.iter().map(|id| wish_key(id)).collect();
         for item in self.batch_get(keys, true).await? {
             let record: WishRecord = serde_dynamo::from_item(item)?;
             if record.expires_at.is_none_or(|e| e > epoch(now)) {
@@ -140,24 +141,21 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let update = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&wish.id), WISH_SK)))
-            .update_expression(
-                "SET #status = :waiting, confirmed_at = :now, queue_key = :qk, gsi1pk = :due, gsi1sk = :now REMOVE expires_at",
-            )
-            .condition_expression("#status = :pending AND (attribute_not_exists(expires_at) OR expires_at > :epoch)")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        let update = conditional_update(
+            &self.wishes,
+            wish_key(&wish.id),
+            "SET #status = :waiting, confirmed_at = :now, queue_key = :qk, gsi1pk = :due, gsi1sk = :now REMOVE expires_at",
+            "#status = :pending AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
+            vals([
                 (":waiting", s(WishStatus::Waiting.as_str())),
                 (":pending", s(WishStatus::Pending.as_str())),
                 (":now", s(ts(now))),
                 (":qk", s(queue_key(now, &wish.id))),
                 (":due", s(ENQUEUE_DUE)),
                 (":epoch", n(epoch(now))),
-            ])))
-            .build()?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            ]),
+        )?;
+        let mut items = vec![update];
         items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
     }
@@ -187,20 +185,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
         let expected = wish.status.as_str();
-        let update = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&wish.id), WISH_SK)))
-            .update_expression("SET #status = :to, ended_at = :now, expires_at = :exp REMOVE open_offer, gsi1pk, gsi1sk")
-            .condition_expression("#status = :from")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        conditional_update(
+            &self.wishes,
+            wish_key(&wish.id),
+            "SET #status = :to, ended_at = :now, expires_at = :exp REMOVE open_offer, gsi1pk, gsi1sk",
+            "#status = :from",
+            vals([
                 (":to", s(status.as_str())),
                 (":from", s(expected)),
                 (":now", s(ts(now))),
                 (":exp", n(epoch(now + self.retention.ended))),
-            ])))
-            .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            ]),
+        )
     }
 
     /// offered → waiting after a decline or an expiry: the wish keeps its place and never gets
@@ -213,22 +209,20 @@ impl Store {
         to: WishStatus,
         unanswered: u8,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&offer.wish), WISH_SK)))
-            .update_expression("SET #status = :to, unanswered = :n, declined = list_append(if_not_exists(declined, :empty), :slot) REMOVE open_offer")
-            .condition_expression("#status = :offered AND open_offer = :offer")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        conditional_update(
+            &self.wishes,
+            wish_key(&offer.wish),
+            "SET #status = :to, unanswered = :n, declined = list_append(if_not_exists(declined, :empty), :slot) REMOVE open_offer",
+            "#status = :offered AND open_offer = :offer",
+            vals([
                 (":to", s(to.as_str())),
                 (":n", n(i64::from(unanswered))),
                 (":offered", s(WishStatus::Offered.as_str())),
                 (":offer", s(offer.id.as_ref())),
                 (":empty", AttributeValue::L(vec![])),
                 (":slot", AttributeValue::L(vec![s(offer.slot.as_ref())])),
-            ])))
-            .build()?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            ]),
+        )
     }
 
     /// paused → waiting: the citizen confirmed again; the place in line was never lost.
@@ -238,19 +232,18 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let update = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&wish.id), WISH_SK)))
-            .update_expression("SET #status = :waiting, unanswered = :zero")
-            .condition_expression("#status = :paused")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        let update = conditional_update(
+            &self.wishes,
+            wish_key(&wish.id),
+            "SET #status = :waiting, unanswered = :zero",
+            "#status = :paused",
+            vals([
                 (":waiting", s(WishStatus::Waiting.as_str())),
                 (":paused", s(WishStatus::Paused.as_str())),
                 (":zero", n(0)),
-            ])))
-            .build()?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            ]),
+        )?;
+        let mut items = vec![update];
         items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
     }
@@ -279,7 +272,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&wish.id), WISH_SK)))
+            .set_key(Some(wish_key(&wish.id)))
             .update_expression("SET gsi1sk = :at")
             .condition_expression("gsi1pk = :age")
             .set_expression_attribute_values(Some(vals([
@@ -288,13 +281,9 @@ impl Store {
             ])))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(e).op("schedule_age_check"),
-        }
+        // A wish no longer on the age list (ended, or not yet enqueued) needs no schedule.
+        result.unless_condition_failed("schedule_age_check")?;
+        Ok(())
     }
 
     /// Records the "still interested?" reminder together with its mail.
@@ -305,22 +294,19 @@ impl Store {
         ends_at: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let update = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&wish.id), WISH_SK)))
-            .update_expression("SET reminded_at = :now, gsi1sk = :at")
-            .condition_expression(
-                "#status = :status AND gsi1pk = :age AND attribute_not_exists(reminded_at)",
-            )
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        let update = conditional_update(
+            &self.wishes,
+            wish_key(&wish.id),
+            "SET reminded_at = :now, gsi1sk = :at",
+            "#status = :status AND gsi1pk = :age AND attribute_not_exists(reminded_at)",
+            vals([
                 (":now", s(ts(now))),
                 (":at", s(due_sk(ends_at, &wish.id))),
                 (":status", s(wish.status.as_str())),
                 (":age", s(AGE_DUE)),
-            ])))
-            .build()?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            ]),
+        )?;
+        let mut items = vec![update];
         items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
     }
@@ -333,20 +319,19 @@ impl Store {
         next_check: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let update = Update::builder()
-            .table_name(&self.wishes)
-            .set_key(Some(key(wish_pk(&wish.id), WISH_SK)))
-            .update_expression("SET kept_at = :now, gsi1pk = :age, gsi1sk = :at REMOVE reminded_at")
-            .condition_expression("#status = :status AND attribute_exists(reminded_at)")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
+        let update = conditional_update(
+            &self.wishes,
+            wish_key(&wish.id),
+            "SET kept_at = :now, gsi1pk = :age, gsi1sk = :at REMOVE reminded_at",
+            "#status = :status AND attribute_exists(reminded_at)",
+            vals([
                 (":now", s(ts(now))),
                 (":at", s(due_sk(next_check, &wish.id))),
                 (":status", s(wish.status.as_str())),
                 (":age", s(AGE_DUE)),
-            ])))
-            .build()?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+            ]),
+        )?;
+        let mut items = vec![update];
         items.extend(self.outbox_put(mail, now)?);
         self.transact(items, None).await
     }
