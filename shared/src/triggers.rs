@@ -4,7 +4,7 @@ use crate::app::{self, AppError, Deps};
 use crate::domain::{OfficeId, ServiceId, Slot, SlotId, SlotStatus, Window, local_window};
 use crate::events::Events;
 use crate::store::Store;
-use crate::store::stream::{SlotChange, slot_change};
+use crate::store::stream::{SlotChange, SlotImage, slot_change};
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::{Deserialize, Serialize};
@@ -27,14 +27,18 @@ pub struct ReleasedSlot {
 
 /// A stream record means "a slot became free" when its new image is free and its old image (if
 /// any) was not: a new free slot, a booked one released, or an offered one declined, expired or
-/// withdrawn.
-#[must_use]
-pub fn released_slot(record: &EventRecord) -> Option<ReleasedSlot> {
+/// withdrawn. Returns the new image and the state the slot came from (`None` for a new slot).
+fn freed(record: &EventRecord) -> Option<(SlotImage, Option<SlotStatus>)> {
     let SlotChange { old, new } = slot_change(record);
     let new = new.filter(|n| n.status == SlotStatus::Free)?;
-    if old.is_some_and(|o| o.status == SlotStatus::Free) {
-        return None;
-    }
+    let from = old.map(|o| o.status);
+    (from != Some(SlotStatus::Free)).then_some((new, from))
+}
+
+/// The slot of a stream record that made it free ([`freed`]), as `SlotReleased` carries it.
+#[must_use]
+pub fn released_slot(record: &EventRecord) -> Option<ReleasedSlot> {
+    let (new, _) = freed(record)?;
     Some(ReleasedSlot {
         id: new.id,
         office: new.office,
@@ -81,11 +85,8 @@ pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> Dynamo
 /// again: it walks down the same line, and counting every step would count one slot many times.
 #[must_use]
 pub fn entered_line(record: &EventRecord) -> Option<(OfficeId, ServiceId, Window)> {
-    let slot = released_slot(record)?;
-    if slot_change(record)
-        .old
-        .is_some_and(|o| o.status == SlotStatus::Offered)
-    {
+    let (slot, from) = freed(record)?;
+    if from == Some(SlotStatus::Offered) {
         return None;
     }
     let start = chrono::DateTime::parse_from_rfc3339(&slot.start).ok()?;

@@ -17,11 +17,12 @@ pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token,
 pub use rescan::{RescanReport, rescan};
 pub use slots::{SlotsPut, Withdrawal, get_slot, put_slots, release_slot, stats, withdraw_slot};
 pub use wishes::{
-    cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish, wish_by_token,
+    cancel_by_link, cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish,
+    wish_by_token,
 };
 
 use crate::config::Config;
-use crate::domain::{Catalog, FieldErrors};
+use crate::domain::{Catalog, FieldErrors, LinkKind, Token};
 use crate::events::Events;
 use crate::mailer::Mailer;
 use crate::mails::Mails;
@@ -148,6 +149,18 @@ impl Deps {
         self.store.put_catalog(&catalog).await?;
         *self.catalog.write().await = Some((std::time::Instant::now(), Arc::new(catalog)));
         Ok(())
+    }
+
+    /// The id a link opens, with its token: `NotFound` for anything else (malformed, unknown,
+    /// expired, or a link of another kind).
+    async fn resolve_link(&self, token: &str, kind: LinkKind) -> Result<(String, Token), AppError> {
+        let token = Token::parse(token).ok_or(AppError::NotFound)?;
+        let target = self
+            .store
+            .resolve_token(&token.hash(), kind, self.clock.now())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok((target, token))
     }
 
     /// The mail writer for a change made at `now`.

@@ -2,24 +2,18 @@
 
 use super::wishes::cancel_wish;
 use super::{AppError, Deps};
-use crate::domain::{Offer, OfferId, OfferStatus, Release, Token, Wish};
-use crate::store::{StoreError, keys};
+use crate::domain::{LinkKind, Offer, OfferId, OfferStatus, Release, Token, Wish};
+use crate::store::StoreError;
 
 /// The offer behind a link, with its wish.
 pub async fn offer_by_token(
     deps: &Deps,
     token: &str,
 ) -> Result<(Offer, Option<Wish>, Token), AppError> {
-    let token = Token::parse(token).ok_or(AppError::NotFound)?;
-    let now = deps.clock.now();
-    let id = deps
-        .store
-        .resolve_token(&token.hash(), keys::LINK_OFFER, now)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (id, token) = deps.resolve_link(token, LinkKind::Offer).await?;
     let id = OfferId::parse(&id).map_err(|_| AppError::NotFound)?;
     let offer = deps.store.get_offer(&id).await?.ok_or(AppError::NotFound)?;
-    let wish = deps.store.get_wish(&offer.wish, now).await?;
+    let wish = deps.store.get_wish(&offer.wish, deps.clock.now()).await?;
     Ok((offer, wish, token))
 }
 

@@ -5,8 +5,8 @@ use crate::domain::lifecycle::submitted;
 use crate::domain::wait::Place;
 use crate::domain::wish::{LimitExceeded, admit_submission};
 use crate::domain::{
-    AgeStep, FieldErrors, OfferStatus, Token, Wish, WishId, WishRequest, WishStatus, age_step,
-    expected_wait,
+    AgeStep, FieldErrors, LinkKind, OfferStatus, Token, Wish, WishId, WishRequest, WishStatus,
+    age_step, expected_wait,
 };
 use crate::store::{AddressBook, StoreError, keys};
 use chrono::{DateTime, Utc};
@@ -134,20 +134,9 @@ pub async fn places_in_line(deps: &Deps, wish: &Wish) -> Result<Vec<Place>, AppE
 
 /// The wish behind a link, or `NotFound` for anything else (malformed, unknown, expired).
 pub async fn wish_by_token(deps: &Deps, token: &str) -> Result<(Wish, Token), AppError> {
-    let token = Token::parse(token).ok_or(AppError::NotFound)?;
-    let now = deps.clock.now();
-    let id = deps
-        .store
-        .resolve_token(&token.hash(), keys::LINK_WISH, now)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (id, token) = deps.resolve_link(token, LinkKind::Wish).await?;
     let id = WishId::parse(&id).map_err(|_| AppError::NotFound)?;
-    let wish = deps
-        .store
-        .get_wish(&id, now)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((wish, token))
+    Ok((reread(deps, &id).await?, token))
 }
 
 /// The wish as it is now (after a change, or after losing a race to one).
@@ -242,6 +231,12 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
         }
     }
     Err(AppError::Conflict("wish while cancelling"))
+}
+
+/// `POST /w/{token}/cancel`: [`cancel_wish`] for the wish behind the link.
+pub async fn cancel_by_link(deps: &Deps, token: &str) -> Result<Wish, AppError> {
+    let (wish, _) = wish_by_token(deps, token).await?;
+    cancel_wish(deps, wish).await
 }
 
 /// `POST /w/{token}/keep`: after the reminder, the citizen keeps the wish; its age starts again

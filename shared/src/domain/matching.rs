@@ -112,16 +112,6 @@ mod tests {
         (0usize..7, 6u8..20).prop_map(|(d, h)| Window::new(Weekday::ALL[d], h).unwrap())
     }
 
-    const STATUSES: [WishStatus; 7] = [
-        WishStatus::Pending,
-        WishStatus::Waiting,
-        WishStatus::Offered,
-        WishStatus::Paused,
-        WishStatus::Fulfilled,
-        WishStatus::Cancelled,
-        WishStatus::Expired,
-    ];
-
     /// Windows next to `w` — the hour itself, the hours before and after, the same hour on the
     /// other days — so that many wishes in a line nearly or exactly fit the slot.
     fn near(w: Window) -> Vec<Window> {
@@ -147,7 +137,7 @@ mod tests {
         /// A wish `n`-th in line: any status, with or without an open offer, declined slots, and
         /// windows around `around` (the slot's local hour) besides random ones.
         fn arb_wish(n: usize, around: Window)(
-            status in prop_oneof![4 => Just(WishStatus::Waiting), 3 => proptest::sample::select(STATUSES.to_vec())],
+            status in prop_oneof![4 => Just(WishStatus::Waiting), 3 => proptest::sample::select(WishStatus::ALL.to_vec())],
             has_offer in proptest::bool::weighted(0.25),
             service in 0usize..2,
             offices in proptest::sample::subsequence(OFFICES.to_vec(), 1..=3),

@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod matching;
 pub mod offer;
 pub mod outbox;
+pub mod request;
 pub mod slot;
 pub mod stats;
 pub mod time;

@@ -207,7 +207,7 @@ mod tests {
         /// 10 000 arbitrary slot batches (any JSON): refused by serde or checked row by row,
         /// never a panic.
         #[test]
-        fn any_slot_batch_is_checked_without_panic(v in crate::domain::wish::tests::arb_json()) {
+        fn any_slot_batch_is_checked_without_panic(v in crate::domain::request::tests::arb_json()) {
             if let Ok(rows) = serde_json::from_value::<Vec<SlotInput>>(v) {
                 for row in rows {
                     let _ = row.validate(&sample());

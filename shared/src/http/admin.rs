@@ -106,20 +106,24 @@ async fn put_slots(State(deps): State<Deps>, body: Bytes) -> Response {
     }
 }
 
+fn no_such_slot() -> Response {
+    json_error(StatusCode::NOT_FOUND, "no such slot", json!({}))
+}
+
 async fn get_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
     let Ok(id) = SlotId::parse(&id) else {
-        return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
+        return no_such_slot();
     };
     match app::get_slot(&deps, &id).await {
         Ok(Some(s)) => Json(slot_json(&s)).into_response(),
-        Ok(None) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
+        Ok(None) => no_such_slot(),
         Err(e) => error_response(&e, Language::En, true),
     }
 }
 
 async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
     let Ok(id) = SlotId::parse(&id) else {
-        return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
+        return no_such_slot();
     };
     match app::release_slot(&deps, &id).await {
         Ok(Some(s)) if s.status == SlotStatus::Free || s.status == SlotStatus::Offered => {
@@ -130,7 +134,7 @@ async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Respo
             Json(json!({"error": "slot is not booked", "slot": slot_json(&s)})),
         )
             .into_response(),
-        Ok(None) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
+        Ok(None) => no_such_slot(),
         Err(e) => error_response(&e, Language::En, true),
     }
 }
@@ -139,7 +143,7 @@ async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Respo
 /// `docs/contract-notes.md`).
 async fn withdraw_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
     let Ok(id) = SlotId::parse(&id) else {
-        return json_error(StatusCode::NOT_FOUND, "no such slot", json!({}));
+        return no_such_slot();
     };
     match app::withdraw_slot(&deps, &id).await {
         Ok(app::Withdrawal::Removed) => StatusCode::NO_CONTENT.into_response(),
@@ -148,7 +152,7 @@ async fn withdraw_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Resp
             Json(json!({"error": "slot is booked: cancel the booking (release) first", "slot": slot_json(&s)})),
         )
             .into_response(),
-        Ok(app::Withdrawal::NotFound) => json_error(StatusCode::NOT_FOUND, "no such slot", json!({})),
+        Ok(app::Withdrawal::NotFound) => no_such_slot(),
         Err(e) => error_response(&e, Language::En, true),
     }
 }

@@ -239,20 +239,34 @@ async fn show_wish(
     )
 }
 
+/// The wish page after a use case on its link: in the wish's language unless the query asks for
+/// another, titled after what was done (`title_key`).
+async fn wish_answer(
+    deps: &Deps,
+    token: &str,
+    q: &LangQuery,
+    headers: &HeaderMap,
+    result: Result<Wish, AppError>,
+    title_key: Option<&str>,
+) -> Response {
+    let json = wants_json(headers);
+    match result {
+        Ok(wish) => {
+            let lang = language(q, Some(wish.language), headers);
+            show_wish(deps, &wish, token, lang, json, title_key).await
+        }
+        Err(e) => error_response(&e, language(q, None, headers), json),
+    }
+}
+
 async fn wish_page(
     State(deps): State<Deps>,
     Path(token): Path<String>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let json = wants_json(&headers);
-    match app::wish_by_token(&deps, &token).await {
-        Ok((wish, _)) => {
-            let lang = language(&q, Some(wish.language), &headers);
-            show_wish(&deps, &wish, &token, lang, json, None).await
-        }
-        Err(e) => error_response(&e, language(&q, None, &headers), json),
-    }
+    let result = app::wish_by_token(&deps, &token).await.map(|(w, _)| w);
+    wish_answer(&deps, &token, &q, &headers, result, None).await
 }
 
 async fn confirm_wish(
@@ -261,22 +275,9 @@ async fn confirm_wish(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let json = wants_json(&headers);
-    match app::confirm_wish(&deps, &token).await {
-        Ok(wish) => {
-            let lang = language(&q, Some(wish.language), &headers);
-            show_wish(
-                &deps,
-                &wish,
-                &token,
-                lang,
-                json,
-                Some("wish_confirmed_title"),
-            )
-            .await
-        }
-        Err(e) => error_response(&e, language(&q, None, &headers), json),
-    }
+    let result = app::confirm_wish(&deps, &token).await;
+    let title = Some("wish_confirmed_title");
+    wish_answer(&deps, &token, &q, &headers, result, title).await
 }
 
 async fn keep_wish(
@@ -285,14 +286,9 @@ async fn keep_wish(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let json = wants_json(&headers);
-    match app::keep_wish(&deps, &token).await {
-        Ok(wish) => {
-            let lang = language(&q, Some(wish.language), &headers);
-            show_wish(&deps, &wish, &token, lang, json, Some("wish_kept_title")).await
-        }
-        Err(e) => error_response(&e, language(&q, None, &headers), json),
-    }
+    let result = app::keep_wish(&deps, &token).await;
+    let title = Some("wish_kept_title");
+    wish_answer(&deps, &token, &q, &headers, result, title).await
 }
 
 async fn cancel_wish(
@@ -301,25 +297,7 @@ async fn cancel_wish(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let json = wants_json(&headers);
-    let result = async {
-        let (wish, _) = app::wish_by_token(&deps, &token).await?;
-        app::cancel_wish(&deps, wish).await
-    }
-    .await;
-    match result {
-        Ok(wish) => {
-            let lang = language(&q, Some(wish.language), &headers);
-            show_wish(
-                &deps,
-                &wish,
-                &token,
-                lang,
-                json,
-                Some("wish_cancelled_title"),
-            )
-            .await
-        }
-        Err(e) => error_response(&e, language(&q, None, &headers), json),
-    }
+    let result = app::cancel_by_link(&deps, &token).await;
+    let title = Some("wish_cancelled_title");
+    wish_answer(&deps, &token, &q, &headers, result, title).await
 }

@@ -3,7 +3,7 @@
 use super::dto::offer_json;
 use super::{BODY_LIMIT, LangQuery, error_response, language, page, wants_json};
 use crate::app::{self, AppError, Deps};
-use crate::domain::Offer;
+use crate::domain::{Language, Offer};
 use crate::render::views::{self, OfferPage};
 use axum::Json;
 use axum::Router;
@@ -46,33 +46,45 @@ async fn show_offer(deps: &Deps, offer: &Offer, view: OfferPage<'_>, json: bool)
     )
 }
 
-async fn offer_action(
-    deps: Deps,
-    token: String,
-    q: LangQuery,
-    headers: HeaderMap,
-    action: for<'a> fn(&'a Deps, &'a str) -> futures_like::BoxFuture<'a, Result<Offer, AppError>>,
-    title: Option<&'static str>,
+/// The offer page after a use case on its link, in the wish's language unless the query asks
+/// for another; `title_key` names what was done, `choice` the one action to confirm.
+async fn offer_answer(
+    deps: &Deps,
+    token: &str,
+    q: &LangQuery,
+    headers: &HeaderMap,
+    result: Result<(Offer, Option<Language>), AppError>,
+    (title_key, choice): (Option<&str>, Option<&str>),
 ) -> Response {
-    let json = wants_json(&headers);
-    match action(&deps, &token).await {
-        Ok(offer) => {
-            let wish_lang = app::wish_language(&deps, &offer).await;
-            let lang = language(&q, wish_lang, &headers);
+    let json = wants_json(headers);
+    match result {
+        Ok((offer, wish_lang)) => {
             let view = OfferPage {
-                token: &token,
-                lang,
-                title_key: title,
-                choice: None,
+                token,
+                lang: language(q, wish_lang, headers),
+                title_key,
+                choice,
             };
-            show_offer(&deps, &offer, view, json).await
+            show_offer(deps, &offer, view, json).await
         }
-        Err(e) => error_response(&e, language(&q, None, &headers), json),
+        Err(e) => error_response(&e, language(q, None, headers), json),
     }
 }
 
-mod futures_like {
-    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+/// The offer behind the link with its wish's language (one read of each).
+async fn offer_by_link(deps: &Deps, token: &str) -> Result<(Offer, Option<Language>), AppError> {
+    let (offer, wish, _) = app::offer_by_token(deps, token).await?;
+    Ok((offer, wish.map(|w| w.language)))
+}
+
+/// An answer's result with the language of the offer's wish, for the page that shows it.
+async fn answered(
+    deps: &Deps,
+    result: Result<Offer, AppError>,
+) -> Result<(Offer, Option<Language>), AppError> {
+    let offer = result?;
+    let lang = app::wish_language(deps, &offer).await;
+    Ok((offer, lang))
 }
 
 async fn offer_choice(
@@ -80,22 +92,10 @@ async fn offer_choice(
     token: String,
     q: LangQuery,
     headers: HeaderMap,
-    choice: &'static str,
+    choice: &str,
 ) -> Response {
-    let json = wants_json(&headers);
-    match app::offer_by_token(&deps, &token).await {
-        Ok((offer, wish, _)) => {
-            let lang = language(&q, wish.map(|w| w.language), &headers);
-            let view = OfferPage {
-                token: &token,
-                lang,
-                title_key: None,
-                choice: Some(choice),
-            };
-            show_offer(&deps, &offer, view, json).await
-        }
-        Err(e) => error_response(&e, language(&q, None, &headers), json),
-    }
+    let result = offer_by_link(&deps, &token).await;
+    offer_answer(&deps, &token, &q, &headers, result, (None, Some(choice))).await
 }
 
 async fn choose_accept(
@@ -131,15 +131,8 @@ async fn offer_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    offer_action(
-        deps,
-        token,
-        q,
-        headers,
-        |d, t| Box::pin(async move { app::offer_by_token(d, t).await.map(|(o, _, _)| o) }),
-        None,
-    )
-    .await
+    let result = offer_by_link(&deps, &token).await;
+    offer_answer(&deps, &token, &q, &headers, result, (None, None)).await
 }
 
 async fn accept_offer(
@@ -148,15 +141,8 @@ async fn accept_offer(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    offer_action(
-        deps,
-        token,
-        q,
-        headers,
-        |d, t| Box::pin(app::accept_offer(d, t)),
-        None,
-    )
-    .await
+    let result = answered(&deps, app::accept_offer(&deps, &token).await).await;
+    offer_answer(&deps, &token, &q, &headers, result, (None, None)).await
 }
 
 async fn decline_offer(
@@ -165,15 +151,8 @@ async fn decline_offer(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    offer_action(
-        deps,
-        token,
-        q,
-        headers,
-        |d, t| Box::pin(app::decline_offer(d, t)),
-        None,
-    )
-    .await
+    let result = answered(&deps, app::decline_offer(&deps, &token).await).await;
+    offer_answer(&deps, &token, &q, &headers, result, (None, None)).await
 }
 
 async fn cancel_from_offer(
@@ -182,13 +161,7 @@ async fn cancel_from_offer(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    offer_action(
-        deps,
-        token,
-        q,
-        headers,
-        |d, t| Box::pin(app::cancel_from_offer(d, t)),
-        Some("wish_cancelled_title"),
-    )
-    .await
+    let result = answered(&deps, app::cancel_from_offer(&deps, &token).await).await;
+    let title = Some("wish_cancelled_title");
+    offer_answer(&deps, &token, &q, &headers, result, (title, None)).await
 }

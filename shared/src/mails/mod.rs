@@ -11,7 +11,7 @@ use crate::domain::{
     WishId, WishStatus,
 };
 use crate::render::views::{offer_rows, office_name, service_name, wish_rows};
-use crate::render::{self, Attachment, MailContent, RenderError, texts};
+use crate::render::{self, Attachment, MailContent, RenderError, Texts, texts};
 use chrono::{DateTime, Duration, Utc};
 
 /// Whom a mail about a wish goes to: enough to write it, whether from the wish itself or from
@@ -87,8 +87,22 @@ impl<'a> Mails<'a> {
         self.url(&format!("/w/{}", token.expose()))
     }
 
-    fn service(&self, wish: &Wish) -> String {
-        service_name(self.catalog, &wish.service, wish.language)
+    /// A mail about a wish in its language: the subject `subject_key` naming the wish's
+    /// service, the first paragraph from `intro` (given the texts and the service's name), and
+    /// the wish's details.
+    fn about_wish(
+        &self,
+        wish: &Wish,
+        subject_key: &str,
+        intro: impl FnOnce(&Texts, &str) -> String,
+    ) -> MailContent {
+        let t = texts(wish.language);
+        let service = service_name(self.catalog, &wish.service, wish.language);
+        MailContent::new(
+            t.fill(subject_key, &[("service", &service)]),
+            intro(t, &service),
+            wish_rows(wish, self.catalog, wish.language),
+        )
     }
 
     /// Renders a mail about a wish, in its language. Every such mail carries a link to see or
@@ -126,13 +140,10 @@ impl<'a> Mails<'a> {
     /// The double opt-in: "confirm your wish" with the wish's own link.
     pub fn opt_in(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
         let t = texts(wish.language);
-        let service = self.service(wish);
         let link = self.wish_page(token);
-        let mut content = MailContent::new(
-            t.fill("confirm_subject", &[("service", &service)]),
-            t.fill("confirm_intro", &[("service", &service)]),
-            wish_rows(wish, self.catalog, wish.language),
-        );
+        let mut content = self.about_wish(wish, "confirm_subject", |t, service| {
+            t.fill("confirm_intro", &[("service", service)])
+        });
         content.action = Some((
             t.get("confirm_action").to_owned(),
             format!("{link}/confirm"),
@@ -144,14 +155,10 @@ impl<'a> Mails<'a> {
     }
 
     fn confirmed_content(&self, wish: &Wish) -> MailContent {
-        let t = texts(wish.language);
-        let service = self.service(wish);
-        let mut content = MailContent::new(
-            t.fill("confirmed_subject", &[("service", &service)]),
-            t.get("confirmed_intro").to_owned(),
-            wish_rows(wish, self.catalog, wish.language),
-        );
-        content.after = vec![t.get("confirmed_how").to_owned()];
+        let mut content = self.about_wish(wish, "confirmed_subject", |t, _| {
+            t.get("confirmed_intro").to_owned()
+        });
+        content.after = vec![texts(wish.language).get("confirmed_how").to_owned()];
         content
     }
 
@@ -172,13 +179,9 @@ impl<'a> Mails<'a> {
 
     /// "Your wish was deleted".
     pub fn cancelled(&self, wish: &Wish) -> Result<OutgoingMail, RenderError> {
-        let t = texts(wish.language);
-        let service = self.service(wish);
-        let content = MailContent::new(
-            t.fill("cancelled_subject", &[("service", &service)]),
-            t.fill("cancelled_intro", &[("service", &service)]),
-            wish_rows(wish, self.catalog, wish.language),
-        );
+        let content = self.about_wish(wish, "cancelled_subject", |t, service| {
+            t.fill("cancelled_intro", &[("service", service)])
+        });
         self.build(format!("wish-{}-cancelled", wish.id), wish.into(), content)
     }
 
@@ -258,8 +261,6 @@ impl<'a> Mails<'a> {
         wish: &Wish,
         released: &Released,
     ) -> Result<OutgoingMail, RenderError> {
-        let t = texts(wish.language);
-        let service = self.service(wish);
         let to = released.offer.status;
         let (subject, intro) = match (to, released.wish_status) {
             (crate::domain::OfferStatus::Expired, WishStatus::Paused) => {
@@ -268,17 +269,15 @@ impl<'a> Mails<'a> {
             (crate::domain::OfferStatus::Expired, _) => ("expired_subject", "expired_intro"),
             _ => ("declined_subject", "declined_intro"),
         };
-        let content = MailContent::new(
-            t.fill(subject, &[("service", &service)]),
+        let content = self.about_wish(wish, subject, |t, _| {
             t.fill(
                 intro,
                 &[
                     ("when", &t.when_long(offer.start)),
                     ("n", &released.unanswered.to_string()),
                 ],
-            ),
-            wish_rows(wish, self.catalog, wish.language),
-        );
+            )
+        });
         self.build(
             format!("offer-{}-{}", offer.id, to.as_str()),
             wish.into(),
@@ -292,17 +291,13 @@ impl<'a> Mails<'a> {
         wish: &Wish,
         ends_at: DateTime<Utc>,
     ) -> Result<OutgoingMail, RenderError> {
-        let t = texts(wish.language);
-        let service = self.service(wish);
-        let mut content = MailContent::new(
-            t.fill("reminder_subject", &[("service", &service)]),
+        let mut content = self.about_wish(wish, "reminder_subject", |t, service| {
             t.fill(
                 "reminder_intro",
-                &[("service", &service), ("date", &t.when_long(ends_at))],
-            ),
-            wish_rows(wish, self.catalog, wish.language),
-        );
-        content.after = vec![t.get("reminder_how").to_owned()];
+                &[("service", service), ("date", &t.when_long(ends_at))],
+            )
+        });
+        content.after = vec![texts(wish.language).get("reminder_how").to_owned()];
         // One per age period: the key names the time the period counts from.
         let base = crate::domain::time::rfc3339(wish.age_base().unwrap_or(self.now));
         let key = format!("wish-{}-reminder-{base}", wish.id).replace([':', '.'], "-");
@@ -311,13 +306,8 @@ impl<'a> Mails<'a> {
 
     /// "Your wish stays active".
     pub fn kept(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
-        let t = texts(wish.language);
-        let service = self.service(wish);
-        let mut content = MailContent::new(
-            t.fill("kept_subject", &[("service", &service)]),
-            t.get("kept_intro").to_owned(),
-            wish_rows(wish, self.catalog, wish.language),
-        );
+        let mut content =
+            self.about_wish(wish, "kept_subject", |t, _| t.get("kept_intro").to_owned());
         content.manage_url = Some(self.wish_page(token));
         let key = format!("wish-{}-kept-{}", wish.id, self.now.timestamp());
         self.build(key, wish.into(), content)
@@ -325,25 +315,17 @@ impl<'a> Mails<'a> {
 
     /// The wish reached its maximum age.
     pub fn wish_expired(&self, ended: &Wish) -> Result<OutgoingMail, RenderError> {
-        let t = texts(ended.language);
-        let service = self.service(ended);
-        let content = MailContent::new(
-            t.fill("wish_expired_subject", &[("service", &service)]),
-            t.fill("wish_expired_intro", &[("service", &service)]),
-            wish_rows(ended, self.catalog, ended.language),
-        );
+        let content = self.about_wish(ended, "wish_expired_subject", |t, service| {
+            t.fill("wish_expired_intro", &[("service", service)])
+        });
         self.build(format!("wish-{}-expired", ended.id), ended.into(), content)
     }
 
     /// The office took the offered slot back; the wish waits on.
     pub fn withdrawn(&self, offer: &Offer, wish: &Wish) -> Result<OutgoingMail, RenderError> {
-        let t = texts(wish.language);
-        let service = self.service(wish);
-        let content = MailContent::new(
-            t.fill("withdrawn_subject", &[("service", &service)]),
-            t.fill("withdrawn_intro", &[("when", &t.when_long(offer.start))]),
-            wish_rows(wish, self.catalog, wish.language),
-        );
+        let content = self.about_wish(wish, "withdrawn_subject", |t, _| {
+            t.fill("withdrawn_intro", &[("when", &t.when_long(offer.start))])
+        });
         self.build(
             format!("offer-{}-withdrawn", offer.id),
             wish.into(),

@@ -326,15 +326,7 @@ mod tests {
                 }
             }
         }
-        for s in [
-            WishStatus::Pending,
-            WishStatus::Waiting,
-            WishStatus::Offered,
-            WishStatus::Paused,
-            WishStatus::Fulfilled,
-            WishStatus::Cancelled,
-            WishStatus::Expired,
-        ] {
+        for s in WishStatus::ALL {
             used.insert(format!("status_{}", s.as_str()));
         }
         for s in [

@@ -340,27 +340,20 @@ pub fn stats_page(
         .map(|q| (name_of(&q.office, &q.service), q.waiting.to_string()))
         .collect();
     details.sort();
-    details.push((
-        t.get("stats_offers_open").to_owned(),
-        stats.offers_open.to_string(),
-    ));
-    details.push((
-        t.get("stats_accepted").to_owned(),
-        stats.offers_accepted.to_string(),
-    ));
-    details.push((
-        t.get("stats_declined").to_owned(),
-        stats.offers_declined.to_string(),
-    ));
-    details.push((
-        t.get("stats_expired").to_owned(),
-        stats.offers_expired.to_string(),
-    ));
-    details.push((
-        t.get("stats_rate").to_owned(),
-        stats
-            .acceptance_rate
-            .map_or_else(|| "–".to_owned(), |r| format!("{:.0} %", r * 100.0)),
+    details.extend(rows(
+        &[
+            ("stats_offers_open", stats.offers_open.to_string()),
+            ("stats_accepted", stats.offers_accepted.to_string()),
+            ("stats_declined", stats.offers_declined.to_string()),
+            ("stats_expired", stats.offers_expired.to_string()),
+            (
+                "stats_rate",
+                stats
+                    .acceptance_rate
+                    .map_or_else(|| "–".to_owned(), |r| format!("{:.0} %", r * 100.0)),
+            ),
+        ],
+        lang,
     ));
     json!({"title": t.get("stats_title"), "paragraphs": [t.get("stats_intro")], "details": details})
 }
