@@ -17,8 +17,6 @@ pub const GSI: &str = "gsi1";
 pub const GSI_PK: &str = "gsi1pk";
 pub const GSI_SK: &str = "gsi1sk";
 pub const STATUS: &str = "status";
-/// The TTL attribute (seconds since the epoch) of every item that expires.
-pub const EXPIRES_AT: &str = "expires_at";
 /// The deflated MIME body of an outbox mail; removed once the mail is sent.
 pub const MAIL_BODY: &str = "mime_z";
 
