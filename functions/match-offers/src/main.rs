@@ -4,6 +4,8 @@
 //! Trigger: `EventBridge` rule and schedule (asynchronous, with an on-failure destination).
 //! Environment and IAM: see `shared::Config` and `infra/template.yaml`.
 
+#![recursion_limit = "256"]
+
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 
 #[tokio::main]

@@ -2,10 +2,9 @@
 
 use super::matching::match_slot;
 use super::offers::release_offer;
-use super::wishes::next_age_check;
 use super::{AppError, Deps};
 use crate::domain::{AgeStep, Catalog, OfferStatus, OutgoingMail, Release, Wish, age_step};
-use crate::store::StoreError;
+use crate::store::{AgeMark, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
 /// What one rescan did.
@@ -41,7 +40,11 @@ async fn age_wish(
                 return Ok(None);
             }
             let mail = mails.reminder(&wish, ends_at)?;
-            match deps.store.remind_wish(&wish, now, ends_at, &mail).await {
+            match deps
+                .store
+                .mark_age(&wish, AgeMark::Reminded, ends_at, now, &mail)
+                .await
+            {
                 Ok(()) => {
                     deps.deliver(&mail).await;
                     Ok(Some(AgeStep::Remind { ends_at }))
@@ -108,13 +111,7 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
         .wishes_to_enqueue(now - Duration::minutes(1), now)
         .await?
     {
-        deps.store
-            .enqueue(
-                &wish,
-                &wish.lines(&catalog),
-                next_age_check(deps, &wish, now),
-            )
-            .await?;
+        super::wishes::enqueue(deps, &wish, &catalog, now).await?;
         report.wishes_enqueued += 1;
     }
 

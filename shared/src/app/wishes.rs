@@ -8,8 +8,20 @@ use crate::domain::{
     AgeStep, FieldErrors, LinkKind, OfferStatus, Token, Wish, WishId, WishRequest, WishStatus,
     age_step, expected_wait,
 };
-use crate::store::{AddressBook, StoreError, keys};
+use crate::store::{AddressBook, AgeMark, StoreError, keys};
 use chrono::{DateTime, Utc};
+
+/// Puts a confirmed wish into its lines and onto the rescan's age list.
+pub(super) async fn enqueue(
+    deps: &Deps,
+    wish: &Wish,
+    catalog: &crate::domain::Catalog,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let lines = wish.lines(catalog);
+    let next = next_age_check(deps, wish, now);
+    Ok(deps.store.enqueue(wish, &lines, next).await?)
+}
 
 /// When the rescan must next look at a wish's age.
 pub(super) fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -167,13 +179,7 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         Err(e) => return Err(e.into()),
     }
     let confirmed = change.state;
-    deps.store
-        .enqueue(
-            &confirmed,
-            &confirmed.lines(&catalog),
-            next_age_check(deps, &confirmed, now),
-        )
-        .await?;
+    enqueue(deps, &confirmed, &catalog, now).await?;
     deps.deliver_and_notify(&mail, &change.events).await;
     tracing::info!(wish_id = %confirmed.id, "wish confirmed");
     Ok(confirmed)
@@ -250,7 +256,11 @@ pub async fn keep_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
     let next = next_age_check(deps, &change.state, now);
     let mail = deps.mails(&catalog, now).kept(&wish, &token)?;
-    match deps.store.keep_wish(&wish, now, next, &mail).await {
+    match deps
+        .store
+        .mark_age(&wish, AgeMark::Kept, next, now, &mail)
+        .await
+    {
         Ok(()) => deps.deliver(&mail).await,
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),

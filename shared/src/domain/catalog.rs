@@ -132,24 +132,16 @@ impl Catalog {
         Ok(())
     }
 
+    /// The office with this id (an [`OfficeId`] or a text not yet checked).
     #[must_use]
-    pub fn office(&self, id: &OfficeId) -> Option<&Office> {
-        self.offices.iter().find(|o| &o.id == id)
+    pub fn office(&self, id: impl AsRef<str>) -> Option<&Office> {
+        self.offices.iter().find(|o| o.id.as_ref() == id.as_ref())
     }
 
+    /// The service with this id (a [`ServiceId`] or a text not yet checked).
     #[must_use]
-    pub fn office_by_str(&self, id: &str) -> Option<&Office> {
-        self.offices.iter().find(|o| o.id.as_ref() == id)
-    }
-
-    #[must_use]
-    pub fn service(&self, id: &ServiceId) -> Option<&Service> {
-        self.services.iter().find(|s| &s.id == id)
-    }
-
-    #[must_use]
-    pub fn service_by_str(&self, id: &str) -> Option<&Service> {
-        self.services.iter().find(|s| s.id.as_ref() == id)
+    pub fn service(&self, id: impl AsRef<str>) -> Option<&Service> {
+        self.services.iter().find(|s| s.id.as_ref() == id.as_ref())
     }
 }
 
@@ -165,13 +157,13 @@ pub(crate) mod tests {
     fn the_shipped_catalogue_is_valid() {
         let c = sample();
         assert!(c.offices.len() >= 3);
-        assert!(c.service_by_str("id-card").is_some());
+        assert!(c.service("id-card").is_some());
     }
 
     #[test]
     fn opening_hours_are_half_open_ranges() {
         let c = sample();
-        let bilk = c.office_by_str("bilk").unwrap();
+        let bilk = c.office("bilk").unwrap();
         assert!(bilk.is_open(Weekday::Mon, 8));
         assert!(!bilk.is_open(Weekday::Sun, 8));
         assert!(!bilk.is_open(Weekday::Mon, 6));

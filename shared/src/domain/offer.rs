@@ -16,6 +16,14 @@ pub enum OfferStatus {
 }
 
 impl OfferStatus {
+    pub const ALL: [OfferStatus; 5] = [
+        OfferStatus::Open,
+        OfferStatus::Accepted,
+        OfferStatus::Declined,
+        OfferStatus::Expired,
+        OfferStatus::Withdrawn,
+    ];
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,17 +36,21 @@ impl OfferStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An offer; its serde form is the one the tables use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
     pub id: OfferId,
     pub wish: WishId,
     pub slot: SlotId,
     pub office: OfficeId,
     pub service: ServiceId,
+    #[serde(with = "super::time::stored")]
     pub start: DateTime<Utc>,
     pub minutes: u16,
     pub status: OfferStatus,
+    #[serde(with = "super::time::stored")]
     pub deadline: DateTime<Utc>,
+    #[serde(with = "super::time::stored")]
     pub created_at: DateTime<Utc>,
 }
 

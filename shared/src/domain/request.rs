@@ -37,6 +37,18 @@ impl FieldErrors {
         self.add_about(field, code, message, Vec::new());
     }
 
+    /// As [`FieldErrors::add`], for a field whose value cannot be used at all: `None`.
+    #[must_use]
+    pub fn refuse<T>(
+        &mut self,
+        field: &str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Option<T> {
+        self.add(field, code, message);
+        None
+    }
+
     /// As [`FieldErrors::add`], naming the windows the problem is about.
     pub fn add_about(
         &mut self,
@@ -143,7 +155,7 @@ impl WishRequest {
         };
 
         let service = if let Some(s) = self.service.as_ref().and_then(serde_json::Value::as_str) {
-            if let Some(svc) = catalog.service_by_str(s) {
+            if let Some(svc) = catalog.service(s) {
                 Some(svc.id.clone())
             } else {
                 errors.add(
@@ -218,68 +230,60 @@ impl WishRequest {
         errors: &mut FieldErrors,
     ) -> Option<Vec<OfficeId>> {
         let Some(list) = self.offices.as_ref().and_then(serde_json::Value::as_array) else {
-            errors.add("offices", "required", "please choose at least one office");
-            return None;
+            return errors.refuse("offices", "required", "please choose at least one office");
         };
         let mut offices: Vec<OfficeId> = Vec::new();
         for item in list {
-            let Some(office) = item.as_str().and_then(|s| catalog.office_by_str(s)) else {
-                errors.add("offices", "unknown", "please choose offices from the list");
-                return None;
+            let Some(office) = item.as_str().and_then(|s| catalog.office(s)) else {
+                return errors.refuse("offices", "unknown", "please choose offices from the list");
             };
             if service.is_some_and(|s| !office.offers(s)) {
-                errors.add(
+                return errors.refuse(
                     "offices",
                     "not_offered",
                     format!("{} does not offer this service", office.name),
                 );
-                return None;
             }
             if !offices.contains(&office.id) {
                 offices.push(office.id.clone());
             }
         }
         if offices.is_empty() {
-            errors.add("offices", "required", "please choose at least one office");
-            return None;
+            return errors.refuse("offices", "required", "please choose at least one office");
         }
         if offices.len() > MAX_OFFICES {
-            errors.add(
+            return errors.refuse(
                 "offices",
                 "too_many",
                 format!("please choose at most {MAX_OFFICES} offices"),
             );
-            return None;
         }
         Some(offices)
     }
 
     fn parse_windows(&self, errors: &mut FieldErrors) -> Option<BTreeSet<Window>> {
         let Some(map) = self.windows.as_ref().and_then(serde_json::Value::as_object) else {
-            errors.add(
+            return errors.refuse(
                 "windows",
                 "required",
                 "please choose at least one hour on one weekday",
             );
-            return None;
         };
         let mut windows = BTreeSet::new();
         for (key, hours) in map {
             let Some(day) = Weekday::parse(key) else {
-                errors.add(
+                return errors.refuse(
                     "windows",
                     "invalid",
                     format!("{key:?} is not a weekday (mon … sun)"),
                 );
-                return None;
             };
             let Some(hours) = hours.as_array() else {
-                errors.add(
+                return errors.refuse(
                     "windows",
                     "invalid",
                     format!("hours for {day} must be a list, e.g. [8, 9]"),
                 );
-                return None;
             };
             for h in hours {
                 let window = h
@@ -287,31 +291,28 @@ impl WishRequest {
                     .and_then(|h| u8::try_from(h).ok())
                     .and_then(|h| Window::new(day, h).ok());
                 let Some(window) = window else {
-                    errors.add(
+                    return errors.refuse(
                         "windows",
                         "invalid",
                         format!("hours for {day} must be whole numbers from 0 to 23"),
                     );
-                    return None;
                 };
                 windows.insert(window);
             }
         }
         if windows.is_empty() {
-            errors.add(
+            return errors.refuse(
                 "windows",
                 "required",
                 "please choose at least one hour on one weekday",
             );
-            return None;
         }
         if windows.len() > MAX_WINDOWS {
-            errors.add(
+            return errors.refuse(
                 "windows",
                 "too_many",
                 format!("please choose at most {MAX_WINDOWS} hours"),
             );
-            return None;
         }
         Some(windows)
     }

@@ -17,6 +17,8 @@ pub enum SlotStatus {
 }
 
 impl SlotStatus {
+    pub const ALL: [SlotStatus; 3] = [SlotStatus::Free, SlotStatus::Offered, SlotStatus::Booked];
+
     /// The word the contracts and the tables use.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -28,11 +30,14 @@ impl SlotStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A slot; its serde form is the one the slots table and the contracts use.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot {
     pub id: SlotId,
     pub office: OfficeId,
     pub service: ServiceId,
+    #[serde(with = "super::time::stored")]
     pub start: DateTime<Utc>,
     pub minutes: u16,
     pub status: SlotStatus,
@@ -85,7 +90,7 @@ impl SlotInput {
             }
         };
         let office = if let Some(s) = text(&self.office) {
-            if let Some(o) = catalog.office_by_str(&s) {
+            if let Some(o) = catalog.office(&s) {
                 Some(o)
             } else {
                 errors.add("office", "unknown", format!("unknown office {s:?}"));
@@ -96,7 +101,7 @@ impl SlotInput {
             None
         };
         let service = if let Some(s) = text(&self.service) {
-            if let Some(svc) = catalog.service_by_str(&s) {
+            if let Some(svc) = catalog.service(&s) {
                 Some(svc.id.clone())
             } else {
                 errors.add("service", "unknown", format!("unknown service {s:?}"));

@@ -15,6 +15,51 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Serde for a time in the form of [`rfc3339`] (`#[serde(with = "crate::domain::time::stored")]`).
+pub mod stored {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// # Errors
+    /// Never for a time; as the serializer does.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    /// # Errors
+    /// When the text is not an RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| serde::de::Error::custom(format!("bad time {text:?}")))
+    }
+}
+
+/// As [`stored`], for a time that may be absent.
+pub mod stored_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// # Errors
+    /// As the serializer does.
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::stored::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// # Errors
+    /// When the text is not an RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Stored(#[serde(with = "super::stored")] DateTime<Utc>);
+        Ok(Option::<Stored>::deserialize(d)?.map(|Stored(t)| t))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weekday {

@@ -99,28 +99,60 @@ impl Language {
     }
 }
 
-/// A wish as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A wish as stored; its serde form is the wishes table's.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wish {
     pub id: WishId,
     pub email: Email,
     pub service: ServiceId,
     pub offices: Vec<OfficeId>,
+    /// Stored as weekday → hours.
+    #[serde(with = "stored_windows")]
     pub windows: BTreeSet<Window>,
     pub language: Language,
     pub status: WishStatus,
+    #[serde(with = "super::time::stored")]
     pub created_at: DateTime<Utc>,
     /// The wish's place in line: the time of the double opt-in.
+    #[serde(default, with = "super::time::stored_opt")]
     pub confirmed_at: Option<DateTime<Utc>>,
     pub open_offer: Option<OfferId>,
     /// Slots this wish declined or let expire: never offered to it again.
+    #[serde(default)]
     pub declined: BTreeSet<SlotId>,
     /// When the citizen last said "keep my wish" after a reminder; the age counts from here.
+    #[serde(default, with = "super::time::stored_opt")]
     pub kept_at: Option<DateTime<Utc>>,
     /// When the "still interested?" reminder went out for the current age period.
+    #[serde(default, with = "super::time::stored_opt")]
     pub reminded_at: Option<DateTime<Utc>>,
     /// Offers in a row that expired unanswered.
+    #[serde(default)]
     pub unanswered: u8,
+}
+
+/// A wish's windows as the table keeps them: weekday → hours.
+mod stored_windows {
+    use super::{BTreeMap, BTreeSet, Weekday, Window, windows_map};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(windows: &BTreeSet<Window>, s: S) -> Result<S::Ok, S::Error> {
+        windows_map(windows).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<Window>, D::Error> {
+        let map = BTreeMap::<Weekday, Vec<u8>>::deserialize(d)?;
+        let mut windows = BTreeSet::new();
+        for (day, hours) in map {
+            for hour in hours {
+                let window = Window::new(day, hour)
+                    .map_err(|_| serde::de::Error::custom(format!("bad window {day} {hour}")))?;
+                windows.insert(window);
+            }
+        }
+        Ok(windows)
+    }
 }
 
 /// After this many offers in a row expire unanswered, the wish is paused.

@@ -1,7 +1,7 @@
 //! admin-api: the booking system's and the clerks' routes (IAM in AWS, a bearer key locally).
 
 use super::dto::slot_json;
-use super::{BODY_LIMIT, LangQuery, error_response, json_error, language, page};
+use super::{BODY_LIMIT, Visit, error_response, json_error, page};
 use crate::app::{self, Deps, SlotsPut};
 use crate::config::AdminAuth;
 use crate::domain::slot::SlotInput;
@@ -9,8 +9,8 @@ use crate::domain::{Catalog, Language, SlotId, SlotStatus};
 use crate::render::views;
 use crate::store::UpsertOutcome;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -110,10 +110,30 @@ fn no_such_slot() -> Response {
     json_error(StatusCode::NOT_FOUND, "no such slot", json!({}))
 }
 
-async fn get_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
-    let Ok(id) = SlotId::parse(&id) else {
-        return no_such_slot();
-    };
+/// The slot a route names; an id that is not one is a slot that does not exist.
+struct SlotPath(SlotId);
+
+impl axum::extract::FromRequestParts<Deps> for SlotPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        deps: &Deps,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, deps)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        SlotId::parse(&id).map(SlotPath).map_err(|_| no_such_slot())
+    }
+}
+
+/// `409` with the slot as it is.
+fn slot_conflict(error: &str, slot: &crate::domain::Slot) -> Response {
+    let body = json!({"error": error, "slot": slot_json(slot)});
+    (StatusCode::CONFLICT, Json(body)).into_response()
+}
+
+async fn get_slot(State(deps): State<Deps>, SlotPath(id): SlotPath) -> Response {
     match app::get_slot(&deps, &id).await {
         Ok(Some(s)) => Json(slot_json(&s)).into_response(),
         Ok(None) => no_such_slot(),
@@ -121,19 +141,12 @@ async fn get_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response 
     }
 }
 
-async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
-    let Ok(id) = SlotId::parse(&id) else {
-        return no_such_slot();
-    };
+async fn release_slot(State(deps): State<Deps>, SlotPath(id): SlotPath) -> Response {
     match app::release_slot(&deps, &id).await {
         Ok(Some(s)) if s.status == SlotStatus::Free || s.status == SlotStatus::Offered => {
             Json(slot_json(&s)).into_response()
         }
-        Ok(Some(s)) => (
-            StatusCode::CONFLICT,
-            Json(json!({"error": "slot is not booked", "slot": slot_json(&s)})),
-        )
-            .into_response(),
+        Ok(Some(s)) => slot_conflict("slot is not booked", &s),
         Ok(None) => no_such_slot(),
         Err(e) => error_response(&e, Language::En, true),
     }
@@ -141,29 +154,21 @@ async fn release_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Respo
 
 /// `DELETE /admin/slots/{id}`: the office takes the slot back (an addition to the contract, see
 /// `docs/contract-notes.md`).
-async fn withdraw_slot(State(deps): State<Deps>, Path(id): Path<String>) -> Response {
-    let Ok(id) = SlotId::parse(&id) else {
-        return no_such_slot();
-    };
+async fn withdraw_slot(State(deps): State<Deps>, SlotPath(id): SlotPath) -> Response {
     match app::withdraw_slot(&deps, &id).await {
         Ok(app::Withdrawal::Removed) => StatusCode::NO_CONTENT.into_response(),
-        Ok(app::Withdrawal::Booked(s)) => (
-            StatusCode::CONFLICT,
-            Json(json!({"error": "slot is booked: cancel the booking (release) first", "slot": slot_json(&s)})),
-        )
-            .into_response(),
+        Ok(app::Withdrawal::Booked(s)) => {
+            slot_conflict("slot is booked: cancel the booking (release) first", &s)
+        }
         Ok(app::Withdrawal::NotFound) => no_such_slot(),
         Err(e) => error_response(&e, Language::En, true),
     }
 }
 
 /// `GET /admin/stats`: JSON for programs; a page for a clerk's browser (`Accept: text/html`).
-async fn stats(
-    State(deps): State<Deps>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let stats = match app::stats(&deps).await {
+async fn stats(visit: Visit) -> Response {
+    let (deps, headers) = (&visit.deps, &visit.headers);
+    let stats = match app::stats(deps).await {
         Ok(s) => s,
         Err(e) => return error_response(&e, Language::En, true),
     };
@@ -174,7 +179,7 @@ async fn stats(
     if !accept.contains("text/html") || accept.contains("application/json") {
         return Json(stats).into_response();
     }
-    let lang = language(&q, None, &headers);
+    let lang = visit.language(None);
     let catalog = deps.catalog().await.ok();
     page(
         StatusCode::OK,

@@ -1,13 +1,13 @@
 //! submit-wish: the form, the offices, wish submission and the wish's page and actions.
 
 use super::dto::{form_to_request, offices_json, wish_json};
-use super::{BODY_LIMIT, LangQuery, error_response, language, page, wants_json};
+use super::{BODY_LIMIT, LangQuery, Link, Visit, error_response, language, page};
 use crate::app::{self, AppError, Deps};
 use crate::domain::{Catalog, FieldErrors, Language, Wish, WishRequest};
 use crate::render::views::{self, form_context, localized_errors};
 use crate::render::{self, texts};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,21 +33,13 @@ pub fn citizen_router(deps: Deps) -> Router {
 
 /// `GET /barrierefreiheit`: the accessibility statement, German unless `?lang=en` or the
 /// browser asks for English.
-async fn accessibility_statement(
-    State(deps): State<Deps>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    statement_page(&deps, language(&q, None, &headers))
+async fn accessibility_statement(visit: Visit) -> Response {
+    statement_page(&visit.deps, visit.language(None))
 }
 
 /// `GET /accessibility`: the same statement, English unless `?lang=de`.
-async fn accessibility_statement_en(
-    State(deps): State<Deps>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    statement_page(&deps, language(&q, Some(Language::En), &headers))
+async fn accessibility_statement_en(visit: Visit) -> Response {
+    statement_page(&visit.deps, visit.language(Some(Language::En)))
 }
 
 fn statement_page(deps: &Deps, lang: Language) -> Response {
@@ -66,13 +58,9 @@ fn statement_page(deps: &Deps, lang: Language) -> Response {
     }
 }
 
-async fn list_offices(
-    State(deps): State<Deps>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = language(&q, None, &headers);
-    match deps.catalog().await {
+async fn list_offices(visit: Visit) -> Response {
+    let lang = visit.language(None);
+    match visit.deps.catalog().await {
         Ok(c) => Json(offices_json(&c, lang)).into_response(),
         Err(e) => error_response(&e, lang, true),
     }
@@ -105,13 +93,9 @@ fn render_form(
     }
 }
 
-async fn form_page(
-    State(deps): State<Deps>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = language(&q, None, &headers);
-    match deps.catalog().await {
+async fn form_page(visit: Visit) -> Response {
+    let lang = visit.language(None);
+    match visit.deps.catalog().await {
         Ok(c) => render_form(
             &c,
             lang,
@@ -242,62 +226,38 @@ async fn show_wish(
 /// The wish page after a use case on its link: in the wish's language unless the query asks for
 /// another, titled after what was done (`title_key`).
 async fn wish_answer(
-    deps: &Deps,
-    token: &str,
-    q: &LangQuery,
-    headers: &HeaderMap,
+    link: &Link,
     result: Result<Wish, AppError>,
     title_key: Option<&str>,
 ) -> Response {
-    let json = wants_json(headers);
+    let json = link.wants_json();
     match result {
         Ok(wish) => {
-            let lang = language(q, Some(wish.language), headers);
-            show_wish(deps, &wish, token, lang, json, title_key).await
+            let lang = link.language(Some(wish.language));
+            show_wish(&link.deps, &wish, &link.token, lang, json, title_key).await
         }
-        Err(e) => error_response(&e, language(q, None, headers), json),
+        Err(e) => error_response(&e, link.language(None), json),
     }
 }
 
-async fn wish_page(
-    State(deps): State<Deps>,
-    Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let result = app::wish_by_token(&deps, &token).await.map(|(w, _)| w);
-    wish_answer(&deps, &token, &q, &headers, result, None).await
+async fn wish_page(link: Link) -> Response {
+    let result = app::wish_by_token(&link.deps, &link.token)
+        .await
+        .map(|(w, _)| w);
+    wish_answer(&link, result, None).await
 }
 
-async fn confirm_wish(
-    State(deps): State<Deps>,
-    Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let result = app::confirm_wish(&deps, &token).await;
-    let title = Some("wish_confirmed_title");
-    wish_answer(&deps, &token, &q, &headers, result, title).await
+async fn confirm_wish(link: Link) -> Response {
+    let result = app::confirm_wish(&link.deps, &link.token).await;
+    wish_answer(&link, result, Some("wish_confirmed_title")).await
 }
 
-async fn keep_wish(
-    State(deps): State<Deps>,
-    Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let result = app::keep_wish(&deps, &token).await;
-    let title = Some("wish_kept_title");
-    wish_answer(&deps, &token, &q, &headers, result, title).await
+async fn keep_wish(link: Link) -> Response {
+    let result = app::keep_wish(&link.deps, &link.token).await;
+    wish_answer(&link, result, Some("wish_kept_title")).await
 }
 
-async fn cancel_wish(
-    State(deps): State<Deps>,
-    Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let result = app::cancel_by_link(&deps, &token).await;
-    let title = Some("wish_cancelled_title");
-    wish_answer(&deps, &token, &q, &headers, result, title).await
+async fn cancel_wish(link: Link) -> Response {
+    let result = app::cancel_by_link(&link.deps, &link.token).await;
+    wish_answer(&link, result, Some("wish_cancelled_title")).await
 }

@@ -33,6 +33,73 @@ pub struct LangQuery {
     pub(crate) lang: Option<String>,
 }
 
+/// What a page takes from its request: the `?lang=` choice and the headers (language, JSON or
+/// HTML), with the dependencies.
+pub(crate) struct Visit {
+    pub(crate) deps: crate::app::Deps,
+    pub(crate) q: LangQuery,
+    pub(crate) headers: HeaderMap,
+}
+
+impl axum::extract::FromRequestParts<crate::app::Deps> for Visit {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        deps: &crate::app::Deps,
+    ) -> Result<Self, Self::Rejection> {
+        let Query(q) = Query::<LangQuery>::from_request_parts(parts, deps)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            deps: deps.clone(),
+            q,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl Visit {
+    /// The page's language: the query's choice, else `preferred` (the wish's), else the
+    /// browser's.
+    pub(crate) fn language(&self, preferred: Option<Language>) -> Language {
+        language(&self.q, preferred, &self.headers)
+    }
+
+    pub(crate) fn wants_json(&self) -> bool {
+        wants_json(&self.headers)
+    }
+}
+
+/// A page behind a mail's link: the visit and the link's token.
+pub(crate) struct Link {
+    pub(crate) visit: Visit,
+    pub(crate) token: String,
+}
+
+impl std::ops::Deref for Link {
+    type Target = Visit;
+    fn deref(&self) -> &Visit {
+        &self.visit
+    }
+}
+
+impl axum::extract::FromRequestParts<crate::app::Deps> for Link {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        deps: &crate::app::Deps,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(token) =
+            axum::extract::Path::<String>::from_request_parts(parts, deps)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let visit = Visit::from_request_parts(parts, deps).await?;
+        Ok(Self { visit, token })
+    }
+}
+
 pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)

@@ -327,10 +327,10 @@ pub fn stats_page(
     let t = texts(lang);
     let name_of = |office: &str, service: &str| {
         let o = catalog
-            .and_then(|c| c.office_by_str(office))
+            .and_then(|c| c.office(office))
             .map_or(office.to_owned(), |o| o.name.clone());
         let s = catalog
-            .and_then(|c| c.service_by_str(service))
+            .and_then(|c| c.service(service))
             .map_or(service.to_owned(), |s| s.name.get(lang).to_owned());
         format!("{o} · {s}")
     };

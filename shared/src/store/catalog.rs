@@ -1,24 +1,22 @@
 //! The offices and services, one item.
 
-use super::{AttributeValue, CATALOG, Catalog, Op, Store, StoreError, key, s};
+use super::prelude::*;
+
+#[derive(serde::Deserialize)]
+struct CatalogRecord {
+    json: String,
+}
 
 impl Store {
     pub async fn load_catalog(&self) -> Result<Option<Catalog>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(CATALOG.into(), CATALOG)))
-            .send()
-            .await
-            .op("load_catalog")?;
-        let Some(item) = out.item else {
+        let key = key(CATALOG.into(), CATALOG);
+        let Some(record) = self
+            .read::<CatalogRecord>(Table::Wishes, key, "load_catalog")
+            .await?
+        else {
             return Ok(None);
         };
-        let Some(AttributeValue::S(json)) = item.get("json") else {
-            return Err(StoreError::Corrupt("catalogue without json".into()));
-        };
-        Catalog::from_json(json)
+        Catalog::from_json(&record.json)
             .map(Some)
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     }

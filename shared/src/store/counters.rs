@@ -1,10 +1,6 @@
 //! Counters outside the transactions: queue lengths, offer outcomes, releases per line.
 
-use super::{
-    DateTime, Duration, GSI, HashMap, OFFER_COUNTERS_SK, OPEN_OFFERS, OfficeId, Op, QueueStat,
-    RELEASED_PREFIX, ReturnValue, STATS, ServiceId, Stats, Store, StoreError, Utc, Window, Wish,
-    epoch, key, keys, n, released_sk, s, tx, vals, wait,
-};
+use super::prelude::*;
 
 impl Store {
     /// Queue-length counters for the clerks' statistics. Updated outside the transactions on
@@ -12,25 +8,13 @@ impl Store {
     /// A crash between the two loses one count; the statistics are approximate by design.
     pub(super) async fn bump_waiting(&self, wish: &Wish, delta: i64) {
         for office in &wish.offices {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.wishes)
-                .set_key(Some(key(
-                    STATS.into(),
-                    &keys::queue_counter_sk(office, &wish.service),
-                )))
-                .update_expression("ADD waiting :d SET office = :o, service = :s")
-                .set_expression_attribute_values(Some(vals([
-                    (":d", n(delta)),
-                    (":o", s(office.as_ref())),
-                    (":s", s(wish.service.as_ref())),
-                ])))
-                .send()
-                .await;
-            if let Err(e) = result {
-                tracing::warn!(error = %tx::sdk_code(&e), "queue counter not updated");
-            }
+            let key = key(STATS.into(), &keys::queue_counter_sk(office, &wish.service));
+            let v = Values::new()
+                .with(":delta", n(delta))
+                .with(":office", s(office.as_ref()))
+                .with(":service", s(wish.service.as_ref()));
+            let update = writes::update(&self.wishes, key, Write::QueueCounted, &v);
+            self.count(update, "queue length").await;
         }
     }
 
@@ -52,24 +36,21 @@ impl Store {
     ) {
         let sk = released_sk(office, service, window);
         let expires = now + Duration::days(i64::from(wait::RELEASE_WINDOW_DAYS) + 1);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(STATS.into(), &sk)))
-            .update_expression("ADD #day :one SET expires_at = :expires")
-            .expression_attribute_names("#day", wait::release_bucket(now))
-            .set_expression_attribute_values(Some(vals([
-                (":one", n(1)),
-                (":expires", n(epoch(expires))),
-            ])))
-            .return_values(ReturnValue::AllNew)
-            .send()
+        let v = Values::new()
+            .name("#day", &wait::release_bucket(now))
+            .with(":expires", n(epoch(expires)));
+        let counted = self
+            .apply(
+                Write::ReleaseCounted,
+                key(STATS.into(), &sk),
+                &v,
+                "count_release",
+            )
             .await;
-        let item = match result {
-            Ok(out) => out.attributes.unwrap_or_default(),
+        let item = match counted {
+            Ok(after) => after.unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(error = %tx::sdk_code(&e), "release counter not updated");
+                tracing::warn!(error = %e, "release not counted");
                 return;
             }
         };
@@ -77,27 +58,16 @@ impl Store {
         if stale.is_empty() {
             return;
         }
-        let names: HashMap<String, String> = stale
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (format!("#old{i}"), b.clone()))
-            .collect();
-        let expression = format!(
-            "REMOVE {}",
-            names.keys().cloned().collect::<Vec<_>>().join(", ")
-        );
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(STATS.into(), &sk)))
-            .update_expression(expression)
-            .set_expression_attribute_names(Some(names))
-            .send()
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %tx::sdk_code(&e), "old release counters not removed");
+        let mut v = Values::new();
+        let mut placeholders = Vec::new();
+        for (i, bucket) in stale.iter().enumerate() {
+            placeholders.push(format!("#old{i}"));
+            v = v.name(&format!("#old{i}"), bucket);
         }
+        let expression = format!("REMOVE {}", placeholders.join(", "));
+        let update =
+            writes::expression_update(&self.wishes, key(STATS.into(), &sk), &expression, None, &v);
+        self.count(update, "old release counters").await;
     }
 
     /// For each of `lines` (of one service), how many slots entered it in the window at `now`
@@ -142,36 +112,20 @@ impl Store {
     }
 
     pub(super) async fn bump_offer_counter(&self, field: &str) {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(STATS.into(), OFFER_COUNTERS_SK)))
-            .update_expression("ADD #f :one")
-            .expression_attribute_names("#f", field)
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %tx::sdk_code(&e), "offer counter not updated");
-        }
+        let v = Values::new().name("#field", field);
+        let key = key(STATS.into(), OFFER_COUNTERS_SK);
+        let update = writes::update(&self.wishes, key, Write::OfferCounted, &v);
+        self.count(update, "offer answer").await;
     }
 
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         // `OFFERS` and `QUEUE#…` sort before `RELEASED#…`: the release counters (one item per
         // line, many) are not read here.
-        let out = self
-            .client
-            .query()
-            .table_name(&self.wishes)
-            .key_condition_expression("pk = :pk AND sk < :released")
-            .set_expression_attribute_values(Some(vals([
-                (":pk", s("STATS")),
-                (":released", s(RELEASED_PREFIX)),
-            ])))
-            .send()
-            .await
-            .op("stats")?;
+        let values = Values::default()
+            .with(":pk", s(STATS))
+            .with(":released", s(RELEASED_PREFIX));
+        let lookup = Lookup::new("pk = :pk AND sk < :released", values);
+        let out = self.query(Table::Wishes, lookup, "stats").await?;
         let mut queues = Vec::new();
         let mut counts: HashMap<String, u64> = HashMap::new();
         for item in out.items.unwrap_or_default() {
@@ -200,17 +154,15 @@ impl Store {
                 });
             }
         }
-        let open = self
-            .client
-            .query()
-            .table_name(&self.wishes)
-            .index_name(GSI)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(OPEN_OFFERS))
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .send()
-            .await
-            .op("stats")?;
+        let lookup = Lookup {
+            index: true,
+            count: true,
+            ..Lookup::new(
+                "gsi1pk = :pk",
+                Values::default().with(":pk", s(OPEN_OFFERS)),
+            )
+        };
+        let open = self.query(Table::Wishes, lookup, "stats").await?;
         let get = |k: &str| counts.get(k).copied().unwrap_or(0);
         let answered = get("accepted") + get("declined") + get("expired");
         #[allow(clippy::cast_precision_loss)]

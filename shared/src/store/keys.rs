@@ -59,11 +59,10 @@ pub fn epoch(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
+/// The partitions of wishes and offers (the benchmark scans for them).
 pub const WISH_PREFIX: &str = "WISH#";
 pub const OFFER_PREFIX: &str = "OFFER#";
-pub const TOKEN_PREFIX: &str = "TOKEN#";
 pub const MAIL_PREFIX: &str = "MAIL#";
-pub const LINE_PREFIX: &str = "Q#";
 
 #[must_use]
 pub fn wish_pk(id: &WishId) -> String {
@@ -75,7 +74,7 @@ pub fn offer_pk(id: &OfferId) -> String {
 }
 #[must_use]
 pub fn token_pk(hash: &str) -> String {
-    format!("{TOKEN_PREFIX}{hash}")
+    format!("TOKEN#{hash}")
 }
 #[must_use]
 pub fn mail_pk(key: &str) -> String {
@@ -84,11 +83,7 @@ pub fn mail_pk(key: &str) -> String {
 /// One line of the queue: everyone waiting for this service at this office in this hour.
 #[must_use]
 pub fn line_pk(office: &OfficeId, service: &ServiceId, window: Window) -> String {
-    format!(
-        "{LINE_PREFIX}{office}#{service}#{}#{}",
-        window.day(),
-        window.hour()
-    )
+    format!("Q#{office}#{service}#{}#{}", window.day(), window.hour())
 }
 /// `<time>#<id>`: sorts by time, the id breaks ties. The shape of every time-ordered sort key.
 fn by_time(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {

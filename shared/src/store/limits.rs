@@ -1,9 +1,6 @@
 //! What the abuse limits need: an address's recent wishes and submissions, a client's request count.
 
-use super::{
-    ADDRESS_SK, DateTime, Duration, Op, Store, StoreError, Utc, WishId, epoch, key, keys, n,
-    records, vals,
-};
+use super::prelude::*;
 
 /// An address's recent wishes and submissions, as the abuse limits need them.
 #[derive(Debug, Clone, Default)]
@@ -42,19 +39,14 @@ impl Store {
         &self,
         email: &crate::domain::Email,
     ) -> Result<AddressBook, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(address_pk(email), ADDRESS_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .op("address_book")?;
-        let Some(item) = out.item else {
+        let key = key(address_pk(email), ADDRESS_SK);
+        let Some(record) = self
+            .read::<AddressRecord>(Table::Wishes, key, "address_book")
+            .await?
+        else {
             return Ok(AddressBook::default());
         };
-        let record: AddressRecord = serde_dynamo::from_item(item)?;
+
         Ok(AddressBook {
             wishes: record
                 .wishes
@@ -79,26 +71,14 @@ impl Store {
     ) -> Result<bool, StoreError> {
         use sha2::Digest;
         let hashed = hex::encode(sha2::Sha256::digest(client.as_bytes()));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(
-                keys::rate_pk(&hashed),
-                &now.format("%Y%m%d%H").to_string(),
-            )))
-            .update_expression("ADD requests :one SET expires_at = :exp")
-            .condition_expression("attribute_not_exists(requests) OR requests < :limit")
-            .set_expression_attribute_values(Some(vals([
-                (":one", n(1)),
-                (":limit", n(i64::from(limit))),
-                (":exp", n(epoch(now + Duration::hours(2)))),
-            ])))
-            .send()
-            .await;
+        let key = key(keys::rate_pk(&hashed), &now.format("%Y%m%d%H").to_string());
+        let v = Values::new()
+            .with(":limit", n(i64::from(limit)))
+            .with(":expires", n(epoch(now + Duration::hours(2))));
         // A failed condition: the client is over the limit this hour.
-        Ok(result
-            .unless_condition_failed("count_client_request")?
-            .is_some())
+        let counted = self
+            .apply(Write::ClientCounted, key, &v, "count_client_request")
+            .await?;
+        Ok(counted.is_some())
     }
 }

@@ -19,29 +19,43 @@ mod slots;
 pub mod stream;
 mod tx;
 mod wishes;
+mod writes;
 
-use crate::domain::slot::SlotUpsert;
-use crate::domain::wait;
-use crate::domain::{
-    Catalog, Offer, OfferId, OfferStatus, OfficeId, ServiceId, Slot, SlotId, SlotStatus, TokenHash,
-    Window, Wish, WishId, WishStatus,
-};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
-    TransactWriteItem, Update, WriteRequest,
-};
-use chrono::{DateTime, Duration, Utc};
-use keys::{
-    ADDRESS_SK, AGE_DUE, CATALOG, ENQUEUE_DUE, GSI, MAIL_DUE, MAIL_SK, OFFER_COUNTERS_SK,
-    OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk,
-    mail_pk, queue_key, released_sk, token_pk, ts,
-};
-use limits::{AddressRecord, address_pk};
-use records::{MailRecord, OfferRecord, QueueEntryRecord, SlotRecord, TokenRecord, WishRecord};
-use std::collections::HashMap;
-use tx::{Op, conditional_update, item, key, n, offer_key, s, slot_key, vals, wish_key};
+use prelude::Duration;
+
+/// What the aggregate files share: domain types, SDK types, keys and the builders of `tx` and
+/// `writes` (`use super::prelude::*` in each).
+mod prelude {
+    pub(super) use super::keys::{
+        ADDRESS_SK, AGE_DUE, CATALOG, ENQUEUE_DUE, MAIL_DUE, MAIL_SK, OFFER_COUNTERS_SK,
+        OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk,
+        mail_pk, queue_key, released_sk, token_pk, ts,
+    };
+    pub(super) use super::limits::{AddressRecord, address_pk};
+    pub(super) use super::records::{
+        MailRecord, OfferRecord, QueueEntryRecord, SlotRecord, TokenRecord, WishRecord,
+    };
+    pub(super) use super::tx::{Item, Lookup, Op, item, key, n, offer_key, s, slot_key, wish_key};
+    pub(super) use super::writes::{Table, Values, Write};
+    pub(super) use super::{
+        AddressBook, LinkKind, OutgoingMail, QueueStat, Stats, Store, StoreError, keys, records,
+        writes,
+    };
+    pub(super) use crate::domain::slot::SlotUpsert;
+    pub(super) use crate::domain::wait;
+    pub(super) use crate::domain::{
+        Catalog, Offer, OfferId, OfferStatus, OfficeId, ServiceId, Slot, SlotId, SlotStatus,
+        TokenHash, Window, Wish, WishId, WishStatus,
+    };
+    pub(super) use aws_sdk_dynamodb::error::SdkError;
+    pub(super) use aws_sdk_dynamodb::types::{
+        AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
+        TransactWriteItem, Update, WriteRequest,
+    };
+    pub(super) use chrono::{DateTime, Duration, Utc};
+    pub(super) use std::collections::HashMap;
+}
 
 pub use crate::domain::outbox::{LinkKind, LinkToken, OutgoingMail};
 pub use crate::domain::stats::{QueueStat, Stats};
@@ -49,6 +63,7 @@ pub use limits::AddressBook;
 pub use outbox::{DueMail, MAIL_LEASE};
 pub use queue::QueueEntry;
 pub use slots::UpsertOutcome;
+pub use wishes::AgeMark;
 
 /// What went wrong talking to the database, in terms the use cases can act on. No variant
 /// carries the service's message text: it may quote an item, and these errors are logged.

@@ -1,10 +1,6 @@
 //! Offers: the offer transaction, its answers and the overdue list.
 
-use super::{
-    DateTime, OPEN_OFFERS, Offer, OfferId, OfferRecord, OfferStatus, Op, OutgoingMail, SlotStatus,
-    Store, StoreError, TOKEN_SK, TokenHash, TokenRecord, TransactWriteItem, Utc, Wish, WishStatus,
-    conditional_update, epoch, item, keys, offer_key, s, slot_key, token_pk, ts, vals, wish_key,
-};
+use super::prelude::*;
 
 impl Store {
     /// The offer transaction: slot free → offered, wish waiting → offered, offer and its link
@@ -16,33 +12,9 @@ impl Store {
         mail: &OutgoingMail,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let slot = conditional_update(
-            &self.slots,
-            slot_key(&offer.slot),
-            "SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk",
-            "#status = :free AND office = :office AND service = :service AND #start = :start",
-            vals([
-                (":offered", s(SlotStatus::Offered.as_str())),
-                (":free", s(SlotStatus::Free.as_str())),
-                (":offer", s(offer.id.as_ref())),
-                (":office", s(offer.office.as_ref())),
-                (":service", s(offer.service.as_ref())),
-                (":start", s(ts(offer.start))),
-                (":now", s(ts(now))),
-            ]),
-        )?;
-        let wish = conditional_update(
-            &self.wishes,
-            wish_key(&offer.wish),
-            "SET #status = :offered, open_offer = :offer",
-            "#status = :waiting AND attribute_not_exists(open_offer) AND NOT contains(declined, :slot)",
-            vals([
-                (":offered", s(WishStatus::Offered.as_str())),
-                (":waiting", s(WishStatus::Waiting.as_str())),
-                (":offer", s(offer.id.as_ref())),
-                (":slot", s(offer.slot.as_ref())),
-            ]),
-        )?;
+        let v = Values::at(now).offer(offer);
+        let slot = self.guarded(Write::SlotOffered, slot_key(&offer.slot), &v)?;
+        let wish = self.guarded(Write::WishOffered, wish_key(&offer.wish), &v)?;
         let token_record = TokenRecord {
             pk: token_pk(token.as_ref()),
             sk: TOKEN_SK.into(),
@@ -50,7 +22,7 @@ impl Store {
             target: offer.id.to_string(),
             expires_at: epoch(offer.deadline + self.retention.ended),
         };
-        let mut items = vec![
+        let items = vec![
             slot,
             wish,
             self.put(
@@ -63,23 +35,12 @@ impl Store {
             )?,
             self.put(&self.wishes, item(&token_record)?, true)?,
         ];
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
+        self.commit(items, mail, now).await
     }
 
     pub async fn get_offer(&self, id: &OfferId) -> Result<Option<Offer>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.wishes)
-            .set_key(Some(offer_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .op("get_offer")?;
-        out.item
-            .map(|item| serde_dynamo::from_item::<_, OfferRecord>(item)?.into_offer())
-            .transpose()
+        let record = self.read::<OfferRecord>(Table::Wishes, offer_key(id), "get_offer");
+        Ok(record.await?.map(OfferRecord::into_offer))
     }
 
     /// open → accepted: the slot is booked for the wish, the wish fulfilled.
@@ -90,30 +51,9 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let close = conditional_update(
-            &self.wishes,
-            offer_key(&offer.id),
-            "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
-            "#status = :open AND deadline > :now",
-            vals([
-                (":to", s(OfferStatus::Accepted.as_str())),
-                (":open", s(OfferStatus::Open.as_str())),
-                (":now", s(ts(now))),
-            ]),
-        )?;
-        let book = conditional_update(
-            &self.slots,
-            slot_key(&offer.slot),
-            "SET #status = :booked, wish = :wish, updated_at = :now",
-            "#status = :offered AND offer = :offer",
-            vals([
-                (":booked", s(SlotStatus::Booked.as_str())),
-                (":offered", s(SlotStatus::Offered.as_str())),
-                (":offer", s(offer.id.as_ref())),
-                (":wish", s(offer.wish.as_ref())),
-                (":now", s(ts(now))),
-            ]),
-        )?;
+        let v = Values::at(now).offer(offer);
+        let close = self.guarded(Write::OfferAccepted, offer_key(&offer.id), &v)?;
+        let book = self.guarded(Write::SlotBooked, slot_key(&offer.slot), &v)?;
         let mut items = vec![
             close,
             book,
@@ -154,7 +94,7 @@ impl Store {
         self.gsi_due(OPEN_OFFERS, &ts(now), limit)
             .await?
             .into_iter()
-            .map(|item| serde_dynamo::from_item::<_, OfferRecord>(item)?.into_offer())
+            .map(|item| Ok(serde_dynamo::from_item::<_, OfferRecord>(item)?.into_offer()))
             .collect()
     }
 
@@ -164,16 +104,7 @@ impl Store {
         to: OfferStatus,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
-        conditional_update(
-            &self.wishes,
-            offer_key(&offer.id),
-            "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
-            "#status = :open",
-            vals([
-                (":to", s(to.as_str())),
-                (":open", s(OfferStatus::Open.as_str())),
-                (":now", s(ts(now))),
-            ]),
-        )
+        let v = Values::at(now).offer(offer).with(":to", s(to.as_str()));
+        self.guarded(Write::OfferClosed, offer_key(&offer.id), &v)
     }
 }

@@ -1,10 +1,6 @@
 //! The outbox: mails written in the transaction of their change, sent after it, retried after their lease.
 
-use super::{
-    DateTime, Duration, MAIL_DUE, MAIL_SK, MailRecord, Op, OutgoingMail, Store, StoreError,
-    TOKEN_SK, TokenRecord, TransactWriteItem, Utc, due_sk, epoch, item, key, keys, mail_pk, n, s,
-    token_pk, ts, vals,
-};
+use super::prelude::*;
 
 /// A mail the outbox still owes.
 #[derive(Debug, Clone)]
@@ -38,6 +34,17 @@ pub(super) fn unpack_mime(packed: &str) -> Result<String, StoreError> {
 }
 
 impl Store {
+    /// Commits a change with the mail about it: both or neither.
+    pub(super) async fn commit(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        mail: &OutgoingMail,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        items.extend(self.outbox_put(mail, now)?);
+        self.transact(items, None).await
+    }
+
     /// The outbox item of a mail and the link tokens it carries.
     pub(super) fn outbox_put(
         &self,
@@ -95,22 +102,15 @@ impl Store {
 
     /// Takes over a due mail for one more attempt; `false` when someone else did first.
     pub async fn claim_mail(&self, mail: &DueMail, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(mail_pk(&mail.key), MAIL_SK)))
-            .update_expression("SET gsi1sk = :lease ADD attempts :one")
-            .condition_expression("gsi1sk = :seen")
-            .set_expression_attribute_values(Some(vals([
-                (":lease", s(due_sk(now + MAIL_LEASE, &mail.key))),
-                (":seen", s(mail.lease.clone())),
-                (":one", n(1)),
-            ])))
-            .send()
-            .await;
+        let v = Values::at(now)
+            .with(":lease", s(due_sk(now + MAIL_LEASE, &mail.key)))
+            .with(":seen", s(mail.lease.clone()));
+        let key = key(mail_pk(&mail.key), MAIL_SK);
         // A failed condition: someone else took the lease first.
-        Ok(result.unless_condition_failed("claim_mail")?.is_some())
+        let claimed = self
+            .apply(Write::MailClaimed, key, &v, "claim_mail")
+            .await?;
+        Ok(claimed.is_some())
     }
 
     /// Records a send; the message body and the address (personal data, live links) are dropped
@@ -120,23 +120,9 @@ impl Store {
         mail_key: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(mail_pk(mail_key), MAIL_SK)))
-            .update_expression(
-                "SET #status = :sent, sent_at = :now REMOVE gsi1pk, gsi1sk, #body, #to",
-            )
-            .expression_attribute_names("#body", keys::MAIL_BODY)
-            .expression_attribute_names("#to", "to")
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(vals([
-                (":sent", s(keys::MAIL_SENT)),
-                (":now", s(ts(now))),
-            ])))
-            .send()
-            .await
-            .op("mark_mail_sent")?;
+        let key = key(mail_pk(mail_key), MAIL_SK);
+        self.apply(Write::MailSent, key, &Values::at(now), "mark_mail_sent")
+            .await?;
         Ok(())
     }
 }

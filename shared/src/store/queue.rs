@@ -1,10 +1,6 @@
 //! The lines: one partition per office × service × weekday × hour, entries sorted by confirmation time.
 
-use super::{
-    AGE_DUE, DateTime, DeleteRequest, ENQUEUE_DUE, OfficeId, Op, PutRequest, QueueEntryRecord,
-    ServiceId, Store, StoreError, Utc, Window, Wish, WishId, WishRecord, WriteRequest, due_sk,
-    epoch, item, key, line_pk, queue_key, s, ts, vals, wish_key,
-};
+use super::prelude::*;
 
 /// One place in a line.
 #[derive(Debug, Clone)]
@@ -61,22 +57,11 @@ impl Store {
         self.batch_write(requests).await?;
         // Done: off the list of wishes whose enqueueing the rescan must finish, onto the list of
         // wishes whose age the rescan watches.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(wish_key(&wish.id)))
-            .update_expression("SET gsi1pk = :age, gsi1sk = :at")
-            .condition_expression("gsi1pk = :due")
-            .set_expression_attribute_values(Some(vals([
-                (":due", s(ENQUEUE_DUE)),
-                (":age", s(AGE_DUE)),
-                (":at", s(due_sk(next_age_check, &wish.id))),
-            ])))
-            .send()
-            .await;
+        let v = Values::new().with(":at", s(due_sk(next_age_check, &wish.id)));
+        let key = wish_key(&wish.id);
+        let moved = self.apply(Write::WishEnqueued, key, &v, "enqueue").await?;
         // Counted once: only the call that moved the marker counts the wish.
-        if result.unless_condition_failed("enqueue")?.is_some() {
+        if moved.is_some() {
             self.bump_waiting(wish, 1).await;
         }
         Ok(())
@@ -116,14 +101,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<Wish>, StoreError> {
         let items = self.gsi_due(ENQUEUE_DUE, &ts(before), 100).await?;
-        let mut wishes = Vec::new();
-        for item in items {
-            let record: WishRecord = serde_dynamo::from_item(item)?;
-            if record.expires_at.is_none_or(|e| e > epoch(now)) {
-                wishes.push(record.into_wish()?);
-            }
-        }
-        Ok(wishes)
+        Self::current_wishes(items, now)
     }
 
     /// The head of one line: wish ids in queue order, starting after `after` (a queue key).
@@ -136,19 +114,14 @@ impl Store {
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<QueueEntry>, Option<String>), StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.wishes)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(line_pk(office, service, window)))
-            .consistent_read(true)
-            .limit(limit);
-        if let Some(after) = after {
-            query =
-                query.set_exclusive_start_key(Some(key(line_pk(office, service, window), after)));
-        }
-        let out = query.send().await.op("head_of_line")?;
+        let pk = line_pk(office, service, window);
+        let lookup = Lookup {
+            consistent: true,
+            limit: Some(limit),
+            start: after.map(|sk| key(pk.clone(), sk)),
+            ..Lookup::new("pk = :pk", Values::default().with(":pk", s(pk.clone())))
+        };
+        let out = self.query(Table::Wishes, lookup, "head_of_line").await?;
         let ids = out
             .items
             .unwrap_or_default()
@@ -180,29 +153,11 @@ impl Store {
         window: Window,
         before: &str,
     ) -> Result<usize, StoreError> {
-        let mut count = 0usize;
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.wishes)
-                .key_condition_expression("pk = :pk AND sk < :before")
-                .set_expression_attribute_values(Some(vals([
-                    (":pk", s(line_pk(office, service, window))),
-                    (":before", s(before)),
-                ])))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .op("ahead_in_line")?;
-            count += usize::try_from(out.count).unwrap_or(0);
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(count);
-            }
-        }
+        let values = Values::default()
+            .with(":pk", s(line_pk(office, service, window)))
+            .with(":before", s(before));
+        self.count_all("pk = :pk AND sk < :before", values, "ahead_in_line")
+            .await
     }
 
     /// For tests and the local runner: the line a wish is in, to check queue order.
@@ -212,16 +167,7 @@ impl Store {
         service: &ServiceId,
         window: Window,
     ) -> Result<usize, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.wishes)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(line_pk(office, service, window)))
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .send()
-            .await
-            .op("line_length")?;
-        Ok(usize::try_from(out.count).unwrap_or(0))
+        let values = Values::default().with(":pk", s(line_pk(office, service, window)));
+        self.count_all("pk = :pk", values, "line_length").await
     }
 }

@@ -1,9 +1,9 @@
 //! Transactions, batches and the small builders every aggregate file uses.
 
-use super::{
-    AttributeValue, GSI, HashMap, KeysAndAttributes, OfferId, Put, SdkError, SlotId, Store,
-    StoreError, TransactWriteItem, Update, WishId, WriteRequest, keys,
-};
+use super::prelude::*;
+
+/// An item as the SDK hands it over.
+pub(super) type Item = HashMap<String, AttributeValue>;
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -24,46 +24,169 @@ pub(super) fn slot_key(id: &SlotId) -> HashMap<String, AttributeValue> {
     HashMap::from([(keys::SLOT_ID.to_owned(), s(id.as_ref()))])
 }
 
-/// Attribute names that are reserved words in `DynamoDB` expressions, as the expressions here
-/// spell them.
-const RESERVED: [(&str, &str); 2] = [("#status", keys::STATUS), ("#start", "start")];
-
-/// One conditional update of a transaction: `update` applies only if `condition` holds on the
-/// item at `key`. The reserved attribute names the expressions use (`#status`, `#start`) are
-/// bound here.
-pub(super) fn conditional_update(
-    table: &str,
-    key: HashMap<String, AttributeValue>,
-    update: &str,
-    condition: &str,
-    values: HashMap<String, AttributeValue>,
-) -> Result<TransactWriteItem, StoreError> {
-    let mut builder = Update::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .update_expression(update)
-        .condition_expression(condition)
-        .set_expression_attribute_values(Some(values));
-    for (placeholder, name) in RESERVED {
-        if update.contains(placeholder) || condition.contains(placeholder) {
-            builder = builder.expression_attribute_names(placeholder, name);
-        }
-    }
-    Ok(TransactWriteItem::builder()
-        .update(builder.build()?)
-        .build())
-}
-pub(super) fn vals<const N: usize>(
-    pairs: [(&str, AttributeValue); N],
-) -> HashMap<String, AttributeValue> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
 pub(super) fn item<T: serde::Serialize>(
     value: &T,
 ) -> Result<HashMap<String, AttributeValue>, StoreError> {
     Ok(serde_dynamo::to_item(value)?)
 }
 impl Store {
+    fn table(&self, table: Table) -> &str {
+        match table {
+            Table::Wishes => &self.wishes,
+            Table::Slots => &self.slots,
+        }
+    }
+
+    /// `write` on the item at `key`, as one part of a transaction.
+    pub(super) fn guarded(
+        &self,
+        write: Write,
+        key: Item,
+        values: &Values,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = writes::update(self.table(write.table()), key, write, values)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// `write` on the item at `key` on its own: the item after it, or `None` when its condition
+    /// did not hold.
+    pub(super) async fn apply(
+        &self,
+        write: Write,
+        key: Item,
+        values: &Values,
+        op: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
+        let update = writes::update(self.table(write.table()), key, write, values)?;
+        self.send_update(&update, op).await
+    }
+
+    /// Sends one update outside a transaction: the item after it, `None` on a failed condition.
+    pub(super) async fn send_update(
+        &self,
+        update: &Update,
+        op: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
+        self.client
+            .update_item()
+            .table_name(update.table_name())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .unless_condition_failed(op)
+            .map(|out| out.map(|o| o.attributes.unwrap_or_default()))
+    }
+
+    /// A counter outside every transaction: a failure is logged (`what` was not counted), not
+    /// returned; the figures it feeds are estimates.
+    pub(super) async fn count(&self, update: Result<Update, StoreError>, what: &'static str) {
+        let sent = match update {
+            Ok(update) => self.send_update(&update, what).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "{what} not counted");
+        }
+    }
+
+    /// Puts `record` into `table` if `condition` holds; `false` when it did not.
+    pub(super) async fn put_if<T: serde::Serialize>(
+        &self,
+        table: Table,
+        record: &T,
+        condition: &str,
+        values: &Values,
+        op: &'static str,
+    ) -> Result<bool, StoreError> {
+        let (bound, names) = values.bind_condition(condition)?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table(table))
+            .set_item(Some(item(record)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values((!bound.is_empty()).then_some(bound))
+            .send()
+            .await;
+        Ok(put.unless_condition_failed(op)?.is_some())
+    }
+
+    /// One item of `table`, read as `R`.
+    pub(super) async fn read<R: serde::de::DeserializeOwned>(
+        &self,
+        table: Table,
+        key: Item,
+        op: &'static str,
+    ) -> Result<Option<R>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table(table))
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .op(op)?;
+        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// One page of a query of `table` (or its index); `Lookup` says which.
+    pub(super) async fn query(
+        &self,
+        table: Table,
+        lookup: Lookup<'_>,
+        op: &'static str,
+    ) -> Result<aws_sdk_dynamodb::operation::query::QueryOutput, StoreError> {
+        let (values, _) = lookup.values.bind_condition(lookup.condition)?;
+        self.client
+            .query()
+            .table_name(self.table(table))
+            .set_index_name(lookup.index.then(|| keys::GSI.to_owned()))
+            .key_condition_expression(lookup.condition)
+            .set_expression_attribute_values(Some(values))
+            .consistent_read(lookup.consistent)
+            .set_limit(lookup.limit)
+            .set_exclusive_start_key(lookup.start)
+            .set_select(
+                lookup
+                    .count
+                    .then_some(aws_sdk_dynamodb::types::Select::Count),
+            )
+            .send()
+            .await
+            .op(op)
+    }
+
+    /// How many items of the wishes table match `condition`, over all pages.
+    pub(super) async fn count_all(
+        &self,
+        condition: &str,
+        values: Values,
+        op: &'static str,
+    ) -> Result<usize, StoreError> {
+        let mut count = 0usize;
+        let mut start = None;
+        loop {
+            let lookup = Lookup {
+                count: true,
+                start,
+                ..Lookup::new(condition, values.clone())
+            };
+            let out = self.query(Table::Wishes, lookup, op).await?;
+            count += usize::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     /// Runs one transaction; a failed condition is `Conflict`. Conflicts between concurrent
     /// transactions on the same items (no condition failed) are retried with backoff.
     pub(super) async fn transact(
@@ -148,58 +271,42 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put.build()?).build())
     }
 
-    /// `BatchGetItem` of up to 100 keys of the wishes table, asking again for what the service
-    /// leaves unprocessed (with a short backoff; `Unavailable` after 8 rounds).
+    /// `BatchGetItem` of up to 100 keys of the wishes table.
     pub(super) async fn batch_get(
         &self,
-        keys: Vec<HashMap<String, AttributeValue>>,
+        keys: Vec<Item>,
         consistent: bool,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        let mut items = Vec::new();
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(consistent)
-                .build()?,
-        );
-        let mut rounds = 0;
-        while let Some(keys) = pending.take() {
-            let out = self
+    ) -> Result<Vec<Item>, StoreError> {
+        let first = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(consistent)
+            .build()?;
+        until_processed("batch_get", first, |keys| async move {
+            let mut out = self
                 .client
                 .batch_get_item()
                 .request_items(&self.wishes, keys)
                 .send()
                 .await
                 .op("batch_get")?;
-            items.extend(
-                out.responses
-                    .unwrap_or_default()
-                    .remove(&self.wishes)
-                    .unwrap_or_default(),
-            );
-            pending = out
+            let found = out
+                .responses
+                .as_mut()
+                .and_then(|r| r.remove(&self.wishes))
+                .unwrap_or_default();
+            let left = out
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.wishes))
                 .filter(|k| !k.keys().is_empty());
-            rounds += 1;
-            if pending.is_some() {
-                if rounds > 8 {
-                    return Err(StoreError::Unavailable {
-                        op: "batch_get",
-                        code: "throttled".into(),
-                    });
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20 * rounds)).await;
-            }
-        }
-        Ok(items)
+            Ok((found, left))
+        })
+        .await
     }
 
+    /// `BatchWriteItem` of any number of requests to the wishes table, 25 at a time.
     pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(25) {
-            let mut pending = chunk.to_vec();
-            let mut round = 0u32;
-            while !pending.is_empty() {
+            until_processed("batch_write", chunk.to_vec(), |pending| async move {
                 let out = self
                     .client
                     .batch_write_item()
@@ -207,44 +314,112 @@ impl Store {
                     .send()
                     .await
                     .op("batch_write")?;
-                pending = out
+                let left = out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.wishes))
-                    .unwrap_or_default();
-                round += 1;
-                if !pending.is_empty() {
-                    if round > 8 {
-                        return Err(StoreError::Unavailable {
-                            op: "batch_write",
-                            code: "throttled".into(),
-                        });
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(round)))
-                        .await;
-                }
-            }
+                    .filter(|l| !l.is_empty());
+                Ok((Vec::<()>::new(), left))
+            })
+            .await?;
         }
         Ok(())
     }
 
+    /// Items of `table`'s index partition `pk` whose sort key stands to `bound` as `condition`
+    /// says (`gsi1pk = :pk AND gsi1sk … :bound`), in index order.
+    pub(super) async fn index_range(
+        &self,
+        table: Table,
+        condition: &str,
+        (pk, bound): (&str, &str),
+        limit: i32,
+        op: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let values = Values::default()
+            .with(":pk", s(pk))
+            .with(":bound", s(bound));
+        let lookup = Lookup {
+            index: true,
+            limit: Some(limit),
+            ..Lookup::new(condition, values)
+        };
+        Ok(self
+            .query(table, lookup, op)
+            .await?
+            .items
+            .unwrap_or_default())
+    }
+
+    /// Items of the wishes table's index partition `pk` due before `before`, earliest first.
     pub(super) async fn gsi_due(
         &self,
         pk: &str,
         before: &str,
         limit: i32,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.wishes)
-            .index_name(GSI)
-            .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
-            .set_expression_attribute_values(Some(vals([(":pk", s(pk)), (":before", s(before))])))
-            .limit(limit)
-            .send()
+    ) -> Result<Vec<Item>, StoreError> {
+        let condition = "gsi1pk = :pk AND gsi1sk < :bound";
+        self.index_range(Table::Wishes, condition, (pk, before), limit, "gsi_due")
             .await
-            .op("gsi_due")?;
-        Ok(out.items.unwrap_or_default())
+    }
+}
+
+/// Sends `first`, then what the service left unprocessed, until nothing is left (with a short
+/// backoff; `Unavailable` after 8 rounds). `send` answers what it got and what is left.
+async fn until_processed<P, T, F, Fut>(
+    op: &'static str,
+    first: P,
+    mut send: F,
+) -> Result<Vec<T>, StoreError>
+where
+    F: FnMut(P) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<P>), StoreError>>,
+{
+    let mut got = Vec::new();
+    let mut pending = Some(first);
+    let mut round = 0u64;
+    while let Some(p) = pending.take() {
+        let (found, left) = send(p).await?;
+        got.extend(found);
+        pending = left;
+        round += 1;
+        if pending.is_some() {
+            if round > 8 {
+                return Err(StoreError::Unavailable {
+                    op,
+                    code: "throttled".into(),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 * round)).await;
+        }
+    }
+    Ok(got)
+}
+
+/// What a query asks for: a key condition with its values, on the table or its index.
+pub(super) struct Lookup<'a> {
+    pub(super) condition: &'a str,
+    pub(super) values: Values,
+    /// The table's one global secondary index instead of the table.
+    pub(super) index: bool,
+    /// Strongly consistent (the table only).
+    pub(super) consistent: bool,
+    pub(super) limit: Option<i32>,
+    pub(super) start: Option<Item>,
+    /// Only how many match.
+    pub(super) count: bool,
+}
+
+impl<'a> Lookup<'a> {
+    pub(super) fn new(condition: &'a str, values: Values) -> Self {
+        Self {
+            condition,
+            values,
+            index: false,
+            consistent: false,
+            limit: None,
+            start: None,
+            count: false,
+        }
     }
 }
 

@@ -1,12 +1,13 @@
 //! Wishes and their links: creation, reads, and every state change of a wish.
 
-use super::{
-    ADDRESS_SK, AGE_DUE, AddressBook, AddressRecord, AttributeValue, DateTime, ENQUEUE_DUE,
-    LinkKind, Offer, OfferStatus, Op, OutgoingMail, Put, Store, StoreError, TOKEN_SK, TokenHash,
-    TokenRecord, TransactWriteItem, Utc, Wish, WishId, WishRecord, WishStatus, address_pk,
-    conditional_update, due_sk, epoch, item, key, keys, n, queue_key, s, token_pk, ts, vals,
-    wish_key,
-};
+use super::prelude::*;
+
+/// What happened to a wish's age ([`Store::mark_age`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgeMark {
+    Reminded,
+    Kept,
+}
 
 impl Store {
     /// Stores a new pending wish with its link token, the opt-in mail, and the address's updated
@@ -44,15 +45,14 @@ impl Store {
                 .expression_attribute_values(":v", n(v)),
             None => put_address.condition_expression("attribute_not_exists(pk)"),
         };
-        let mut items = vec![
+        let items = vec![
             self.put(&self.wishes, item(&record)?, true)?,
             self.put(&self.wishes, item(&token_record)?, true)?,
             TransactWriteItem::builder()
                 .put(put_address.build()?)
                 .build(),
         ];
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
+        self.commit(items, mail, now).await
     }
 
     /// The target id behind a link token, if the token is ours and not expired.
@@ -62,23 +62,12 @@ impl Store {
         kind: LinkKind,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.wishes)
-            .set_key(Some(key(token_pk(token.as_ref()), TOKEN_SK)))
-            .send()
-            .await
-            .op("resolve_token")?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let record: TokenRecord = serde_dynamo::from_item(item)?;
+        let key = key(token_pk(token.as_ref()), TOKEN_SK);
+        let record: Option<TokenRecord> = self.read(Table::Wishes, key, "resolve_token").await?;
         // DynamoDB deletes expired items late (and DynamoDB Local never): expiry is checked here.
-        if record.kind != keys::link_kind(kind) || record.expires_at <= epoch(now) {
-            return Ok(None);
-        }
-        Ok(Some(record.target))
+        Ok(record
+            .filter(|r| r.kind == keys::link_kind(kind) && r.expires_at > epoch(now))
+            .map(|r| r.target))
     }
 
     /// A wish, unless its data has expired (an unconfirmed wish after 24 h, an ended one after the
@@ -88,23 +77,10 @@ impl Store {
         id: &WishId,
         now: DateTime<Utc>,
     ) -> Result<Option<Wish>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.wishes)
-            .set_key(Some(wish_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .op("get_wish")?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let record: WishRecord = serde_dynamo::from_item(item)?;
-        if record.expires_at.is_some_and(|e| e <= epoch(now)) {
-            return Ok(None);
-        }
-        record.into_wish().map(Some)
+        let record: Option<WishRecord> = self.read(Table::Wishes, wish_key(id), "get_wish").await?;
+        Ok(record
+            .filter(|r| r.is_current(now))
+            .map(WishRecord::into_wish))
     }
 
     /// Reads wishes in one round trip (at most 100), consistent, skipping expired ones.
@@ -113,21 +89,29 @@ impl Store {
         ids: &[WishId],
         now: DateTime<Utc>,
     ) -> Result<Vec<Wish>, StoreError> {
-        let mut found = Vec::new();
-        if ids.is_empty() {
-            return Ok(found);
-        }
         let mut unique: Vec<&WishId> = Vec::new();
         for id in ids {
             if !unique.contains(&id) {
                 unique.push(id);
             }
         }
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
         let keys = unique.iter().map(|id| wish_key(id)).collect();
-        for item in self.batch_get(keys, true).await? {
+        Self::current_wishes(self.batch_get(keys, true).await?, now)
+    }
+
+    /// The wishes among `items` whose data has not expired.
+    pub(super) fn current_wishes(
+        items: Vec<Item>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Wish>, StoreError> {
+        let mut found = Vec::new();
+        for item in items {
             let record: WishRecord = serde_dynamo::from_item(item)?;
-            if record.expires_at.is_none_or(|e| e > epoch(now)) {
-                found.push(record.into_wish()?);
+            if record.is_current(now) {
+                found.push(record.into_wish());
             }
         }
         Ok(found)
@@ -141,23 +125,9 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let update = conditional_update(
-            &self.wishes,
-            wish_key(&wish.id),
-            "SET #status = :waiting, confirmed_at = :now, queue_key = :qk, gsi1pk = :due, gsi1sk = :now REMOVE expires_at",
-            "#status = :pending AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
-            vals([
-                (":waiting", s(WishStatus::Waiting.as_str())),
-                (":pending", s(WishStatus::Pending.as_str())),
-                (":now", s(ts(now))),
-                (":qk", s(queue_key(now, &wish.id))),
-                (":due", s(ENQUEUE_DUE)),
-                (":epoch", n(epoch(now))),
-            ]),
-        )?;
-        let mut items = vec![update];
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
+        let v = Values::at(now).with(":place", s(queue_key(now, &wish.id)));
+        let update = self.guarded(Write::WishConfirmed, wish_key(&wish.id), &v)?;
+        self.commit(vec![update], mail, now).await
     }
 
     /// waiting|offered|pending → cancelled; an open offer is withdrawn and its slot set free again
@@ -174,8 +144,7 @@ impl Store {
             items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
             items.push(self.free_slot_update(offer, now)?);
         }
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
+        self.commit(items, mail, now).await
     }
 
     pub(super) fn end_wish_update(
@@ -184,23 +153,13 @@ impl Store {
         status: WishStatus,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let expected = wish.status.as_str();
-        conditional_update(
-            &self.wishes,
-            wish_key(&wish.id),
-            "SET #status = :to, ended_at = :now, expires_at = :exp REMOVE open_offer, gsi1pk, gsi1sk",
-            "#status = :from",
-            vals([
-                (":to", s(status.as_str())),
-                (":from", s(expected)),
-                (":now", s(ts(now))),
-                (":exp", n(epoch(now + self.retention.ended))),
-            ]),
-        )
+        let v = Values::at(now)
+            .wish(wish)
+            .with(":to", s(status.as_str()))
+            .with(":ended", n(epoch(now + self.retention.ended)));
+        self.guarded(Write::WishEnded, wish_key(&wish.id), &v)
     }
 
-    /// offered → waiting after a decline or an expiry: the wish keeps its place and never gets
-    /// this slot again.
     /// offered → waiting (or paused) after a decline or an expiry: the wish keeps its place and
     /// never gets this slot again; `unanswered` counts expiries in a row.
     pub(super) fn back_to_waiting_update(
@@ -209,20 +168,11 @@ impl Store {
         to: WishStatus,
         unanswered: u8,
     ) -> Result<TransactWriteItem, StoreError> {
-        conditional_update(
-            &self.wishes,
-            wish_key(&offer.wish),
-            "SET #status = :to, unanswered = :n, declined = list_append(if_not_exists(declined, :empty), :slot) REMOVE open_offer",
-            "#status = :offered AND open_offer = :offer",
-            vals([
-                (":to", s(to.as_str())),
-                (":n", n(i64::from(unanswered))),
-                (":offered", s(WishStatus::Offered.as_str())),
-                (":offer", s(offer.id.as_ref())),
-                (":empty", AttributeValue::L(vec![])),
-                (":slot", AttributeValue::L(vec![s(offer.slot.as_ref())])),
-            ]),
-        )
+        let v = Values::new()
+            .offer(offer)
+            .with(":to", s(to.as_str()))
+            .with(":unanswered", n(i64::from(unanswered)));
+        self.guarded(Write::WishBackInLine, wish_key(&offer.wish), &v)
     }
 
     /// paused → waiting: the citizen confirmed again; the place in line was never lost.
@@ -232,20 +182,8 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let update = conditional_update(
-            &self.wishes,
-            wish_key(&wish.id),
-            "SET #status = :waiting, unanswered = :zero",
-            "#status = :paused",
-            vals([
-                (":waiting", s(WishStatus::Waiting.as_str())),
-                (":paused", s(WishStatus::Paused.as_str())),
-                (":zero", n(0)),
-            ]),
-        )?;
-        let mut items = vec![update];
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
+        let update = self.guarded(Write::WishResumed, wish_key(&wish.id), &Values::at(now))?;
+        self.commit(vec![update], mail, now).await
     }
 
     /// Confirmed wishes whose age must be looked at by `now` (reminder or expiry).
@@ -254,12 +192,9 @@ impl Store {
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<Wish>, StoreError> {
-        let mut wishes = Vec::new();
-        for item in self.gsi_due(AGE_DUE, &ts(now), limit).await? {
-            let record: WishRecord = serde_dynamo::from_item(item)?;
-            wishes.push(record.into_wish()?);
-        }
-        Ok(wishes)
+        let items = self.gsi_due(AGE_DUE, &ts(now), limit).await?;
+        // An ended wish leaves the age list with its end: all of these are current.
+        Self::current_wishes(items, now)
     }
 
     /// When the rescan should look at this wish's age next.
@@ -268,72 +203,38 @@ impl Store {
         wish: &Wish,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.wishes)
-            .set_key(Some(wish_key(&wish.id)))
-            .update_expression("SET gsi1sk = :at")
-            .condition_expression("gsi1pk = :age")
-            .set_expression_attribute_values(Some(vals([
-                (":age", s(AGE_DUE)),
-                (":at", s(due_sk(at, &wish.id))),
-            ])))
-            .send()
-            .await;
+        let v = Values::at(at).with(":at", s(due_sk(at, &wish.id)));
         // A wish no longer on the age list (ended, or not yet enqueued) needs no schedule.
-        result.unless_condition_failed("schedule_age_check")?;
+        self.apply(
+            Write::WishAgeScheduled,
+            wish_key(&wish.id),
+            &v,
+            "schedule_age_check",
+        )
+        .await?;
         Ok(())
     }
 
-    /// Records the "still interested?" reminder together with its mail.
-    pub async fn remind_wish(
+    /// A step in the wish's age, with its mail: the "still interested?" reminder was sent
+    /// ([`AgeMark::Reminded`]) or the citizen chose to keep the wish ([`AgeMark::Kept`]); the
+    /// rescan looks at the wish again at `next`.
+    pub async fn mark_age(
         &self,
         wish: &Wish,
+        mark: AgeMark,
+        next: DateTime<Utc>,
         now: DateTime<Utc>,
-        ends_at: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let update = conditional_update(
-            &self.wishes,
-            wish_key(&wish.id),
-            "SET reminded_at = :now, gsi1sk = :at",
-            "#status = :status AND gsi1pk = :age AND attribute_not_exists(reminded_at)",
-            vals([
-                (":now", s(ts(now))),
-                (":at", s(due_sk(ends_at, &wish.id))),
-                (":status", s(wish.status.as_str())),
-                (":age", s(AGE_DUE)),
-            ]),
-        )?;
-        let mut items = vec![update];
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
-    }
-
-    /// "Keep my wish": the age starts again, the place in line stays.
-    pub async fn keep_wish(
-        &self,
-        wish: &Wish,
-        now: DateTime<Utc>,
-        next_check: DateTime<Utc>,
-        mail: &OutgoingMail,
-    ) -> Result<(), StoreError> {
-        let update = conditional_update(
-            &self.wishes,
-            wish_key(&wish.id),
-            "SET kept_at = :now, gsi1pk = :age, gsi1sk = :at REMOVE reminded_at",
-            "#status = :status AND attribute_exists(reminded_at)",
-            vals([
-                (":now", s(ts(now))),
-                (":at", s(due_sk(next_check, &wish.id))),
-                (":status", s(wish.status.as_str())),
-                (":age", s(AGE_DUE)),
-            ]),
-        )?;
-        let mut items = vec![update];
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
+        let write = match mark {
+            AgeMark::Reminded => Write::WishReminded,
+            AgeMark::Kept => Write::WishKept,
+        };
+        let v = Values::at(now)
+            .wish(wish)
+            .with(":at", s(due_sk(next, &wish.id)));
+        let update = self.guarded(write, wish_key(&wish.id), &v)?;
+        self.commit(vec![update], mail, now).await
     }
 
     /// waiting → expired at the maximum age.
@@ -343,8 +244,7 @@ impl Store {
         now: DateTime<Utc>,
         mail: &OutgoingMail,
     ) -> Result<(), StoreError> {
-        let mut items = vec![self.end_wish_update(wish, WishStatus::Expired, now)?];
-        items.extend(self.outbox_put(mail, now)?);
-        self.transact(items, None).await
+        let items = vec![self.end_wish_update(wish, WishStatus::Expired, now)?];
+        self.commit(items, mail, now).await
     }
 }

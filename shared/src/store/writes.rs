@@ -1,0 +1,422 @@
+//! Every conditional write of one item, by name: what it changes and what must still hold.
+//!
+//! [`crate::domain::lifecycle`] decides a transition; the write here makes it stick only if the
+//! item is still in the state the use case read. Read together, the table below is the lifecycle
+//! as the tables see it. Values for the placeholders come from [`Values`]: a write binds only the
+//! placeholders its expressions name (`DynamoDB` refuses unused ones), so one set of values serves
+//! every write of a use case.
+
+use super::prelude::*;
+
+/// The values and names an expression binds.
+type Bound = (HashMap<String, AttributeValue>, HashMap<String, String>);
+
+/// Which table a write goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Table {
+    Wishes,
+    Slots,
+}
+
+/// The named conditional writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Write {
+    /// free → offered, if it is still the slot the matching saw.
+    SlotOffered,
+    /// offered → booked by the offer's wish.
+    SlotBooked,
+    /// offered → free: back to the queue (declined, expired, withdrawn with the wish).
+    SlotFreed,
+    /// booked → free: the appointment was cancelled at the office.
+    SlotReleased,
+    /// waiting → offered, unless it holds an offer or declined this slot before.
+    WishOffered,
+    /// `:from` → `:to` (an end state): retention starts, off every index.
+    WishEnded,
+    /// offered → `:to` (waiting or paused) with its place; this slot is never offered again.
+    WishBackInLine,
+    /// offered → waiting after the office withdrew the slot (it may come back to this wish).
+    WishOfferWithdrawn,
+    /// pending → waiting: the place in line is the confirmation time.
+    WishConfirmed,
+    /// paused → waiting.
+    WishResumed,
+    /// Entered in its lines: off the enqueue list, onto the age list.
+    WishEnqueued,
+    /// When the rescan looks at the wish's age next.
+    WishAgeScheduled,
+    /// The "still interested?" reminder was sent.
+    WishReminded,
+    /// "Keep my wish" after a reminder.
+    WishKept,
+    /// open → accepted, before the deadline.
+    OfferAccepted,
+    /// open → `:to`.
+    OfferClosed,
+    /// A due mail taken over for one more attempt, if nobody took it first.
+    MailClaimed,
+    /// A mail was sent: body and address are dropped.
+    MailSent,
+    /// One more request of a client this hour, up to the limit.
+    ClientCounted,
+    /// The queue counters of the statistics.
+    QueueCounted,
+    /// One more slot released into a line today.
+    ReleaseCounted,
+    /// One more offer answered (`#field` is the outcome).
+    OfferCounted,
+}
+
+impl Write {
+    pub(super) fn table(self) -> Table {
+        match self {
+            Write::SlotOffered | Write::SlotBooked | Write::SlotFreed | Write::SlotReleased => {
+                Table::Slots
+            }
+            _ => Table::Wishes,
+        }
+    }
+
+    /// The update and the condition (none for the counters).
+    pub(super) fn spec(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Write::SlotOffered => (
+                "SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk",
+                Some(
+                    "#status = :free AND office = :office AND service = :service AND #start = :start",
+                ),
+            ),
+            Write::SlotBooked => (
+                "SET #status = :booked, wish = :wish, updated_at = :now",
+                Some("#status = :offered AND offer = :offer"),
+            ),
+            Write::SlotFreed => (
+                "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE offer, wish",
+                Some("#status = :offered AND offer = :offer"),
+            ),
+            Write::SlotReleased => (
+                "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE wish, offer",
+                Some("#status = :booked"),
+            ),
+            Write::WishOffered => (
+                "SET #status = :offered, open_offer = :offer",
+                Some(
+                    "#status = :waiting AND attribute_not_exists(open_offer) AND NOT contains(declined, :slot)",
+                ),
+            ),
+            Write::WishEnded => (
+                "SET #status = :to, ended_at = :now, expires_at = :ended REMOVE open_offer, gsi1pk, gsi1sk",
+                Some("#status = :from"),
+            ),
+            Write::WishBackInLine => (
+                "SET #status = :to, unanswered = :unanswered, declined = list_append(if_not_exists(declined, :nothing), :declined) REMOVE open_offer",
+                Some("#status = :offered AND open_offer = :offer"),
+            ),
+            Write::WishOfferWithdrawn => (
+                "SET #status = :waiting REMOVE open_offer",
+                Some("#status = :offered AND open_offer = :offer"),
+            ),
+            Write::WishConfirmed => (
+                "SET #status = :waiting, confirmed_at = :now, queue_key = :place, gsi1pk = :enqueue, gsi1sk = :now REMOVE expires_at",
+                Some(
+                    "#status = :pending AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
+                ),
+            ),
+            Write::WishResumed => (
+                "SET #status = :waiting, unanswered = :zero",
+                Some("#status = :paused"),
+            ),
+            Write::WishEnqueued => ("SET gsi1pk = :age, gsi1sk = :at", Some("gsi1pk = :enqueue")),
+            Write::WishAgeScheduled => ("SET gsi1sk = :at", Some("gsi1pk = :age")),
+            Write::WishReminded => (
+                "SET reminded_at = :now, gsi1sk = :at",
+                Some("#status = :from AND gsi1pk = :age AND attribute_not_exists(reminded_at)"),
+            ),
+            Write::WishKept => (
+                "SET kept_at = :now, gsi1pk = :age, gsi1sk = :at REMOVE reminded_at",
+                Some("#status = :from AND attribute_exists(reminded_at)"),
+            ),
+            Write::OfferAccepted => (
+                "SET #status = :accepted, closed_at = :now REMOVE gsi1pk, gsi1sk",
+                Some("#status = :open AND deadline > :now"),
+            ),
+            Write::OfferClosed => (
+                "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
+                Some("#status = :open"),
+            ),
+            Write::MailClaimed => (
+                "SET gsi1sk = :lease ADD attempts :one",
+                Some("gsi1sk = :seen"),
+            ),
+            Write::MailSent => (
+                "SET #status = :sent, sent_at = :now REMOVE gsi1pk, gsi1sk, #body, #to",
+                None,
+            ),
+            Write::ClientCounted => (
+                "ADD requests :one SET expires_at = :expires",
+                Some("attribute_not_exists(requests) OR requests < :limit"),
+            ),
+            Write::QueueCounted => (
+                "ADD waiting :delta SET office = :office, service = :service",
+                None,
+            ),
+            Write::ReleaseCounted => ("ADD #day :one SET expires_at = :expires", None),
+            Write::OfferCounted => ("ADD #field :one", None),
+        }
+    }
+}
+
+/// Values and attribute names for the placeholders of a use case's writes. A `#name` stands for
+/// the attribute `name` unless given otherwise; a `:word` that is a status (`:free`, `:waiting`,
+/// `:open`, `:sent`, …) stands for that status.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Values {
+    values: HashMap<String, AttributeValue>,
+    names: HashMap<String, String>,
+}
+
+impl Values {
+    /// The values every write may use at `now`.
+    pub(super) fn at(now: DateTime<Utc>) -> Self {
+        Self::new()
+            .with(":now", s(ts(now)))
+            .with(":epoch", n(epoch(now)))
+    }
+
+    /// The constants: numbers, the empty list, the index partitions.
+    pub(super) fn new() -> Self {
+        Self::default()
+            .with(":one", n(1))
+            .with(":zero", n(0))
+            .with(":nothing", AttributeValue::L(vec![]))
+            .with(":enqueue", s(ENQUEUE_DUE))
+            .with(":age", s(AGE_DUE))
+    }
+
+    pub(super) fn with(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(placeholder.to_owned(), value);
+        self
+    }
+
+    /// `#placeholder` stands for the attribute `name` (a name only known at run time).
+    pub(super) fn name(mut self, placeholder: &str, name: &str) -> Self {
+        self.names.insert(placeholder.to_owned(), name.to_owned());
+        self
+    }
+
+    /// What the writes about one offer refer to: the offer, its slot and wish, the slot's place
+    /// in the free index should it go back.
+    pub(super) fn offer(self, offer: &Offer) -> Self {
+        self.with(":offer", s(offer.id.as_ref()))
+            .with(":slot", s(offer.slot.as_ref()))
+            .with(":declined", AttributeValue::L(vec![s(offer.slot.as_ref())]))
+            .with(":wish", s(offer.wish.as_ref()))
+            .with(":office", s(offer.office.as_ref()))
+            .with(":service", s(offer.service.as_ref()))
+            .with(":start", s(ts(offer.start)))
+            .with(":fpk", s(free_pk(&offer.office)))
+            .with(":fsk", s(free_sk(offer.start, &offer.slot)))
+    }
+
+    /// The state the use case read a wish in, for writes that require it unchanged.
+    pub(super) fn wish(self, wish: &Wish) -> Self {
+        self.with(":from", s(wish.status.as_str()))
+    }
+
+    /// The values a key condition uses.
+    pub(super) fn bind_condition(&self, condition: &str) -> Result<Bound, StoreError> {
+        self.bind(condition, None)
+    }
+
+    /// The attribute values and names `update` and `condition` use, each exactly once.
+    fn bind(&self, update: &str, condition: Option<&str>) -> Result<Bound, StoreError> {
+        let expressions = [Some(update), condition];
+        let mut values = HashMap::new();
+        let mut names = HashMap::new();
+        for word in expressions.iter().flatten().flat_map(|e| placeholders(e)) {
+            if let Some(name) = word.strip_prefix('#') {
+                let bound = match (self.names.get(word), name) {
+                    (Some(given), _) => given.clone(),
+                    (None, "body") => keys::MAIL_BODY.to_owned(),
+                    (None, plain) => plain.to_owned(),
+                };
+                names.insert(word.to_owned(), bound);
+            } else if let Some(status) = word.strip_prefix(':') {
+                let value = match self.values.get(word) {
+                    Some(v) => v.clone(),
+                    None if is_status(status) => s(status),
+                    None => {
+                        return Err(StoreError::Corrupt(format!(
+                            "no value for {word} in {update:?}"
+                        )));
+                    }
+                };
+                values.insert(word.to_owned(), value);
+            }
+        }
+        Ok((values, names))
+    }
+}
+
+/// The `#name` and `:value` placeholders of an expression, in order (repeats included).
+fn placeholders(expression: &str) -> impl Iterator<Item = &str> {
+    expression
+        .match_indices(['#', ':'])
+        .map(move |(at, _)| {
+            let rest = &expression[at + 1..];
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &expression[at..=at + len]
+        })
+        .filter(|word| word.len() > 1)
+}
+
+fn is_status(word: &str) -> bool {
+    SlotStatus::ALL.iter().any(|st| st.as_str() == word)
+        || WishStatus::ALL.iter().any(|st| st.as_str() == word)
+        || OfferStatus::ALL.iter().any(|st| st.as_str() == word)
+        || [keys::MAIL_PENDING, keys::MAIL_SENT].contains(&word)
+}
+
+/// The request of `write` on the item at `key` of `table`.
+pub(super) fn update(
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+    write: Write,
+    values: &Values,
+) -> Result<Update, StoreError> {
+    let (update, condition) = write.spec();
+    expression_update(table, key, update, condition, values)
+}
+
+/// As [`update`], for an expression computed at run time.
+pub(super) fn expression_update(
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+    update: &str,
+    condition: Option<&str>,
+    values: &Values,
+) -> Result<Update, StoreError> {
+    let (bound, names) = values.bind(update, condition)?;
+    Ok(Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(update)
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_names((!names.is_empty()).then_some(names))
+        .set_expression_attribute_values((!bound.is_empty()).then_some(bound))
+        .build()?)
+}
+
+/// Deletes the item at `key` of `table` if `condition` holds.
+pub(super) fn delete(
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+    condition: &str,
+    values: &Values,
+) -> Result<Delete, StoreError> {
+    let (bound, names) = values.bind_condition(condition)?;
+    Ok(Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition)
+        .set_expression_attribute_names((!names.is_empty()).then_some(names))
+        .set_expression_attribute_values((!bound.is_empty()).then_some(bound))
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Write; 22] = [
+        Write::SlotOffered,
+        Write::SlotBooked,
+        Write::SlotFreed,
+        Write::SlotReleased,
+        Write::WishOffered,
+        Write::WishEnded,
+        Write::WishBackInLine,
+        Write::WishOfferWithdrawn,
+        Write::WishConfirmed,
+        Write::WishResumed,
+        Write::WishEnqueued,
+        Write::WishAgeScheduled,
+        Write::WishReminded,
+        Write::WishKept,
+        Write::OfferAccepted,
+        Write::OfferClosed,
+        Write::MailClaimed,
+        Write::MailSent,
+        Write::ClientCounted,
+        Write::QueueCounted,
+        Write::ReleaseCounted,
+        Write::OfferCounted,
+    ];
+
+    #[test]
+    fn placeholders_are_read_whole() {
+        let found: Vec<&str> =
+            placeholders("SET #status = :to, a = :b_1 REMOVE x WHERE c > :now").collect();
+        assert_eq!(found, ["#status", ":to", ":b_1", ":now"]);
+    }
+
+    #[test]
+    fn status_placeholders_bind_themselves_and_others_must_be_given() {
+        let (values, names) = Values::default()
+            .bind("SET #status = :offered", Some("#status = :free"))
+            .unwrap();
+        assert_eq!(values[":offered"], s("offered"));
+        assert_eq!(values[":free"], s("free"));
+        assert_eq!(names["#status"], "status");
+        let missing = Values::default().bind("SET a = :offer", None);
+        assert!(matches!(missing, Err(StoreError::Corrupt(m)) if m.contains(":offer")));
+    }
+
+    #[test]
+    fn only_the_placeholders_a_write_uses_are_bound() {
+        let (values, names) = Values::at(Utc::now())
+            .with(":unused", s("x"))
+            .bind(Write::MailSent.spec().0, None)
+            .unwrap();
+        let mut bound: Vec<&String> = values.keys().collect();
+        bound.sort();
+        assert_eq!(bound, [":now", ":sent"]);
+        assert_eq!(names["#body"], keys::MAIL_BODY);
+        assert_eq!(names["#to"], "to");
+    }
+
+    #[test]
+    fn every_write_is_bound_by_the_values_its_use_case_gives() {
+        // What the use cases give, together: with these every placeholder of every write has a
+        // value, so no write can fail at run time for a missing one.
+        let values = Values::at(Utc::now())
+            .with(":to", s("x"))
+            .with(":from", s("x"))
+            .with(":ended", n(1))
+            .with(":unanswered", n(1))
+            .with(":place", s("x"))
+            .with(":at", s("x"))
+            .with(":lease", s("x"))
+            .with(":seen", s("x"))
+            .with(":expires", n(1))
+            .with(":limit", n(1))
+            .with(":delta", n(1))
+            .with(":offer", s("x"))
+            .with(":slot", s("x"))
+            .with(":declined", s("x"))
+            .with(":wish", s("x"))
+            .with(":office", s("x"))
+            .with(":service", s("x"))
+            .with(":start", s("x"))
+            .with(":fpk", s("x"))
+            .with(":fsk", s("x"))
+            .name("#day", "d")
+            .name("#field", "f");
+        for write in ALL {
+            let (update, condition) = write.spec();
+            assert!(values.bind(update, condition).is_ok(), "{write:?}");
+        }
+    }
+}
