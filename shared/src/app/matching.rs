@@ -4,10 +4,10 @@ use super::{AppError, Deps};
 use crate::domain::lifecycle;
 use crate::domain::matching::pick;
 use crate::domain::{
-    Catalog, OfferId, Slot, SlotStatus, Token, Window, Wish, WishId, local_window, offer_deadline,
+    Email, OfferId, Slot, SlotStatus, Token, Wish, WishId, local_window, offer_deadline,
 };
 use crate::mails::Recipient;
-use crate::store::StoreError;
+use crate::store::{QueueEntry, StoreError};
 use chrono::{DateTime, Utc};
 
 /// How many queue entries one read takes from the head of a line.
@@ -29,73 +29,91 @@ pub async fn match_slot(
     let mut slot = slot.clone();
     for attempt in 0..8 {
         let now = deps.clock.now();
-        if slot.status != SlotStatus::Free {
+        // Read: who is first in line (from the head's entry on the first try, from the wishes'
+        // states after a conflict).
+        let Some(first) = first_in_line(deps, &slot, attempt == 0, now).await? else {
             return Ok(None);
-        }
+        };
+        let to = first.recipient();
+        // Decide: the offer and its mail.
         let Some(deadline) = offer_deadline(now, slot.start, deps.config.timing) else {
             return Ok(None);
         };
-        let window = local_window(slot.start);
-        let result = if attempt == 0 {
-            let (head, _) = deps
-                .store
-                .head_of_line(&slot.office, &slot.service, window, None, 1)
-                .await?;
-            let Some(entry) = head.into_iter().next() else {
-                return Ok(None);
-            };
-            if let Some(email) = entry.email {
-                let to = Recipient {
-                    id: &entry.wish,
-                    email: &email,
-                    language: entry.language,
-                    active: true,
-                };
-                offer_to(deps, &catalog, &slot, to, deadline, now).await
-            } else {
-                offer_first_fitting(deps, &catalog, &slot, window, deadline, now).await
-            }
-        } else {
-            offer_first_fitting(deps, &catalog, &slot, window, deadline, now).await
+        let Ok(change) = lifecycle::offer(OfferId::generate(), &slot, to.id, deadline, now) else {
+            return Ok(None);
         };
-        match result {
-            Ok(offer) => return Ok(offer),
+        let offer = change.state;
+        let token = Token::generate();
+        let mail = deps.mails(&catalog, now).offer(&offer, to, &token)?;
+        // Commit, conditioned on the slot being free and the wish waiting as read.
+        match deps
+            .store
+            .create_offer(&offer, &token.hash(), &mail, now)
+            .await
+        {
+            Ok(()) => {
+                deps.deliver_and_notify(&mail, &change.events).await;
+                tracing::info!(offer_id = %offer.id, wish_id = %offer.wish, "offer sent");
+                return Ok(Some(offer));
+            }
             // Someone else changed the slot or the wish: read again.
-            Err(AppError::Conflict(_)) => {
+            Err(StoreError::Conflict) => {
                 slot = match deps.store.get_slot(&slot.id).await? {
                     Some(s) => s,
                     None => return Ok(None),
                 };
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Err(AppError::Conflict("slot while matching"))
 }
 
-/// The offer to the first wish in line that may take the slot, if any.
-async fn offer_first_fitting(
-    deps: &Deps,
-    catalog: &Catalog,
-    slot: &Slot,
-    window: Window,
-    deadline: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<Option<crate::domain::Offer>, AppError> {
-    match first_fitting(deps, slot, window, now).await? {
-        Some(wish) => offer_to(deps, catalog, slot, (&wish).into(), deadline, now).await,
-        None => Ok(None),
+/// Whom a slot is offered to: the entry at the head of its line (which says whom to write to),
+/// or a wish read with its current state.
+enum First {
+    Entry(QueueEntry, Email),
+    Wish(Wish),
+}
+
+impl First {
+    fn recipient(&self) -> Recipient<'_> {
+        match self {
+            First::Entry(entry, email) => Recipient {
+                id: &entry.wish,
+                email,
+                language: entry.language,
+                active: true,
+            },
+            First::Wish(wish) => wish.into(),
+        }
     }
 }
 
-/// The first wish in line that may take the slot, reading the line a page at a time with the
-/// wishes' current states.
-async fn first_fitting(
+/// The first wish in the slot's line that may take it, if the slot is free. `fast`: trust the
+/// head entry (one query; the offer's conditions catch a head that cannot take it).
+async fn first_in_line(
     deps: &Deps,
     slot: &Slot,
-    window: Window,
+    fast: bool,
     now: DateTime<Utc>,
-) -> Result<Option<Wish>, AppError> {
+) -> Result<Option<First>, AppError> {
+    if slot.status != SlotStatus::Free {
+        return Ok(None);
+    }
+    let window = local_window(slot.start);
+    if fast {
+        let (head, _) = deps
+            .store
+            .head_of_line(&slot.office, &slot.service, window, None, 1)
+            .await?;
+        let Some(entry) = head.into_iter().next() else {
+            return Ok(None);
+        };
+        if let Some(email) = entry.email.clone() {
+            return Ok(Some(First::Entry(entry, email)));
+        }
+    }
     let mut after: Option<String> = None;
     loop {
         let (entries, next) = deps
@@ -110,40 +128,11 @@ async fn first_fitting(
             .filter_map(|id| wishes.iter().find(|w| &w.id == id))
             .collect();
         if let Some(w) = pick(slot, ordered) {
-            return Ok(Some(w.clone()));
+            return Ok(Some(First::Wish(w.clone())));
         }
         match next {
             Some(n) => after = Some(n),
             None => return Ok(None),
         }
     }
-}
-
-/// The offer transaction for one wish; `Conflict` when the slot or the wish changed meanwhile.
-async fn offer_to(
-    deps: &Deps,
-    catalog: &Catalog,
-    slot: &Slot,
-    to: Recipient<'_>,
-    deadline: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<Option<crate::domain::Offer>, AppError> {
-    let Ok(change) = lifecycle::offer(OfferId::generate(), slot, to.id, deadline, now) else {
-        return Ok(None);
-    };
-    let offer = change.state;
-    let token = Token::generate();
-    let mail = deps.mails(catalog, now).offer(&offer, to, &token)?;
-    match deps
-        .store
-        .create_offer(&offer, &token.hash(), &mail, now)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict) => return Err(AppError::Conflict("offer")),
-        Err(e) => return Err(e.into()),
-    }
-    deps.deliver_and_notify(&mail, &change.events).await;
-    tracing::info!(offer_id = %offer.id, wish_id = %to.id, "offer sent");
-    Ok(Some(offer))
 }

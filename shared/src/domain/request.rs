@@ -251,14 +251,7 @@ impl WishRequest {
         if offices.is_empty() {
             return errors.refuse("offices", "required", "please choose at least one office");
         }
-        if offices.len() > MAX_OFFICES {
-            return errors.refuse(
-                "offices",
-                "too_many",
-                format!("please choose at most {MAX_OFFICES} offices"),
-            );
-        }
-        Some(offices)
+        at_most(offices.len(), MAX_OFFICES, ("offices", "offices"), errors).then_some(offices)
     }
 
     fn parse_windows(&self, errors: &mut FieldErrors) -> Option<BTreeSet<Window>> {
@@ -307,15 +300,26 @@ impl WishRequest {
                 "please choose at least one hour on one weekday",
             );
         }
-        if windows.len() > MAX_WINDOWS {
-            return errors.refuse(
-                "windows",
-                "too_many",
-                format!("please choose at most {MAX_WINDOWS} hours"),
-            );
-        }
-        Some(windows)
+        at_most(windows.len(), MAX_WINDOWS, ("windows", "hours"), errors).then_some(windows)
     }
+}
+
+/// Whether `count` choices are within `max`; a `too_many` error for `field` (choices of `what`)
+/// when not.
+fn at_most(
+    count: usize,
+    max: usize,
+    (field, what): (&str, &str),
+    errors: &mut FieldErrors,
+) -> bool {
+    if count > max {
+        errors.add(
+            field,
+            "too_many",
+            format!("please choose at most {max} {what}"),
+        );
+    }
+    count <= max
 }
 
 #[cfg(test)]

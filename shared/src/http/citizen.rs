@@ -1,13 +1,13 @@
 //! submit-wish: the form, the offices, wish submission and the wish's page and actions.
 
 use super::dto::{form_to_request, offices_json, wish_json};
-use super::{BODY_LIMIT, LangQuery, Link, Visit, error_response, language, page};
+use super::{BODY_LIMIT, LangQuery, Visit, error_response, language, page};
 use crate::app::{self, AppError, Deps};
 use crate::domain::{Catalog, FieldErrors, Language, Wish, WishRequest};
 use crate::render::views::{self, form_context, localized_errors};
 use crate::render::{self, texts};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -226,38 +226,39 @@ async fn show_wish(
 /// The wish page after a use case on its link: in the wish's language unless the query asks for
 /// another, titled after what was done (`title_key`).
 async fn wish_answer(
-    link: &Link,
+    visit: &Visit,
+    token: &str,
     result: Result<Wish, AppError>,
     title_key: Option<&str>,
 ) -> Response {
-    let json = link.wants_json();
+    let json = visit.wants_json();
     match result {
         Ok(wish) => {
-            let lang = link.language(Some(wish.language));
-            show_wish(&link.deps, &wish, &link.token, lang, json, title_key).await
+            let lang = visit.language(Some(wish.language));
+            show_wish(&visit.deps, &wish, token, lang, json, title_key).await
         }
-        Err(e) => error_response(&e, link.language(None), json),
+        Err(e) => error_response(&e, visit.language(None), json),
     }
 }
 
-async fn wish_page(link: Link) -> Response {
-    let result = app::wish_by_token(&link.deps, &link.token)
+async fn wish_page(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::wish_by_token(&visit.deps, &token)
         .await
         .map(|(w, _)| w);
-    wish_answer(&link, result, None).await
+    wish_answer(&visit, &token, result, None).await
 }
 
-async fn confirm_wish(link: Link) -> Response {
-    let result = app::confirm_wish(&link.deps, &link.token).await;
-    wish_answer(&link, result, Some("wish_confirmed_title")).await
+async fn confirm_wish(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::confirm_wish(&visit.deps, &token).await;
+    wish_answer(&visit, &token, result, Some("wish_confirmed_title")).await
 }
 
-async fn keep_wish(link: Link) -> Response {
-    let result = app::keep_wish(&link.deps, &link.token).await;
-    wish_answer(&link, result, Some("wish_kept_title")).await
+async fn keep_wish(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::keep_wish(&visit.deps, &token).await;
+    wish_answer(&visit, &token, result, Some("wish_kept_title")).await
 }
 
-async fn cancel_wish(link: Link) -> Response {
-    let result = app::cancel_by_link(&link.deps, &link.token).await;
-    wish_answer(&link, result, Some("wish_cancelled_title")).await
+async fn cancel_wish(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::cancel_by_link(&visit.deps, &token).await;
+    wish_answer(&visit, &token, result, Some("wish_cancelled_title")).await
 }

@@ -71,35 +71,6 @@ impl Visit {
     }
 }
 
-/// A page behind a mail's link: the visit and the link's token.
-pub(crate) struct Link {
-    pub(crate) visit: Visit,
-    pub(crate) token: String,
-}
-
-impl std::ops::Deref for Link {
-    type Target = Visit;
-    fn deref(&self) -> &Visit {
-        &self.visit
-    }
-}
-
-impl axum::extract::FromRequestParts<crate::app::Deps> for Link {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        deps: &crate::app::Deps,
-    ) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(token) =
-            axum::extract::Path::<String>::from_request_parts(parts, deps)
-                .await
-                .map_err(IntoResponse::into_response)?;
-        let visit = Visit::from_request_parts(parts, deps).await?;
-        Ok(Self { visit, token })
-    }
-}
-
 pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)

@@ -75,10 +75,10 @@ impl SlotRecord {
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OfferRecord {
-    pub pk: String,
-    pub sk: String,
     #[serde(flatten)]
     pub offer: Offer,
+    pub pk: String,
+    pub sk: String,
     pub gsi1pk: Option<String>,
     pub gsi1sk: Option<String>,
     pub expires_at: Option<i64>,

@@ -281,22 +281,18 @@ impl Store {
             .set_keys(Some(keys))
             .consistent_read(consistent)
             .build()?;
+        let table = self.wishes.as_str();
         until_processed("batch_get", first, |keys| async move {
-            let mut out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.wishes, keys)
-                .send()
-                .await
-                .op("batch_get")?;
+            let request = self.client.batch_get_item().request_items(table, keys);
+            let mut out = request.send().await.op("batch_get")?;
             let found = out
                 .responses
                 .as_mut()
-                .and_then(|r| r.remove(&self.wishes))
+                .and_then(|r| r.remove(table))
                 .unwrap_or_default();
             let left = out
                 .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.wishes))
+                .and_then(|mut u| u.remove(table))
                 .filter(|k| !k.keys().is_empty());
             Ok((found, left))
         })
@@ -305,18 +301,14 @@ impl Store {
 
     /// `BatchWriteItem` of any number of requests to the wishes table, 25 at a time.
     pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let table = self.wishes.as_str();
         for chunk in requests.chunks(25) {
             until_processed("batch_write", chunk.to_vec(), |pending| async move {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.wishes, pending)
-                    .send()
-                    .await
-                    .op("batch_write")?;
+                let request = self.client.batch_write_item().request_items(table, pending);
+                let out = request.send().await.op("batch_write")?;
                 let left = out
                     .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.wishes))
+                    .and_then(|mut u| u.remove(table))
                     .filter(|l| !l.is_empty());
                 Ok((Vec::<()>::new(), left))
             })
