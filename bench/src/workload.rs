@@ -452,9 +452,8 @@ mod tests {
     fn valid(cat: &Catalog, g: &mut Generator) {
         for _ in 0..3000 {
             let w = g.wish();
-            let req: shared::domain::WishRequest =
-                serde_json::from_value(w.request_json()).unwrap();
-            let checked = req.validate(cat).unwrap();
+            let req: shared::http::WishRequest = serde_json::from_value(w.request_json()).unwrap();
+            let checked = req.draft().validate(cat).unwrap();
             assert_eq!(checked.windows, w.windows);
             assert!(!g.lines(&w).is_empty());
         }

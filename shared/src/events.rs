@@ -1,12 +1,9 @@
 //! The `EventBridge` publisher of domain events (`SlotReleased`, `OfferSent`, …) and the JSON
 //! detail of each.
 
-use crate::domain::DomainEvent;
-use crate::domain::time::rfc3339;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata as _;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use serde_json::json;
 
 /// Source of every event we publish.
 pub const SOURCE: &str = "terminagent";
@@ -20,35 +17,6 @@ pub struct PublishError(pub String);
 pub struct Events {
     client: Client,
     bus: String,
-}
-
-/// The `detail` of a domain event on the bus: ids and the slot's state, never an address.
-#[must_use]
-pub fn detail(event: &DomainEvent) -> serde_json::Value {
-    match event {
-        DomainEvent::WishConfirmed {
-            wish,
-            service,
-            offices,
-        } => json!({"wish": wish, "service": service, "offices": offices}),
-        DomainEvent::WishResumed { wish }
-        | DomainEvent::WishPaused { wish }
-        | DomainEvent::WishCancelled { wish }
-        | DomainEvent::WishExpired { wish } => json!({"wish": wish}),
-        DomainEvent::OfferSent {
-            offer,
-            slot,
-            wish,
-            deadline,
-        } => json!({"offer": offer, "slot": slot, "wish": wish, "deadline": rfc3339(*deadline)}),
-        DomainEvent::OfferAccepted { offer, slot, wish }
-        | DomainEvent::OfferDeclined { offer, slot, wish }
-        | DomainEvent::OfferExpired { offer, slot, wish } => {
-            json!({"offer": offer, "slot": slot, "wish": wish})
-        }
-        DomainEvent::OfferWithdrawn { offer, slot } => json!({"offer": offer, "slot": slot}),
-        DomainEvent::SlotWithdrawn { slot } => json!({"slot": slot}),
-    }
 }
 
 impl Events {
@@ -90,14 +58,5 @@ impl Events {
             return Err(PublishError(reason));
         }
         Ok(())
-    }
-
-    /// Publishes the events of a committed change, in order. A failure is logged.
-    pub async fn notify_all(&self, events: &[DomainEvent]) {
-        for event in events {
-            if let Err(e) = self.publish(event.name(), &detail(event)).await {
-                tracing::warn!(detail_type = event.name(), error = %e, "domain event not published");
-            }
-        }
     }
 }

@@ -4,7 +4,7 @@ use super::{AppError, Deps};
 use crate::domain::lifecycle;
 use crate::domain::matching::pick;
 use crate::domain::{
-    Email, OfferId, Slot, SlotStatus, Token, Wish, WishId, local_window, offer_deadline,
+    Effects, Email, OfferId, Slot, SlotStatus, Token, Wish, WishId, local_window, offer_deadline,
 };
 use crate::mails::Recipient;
 use crate::store::{QueueEntry, StoreError};
@@ -45,14 +45,15 @@ pub async fn match_slot(
         let offer = change.state;
         let token = Token::generate();
         let mail = deps.mails(&catalog, now).offer(&offer, to, &token)?;
+        let out = Effects::mail(mail, change.events);
         // Commit, conditioned on the slot being free and the wish waiting as read.
         match deps
             .store
-            .create_offer(&offer, &token.hash(), &mail, now)
+            .create_offer(&offer, &token.hash(), &out, now)
             .await
         {
             Ok(()) => {
-                deps.deliver_and_notify(&mail, &change.events).await;
+                deps.deliver(&out).await;
                 tracing::info!(offer_id = %offer.id, wish_id = %offer.wish, "offer sent");
                 return Ok(Some(offer));
             }

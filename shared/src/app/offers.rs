@@ -2,7 +2,7 @@
 
 use super::wishes::cancel_wish;
 use super::{AppError, Deps};
-use crate::domain::{LinkKind, Offer, OfferId, OfferStatus, Release, Token, Wish};
+use crate::domain::{Effects, LinkKind, Offer, OfferId, OfferStatus, Release, Token, Wish};
 use crate::store::StoreError;
 
 /// The offer behind a link, with its wish.
@@ -41,10 +41,11 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     };
     let catalog = deps.catalog().await?;
     let mail = deps.mails(&catalog, now).accepted(&offer, &wish, &token)?;
-    match deps.store.accept_offer(&offer, &wish, now, &mail).await {
+    let out = Effects::mail(mail, change.events);
+    match deps.store.accept_offer(&offer, &wish, now, &out).await {
         Ok(()) => {
+            deps.deliver(&out).await;
             deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
-            deps.deliver_and_notify(&mail, &change.events).await;
             tracing::info!(offer_id = %offer.id, "offer accepted");
         }
         Err(StoreError::Conflict) => {}
@@ -77,6 +78,7 @@ pub(super) async fn release_offer(
         .mails(&catalog, now)
         .released(&offer, wish, &released)?;
     let to: OfferStatus = how.status();
+    let out = Effects::mail(mail, released.events.clone());
     match deps
         .store
         .release_offer(
@@ -84,12 +86,12 @@ pub(super) async fn release_offer(
             to,
             (released.wish_status, released.unanswered),
             now,
-            &mail,
+            &out,
         )
         .await
     {
         Ok(()) => {
-            deps.deliver_and_notify(&mail, &released.events).await;
+            deps.deliver(&out).await;
             tracing::info!(offer_id = %offer.id, status = to.as_str(), "offer released");
         }
         Err(StoreError::Conflict) => {}

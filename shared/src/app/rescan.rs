@@ -3,7 +3,9 @@
 use super::matching::match_slot;
 use super::offers::release_offer;
 use super::{AppError, Deps};
-use crate::domain::{AgeStep, Catalog, OfferStatus, OutgoingMail, Release, Wish, age_step};
+use crate::domain::{
+    AgeStep, Catalog, Effects, OfferStatus, OutgoingMail, Release, Wish, age_step,
+};
 use crate::store::{AgeMark, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
@@ -12,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 pub struct RescanReport {
     pub offers_expired: usize,
     pub mails_retried: usize,
+    pub events_retried: usize,
     pub wishes_enqueued: usize,
     pub slots_checked: usize,
     pub offers_made: usize,
@@ -39,14 +42,14 @@ async fn age_wish(
             if wish.remind(now).is_err() {
                 return Ok(None);
             }
-            let mail = mails.reminder(&wish, ends_at)?;
+            let out = Effects::mail(mails.reminder(&wish, ends_at)?, Vec::new());
             match deps
                 .store
-                .mark_age(&wish, AgeMark::Reminded, ends_at, now, &mail)
+                .mark_age(&wish, AgeMark::Reminded, ends_at, now, &out)
                 .await
             {
                 Ok(()) => {
-                    deps.deliver(&mail).await;
+                    deps.deliver(&out).await;
                     Ok(Some(AgeStep::Remind { ends_at }))
                 }
                 Err(StoreError::Conflict) => Ok(None),
@@ -62,10 +65,11 @@ async fn age_wish(
                 return Ok(None);
             };
             let mail = mails.wish_expired(&change.state)?;
-            match deps.store.expire_wish(&wish, now, &mail).await {
+            let out = Effects::mail(mail, change.events);
+            match deps.store.expire_wish(&wish, now, &out).await {
                 Ok(()) => {
+                    deps.deliver(&out).await;
                     deps.store.dequeue(&wish, &wish.lines(catalog)).await?;
-                    deps.deliver_and_notify(&mail, &change.events).await;
                     Ok(Some(AgeStep::Expire))
                 }
                 Err(StoreError::Conflict) => Ok(None),
@@ -95,7 +99,7 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
 
     for mail in deps.store.due_mails(now, 100).await? {
         if deps.store.claim_mail(&mail, now).await? {
-            deps.deliver(&OutgoingMail {
+            deps.send_mail(&OutgoingMail {
                 tokens: Vec::new(),
                 key: mail.key,
                 to: mail.to,
@@ -103,6 +107,13 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
             })
             .await;
             report.mails_retried += 1;
+        }
+    }
+
+    for event in deps.store.due_events(now, 100).await? {
+        if deps.store.claim_event(&event, now).await? {
+            deps.publish_events(std::slice::from_ref(&event)).await;
+            report.events_retried += 1;
         }
     }
 

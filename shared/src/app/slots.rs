@@ -1,8 +1,8 @@
 //! What the booking system or a clerk does with slots: load, release, withdraw, look up.
 
 use super::{AppError, Deps};
-use crate::domain::slot::{SlotInput, SlotUpsert};
-use crate::domain::{FieldErrors, Slot, SlotId, SlotStatus};
+use crate::domain::slot::{SlotRow, SlotUpsert};
+use crate::domain::{Effects, FieldErrors, Slot, SlotId, SlotStatus};
 use crate::store::{Stats, StoreError, UpsertOutcome};
 
 /// What became of a slot the office withdrew.
@@ -24,7 +24,7 @@ pub enum SlotsPut {
 
 /// `PUT /admin/slots`: every row is checked first; one bad row and nothing is written. A new free
 /// slot (or a booked one set free) goes to the queue through the slots table's stream.
-pub async fn put_slots(deps: &Deps, rows: &[SlotInput]) -> Result<SlotsPut, AppError> {
+pub async fn put_slots(deps: &Deps, rows: &[SlotRow]) -> Result<SlotsPut, AppError> {
     let catalog = deps.catalog().await?;
     let mut checked: Vec<SlotUpsert> = Vec::new();
     let mut invalid = Vec::new();
@@ -86,26 +86,26 @@ pub async fn withdraw_slot(deps: &Deps, id: &SlotId) -> Result<Withdrawal, AppEr
                     continue;
                 };
                 let mail = deps.mails(&catalog, now).withdrawn(&offer, &wish)?;
+                let out = Effects::mail(mail, change.events);
                 deps.store
-                    .withdraw_slot(&slot, Some((&offer, &mail)), now)
+                    .withdraw_slot(&slot, Some(&offer), &out, now)
                     .await
-                    .map(|()| Some((mail, change.events)))
+                    .map(|()| out)
             }
-            _ => deps
-                .store
-                .withdraw_slot(&slot, None, now)
-                .await
-                .map(|()| None),
+            _ => {
+                let event = crate::domain::DomainEvent::SlotWithdrawn {
+                    slot: slot.id.clone(),
+                };
+                let out = Effects::events(format!("slot-{}-withdrawn", slot.id), vec![event]);
+                deps.store
+                    .withdraw_slot(&slot, None, &out, now)
+                    .await
+                    .map(|()| out)
+            }
         };
         match result {
-            Ok(Some((mail, events))) => {
-                deps.deliver_and_notify(&mail, &events).await;
-                return Ok(Withdrawal::Removed);
-            }
-            Ok(None) => {
-                deps.events
-                    .notify_all(&[crate::domain::DomainEvent::SlotWithdrawn { slot: slot.id }])
-                    .await;
+            Ok(out) => {
+                deps.deliver(&out).await;
                 return Ok(Withdrawal::Removed);
             }
             Err(StoreError::Conflict) => {}

@@ -5,8 +5,8 @@ use crate::domain::lifecycle::submitted;
 use crate::domain::wait::Place;
 use crate::domain::wish::{LimitExceeded, admit_submission};
 use crate::domain::{
-    AgeStep, FieldErrors, LinkKind, OfferStatus, Token, Wish, WishId, WishRequest, WishStatus,
-    age_step, expected_wait,
+    AgeStep, Effects, FieldErrors, LinkKind, OfferStatus, Token, Wish, WishDraft, WishId,
+    WishStatus, age_step, expected_wait,
 };
 use crate::store::{AddressBook, AgeMark, StoreError, keys};
 use chrono::{DateTime, Utc};
@@ -38,7 +38,7 @@ pub(super) fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> Da
 /// transaction under a version check, so concurrent submissions cannot both slip through.
 pub async fn submit_wish(
     deps: &Deps,
-    request: &WishRequest,
+    request: &WishDraft,
     client: Option<&str>,
 ) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
@@ -55,7 +55,7 @@ pub async fn submit_wish(
     }
     let wish = submitted(WishId::generate(), new, now);
     let token = Token::generate();
-    let mail = deps.mails(&catalog, now).opt_in(&wish, &token)?;
+    let out = Effects::mail(deps.mails(&catalog, now).opt_in(&wish, &token)?, Vec::new());
     for _attempt in 0..4 {
         let book = deps.store.address_book(&wish.email).await?;
         let active: Vec<WishId> = deps
@@ -90,11 +90,11 @@ pub async fn submit_wish(
         };
         match deps
             .store
-            .create_wish(&wish, &token.hash(), &mail, &book, now)
+            .create_wish(&wish, &token.hash(), &out, &book, now)
             .await
         {
             Ok(()) => {
-                deps.deliver(&mail).await;
+                deps.deliver(&out).await;
                 tracing::info!(wish_id = %wish.id, "wish submitted");
                 return Ok(wish);
             }
@@ -172,15 +172,16 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     };
     let catalog = deps.catalog().await?;
     let mail = deps.mails(&catalog, now).confirmed(&wish, &token)?;
-    match deps.store.confirm_wish(&wish, now, &mail).await {
+    let out = Effects::mail(mail, change.events);
+    match deps.store.confirm_wish(&wish, now, &out).await {
         Ok(()) => {}
         // A second click won the race, or the wish expired meanwhile: show what is.
         Err(StoreError::Conflict) => return reread(deps, &wish.id).await,
         Err(e) => return Err(e.into()),
     }
+    deps.deliver(&out).await;
     let confirmed = change.state;
     enqueue(deps, &confirmed, &catalog, now).await?;
-    deps.deliver_and_notify(&mail, &change.events).await;
     tracing::info!(wish_id = %confirmed.id, "wish confirmed");
     Ok(confirmed)
 }
@@ -193,8 +194,9 @@ async fn resume_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
     let now = deps.clock.now();
     let mail = deps.mails(&catalog, now).resumed(&change.state)?;
-    match deps.store.resume_wish(&wish, now, &mail).await {
-        Ok(()) => deps.deliver_and_notify(&mail, &change.events).await,
+    let out = Effects::mail(mail, change.events);
+    match deps.store.resume_wish(&wish, now, &out).await {
+        Ok(()) => deps.deliver(&out).await,
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
@@ -219,15 +221,15 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
         let Ok(change) = wish.cancel(offer.as_ref()) else {
             return Ok(wish);
         };
-        let mail = deps.mails(&catalog, now).cancelled(&wish)?;
+        let out = Effects::mail(deps.mails(&catalog, now).cancelled(&wish)?, change.events);
         match deps
             .store
-            .cancel_wish(&wish, offer.as_ref(), now, &mail)
+            .cancel_wish(&wish, offer.as_ref(), now, &out)
             .await
         {
             Ok(()) => {
+                deps.deliver(&out).await;
                 deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
-                deps.deliver_and_notify(&mail, &change.events).await;
                 tracing::info!(wish_id = %wish.id, "wish cancelled");
                 return reread(deps, &wish.id).await;
             }
@@ -255,13 +257,16 @@ pub async fn keep_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     };
     let catalog = deps.catalog().await?;
     let next = next_age_check(deps, &change.state, now);
-    let mail = deps.mails(&catalog, now).kept(&wish, &token)?;
+    let out = Effects::mail(
+        deps.mails(&catalog, now).kept(&wish, &token)?,
+        change.events,
+    );
     match deps
         .store
-        .mark_age(&wish, AgeMark::Kept, next, now, &mail)
+        .mark_age(&wish, AgeMark::Kept, next, now, &out)
         .await
     {
-        Ok(()) => deps.deliver(&mail).await,
+        Ok(()) => deps.deliver(&out).await,
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }

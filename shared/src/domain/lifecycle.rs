@@ -85,6 +85,38 @@ impl DomainEvent {
             DomainEvent::SlotWithdrawn { .. } => "SlotWithdrawn",
         }
     }
+
+    /// The `detail` of a domain event on the bus: ids and the slot's state, never an address.
+    #[must_use]
+    pub fn detail(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            DomainEvent::WishConfirmed {
+                wish,
+                service,
+                offices,
+            } => json!({"wish": wish, "service": service, "offices": offices}),
+            DomainEvent::WishResumed { wish }
+            | DomainEvent::WishPaused { wish }
+            | DomainEvent::WishCancelled { wish }
+            | DomainEvent::WishExpired { wish } => json!({"wish": wish}),
+            DomainEvent::OfferSent {
+                offer,
+                slot,
+                wish,
+                deadline,
+            } => {
+                json!({"offer": offer, "slot": slot, "wish": wish, "deadline": super::time::rfc3339(*deadline)})
+            }
+            DomainEvent::OfferAccepted { offer, slot, wish }
+            | DomainEvent::OfferDeclined { offer, slot, wish }
+            | DomainEvent::OfferExpired { offer, slot, wish } => {
+                json!({"offer": offer, "slot": slot, "wish": wish})
+            }
+            DomainEvent::OfferWithdrawn { offer, slot } => json!({"offer": offer, "slot": slot}),
+            DomainEvent::SlotWithdrawn { slot } => json!({"slot": slot}),
+        }
+    }
 }
 
 /// Why a transition does not apply to the current state.

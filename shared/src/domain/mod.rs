@@ -21,11 +21,12 @@ pub use ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
 pub use lifecycle::{Change, DomainEvent, Release, Released, TransitionError};
 pub use matching::{OfferTiming, is_candidate, offer_deadline};
 pub use offer::{Offer, OfferStatus};
-pub use outbox::{LinkKind, LinkToken, OutgoingMail};
+pub use outbox::{Effects, LinkKind, LinkToken, OutgoingMail, OwedEvent};
 pub use slot::{Slot, SlotStatus};
 pub use time::{Weekday, Window, local_window};
 pub use token::{Token, TokenHash};
 pub use wait::{ExpectedWait, expected_wait};
 pub use wish::{
-    AgeStep, FieldErrors, Language, NewWish, Wish, WishAge, WishRequest, WishStatus, age_step,
+    AgeStep, DayHours, FieldErrors, Language, NewWish, Wish, WishAge, WishDraft, WishStatus,
+    age_step,
 };

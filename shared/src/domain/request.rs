@@ -6,7 +6,7 @@ use super::email::Email;
 use super::ids::{OfficeId, ServiceId};
 use super::time::{Weekday, Window};
 use super::wish::Language;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most offices one wish may name.
@@ -90,19 +90,29 @@ impl FieldErrors {
     }
 }
 
-/// `POST /api/wishes` as it arrives: every field loose, so each problem can be named.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct WishRequest {
-    #[serde(default)]
-    pub email: Option<serde_json::Value>,
-    #[serde(default)]
-    pub service: Option<serde_json::Value>,
-    #[serde(default)]
-    pub offices: Option<serde_json::Value>,
-    #[serde(default)]
-    pub windows: Option<serde_json::Value>,
-    #[serde(default)]
-    pub language: Option<serde_json::Value>,
+/// A wish request in the contract's shape, before any check against the catalogue: each field
+/// as given, `None` where it is missing (for email and service also where it is not a text). The
+/// JSON request (`http::dto::WishRequest`) and the form both become one of these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WishDraft {
+    pub email: Option<String>,
+    pub service: Option<String>,
+    /// `None` when not a list. An element that is not a text is kept as its JSON text, which
+    /// names no office.
+    pub offices: Option<Vec<String>>,
+    /// `None` when not an object of weekday → hours.
+    pub windows: Option<Vec<DayHours>>,
+    /// `None` when missing (German). A value that is not a text is kept as its JSON text, which
+    /// names no language.
+    pub language: Option<String>,
+}
+
+/// The hours given for one weekday key, as given: `hours` is `None` when not a list, an hour is
+/// `None` when it is not a whole number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayHours {
+    pub day: String,
+    pub hours: Option<Vec<Option<u64>>>,
 }
 
 /// A checked wish, ready to be stored as `pending`.
@@ -115,7 +125,7 @@ pub struct NewWish {
     pub language: Language,
 }
 
-impl WishRequest {
+impl WishDraft {
     /// Checks every field against the catalogue.
     ///
     /// A window is accepted when at least one chosen office offering the service is open then; it
@@ -126,7 +136,7 @@ impl WishRequest {
     pub fn validate(&self, catalog: &Catalog) -> Result<NewWish, FieldErrors> {
         let mut errors = FieldErrors::default();
 
-        let email = if let Some(s) = self.email.as_ref().and_then(serde_json::Value::as_str) {
+        let email = if let Some(s) = self.email.as_deref() {
             Email::parse(s)
                 .map_err(|e| {
                     let code = if e == super::email::EmailError::Empty {
@@ -143,9 +153,9 @@ impl WishRequest {
         };
 
         let language = match &self.language {
-            None | Some(serde_json::Value::Null) => Some(Language::De),
+            None => Some(Language::De),
             Some(v) => {
-                if let Some(l) = v.as_str().and_then(Language::parse) {
+                if let Some(l) = Language::parse(v) {
                     Some(l)
                 } else {
                     errors.add("language", "invalid", "language must be \"de\" or \"en\"");
@@ -154,7 +164,7 @@ impl WishRequest {
             }
         };
 
-        let service = if let Some(s) = self.service.as_ref().and_then(serde_json::Value::as_str) {
+        let service = if let Some(s) = self.service.as_deref() {
             if let Some(svc) = catalog.service(s) {
                 Some(svc.id.clone())
             } else {
@@ -229,12 +239,12 @@ impl WishRequest {
         service: Option<&ServiceId>,
         errors: &mut FieldErrors,
     ) -> Option<Vec<OfficeId>> {
-        let Some(list) = self.offices.as_ref().and_then(serde_json::Value::as_array) else {
+        let Some(list) = &self.offices else {
             return errors.refuse("offices", "required", "please choose at least one office");
         };
         let mut offices: Vec<OfficeId> = Vec::new();
         for item in list {
-            let Some(office) = item.as_str().and_then(|s| catalog.office(s)) else {
+            let Some(office) = catalog.office(item) else {
                 return errors.refuse("offices", "unknown", "please choose offices from the list");
             };
             if service.is_some_and(|s| !office.offers(s)) {
@@ -255,7 +265,7 @@ impl WishRequest {
     }
 
     fn parse_windows(&self, errors: &mut FieldErrors) -> Option<BTreeSet<Window>> {
-        let Some(map) = self.windows.as_ref().and_then(serde_json::Value::as_object) else {
+        let Some(days) = &self.windows else {
             return errors.refuse(
                 "windows",
                 "required",
@@ -263,7 +273,7 @@ impl WishRequest {
             );
         };
         let mut windows = BTreeSet::new();
-        for (key, hours) in map {
+        for DayHours { day: key, hours } in days {
             let Some(day) = Weekday::parse(key) else {
                 return errors.refuse(
                     "windows",
@@ -271,7 +281,7 @@ impl WishRequest {
                     format!("{key:?} is not a weekday (mon … sun)"),
                 );
             };
-            let Some(hours) = hours.as_array() else {
+            let Some(hours) = hours else {
                 return errors.refuse(
                     "windows",
                     "invalid",
@@ -280,7 +290,6 @@ impl WishRequest {
             };
             for h in hours {
                 let window = h
-                    .as_u64()
                     .and_then(|h| u8::try_from(h).ok())
                     .and_then(|h| Window::new(day, h).ok());
                 let Some(window) = window else {
@@ -320,174 +329,4 @@ fn at_most(
         );
     }
     count <= max
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::domain::catalog::tests::sample;
-    use crate::domain::wish::{NewWishView, queue_lines};
-    use proptest::prelude::*;
-    use serde_json::json;
-
-    fn req(v: serde_json::Value) -> WishRequest {
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn the_seed_wish_is_accepted() {
-        let w = req(
-            json!({"email": "anna@example.de", "service": "id-card", "offices": ["bilk"],
-            "windows": {"mon": [8], "tue": [8], "wed": [8], "thu": [8], "fri": [12]}}),
-        )
-        .validate(&sample())
-        .unwrap();
-        assert_eq!(w.windows.len(), 5);
-        assert_eq!(w.language, Language::De);
-    }
-
-    #[test]
-    fn every_missing_field_is_named() {
-        let e = req(json!({})).validate(&sample()).unwrap_err();
-        for f in ["email", "service", "offices", "windows"] {
-            assert_eq!(e.get(f).map(|e| e.code), Some("required"), "{f}");
-        }
-    }
-
-    #[test]
-    fn a_window_when_no_chosen_office_is_open_is_refused() {
-        let e = req(
-            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
-            "windows": {"sun": [8]}}),
-        )
-        .validate(&sample())
-        .unwrap_err();
-        assert_eq!(e.get("windows").map(|e| e.code), Some("closed"));
-    }
-
-    #[test]
-    fn the_refusal_names_every_window_no_chosen_office_is_open_for() {
-        // Bilk opens at 8 and is closed at weekends; 8 on Monday is fine.
-        let e = req(
-            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
-            "windows": {"mon": [7, 8], "sat": [9]}}),
-        )
-        .validate(&sample())
-        .unwrap_err();
-        let w = e.get("windows").unwrap();
-        assert_eq!(w.code, "closed");
-        assert_eq!(
-            w.message,
-            "mon 7–8, sat 9–10: none of the chosen offices is open then"
-        );
-        assert_eq!(
-            w.windows,
-            [
-                Window::new(Weekday::Mon, 7).unwrap(),
-                Window::new(Weekday::Sat, 9).unwrap()
-            ]
-        );
-        // Many are cut short.
-        let e = req(
-            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
-            "windows": {"sun": [8, 9, 10, 11, 12, 13, 14, 15]}}),
-        )
-        .validate(&sample())
-        .unwrap_err();
-        let w = e.get("windows").unwrap();
-        assert_eq!(w.windows.len(), 8);
-        assert!(
-            w.message.starts_with("sun 8–9, sun 9–10, "),
-            "{}",
-            w.message
-        );
-        assert!(w.message.contains("sun 13–14, …: none"), "{}", w.message);
-    }
-
-    #[test]
-    fn a_window_open_at_one_of_several_offices_is_accepted() {
-        // Saturday morning: only Altstadt is open.
-        let w = req(
-            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk", "altstadt"],
-            "windows": {"sat": [10]}, "language": "en"}),
-        )
-        .validate(&sample())
-        .unwrap();
-        let lines = queue_lines(
-            &NewWishView {
-                offices: &w.offices,
-                windows: &w.windows,
-            },
-            &sample(),
-        );
-        assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0].0.as_ref(), "altstadt");
-    }
-
-    #[test]
-    fn wrong_types_and_ranges_are_field_errors() {
-        let e = req(json!({"email": 5, "service": "id-card", "offices": "bilk",
-            "windows": {"mon": [25]}, "language": "fr"}))
-        .validate(&sample())
-        .unwrap_err();
-        assert_eq!(e.get("email").map(|e| e.code), Some("required"));
-        assert_eq!(e.get("offices").map(|e| e.code), Some("required"));
-        assert_eq!(e.get("windows").map(|e| e.code), Some("invalid"));
-        assert_eq!(e.get("language").map(|e| e.code), Some("invalid"));
-    }
-
-    /// Any JSON value at all, nested a few levels.
-    pub(crate) fn arb_json() -> impl Strategy<Value = serde_json::Value> {
-        let leaf = prop_oneof![
-            Just(serde_json::Value::Null),
-            any::<bool>().prop_map(serde_json::Value::from),
-            any::<i64>().prop_map(serde_json::Value::from),
-            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number)),
-            "\\PC{0,12}".prop_map(serde_json::Value::from),
-            prop_oneof!["mon", "fri", "sun", "bilk", "id-card", "a@b.de", "de", "en"]
-                .prop_map(serde_json::Value::from),
-        ];
-        leaf.prop_recursive(3, 24, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
-                proptest::collection::btree_map(
-                    prop_oneof![
-                        "email", "service", "offices", "windows", "language", "mon", "tue", "x"
-                    ]
-                    .prop_map(String::from),
-                    inner,
-                    0..6
-                )
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
-
-        /// 10 000 arbitrary JSON documents as wish requests: either refused by serde or validated,
-        /// never a panic; whatever validates satisfies the limits.
-        #[test]
-        fn any_json_wish_validates_without_panic(v in arb_json()) {
-            if let Ok(r) = serde_json::from_value::<WishRequest>(v)
-                && let Ok(new) = r.validate(&sample())
-            {
-                prop_assert!(!new.offices.is_empty() && new.offices.len() <= MAX_OFFICES);
-                prop_assert!(!new.windows.is_empty() && new.windows.len() <= MAX_WINDOWS);
-            }
-        }
-
-        #[test]
-        fn validation_never_panics_on_arbitrary_json(
-            email in proptest::option::of("\\PC{0,30}"),
-            offices in proptest::collection::vec("[a-z]{0,10}", 0..4),
-            day in "[a-z]{0,4}",
-            hours in proptest::collection::vec(-5i64..30, 0..5),
-        ) {
-            let r = req(json!({"email": email, "service": "id-card", "offices": offices, "windows": {day: hours}}));
-            let _ = r.validate(&sample());
-        }
-    }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use super::request::{
-    CLOSED_NAMED, FieldError, FieldErrors, MAX_OFFICES, MAX_WINDOWS, NewWish, WishRequest,
+    CLOSED_NAMED, DayHours, FieldError, FieldErrors, MAX_OFFICES, MAX_WINDOWS, NewWish, WishDraft,
 };
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,10 +1,10 @@
 //! admin-api: the booking system's and the clerks' routes (IAM in AWS, a bearer key locally).
 
+use super::dto::SlotInput;
 use super::dto::slot_json;
 use super::{BODY_LIMIT, Visit, error_response, json_error, page};
 use crate::app::{self, Deps, SlotsPut};
 use crate::config::AdminAuth;
-use crate::domain::slot::SlotInput;
 use crate::domain::{Catalog, Language, SlotId, SlotStatus};
 use crate::render::views;
 use crate::store::UpsertOutcome;
@@ -77,6 +77,7 @@ async fn put_slots(State(deps): State<Deps>, body: Bytes) -> Response {
             );
         }
     };
+    let rows: Vec<_> = rows.iter().map(SlotInput::row).collect();
     match app::put_slots(&deps, &rows).await {
         Ok(SlotsPut::Invalid(rows)) => {
             let mut errors = serde_json::Map::new();

@@ -1,9 +1,10 @@
 //! submit-wish: the form, the offices, wish submission and the wish's page and actions.
 
+use super::dto::WishRequest;
 use super::dto::{form_to_request, offices_json, wish_json};
 use super::{BODY_LIMIT, LangQuery, Visit, error_response, language, page};
 use crate::app::{self, AppError, Deps};
-use crate::domain::{Catalog, FieldErrors, Language, Wish, WishRequest};
+use crate::domain::{Catalog, FieldErrors, Language, Wish};
 use crate::render::views::{self, form_context, localized_errors};
 use crate::render::{self, texts};
 use axum::body::Bytes;
@@ -154,7 +155,7 @@ async fn post_wish(
                     .into_response();
             }
         };
-        return match app::submit_wish(&deps, &request, client.as_deref()).await {
+        return match app::submit_wish(&deps, &request.draft(), client.as_deref()).await {
             Ok(w) => (
                 StatusCode::ACCEPTED,
                 Json(json!({"id": w.id, "status": w.status.as_str()})),
@@ -173,8 +174,7 @@ async fn post_wish(
             .unwrap_or_else(|| {
                 request
                     .language
-                    .as_ref()
-                    .and_then(serde_json::Value::as_str)
+                    .as_deref()
                     .and_then(Language::parse)
                     .unwrap_or_else(|| language(&q, None, &headers))
             });

@@ -1,11 +1,92 @@
 //! The JSON shapes of the public contracts (DESIGN.md), and the form's fields in the JSON
 //! contract's shape.
 
+use crate::domain::slot::SlotRow;
 use crate::domain::time::rfc3339;
 use crate::domain::wish::windows_map;
-use crate::domain::{Catalog, Language, Offer, Slot, Wish, WishRequest};
-use serde_json::json;
-use std::collections::BTreeMap;
+use crate::domain::{Catalog, DayHours, Language, Offer, Slot, Wish, WishDraft};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// `POST /api/wishes` as it arrives: every field loose, so that each problem can be named by
+/// field ([`WishDraft::validate`]) instead of refusing the whole body.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WishRequest {
+    #[serde(default)]
+    pub email: Option<Value>,
+    #[serde(default)]
+    pub service: Option<Value>,
+    #[serde(default)]
+    pub offices: Option<Value>,
+    #[serde(default)]
+    pub windows: Option<Value>,
+    #[serde(default)]
+    pub language: Option<Value>,
+}
+
+/// A JSON value as text: a text as it is, anything else as its JSON (which names no id or code).
+fn as_text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+impl WishRequest {
+    /// The request in the contract's shape, for the checks against the catalogue.
+    #[must_use]
+    pub fn draft(&self) -> WishDraft {
+        let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_owned);
+        WishDraft {
+            email: text(&self.email),
+            service: text(&self.service),
+            offices: self
+                .offices
+                .as_ref()
+                .and_then(Value::as_array)
+                .map(|list| list.iter().map(as_text).collect()),
+            windows: self
+                .windows
+                .as_ref()
+                .and_then(Value::as_object)
+                .map(|days| {
+                    days.iter()
+                        .map(|(day, hours)| DayHours {
+                            day: day.clone(),
+                            hours: hours
+                                .as_array()
+                                .map(|hs| hs.iter().map(Value::as_u64).collect()),
+                        })
+                        .collect()
+                }),
+            language: self.language.as_ref().filter(|v| !v.is_null()).map(as_text),
+        }
+    }
+}
+
+/// One row of `PUT /admin/slots` as it arrives.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlotInput {
+    pub id: Option<Value>,
+    pub office: Option<Value>,
+    pub service: Option<Value>,
+    pub start: Option<Value>,
+    pub minutes: Option<Value>,
+    pub status: Option<Value>,
+}
+
+impl SlotInput {
+    /// The row in the contract's shape, for the checks against the catalogue.
+    #[must_use]
+    pub fn row(&self) -> SlotRow {
+        let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_owned);
+        SlotRow {
+            id: text(&self.id),
+            office: text(&self.office),
+            service: text(&self.service),
+            start: text(&self.start),
+            minutes: self.minutes.as_ref().and_then(Value::as_u64),
+            status: text(&self.status),
+        }
+    }
+}
 
 pub(super) fn offices_json(c: &Catalog, lang: Language) -> serde_json::Value {
     json!(c
@@ -21,43 +102,43 @@ pub(super) fn offices_json(c: &Catalog, lang: Language) -> serde_json::Value {
         .collect::<Vec<_>>())
 }
 
-/// The form's fields into the JSON contract's shape: `offices` repeated, windows as `w=mon-8`.
-pub(super) fn form_to_request(body: &[u8]) -> (WishRequest, serde_json::Value) {
-    let mut email = None;
-    let mut service = None;
-    let mut language = None;
-    let mut offices = Vec::new();
-    let mut windows: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+/// The form's fields in the contract's shape (`offices` repeated, windows as `w=mon-8`), and the
+/// values to show again in the form.
+pub(super) fn form_to_request(body: &[u8]) -> (WishDraft, Value) {
+    let mut draft = WishDraft {
+        offices: Some(Vec::new()),
+        ..WishDraft::default()
+    };
+    let mut days: Vec<DayHours> = Vec::new();
     let mut window_keys = Vec::new();
     for (k, v) in form_urlencoded::parse(body) {
         match k.as_ref() {
-            "email" => email = Some(v.into_owned()),
-            "service" => service = Some(v.into_owned()),
-            "language" => language = Some(v.into_owned()),
-            "offices" => offices.push(v.into_owned()),
+            "email" => draft.email = Some(v.into_owned()),
+            "service" => draft.service = Some(v.into_owned()),
+            "language" => draft.language = Some(v.into_owned()),
+            "offices" => draft.offices.get_or_insert_default().push(v.into_owned()),
             "w" => {
                 if let Some((day, hour)) = v.split_once('-') {
-                    // A non-numeric hour becomes a value validation will refuse with a message.
-                    let hour = hour
-                        .parse::<u64>()
-                        .map_or_else(|_| json!(hour), |h| json!(h));
-                    windows.entry(day.to_owned()).or_default().push(hour);
+                    // A non-numeric hour is one validation refuses with a message.
+                    let hour = hour.parse::<u64>().ok();
+                    match days.iter_mut().find(|d| d.day == day) {
+                        Some(d) => d.hours.get_or_insert_default().push(hour),
+                        None => days.push(DayHours {
+                            day: day.to_owned(),
+                            hours: Some(vec![hour]),
+                        }),
+                    }
                     window_keys.push(v.into_owned());
                 }
             }
             _ => {}
         }
     }
-    let values =
-        json!({"email": email, "service": service, "offices": offices, "windows": window_keys});
-    let request = WishRequest {
-        email: email.map(serde_json::Value::from),
-        service: service.map(serde_json::Value::from),
-        offices: Some(json!(offices)),
-        windows: (!windows.is_empty()).then(|| json!(windows)),
-        language: language.map(serde_json::Value::from),
-    };
-    (request, values)
+    let values = json!({"email": draft.email, "service": draft.service, "offices": draft.offices, "windows": window_keys});
+    // In the JSON contract's order: weekdays sorted by their key.
+    days.sort_by(|a, b| a.day.cmp(&b.day));
+    draft.windows = (!days.is_empty()).then_some(days);
+    (draft, values)
 }
 
 pub(super) fn wish_json(w: &Wish) -> serde_json::Value {
@@ -91,4 +172,232 @@ pub(super) fn slot_json(s: &Slot) -> serde_json::Value {
         v["wish"] = json!(w);
     }
     v
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::catalog::tests::sample;
+    use crate::domain::request::{MAX_OFFICES, MAX_WINDOWS};
+    use crate::domain::slot::SlotStatus;
+    use crate::domain::wish::{NewWishView, queue_lines};
+    use crate::domain::{Weekday, Window};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn req(v: serde_json::Value) -> WishDraft {
+        serde_json::from_value::<WishRequest>(v).unwrap().draft()
+    }
+
+    fn input(json: serde_json::Value) -> SlotRow {
+        serde_json::from_value::<SlotInput>(json).unwrap().row()
+    }
+
+    #[test]
+    fn the_seed_wish_is_accepted() {
+        let w = req(
+            json!({"email": "anna@example.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"mon": [8], "tue": [8], "wed": [8], "thu": [8], "fri": [12]}}),
+        )
+        .validate(&sample())
+        .unwrap();
+        assert_eq!(w.windows.len(), 5);
+        assert_eq!(w.language, Language::De);
+    }
+
+    #[test]
+    fn every_missing_field_is_named() {
+        let e = req(json!({})).validate(&sample()).unwrap_err();
+        for f in ["email", "service", "offices", "windows"] {
+            assert_eq!(e.get(f).map(|e| e.code), Some("required"), "{f}");
+        }
+    }
+
+    #[test]
+    fn a_window_when_no_chosen_office_is_open_is_refused() {
+        let e = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"sun": [8]}}),
+        )
+        .validate(&sample())
+        .unwrap_err();
+        assert_eq!(e.get("windows").map(|e| e.code), Some("closed"));
+    }
+
+    #[test]
+    fn the_refusal_names_every_window_no_chosen_office_is_open_for() {
+        // Bilk opens at 8 and is closed at weekends; 8 on Monday is fine.
+        let e = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"mon": [7, 8], "sat": [9]}}),
+        )
+        .validate(&sample())
+        .unwrap_err();
+        let w = e.get("windows").unwrap();
+        assert_eq!(w.code, "closed");
+        assert_eq!(
+            w.message,
+            "mon 7–8, sat 9–10: none of the chosen offices is open then"
+        );
+        assert_eq!(
+            w.windows,
+            [
+                Window::new(Weekday::Mon, 7).unwrap(),
+                Window::new(Weekday::Sat, 9).unwrap()
+            ]
+        );
+        // Many are cut short.
+        let e = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk"],
+            "windows": {"sun": [8, 9, 10, 11, 12, 13, 14, 15]}}),
+        )
+        .validate(&sample())
+        .unwrap_err();
+        let w = e.get("windows").unwrap();
+        assert_eq!(w.windows.len(), 8);
+        assert!(
+            w.message.starts_with("sun 8–9, sun 9–10, "),
+            "{}",
+            w.message
+        );
+        assert!(w.message.contains("sun 13–14, …: none"), "{}", w.message);
+    }
+
+    #[test]
+    fn a_window_open_at_one_of_several_offices_is_accepted() {
+        // Saturday morning: only Altstadt is open.
+        let w = req(
+            json!({"email": "a@b.de", "service": "id-card", "offices": ["bilk", "altstadt"],
+            "windows": {"sat": [10]}, "language": "en"}),
+        )
+        .validate(&sample())
+        .unwrap();
+        let lines = queue_lines(
+            &NewWishView {
+                offices: &w.offices,
+                windows: &w.windows,
+            },
+            &sample(),
+        );
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].0.as_ref(), "altstadt");
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_field_errors() {
+        let e = req(json!({"email": 5, "service": "id-card", "offices": "bilk",
+            "windows": {"mon": [25]}, "language": "fr"}))
+        .validate(&sample())
+        .unwrap_err();
+        assert_eq!(e.get("email").map(|e| e.code), Some("required"));
+        assert_eq!(e.get("offices").map(|e| e.code), Some("required"));
+        assert_eq!(e.get("windows").map(|e| e.code), Some("invalid"));
+        assert_eq!(e.get("language").map(|e| e.code), Some("invalid"));
+    }
+
+    /// Any JSON value at all, nested a few levels.
+    pub(crate) fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+            prop_oneof!["mon", "fri", "sun", "bilk", "id-card", "a@b.de", "de", "en"]
+                .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        "email", "service", "offices", "windows", "language", "mon", "tue", "x"
+                    ]
+                    .prop_map(String::from),
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// 10 000 arbitrary JSON documents as wish requests: either refused by serde or validated,
+        /// never a panic; whatever validates satisfies the limits.
+        #[test]
+        fn any_json_wish_validates_without_panic(v in arb_json()) {
+            if let Ok(r) = serde_json::from_value::<WishRequest>(v)
+                && let Ok(new) = r.draft().validate(&sample())
+            {
+                prop_assert!(!new.offices.is_empty() && new.offices.len() <= MAX_OFFICES);
+                prop_assert!(!new.windows.is_empty() && new.windows.len() <= MAX_WINDOWS);
+            }
+        }
+
+        #[test]
+        fn validation_never_panics_on_arbitrary_json(
+            email in proptest::option::of("\\PC{0,30}"),
+            offices in proptest::collection::vec("[a-z]{0,10}", 0..4),
+            day in "[a-z]{0,4}",
+            hours in proptest::collection::vec(-5i64..30, 0..5),
+        ) {
+            let r = req(json!({"email": email, "service": "id-card", "offices": offices, "windows": {day: hours}}));
+            let _ = r.validate(&sample());
+        }
+    }
+
+    #[test]
+    fn a_complete_row_is_accepted_and_start_is_normalised_to_utc() {
+        let s = input(
+            serde_json::json!({"id": "b-1", "office": "bilk", "service": "id-card",
+            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}),
+        )
+        .validate(&sample())
+        .unwrap();
+        assert_eq!(s.start.to_rfc3339(), "2024-01-24T07:30:00+00:00");
+        assert_eq!(s.status, SlotStatus::Free);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let e = input(
+            serde_json::json!({"id": 5, "office": "mars", "service": "x",
+            "start": "tomorrow", "minutes": 0, "status": "offered"}),
+        )
+        .validate(&sample())
+        .unwrap_err();
+        for f in ["id", "office", "service", "start", "minutes", "status"] {
+            assert!(e.get(f).is_some(), "{f} not reported");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 10_000, failure_persistence: None, ..Default::default() })]
+
+        /// 10 000 arbitrary slot batches (any JSON): refused by serde or checked row by row,
+        /// never a panic.
+        #[test]
+        fn any_slot_batch_is_checked_without_panic(v in arb_json()) {
+            if let Ok(rows) = serde_json::from_value::<Vec<SlotInput>>(v) {
+                for row in rows {
+                    let _ = row.row().validate(&sample());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_service_the_office_does_not_offer_is_refused() {
+        let e = input(
+            serde_json::json!({"id": "k", "office": "kaiserswerth", "service": "passport",
+            "start": "2024-01-24T08:30:00+01:00", "minutes": 15, "status": "free"}),
+        )
+        .validate(&sample())
+        .unwrap_err();
+        assert_eq!(e.get("service").map(|f| f.code), Some("not_offered"));
+    }
 }

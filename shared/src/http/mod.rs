@@ -6,11 +6,12 @@
 
 mod admin;
 mod citizen;
-mod dto;
+pub mod dto;
 mod offers;
 
 pub use admin::admin_router;
 pub use citizen::{ClientAddr, citizen_router};
+pub use dto::{SlotInput, WishRequest};
 pub use offers::offer_router;
 
 use crate::app::AppError;
@@ -211,8 +212,8 @@ pub(crate) fn json_error(status: StatusCode, error: &str, fields: serde_json::Va
 mod tests {
     use super::dto::form_to_request;
     use super::*;
+    use crate::domain::FieldErrors;
     use crate::domain::catalog::tests::sample;
-    use crate::domain::{FieldErrors, WishRequest};
     use crate::render::views::localized_errors;
     use proptest::prelude::*;
 
@@ -233,7 +234,7 @@ mod tests {
             windows: Some(json!({"mon": [7, 8], "sat": [9]})),
             language: None,
         };
-        let errors = request.validate(&sample()).unwrap_err();
+        let errors = request.draft().validate(&sample()).unwrap_err();
         let de = localized_errors(&errors, Language::De);
         assert_eq!(
             de["windows"].replace('\u{2060}', "").replace('\u{a0}', " "),

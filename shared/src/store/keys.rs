@@ -26,6 +26,7 @@ pub const WISH_SK: &str = "WISH";
 pub const OFFER_SK: &str = "OFFER";
 pub const TOKEN_SK: &str = "TOKEN";
 pub const MAIL_SK: &str = "MAIL";
+pub const EVENT_SK: &str = "EVENT";
 pub const ADDRESS_SK: &str = "ADDRESS";
 pub const CATALOG: &str = "CATALOG";
 /// The partition of the statistics counters.
@@ -40,6 +41,8 @@ pub const RELEASED_PREFIX: &str = "RELEASED#";
 pub const OPEN_OFFERS: &str = "OPEN_OFFERS";
 /// Outbox mails by the end of their sender's lease.
 pub const MAIL_DUE: &str = "MAIL_DUE";
+/// Outbox events by the end of their publisher's lease.
+pub const EVENT_DUE: &str = "EVENT_DUE";
 /// Confirmed wishes not yet in their lines.
 pub const ENQUEUE_DUE: &str = "ENQUEUE_DUE";
 /// Confirmed wishes by the time their age must be looked at (reminder, expiry).
@@ -79,6 +82,11 @@ pub fn token_pk(hash: &str) -> String {
 #[must_use]
 pub fn mail_pk(key: &str) -> String {
     format!("{MAIL_PREFIX}{key}")
+}
+/// An outbox event: `<change key>#<n>-<event name>`.
+#[must_use]
+pub fn event_pk(key: &str) -> String {
+    format!("EVENT#{key}")
 }
 /// One line of the queue: everyone waiting for this service at this office in this hour.
 #[must_use]
@@ -149,3 +157,5 @@ pub fn link_kind(kind: crate::domain::outbox::LinkKind) -> &'static str {
 /// The states of an outbox mail (`status` of a `MAIL#` item).
 pub const MAIL_PENDING: &str = "pending";
 pub const MAIL_SENT: &str = "sent";
+/// An outbox event once it is on the bus.
+pub const EVENT_PUBLISHED: &str = "published";

@@ -34,13 +34,13 @@ mod prelude {
     };
     pub(super) use super::limits::{AddressRecord, address_pk};
     pub(super) use super::records::{
-        MailRecord, OfferRecord, QueueEntryRecord, SlotRecord, TokenRecord, WishRecord,
+        EventRecord, MailRecord, OfferRecord, QueueEntryRecord, SlotRecord, TokenRecord, WishRecord,
     };
     pub(super) use super::tx::{Item, Lookup, Op, item, key, n, offer_key, s, slot_key, wish_key};
     pub(super) use super::writes::{Table, Values, Write};
     pub(super) use super::{
-        AddressBook, LinkKind, OutgoingMail, QueueStat, Stats, Store, StoreError, keys, records,
-        writes,
+        AddressBook, Effects, LinkKind, OutgoingMail, OwedEvent, QueueStat, Stats, Store,
+        StoreError, keys, records, writes,
     };
     pub(super) use crate::domain::slot::SlotUpsert;
     pub(super) use crate::domain::wait;
@@ -57,7 +57,7 @@ mod prelude {
     pub(super) use std::collections::HashMap;
 }
 
-pub use crate::domain::outbox::{LinkKind, LinkToken, OutgoingMail};
+pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, OwedEvent};
 pub use crate::domain::stats::{QueueStat, Stats};
 pub use limits::AddressBook;
 pub use outbox::{DueMail, MAIL_LEASE};

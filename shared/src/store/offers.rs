@@ -9,7 +9,7 @@ impl Store {
         &self,
         offer: &Offer,
         token: &TokenHash,
-        mail: &OutgoingMail,
+        out: &Effects,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let v = Values::at(now).offer(offer);
@@ -35,7 +35,7 @@ impl Store {
             )?,
             self.put(&self.wishes, item(&token_record)?, true)?,
         ];
-        self.commit(items, mail, now).await
+        self.commit(items, out, now).await
     }
 
     pub async fn get_offer(&self, id: &OfferId) -> Result<Option<Offer>, StoreError> {
@@ -49,7 +49,7 @@ impl Store {
         offer: &Offer,
         wish: &Wish,
         now: DateTime<Utc>,
-        mail: &OutgoingMail,
+        out: &Effects,
     ) -> Result<(), StoreError> {
         let v = Values::at(now).offer(offer);
         let close = self.guarded(Write::OfferAccepted, offer_key(&offer.id), &v)?;
@@ -59,7 +59,7 @@ impl Store {
             book,
             self.end_wish_update(wish, WishStatus::Fulfilled, now)?,
         ];
-        items.extend(self.outbox_put(mail, now)?);
+        items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter("accepted").await;
         Ok(())
@@ -72,14 +72,14 @@ impl Store {
         to: OfferStatus,
         wish_after: (WishStatus, u8),
         now: DateTime<Utc>,
-        mail: &OutgoingMail,
+        out: &Effects,
     ) -> Result<(), StoreError> {
         let mut items = vec![
             self.close_offer_update(offer, to, now)?,
             self.back_to_waiting_update(offer, wish_after.0, wish_after.1)?,
             self.free_slot_update(offer, now)?,
         ];
-        items.extend(self.outbox_put(mail, now)?);
+        items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter(to.as_str()).await;
         Ok(())

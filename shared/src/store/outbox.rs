@@ -34,24 +34,53 @@ pub(super) fn unpack_mime(packed: &str) -> Result<String, StoreError> {
 }
 
 impl Store {
-    /// Commits a change with the mail about it: both or neither.
+    /// Commits a change with what it owes (mail, events): all or nothing.
     pub(super) async fn commit(
         &self,
         mut items: Vec<TransactWriteItem>,
-        mail: &OutgoingMail,
+        out: &Effects,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        items.extend(self.outbox_put(mail, now)?);
+        items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await
     }
 
-    /// The outbox item of a mail and the link tokens it carries.
+    /// The outbox items of a change: its mail with the link tokens it carries, and its events.
+    /// The writer delivers them right after the transaction; the lease keeps the rescan away
+    /// meanwhile.
     pub(super) fn outbox_put(
+        &self,
+        out: &Effects,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut items = Vec::new();
+        if let Some(mail) = &out.mail {
+            items.extend(self.mail_put(mail, now)?);
+        }
+        for (key, event) in out.event_keys() {
+            let record = EventRecord {
+                pk: keys::event_pk(&key),
+                sk: keys::EVENT_SK.into(),
+                name: event.name().into(),
+                detail: event.detail().to_string(),
+                status: keys::MAIL_PENDING.into(),
+                attempts: 0,
+                created_at: ts(now),
+                gsi1pk: Some(keys::EVENT_DUE.into()),
+                gsi1sk: Some(due_sk(now + MAIL_LEASE, &key)),
+                expires_at: epoch(now + self.retention.ended),
+                key,
+            };
+            items.push(self.put(&self.wishes, item(&record)?, true)?);
+        }
+        Ok(items)
+    }
+
+    fn mail_put(
         &self,
         mail: &OutgoingMail,
         now: DateTime<Utc>,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        // The writer sends it right after the transaction; the lease keeps the rescan away meanwhile.
         let record = MailRecord {
             pk: mail_pk(&mail.key),
             sk: MAIL_SK.into(),
@@ -77,6 +106,60 @@ impl Store {
             items.push(self.put(&self.wishes, item(&token)?, true)?);
         }
         Ok(items)
+    }
+
+    /// Events whose publisher's lease has run out without a publication being recorded.
+    pub async fn due_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<OwedEvent>, StoreError> {
+        let mut due = Vec::new();
+        for item in self.gsi_due(keys::EVENT_DUE, &ts(now), limit).await? {
+            let r: EventRecord = serde_dynamo::from_item(item)?;
+            if let Some(lease) = r.gsi1sk {
+                due.push(OwedEvent {
+                    key: r.key,
+                    name: r.name,
+                    detail: r.detail,
+                    lease,
+                });
+            }
+        }
+        Ok(due)
+    }
+
+    /// Takes over a due event for one more attempt; `false` when someone else did first.
+    pub async fn claim_event(
+        &self,
+        event: &OwedEvent,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let v = Values::at(now)
+            .with(":lease", s(due_sk(now + MAIL_LEASE, &event.key)))
+            .with(":seen", s(event.lease.clone()));
+        let key = key(keys::event_pk(&event.key), keys::EVENT_SK);
+        let claimed = self
+            .apply(Write::OutboxClaimed, key, &v, "claim_event")
+            .await?;
+        Ok(claimed.is_some())
+    }
+
+    /// Records that an event is on the bus.
+    pub async fn mark_event_published(
+        &self,
+        event_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = key(keys::event_pk(event_key), keys::EVENT_SK);
+        self.apply(
+            Write::EventPublished,
+            key,
+            &Values::at(now),
+            "mark_event_published",
+        )
+        .await?;
+        Ok(())
     }
 
     /// Mails whose sender's lease has run out without a send being recorded.
@@ -108,7 +191,7 @@ impl Store {
         let key = key(mail_pk(&mail.key), MAIL_SK);
         // A failed condition: someone else took the lease first.
         let claimed = self
-            .apply(Write::MailClaimed, key, &v, "claim_mail")
+            .apply(Write::OutboxClaimed, key, &v, "claim_mail")
             .await?;
         Ok(claimed.is_some())
     }

@@ -116,6 +116,28 @@ pub struct TokenRecord {
 }
 
 /// A mail owed to a citizen, written in the same transaction as the change it tells about.
+/// A domain event owed to the bus, written in the same transaction as the change it tells about;
+/// kept (without its lease) for the retention time once published.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub pk: String,
+    pub sk: String,
+    pub key: String,
+    /// The event's name (`detail-type`).
+    #[serde(rename = "type")]
+    pub name: String,
+    /// The JSON detail: ids and the slot's state, never an address.
+    pub detail: String,
+    pub status: String,
+    pub attempts: u32,
+    pub created_at: String,
+    pub gsi1pk: Option<String>,
+    /// When the current publisher's lease ends; after that the rescan publishes it.
+    pub gsi1sk: Option<String>,
+    pub expires_at: i64,
+}
+
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MailRecord {

@@ -20,24 +20,24 @@ impl Store {
     pub async fn withdraw_slot(
         &self,
         slot: &Slot,
-        offer: Option<(&Offer, &OutgoingMail)>,
+        offer: Option<&Offer>,
+        out: &Effects,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut items = Vec::new();
         let (condition, v) = match (slot.status, offer) {
             (SlotStatus::Free, _) => ("#status = :free", Values::default()),
-            (SlotStatus::Offered, Some((offer, mail))) => {
+            (SlotStatus::Offered, Some(offer)) => {
                 let v = Values::at(now).offer(offer);
                 items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
                 items.push(self.guarded(Write::WishOfferWithdrawn, wish_key(&offer.wish), &v)?);
-                items.extend(self.outbox_put(mail, now)?);
                 ("#status = :offered AND offer = :offer", v)
             }
             _ => return Err(StoreError::Conflict),
         };
         let delete = writes::delete(&self.slots, slot_key(&slot.id), condition, &v)?;
         items.push(TransactWriteItem::builder().delete(delete).build());
-        self.transact(items, None).await
+        self.commit(items, out, now).await
     }
 
     pub async fn get_slot(&self, id: &SlotId) -> Result<Option<Slot>, StoreError> {

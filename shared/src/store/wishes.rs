@@ -16,7 +16,7 @@ impl Store {
         &self,
         wish: &Wish,
         token: &TokenHash,
-        mail: &OutgoingMail,
+        out: &Effects,
         book: &AddressBook,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -52,7 +52,7 @@ impl Store {
                 .put(put_address.build()?)
                 .build(),
         ];
-        self.commit(items, mail, now).await
+        self.commit(items, out, now).await
     }
 
     /// The target id behind a link token, if the token is ours and not expired.
@@ -123,11 +123,11 @@ impl Store {
         &self,
         wish: &Wish,
         now: DateTime<Utc>,
-        mail: &OutgoingMail,
+        out: &Effects,
     ) -> Result<(), StoreError> {
         let v = Values::at(now).with(":place", s(queue_key(now, &wish.id)));
         let update = self.guarded(Write::WishConfirmed, wish_key(&wish.id), &v)?;
-        self.commit(vec![update], mail, now).await
+        self.commit(vec![update], out, now).await
     }
 
     /// waiting|offered|pending → cancelled; an open offer is withdrawn and its slot set free again
@@ -137,14 +137,14 @@ impl Store {
         wish: &Wish,
         open_offer: Option<&Offer>,
         now: DateTime<Utc>,
-        mail: &OutgoingMail,
+        out: &Effects,
     ) -> Result<(), StoreError> {
         let mut items = vec![self.end_wish_update(wish, WishStatus::Cancelled, now)?];
         if let Some(offer) = open_offer {
             items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
             items.push(self.free_slot_update(offer, now)?);
         }
-        self.commit(items, mail, now).await
+        self.commit(items, out, now).await
     }
 
     pub(super) fn end_wish_update(
@@ -180,10 +180,10 @@ impl Store {
         &self,
         wish: &Wish,
         now: DateTime<Utc>,
-        mail: &OutgoingMail,
+        out: &Effects,
     ) -> Result<(), StoreError> {
         let update = self.guarded(Write::WishResumed, wish_key(&wish.id), &Values::at(now))?;
-        self.commit(vec![update], mail, now).await
+        self.commit(vec![update], out, now).await
     }
 
     /// Confirmed wishes whose age must be looked at by `now` (reminder or expiry).
@@ -224,7 +224,7 @@ impl Store {
         mark: AgeMark,
         next: DateTime<Utc>,
         now: DateTime<Utc>,
-        mail: &OutgoingMail,
+        out: &Effects,
     ) -> Result<(), StoreError> {
         let write = match mark {
             AgeMark::Reminded => Write::WishReminded,
@@ -234,7 +234,7 @@ impl Store {
             .wish(wish)
             .with(":at", s(due_sk(next, &wish.id)));
         let update = self.guarded(write, wish_key(&wish.id), &v)?;
-        self.commit(vec![update], mail, now).await
+        self.commit(vec![update], out, now).await
     }
 
     /// waiting → expired at the maximum age.
@@ -242,9 +242,9 @@ impl Store {
         &self,
         wish: &Wish,
         now: DateTime<Utc>,
-        mail: &OutgoingMail,
+        out: &Effects,
     ) -> Result<(), StoreError> {
         let items = vec![self.end_wish_update(wish, WishStatus::Expired, now)?];
-        self.commit(items, mail, now).await
+        self.commit(items, out, now).await
     }
 }

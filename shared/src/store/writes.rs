@@ -53,10 +53,12 @@ pub(super) enum Write {
     OfferAccepted,
     /// open → `:to`.
     OfferClosed,
-    /// A due mail taken over for one more attempt, if nobody took it first.
-    MailClaimed,
+    /// A due mail or event taken over for one more attempt, if nobody took it first.
+    OutboxClaimed,
     /// A mail was sent: body and address are dropped.
     MailSent,
+    /// An event is on the bus: off the due list.
+    EventPublished,
     /// One more request of a client this hour, up to the limit.
     ClientCounted,
     /// The queue counters of the statistics.
@@ -144,13 +146,17 @@ impl Write {
                 "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
                 Some("#status = :open"),
             ),
-            Write::MailClaimed => (
+            Write::OutboxClaimed => (
                 "SET gsi1sk = :lease ADD attempts :one",
                 Some("gsi1sk = :seen"),
             ),
             Write::MailSent => (
                 "SET #status = :sent, sent_at = :now REMOVE gsi1pk, gsi1sk, #body, #to",
-                None,
+                Some("attribute_exists(pk)"),
+            ),
+            Write::EventPublished => (
+                "SET #status = :published, published_at = :now REMOVE gsi1pk, gsi1sk",
+                Some("attribute_exists(pk)"),
             ),
             Write::ClientCounted => (
                 "ADD requests :one SET expires_at = :expires",
@@ -276,7 +282,7 @@ fn is_status(word: &str) -> bool {
     SlotStatus::ALL.iter().any(|st| st.as_str() == word)
         || WishStatus::ALL.iter().any(|st| st.as_str() == word)
         || OfferStatus::ALL.iter().any(|st| st.as_str() == word)
-        || [keys::MAIL_PENDING, keys::MAIL_SENT].contains(&word)
+        || [keys::MAIL_PENDING, keys::MAIL_SENT, keys::EVENT_PUBLISHED].contains(&word)
 }
 
 /// The request of `write` on the item at `key` of `table`.
@@ -330,7 +336,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 22] = [
+    const ALL: [Write; 23] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -347,8 +353,9 @@ mod tests {
         Write::WishKept,
         Write::OfferAccepted,
         Write::OfferClosed,
-        Write::MailClaimed,
+        Write::OutboxClaimed,
         Write::MailSent,
+        Write::EventPublished,
         Write::ClientCounted,
         Write::QueueCounted,
         Write::ReleaseCounted,

@@ -11,11 +11,11 @@ async fn a_mail_ses_refuses_is_retried_by_the_rescan_and_delivered_once() {
     let sender = format!("absender.{}@stadt.example", std::process::id());
     let mut failing = env.system.deps.clone();
     failing.config.mail_from.clone_from(&sender);
-    let request: shared::domain::WishRequest = serde_json::from_value(
+    let request: shared::http::WishRequest = serde_json::from_value(
         json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": {"mon": [8]}}),
     )
     .unwrap();
-    let wish = shared::app::submit_wish(&failing, &request, None)
+    let wish = shared::app::submit_wish(&failing, &request.draft(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -195,11 +195,11 @@ async fn throttling_and_transaction_conflicts_are_retried_and_nothing_is_lost_or
     );
 
     let email = env.email("flaky");
-    let request: shared::domain::WishRequest = serde_json::from_value(
+    let request: shared::http::WishRequest = serde_json::from_value(
         json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": {"mon": [8]}}),
     )
     .unwrap();
-    let wish = shared::app::submit_wish(&deps, &request, None)
+    let wish = shared::app::submit_wish(&deps, &request.draft(), None)
         .await
         .unwrap();
     let link = crate::helpers::page_link(&env.mails_to(&email).await[0], "/w/");
@@ -233,4 +233,63 @@ async fn throttling_and_transaction_conflicts_are_retried_and_nothing_is_lost_or
         .await
         .unwrap();
     assert_eq!(line, 1, "the wish stands in its line once");
+}
+
+/// A crash point: the offer's answer is committed, but the bus refuses its event. The event was
+/// written in the answer's transaction, so the rescan publishes it after the publisher's lease —
+/// once; the booking system hears of the booking all the same.
+#[tokio::test]
+async fn an_event_the_bus_refuses_after_the_commit_is_published_by_the_rescan_once() {
+    let env = TestEnv::spawn().await;
+    let observer = crate::helpers::Observer::attach(&env).await;
+    let email = env.email("bus-down");
+    env.confirmed_wish(&email, json!({"wed": [8]})).await;
+    let start = crate::helpers::next_local(chrono::Weekday::Wed, 8, 30, 3);
+    assert_eq!(
+        env.put_slots(
+            &json!([{"id": "bus-down-wed", "office": "bilk", "service": "id-card",
+            "start": start, "minutes": 15, "status": "free"}])
+        )
+        .await,
+        ["created"]
+    );
+    env.settle().await;
+    let mails = env.mails_to(&email).await;
+    let offer_mail = mails
+        .iter()
+        .find(|m| m.subject.starts_with("Terminangebot"))
+        .expect("an offer mail");
+    let link = crate::helpers::page_link(offer_mail, "/o/");
+    let token = link.rsplit('/').next().unwrap();
+    let before = observer.drain().await;
+    assert!(before.iter().any(|(t, _)| t == "OfferSent"));
+
+    let mut bus_down = env.system.deps.clone();
+    bus_down.events =
+        shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    let offer = shared::app::accept_offer(&bus_down, token).await.unwrap();
+    assert_eq!(offer.status.as_str(), "accepted");
+    assert!(
+        observer.drain().await.is_empty(),
+        "nothing reached the bus while it was down"
+    );
+
+    // Within the publisher's lease the rescan leaves the event alone; after it, it publishes it.
+    assert_eq!(env.system.rescan().await.unwrap()["events_retried"], 0);
+    env.system.deps.clock.advance(3);
+    assert_eq!(env.system.rescan().await.unwrap()["events_retried"], 1);
+    assert_eq!(env.system.rescan().await.unwrap()["events_retried"], 0);
+    let seen = observer.drain().await;
+    let accepted: Vec<_> = seen.iter().filter(|(t, _)| t == "OfferAccepted").collect();
+    assert_eq!(accepted.len(), 1, "exactly one OfferAccepted: {seen:?}");
+    assert_eq!(accepted[0].1["offer"], offer.id.to_string());
+    assert_eq!(accepted[0].1["slot"], "bus-down-wed");
+    // The citizen's booking mail went out at once: SES was up.
+    assert!(
+        env.mails_to(&email)
+            .await
+            .iter()
+            .any(|m| m.subject.starts_with("Termin bestätigt")),
+        "the booking mail"
+    );
 }

@@ -235,3 +235,81 @@ pub fn parse_time(s: &str) -> chrono::DateTime<Utc> {
         .unwrap()
         .with_timezone(&Utc)
 }
+
+/// A consumer of the bus, as the city's booking system would add one: a rule for every
+/// Terminagent event, into a queue of its own.
+pub struct Observer {
+    queue: local_runner::pollers::EventQueuePoller,
+}
+
+impl Observer {
+    pub async fn attach(env: &TestEnv) -> Self {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let clients = &env.system.clients;
+        let bus = &env.system.infra.event_bus;
+        let name = format!("{bus}-observer");
+        let url = clients
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&QueueAttributeName::QueueArn)
+            .unwrap();
+        clients
+            .eventbridge
+            .put_rule()
+            .name(&name)
+            .event_bus_name(bus)
+            .event_pattern(serde_json::json!({"source": [shared::events::SOURCE]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let added = clients
+            .eventbridge
+            .put_targets()
+            .rule(&name)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("observer")
+                    .arn(arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.failed_entry_count, 0);
+        Self {
+            queue: local_runner::pollers::EventQueuePoller::new(clients.sqs.clone(), url),
+        }
+    }
+
+    /// The events published since the last call: (detail-type, detail).
+    pub async fn drain(&self) -> Vec<(String, serde_json::Value)> {
+        let mut seen = Vec::new();
+        let mut empty = 0;
+        while empty < 2 {
+            let batch = self.queue.poll(0).await.unwrap();
+            if batch.is_empty() {
+                empty += 1;
+            }
+            seen.extend(batch.into_iter().map(|e| (e.detail_type, e.detail)));
+        }
+        seen
+    }
+}

@@ -56,8 +56,10 @@ async fn one_client_is_limited_per_hour_whatever_the_addresses() {
     let env = TestEnv::spawn().await;
     let mut deps = env.system.deps.clone();
     deps.config.limits.requests_per_client_hour = 2;
-    let request = |name: &str| -> shared::domain::WishRequest {
-        serde_json::from_value(wish(&env.email(name))).unwrap()
+    let request = |name: &str| -> shared::domain::WishDraft {
+        serde_json::from_value::<shared::http::WishRequest>(wish(&env.email(name)))
+            .unwrap()
+            .draft()
     };
     assert!(
         shared::app::submit_wish(&deps, &request("a"), Some("198.51.100.7"))

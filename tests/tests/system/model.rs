@@ -143,8 +143,8 @@ async fn run_sequence(seed: u64) {
                 .clone();
                 let email = env.email(&format!("s{seed}w{}", m.wishes.len()));
                 trace.push(format!("submit {} {windows:?}", m.wishes.len()));
-                let request = serde_json::from_value(json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows_json(&windows)})).unwrap();
-                let wish = shared::app::submit_wish(&env.system.deps, &request, None)
+                let request: shared::http::WishRequest = serde_json::from_value(json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows_json(&windows)})).unwrap();
+                let wish = shared::app::submit_wish(&env.system.deps, &request.draft(), None)
                     .await
                     .unwrap();
                 m.wishes.push(MWish {

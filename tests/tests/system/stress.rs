@@ -2,12 +2,12 @@
 //! events, rescans and the citizens' clicks. Afterwards the invariants of DESIGN.md hold and the
 //! mails sent are exactly the mails owed.
 
-use crate::helpers::{TestEnv, next_local, page_link};
+use crate::helpers::{Observer, TestEnv, next_local, page_link};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Weekday;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use tokio::task::JoinSet;
 
@@ -29,84 +29,6 @@ const TO: &str = "to";
 const SLOT: &str = "slot";
 const WISH: &str = "wish";
 const OFFER: &str = "offer";
-
-/// A consumer of the bus, as the city's booking system would add one: a rule for every
-/// Terminagent event, into a queue of its own.
-struct Observer {
-    queue: local_runner::pollers::EventQueuePoller,
-}
-
-impl Observer {
-    async fn attach(env: &TestEnv) -> Self {
-        use aws_sdk_sqs::types::QueueAttributeName;
-        let clients = &env.system.clients;
-        let bus = &env.system.infra.event_bus;
-        let name = format!("{bus}-observer");
-        let url = clients
-            .sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()
-            .remove(&QueueAttributeName::QueueArn)
-            .unwrap();
-        clients
-            .eventbridge
-            .put_rule()
-            .name(&name)
-            .event_bus_name(bus)
-            .event_pattern(json!({"source": [shared::events::SOURCE]}).to_string())
-            .send()
-            .await
-            .unwrap();
-        let added = clients
-            .eventbridge
-            .put_targets()
-            .rule(&name)
-            .event_bus_name(bus)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("observer")
-                    .arn(arn)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(added.failed_entry_count, 0);
-        Self {
-            queue: local_runner::pollers::EventQueuePoller::new(clients.sqs.clone(), url),
-        }
-    }
-
-    /// The events published since the last call: (detail-type, detail).
-    async fn drain(&self) -> Vec<(String, Value)> {
-        let mut seen = Vec::new();
-        let mut empty = 0;
-        while empty < 2 {
-            let batch = self.queue.poll(0).await.unwrap();
-            if batch.is_empty() {
-                empty += 1;
-            }
-            seen.extend(batch.into_iter().map(|e| (e.detail_type, e.detail)));
-        }
-        seen
-    }
-}
 
 async fn scan(env: &TestEnv, table: &str) -> Vec<HashMap<String, AttributeValue>> {
     let mut items = Vec::new();
