@@ -195,7 +195,7 @@ pub async fn run(options: &Options, emulators: &Emulators) -> Result<Results> {
     eprintln!("== submissions");
     results.submit = Some(submit::run(emulators, &options.submit).await?);
     eprintln!("== cost per offer against queue depth");
-    results.depth = Some(depth::run(emulators, &options.depth).await?);
+    results.depth = Some(Box::pin(depth::run(emulators, &options.depth)).await?);
     eprintln!("== release storm");
     let (storm, phase) = storm::run(emulators, &options.storm).await?;
     results.storm = Some(storm);

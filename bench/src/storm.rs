@@ -156,6 +156,54 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         phase.system.clients.sqs.clone(),
         phase.system.infra.events_queue_url.clone(),
     );
+    // deliver-outbox: the wishes table's stream, filtered as its event source filters it; the
+    // records of the fill are read past first.
+    let mut outbox = StreamPoller::new(
+        phase.system.clients.streams.clone(),
+        phase.system.infra.wishes_stream_arn.clone(),
+    );
+    let mut quiet = 0;
+    while quiet < 2 {
+        if outbox.poll().await?.is_empty() {
+            quiet += 1;
+        } else {
+            quiet = 0;
+        }
+    }
+    let storm_over = Arc::new(AtomicBool::new(false));
+    let deliver_outbox = {
+        let (deps, storm_over) = (deps.clone(), storm_over.clone());
+        let filters = phase.system.infra.outbox_filters.clone();
+        tokio::spawn(async move {
+            let mut quiet = 0;
+            loop {
+                let records: Vec<_> = outbox
+                    .poll()
+                    .await?
+                    .into_iter()
+                    .filter(|r| local_runner::infra::passes(&filters, r))
+                    .collect();
+                if records.is_empty() {
+                    quiet = if storm_over.load(Ordering::Relaxed) {
+                        quiet + 1
+                    } else {
+                        0
+                    };
+                    if quiet >= 3 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                for batch in records.chunks(25) {
+                    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+                    event.records = batch.to_vec();
+                    shared::triggers::handle_outbox_stream(&deps, event).await;
+                }
+            }
+            anyhow::Ok(())
+        })
+    };
 
     let started = Instant::now();
     let release_bar = bar(slots.len() as u64, "releasing slots");
@@ -278,6 +326,8 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
     }
     progress.finish_and_clear();
     let release_failures = slot_release.await??;
+    storm_over.store(true, Ordering::Relaxed);
+    deliver_outbox.await??;
     let offers = offers.load(Ordering::Relaxed);
     let last_mail = phase
         .counter

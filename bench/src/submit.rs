@@ -230,6 +230,8 @@ pub async fn run(emulators: &Emulators, options: &SubmitOptions) -> Result<Submi
 
     // A sample through the rest of its life.
     let sample: Vec<&GenWish> = wishes.iter().take(options.lifecycle).collect();
+    // deliver-outbox's work (not measured here): the mails of the steps above.
+    phase.system.settle().await?;
     let mails = phase.system.mails().await?;
     let mut confirm_ms = Vec::new();
     let before = phase.counter.snapshot();
@@ -295,6 +297,8 @@ pub async fn run(emulators: &Emulators, options: &SubmitOptions) -> Result<Submi
         phase.counter.snapshot().since(&before),
     );
 
+    // deliver-outbox's work (not measured here): the mails of the steps above.
+    phase.system.settle().await?;
     let mails = phase.system.mails().await?;
     let mut answer_ms = Vec::new();
     let before = phase.counter.snapshot();

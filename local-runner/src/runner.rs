@@ -36,6 +36,7 @@ pub struct LocalSystem {
     pub dynamodb_url: String,
     pub admin_key: String,
     stream: Arc<Mutex<StreamPoller>>,
+    outbox: Arc<Mutex<StreamPoller>>,
     queue: Arc<EventQueuePoller>,
     http: reqwest::Client,
 }
@@ -85,6 +86,10 @@ impl LocalSystem {
                 clients.streams.clone(),
                 infra.slots_stream_arn.clone(),
             ))),
+            outbox: Arc::new(Mutex::new(StreamPoller::new(
+                clients.streams.clone(),
+                infra.wishes_stream_arn.clone(),
+            ))),
             queue: Arc::new(EventQueuePoller::new(
                 clients.sqs.clone(),
                 infra.events_queue_url.clone(),
@@ -119,19 +124,47 @@ impl LocalSystem {
         )
     }
 
-    /// One round of what AWS does in the background: stream records go to slot-release (as a
-    /// Lambda `DynamoDbEvent` batch), routed bus events go to match-offers. Returns how many
-    /// records and events were handled.
+    /// One round of what AWS does in the background: slot stream records go to slot-release
+    /// (as a Lambda `DynamoDbEvent` batch), new outbox items on the wishes stream to
+    /// deliver-outbox (filtered as the template's event source filters them), routed bus events
+    /// to match-offers. Returns how many records and events were handled.
     pub async fn pump(&self, wait_secs: i32) -> Result<usize> {
+        self.pump_with(&self.deps, wait_secs).await
+    }
+
+    /// As [`LocalSystem::pump`], with the handlers given `deps` (tests: a failing mailer, a bus
+    /// that is down).
+    pub async fn pump_with(&self, deps: &Deps, wait_secs: i32) -> Result<usize> {
+        let outbox: Vec<_> = self
+            .outbox
+            .lock()
+            .await
+            .poll()
+            .await?
+            .into_iter()
+            .filter(|r| crate::infra::passes(&self.infra.outbox_filters, r))
+            .collect();
+        let delivered = outbox.len();
+        for batch in outbox.chunks(25) {
+            let mut event = aws_lambda_events::event::dynamodb::Event::default();
+            event.records = batch.to_vec();
+            let response = shared::triggers::handle_outbox_stream(deps, event).await;
+            if !response.batch_item_failures.is_empty() {
+                tracing::warn!(
+                    failures = response.batch_item_failures.len(),
+                    "deliver-outbox reported failures"
+                );
+            }
+        }
         let records = self.stream.lock().await.poll().await?;
         let n = records.len();
         if !records.is_empty() {
             let mut event = aws_lambda_events::event::dynamodb::Event::default();
             event.records = records;
             let response = shared::triggers::handle_slot_stream_counting(
-                &self.deps.events,
-                &self.deps.store,
-                self.deps.clock.now(),
+                &deps.events,
+                &deps.store,
+                deps.clock.now(),
                 event,
             )
             .await;
@@ -146,19 +179,24 @@ impl LocalSystem {
         let m = events.len();
         for event in events {
             let event = serde_json::to_value(event)?;
-            if let Err(e) = shared::triggers::handle_match_event(&self.deps, &event).await {
+            if let Err(e) = shared::triggers::handle_match_event(deps, &event).await {
                 tracing::warn!(error = %e, "match-offers failed");
             }
         }
-        Ok(n + m)
+        Ok(delivered + n + m)
     }
 
     /// Pumps until nothing moved for two rounds in a row (tests use this to wait for the
     /// asynchronous path to finish).
     pub async fn settle(&self) -> Result<()> {
+        self.settle_with(&self.deps).await
+    }
+
+    /// As [`LocalSystem::settle`], with the handlers given `deps`.
+    pub async fn settle_with(&self, deps: &Deps) -> Result<()> {
         let mut quiet = 0;
         for _ in 0..200 {
-            if self.pump(0).await? == 0 {
+            if self.pump_with(deps, 0).await? == 0 {
                 quiet += 1;
                 if quiet >= 2 {
                     return Ok(());

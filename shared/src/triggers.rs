@@ -190,6 +190,36 @@ pub fn parse_trigger(event: &serde_json::Value) -> Result<MatchTrigger, TriggerE
     }
 }
 
+/// deliver-outbox: each new outbox item on the wishes table's stream (the event source's filter
+/// lets only inserted `MAIL#` and `EVENT#` items through; anything else is skipped here too) is
+/// claimed and delivered. A record whose claim could not be made (the database did not answer)
+/// is reported, with every later one, so Lambda retries them in order; a send or publication
+/// that fails after its claim is left to the rescan, which retries it after the lease.
+pub async fn handle_outbox_stream(deps: &Deps, event: DynamoDbEvent) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    let mut failed = false;
+    for record in &event.records {
+        let Some(owed) = crate::store::stream::outbox_item(record) else {
+            continue;
+        };
+        let result = if failed {
+            Err(AppError::Conflict("an earlier record failed"))
+        } else {
+            deps.deliver_owed(&owed).await
+        };
+        if let Err(e) = result {
+            failed = true;
+            tracing::warn!(event_id = %record.event_id, error = %e, "outbox item not delivered");
+            if let Some(seq) = &record.change.sequence_number {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(seq.clone());
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    response
+}
+
 /// match-offers: a released slot is offered to the first wish in line; the schedule rescans.
 pub async fn handle_match_event(
     deps: &Deps,
@@ -272,6 +302,25 @@ mod tests {
         let stream: DynamoDbEvent =
             serde_json::from_str(include_str!("../../events/slots-stream.json")).unwrap();
         assert_eq!(stream.records.iter().filter_map(released_slot).count(), 1);
+    }
+
+    #[test]
+    fn the_outbox_sample_event_is_an_owed_event_without_personal_data() {
+        let stream: DynamoDbEvent =
+            serde_json::from_str(include_str!("../../events/outbox-stream.json")).unwrap();
+        let owed: Vec<_> = stream
+            .records
+            .iter()
+            .filter_map(crate::store::stream::outbox_item)
+            .collect();
+        let [crate::store::stream::Owed::Event(event)] = owed.as_slice() else {
+            panic!("one owed event, got {owed:?}");
+        };
+        assert_eq!(event.name, "OfferAccepted");
+        assert_eq!(event.key, "offer-0190f5c2-accepted#0-OfferAccepted");
+        let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+        assert_eq!(detail["slot"], "bilk-2024-01-24-0830");
+        assert!(!event.detail.contains('@'));
     }
 
     #[test]

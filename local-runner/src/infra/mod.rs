@@ -7,6 +7,7 @@
 //! Schedules (`ScheduleExpression`) are the runner's job, not a rule here.
 
 mod bus;
+mod filters;
 mod tables;
 mod template;
 
@@ -19,6 +20,7 @@ use bus::create_bus_and_rules;
 use tables::create_tables;
 
 pub use bus::{RuleDef, template_rules};
+pub use filters::{passes, stream_filters};
 pub use tables::{IndexDef, KeyDef, TableDef, template_tables};
 
 /// What [`create_infra`] made; the names are what the functions' env vars take
@@ -29,6 +31,10 @@ pub struct Infra {
     pub slots_table: String,
     /// `LatestStreamArn` of the slots table, for [`crate::pollers::StreamPoller`].
     pub slots_stream_arn: String,
+    /// `LatestStreamArn` of the wishes table (the outbox items deliver-outbox reads).
+    pub wishes_stream_arn: String,
+    /// The filter patterns of deliver-outbox's event source, as the template gives them.
+    pub outbox_filters: Vec<serde_json::Value>,
     pub event_bus: String,
     /// The one SQS queue that every rule targets, for [`crate::pollers::EventQueuePoller`].
     pub events_queue_url: String,
@@ -75,18 +81,9 @@ pub async fn create_infra(
     };
     let wishes_table = table("WishesTable")?;
     let slots_table = table("SlotsTable")?;
-    let slots_stream_arn = clients
-        .dynamodb
-        .describe_table()
-        .table_name(&slots_table)
-        .send()
-        .await
-        .with_context(|| format!("describing {slots_table}"))?
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .ok_or_else(|| {
-            anyhow!("{slots_table} has no stream; SlotsTable needs a StreamSpecification")
-        })?;
+    let slots_stream_arn = stream_arn(clients, &slots_table, "SlotsTable").await?;
+    let wishes_stream_arn = stream_arn(clients, &wishes_table, "WishesTable").await?;
+    let outbox_filters = stream_filters(template, "DeliverOutboxFunction")?;
 
     let (event_bus, events_queue_url) = create_bus_and_rules(clients, &rules, prefix).await?;
 
@@ -109,10 +106,26 @@ pub async fn create_infra(
         wishes_table,
         slots_table,
         slots_stream_arn,
+        wishes_stream_arn,
+        outbox_filters,
         event_bus,
         events_queue_url,
         mail_from: mail_from.to_owned(),
     })
+}
+
+/// The `LatestStreamArn` of a table the template gives a stream.
+async fn stream_arn(clients: &Clients, table: &str, id: &str) -> Result<String> {
+    clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .with_context(|| format!("describing {table}"))?
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .ok_or_else(|| anyhow!("{table} has no stream; {id} needs a StreamSpecification"))
 }
 
 #[cfg(test)]
@@ -158,7 +171,7 @@ mod tests {
         let wishes = &tables[0];
         assert_eq!(wishes.key_schema, [key("pk", "HASH"), key("sk", "RANGE")]);
         assert_eq!(wishes.global_secondary_indexes, [gsi1()]);
-        assert_eq!(wishes.stream_view_type, None);
+        assert_eq!(wishes.stream_view_type.as_deref(), Some("NEW_IMAGE"));
         assert_eq!(wishes.ttl_attribute.as_deref(), Some("expires_at"));
 
         let slots = &tables[1];

@@ -1,38 +1,46 @@
-//! The deliver step after a commit: the mail to SES, the events to the bus. Both are already
-//! decided and safe in the outbox, so a failure here delays, never loses, them (the rescan
-//! delivers them once their lease has run out).
+//! Delivery: what a committed change owes — its mail to SES, its events to the bus — read from
+//! the outbox, never from the use case that committed it. deliver-outbox does it for each new
+//! outbox item on the wishes table's stream; the rescan does it for what is still owed after its
+//! lease. Both first claim the item (a conditional update of its lease), so a stream record
+//! delivered twice, or the stream and the rescan at once, deliver it once.
 
-use super::Deps;
-use crate::domain::{Effects, OutgoingMail, OwedEvent};
+use super::{AppError, Deps};
+use crate::domain::{OutgoingMail, OwedEvent};
+use crate::store::stream::Owed;
 
 impl Deps {
-    /// Delivers what a committed change owes: its mail and its events, side by side (neither
-    /// waits for the other: the events do not depend on SES accepting the mail).
-    pub(crate) async fn deliver(&self, out: &Effects) {
-        let events: Vec<OwedEvent> = out
-            .event_keys()
-            .map(|(key, event)| OwedEvent {
-                key,
-                name: event.name().to_owned(),
-                detail: event.detail().to_string(),
-                lease: String::new(),
-            })
-            .collect();
-        // Boxed: the two futures side by side would otherwise bloat every caller's future.
-        tokio::join!(
-            Box::pin(async {
-                if let Some(mail) = &out.mail {
-                    self.send_mail(mail).await;
+    /// Claims an owed mail or event and delivers it. `Ok(false)` when someone else holds it (or
+    /// already delivered it); an error only when the claim itself could not be made (the item
+    /// stays owed: whoever retries may claim it). A failed send or publication after the claim
+    /// is logged, and the rescan retries it after the lease.
+    pub async fn deliver_owed(&self, owed: &Owed) -> Result<bool, AppError> {
+        let now = self.clock.now();
+        match owed {
+            Owed::Mail(mail) => {
+                if !self.store.claim_mail(mail, now).await? {
+                    return Ok(false);
                 }
-            }),
-            Box::pin(self.publish_events(&events))
-        );
+                self.send_mail(&OutgoingMail {
+                    key: mail.key.clone(),
+                    to: mail.to.clone(),
+                    raw: mail.raw.clone(),
+                    tokens: Vec::new(),
+                })
+                .await;
+            }
+            Owed::Event(event) => {
+                if !self.store.claim_event(event, now).await? {
+                    return Ok(false);
+                }
+                self.publish_event(event).await;
+            }
+        }
+        Ok(true)
     }
 
-    /// Sends a mail that is already safe in the outbox. A failure is only logged: the rescan
-    /// sends it once the lease has run out.
+    /// Sends a claimed mail and records the send (which drops its body and address).
     #[tracing::instrument(skip_all, fields(mail = %mail.key))]
-    pub(crate) async fn send_mail(&self, mail: &OutgoingMail) {
+    async fn send_mail(&self, mail: &OutgoingMail) {
         match self.mailer.send_raw(&mail.to, &mail.raw).await {
             Ok(()) => {
                 if let Err(e) = self.store.mark_mail_sent(&mail.key, self.clock.now()).await {
@@ -44,23 +52,19 @@ impl Deps {
         }
     }
 
-    /// Publishes events that are already safe in the outbox, in order, and records each. A
-    /// failure is only logged: the rescan publishes it once the lease has run out (an event
-    /// published but not recorded is published again: delivery is at least once).
-    pub(crate) async fn publish_events(&self, events: &[OwedEvent]) {
-        for event in events {
-            let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap_or_default();
-            match self.events.publish(&event.name, &detail).await {
-                Ok(()) => {
-                    let now = self.clock.now();
-                    if let Err(e) = self.store.mark_event_published(&event.key, now).await {
-                        tracing::error!(error = %e, event = %event.key, "event published but not marked");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, event = %event.key, "event not published, the rescan retries");
+    /// Publishes a claimed event and records it. An event published but not recorded is
+    /// published again after the lease: delivery is at least once.
+    #[tracing::instrument(skip_all, fields(event = %event.key))]
+    async fn publish_event(&self, event: &OwedEvent) {
+        let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap_or_default();
+        match self.events.publish(&event.name, &detail).await {
+            Ok(()) => {
+                let now = self.clock.now();
+                if let Err(e) = self.store.mark_event_published(&event.key, now).await {
+                    tracing::error!(error = %e, "event published but not marked");
                 }
             }
+            Err(e) => tracing::warn!(error = %e, "event not published, the rescan retries"),
         }
     }
 }

@@ -53,7 +53,6 @@ pub async fn match_slot(
             .await
         {
             Ok(()) => {
-                deps.deliver(&out).await;
                 tracing::info!(offer_id = %offer.id, wish_id = %offer.wish, "offer sent");
                 return Ok(Some(offer));
             }

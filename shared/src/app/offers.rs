@@ -44,7 +44,6 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     let out = Effects::mail(mail, change.events);
     match deps.store.accept_offer(&offer, &wish, now, &out).await {
         Ok(()) => {
-            deps.deliver(&out).await;
             deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
             tracing::info!(offer_id = %offer.id, "offer accepted");
         }
@@ -91,7 +90,6 @@ pub(super) async fn release_offer(
         .await
     {
         Ok(()) => {
-            deps.deliver(&out).await;
             tracing::info!(offer_id = %offer.id, status = to.as_str(), "offer released");
         }
         Err(StoreError::Conflict) => {}

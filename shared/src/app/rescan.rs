@@ -3,9 +3,8 @@
 use super::matching::match_slot;
 use super::offers::release_offer;
 use super::{AppError, Deps};
-use crate::domain::{
-    AgeStep, Catalog, Effects, OfferStatus, OutgoingMail, Release, Wish, age_step,
-};
+use crate::domain::{AgeStep, Catalog, Effects, OfferStatus, Release, Wish, age_step};
+use crate::store::stream::Owed;
 use crate::store::{AgeMark, StoreError};
 use chrono::{DateTime, Duration, Utc};
 
@@ -48,10 +47,7 @@ async fn age_wish(
                 .mark_age(&wish, AgeMark::Reminded, ends_at, now, &out)
                 .await
             {
-                Ok(()) => {
-                    deps.deliver(&out).await;
-                    Ok(Some(AgeStep::Remind { ends_at }))
-                }
+                Ok(()) => Ok(Some(AgeStep::Remind { ends_at })),
                 Err(StoreError::Conflict) => Ok(None),
                 Err(e) => Err(e.into()),
             }
@@ -68,7 +64,6 @@ async fn age_wish(
             let out = Effects::mail(mail, change.events);
             match deps.store.expire_wish(&wish, now, &out).await {
                 Ok(()) => {
-                    deps.deliver(&out).await;
                     deps.store.dequeue(&wish, &wish.lines(catalog)).await?;
                     Ok(Some(AgeStep::Expire))
                 }
@@ -98,21 +93,13 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
     }
 
     for mail in deps.store.due_mails(now, 100).await? {
-        if deps.store.claim_mail(&mail, now).await? {
-            deps.send_mail(&OutgoingMail {
-                tokens: Vec::new(),
-                key: mail.key,
-                to: mail.to,
-                raw: mail.raw,
-            })
-            .await;
+        if deps.deliver_owed(&Owed::Mail(mail)).await? {
             report.mails_retried += 1;
         }
     }
 
     for event in deps.store.due_events(now, 100).await? {
-        if deps.store.claim_event(&event, now).await? {
-            deps.publish_events(std::slice::from_ref(&event)).await;
+        if deps.deliver_owed(&Owed::Event(event)).await? {
             report.events_retried += 1;
         }
     }

@@ -90,24 +90,17 @@ pub async fn withdraw_slot(deps: &Deps, id: &SlotId) -> Result<Withdrawal, AppEr
                 deps.store
                     .withdraw_slot(&slot, Some(&offer), &out, now)
                     .await
-                    .map(|()| out)
             }
             _ => {
                 let event = crate::domain::DomainEvent::SlotWithdrawn {
                     slot: slot.id.clone(),
                 };
                 let out = Effects::events(format!("slot-{}-withdrawn", slot.id), vec![event]);
-                deps.store
-                    .withdraw_slot(&slot, None, &out, now)
-                    .await
-                    .map(|()| out)
+                deps.store.withdraw_slot(&slot, None, &out, now).await
             }
         };
         match result {
-            Ok(out) => {
-                deps.deliver(&out).await;
-                return Ok(Withdrawal::Removed);
-            }
+            Ok(()) => return Ok(Withdrawal::Removed),
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(e.into()),
         }

@@ -94,7 +94,6 @@ pub async fn submit_wish(
             .await
         {
             Ok(()) => {
-                deps.deliver(&out).await;
                 tracing::info!(wish_id = %wish.id, "wish submitted");
                 return Ok(wish);
             }
@@ -179,7 +178,6 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         Err(StoreError::Conflict) => return reread(deps, &wish.id).await,
         Err(e) => return Err(e.into()),
     }
-    deps.deliver(&out).await;
     let confirmed = change.state;
     enqueue(deps, &confirmed, &catalog, now).await?;
     tracing::info!(wish_id = %confirmed.id, "wish confirmed");
@@ -196,8 +194,8 @@ async fn resume_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
     let mail = deps.mails(&catalog, now).resumed(&change.state)?;
     let out = Effects::mail(mail, change.events);
     match deps.store.resume_wish(&wish, now, &out).await {
-        Ok(()) => deps.deliver(&out).await,
-        Err(StoreError::Conflict) => {}
+        // A conflict: someone else changed it first; the reread shows what is.
+        Ok(()) | Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
     reread(deps, &wish.id).await
@@ -228,7 +226,6 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
             .await
         {
             Ok(()) => {
-                deps.deliver(&out).await;
                 deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
                 tracing::info!(wish_id = %wish.id, "wish cancelled");
                 return reread(deps, &wish.id).await;
@@ -266,8 +263,8 @@ pub async fn keep_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         .mark_age(&wish, AgeMark::Kept, next, now, &out)
         .await
     {
-        Ok(()) => deps.deliver(&out).await,
-        Err(StoreError::Conflict) => {}
+        // A conflict: someone else changed it first; the reread shows what is.
+        Ok(()) | Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
     reread(deps, &wish.id).await

@@ -66,6 +66,7 @@ pub fn epoch(t: DateTime<Utc>) -> i64 {
 pub const WISH_PREFIX: &str = "WISH#";
 pub const OFFER_PREFIX: &str = "OFFER#";
 pub const MAIL_PREFIX: &str = "MAIL#";
+pub const EVENT_PREFIX: &str = "EVENT#";
 
 #[must_use]
 pub fn wish_pk(id: &WishId) -> String {
@@ -86,7 +87,7 @@ pub fn mail_pk(key: &str) -> String {
 /// An outbox event: `<change key>#<n>-<event name>`.
 #[must_use]
 pub fn event_pk(key: &str) -> String {
-    format!("EVENT#{key}")
+    format!("{EVENT_PREFIX}{key}")
 }
 /// One line of the queue: everyone waiting for this service at this office in this hour.
 #[must_use]

@@ -1,5 +1,6 @@
-//! The slots table's stream records as slot states: the old and the new image of one change,
-//! decoded from the item layout that [`super::records`] writes.
+//! Stream records decoded from the item layout that [`super::records`] writes: the slots table's
+//! as slot states (the old and the new image of one change), the wishes table's new outbox items
+//! as what they owe.
 
 use super::keys::STATUS;
 use aws_lambda_events::event::dynamodb::EventRecord;
@@ -37,4 +38,42 @@ pub fn slot_change(record: &EventRecord) -> SlotChange {
         old: decode(&record.change.old_image),
         new: decode(&record.change.new_image),
     }
+}
+
+/// What a new outbox item owes: a mail or an event, with the lease it was written with.
+#[derive(Debug, Clone)]
+pub enum Owed {
+    Mail(super::DueMail),
+    Event(crate::domain::OwedEvent),
+}
+
+/// The outbox item a wishes-table stream record inserted, if it inserted one that is still
+/// owed. Anything else (another item, a modification, an item already delivered) is `None`.
+#[must_use]
+pub fn outbox_item(record: &EventRecord) -> Option<Owed> {
+    let image = &record.change.new_image;
+    let pk = image.get(super::keys::PK).and_then(|v| match v {
+        serde_dynamo::AttributeValue::S(s) => Some(s.as_str()),
+        _ => None,
+    })?;
+    if pk.starts_with(super::keys::MAIL_PREFIX) {
+        let r: super::records::MailRecord = serde_dynamo::from_item(image.clone()).ok()?;
+        let raw = super::outbox::unpack_mime(r.packed.as_deref()?).ok()?;
+        return Some(Owed::Mail(super::DueMail {
+            key: r.key,
+            to: r.to,
+            raw,
+            lease: r.gsi1sk?,
+        }));
+    }
+    if pk.starts_with(super::keys::EVENT_PREFIX) {
+        let r: super::records::EventRecord = serde_dynamo::from_item(image.clone()).ok()?;
+        return Some(Owed::Event(crate::domain::OwedEvent {
+            key: r.key,
+            name: r.name,
+            detail: r.detail,
+            lease: r.gsi1sk?,
+        }));
+    }
+    None
 }

@@ -18,12 +18,16 @@ async fn a_mail_ses_refuses_is_retried_by_the_rescan_and_delivered_once() {
     let wish = shared::app::submit_wish(&failing, &request.draft(), None)
         .await
         .unwrap();
+    assert_eq!(wish.status.as_str(), "pending", "the wish is stored");
+    // deliver-outbox, with SES refusing the sender: the mail is claimed, not sent.
+    env.system.settle_with(&failing).await.unwrap();
     assert_eq!(
         wish.status.as_str(),
         "pending",
         "the wish is stored although the mail failed"
     );
-    assert!(env.mails_to(&email).await.is_empty());
+    let sent = env.system.mails().await.unwrap();
+    assert!(!sent.iter().any(|m| m.to.contains(&email)));
 
     // Within the sender's lease the rescan leaves the mail alone.
     assert_eq!(env.system.rescan().await.unwrap()["mails_retried"], 0);
@@ -235,9 +239,10 @@ async fn throttling_and_transaction_conflicts_are_retried_and_nothing_is_lost_or
     assert_eq!(line, 1, "the wish stands in its line once");
 }
 
-/// A crash point: the offer's answer is committed, but the bus refuses its event. The event was
-/// written in the answer's transaction, so the rescan publishes it after the publisher's lease —
-/// once; the booking system hears of the booking all the same.
+/// A crash point: the offer's answer is committed, but the bus refuses its event when
+/// deliver-outbox publishes it. The event was written in the answer's transaction, so the rescan
+/// publishes it after the publisher's lease — once; the booking system hears of the booking all
+/// the same.
 #[tokio::test]
 async fn an_event_the_bus_refuses_after_the_commit_is_published_by_the_rescan_once() {
     let env = TestEnv::spawn().await;
@@ -267,8 +272,12 @@ async fn an_event_the_bus_refuses_after_the_commit_is_published_by_the_rescan_on
     let mut bus_down = env.system.deps.clone();
     bus_down.events =
         shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
-    let offer = shared::app::accept_offer(&bus_down, token).await.unwrap();
+    let offer = shared::app::accept_offer(&env.system.deps, token)
+        .await
+        .unwrap();
     assert_eq!(offer.status.as_str(), "accepted");
+    // deliver-outbox runs while the bus is down: the mail goes out, the event does not.
+    env.system.settle_with(&bus_down).await.unwrap();
     assert!(
         observer.drain().await.is_empty(),
         "nothing reached the bus while it was down"

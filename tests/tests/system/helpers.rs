@@ -164,7 +164,10 @@ impl TestEnv {
         outcomes
     }
 
+    /// The mails sent to `to` so far, once the outbox has been delivered (as deliver-outbox
+    /// does in AWS, from the wishes table's stream).
     pub async fn mails_to(&self, to: &str) -> Vec<DevMail> {
+        self.settle().await;
         self.system
             .mails()
             .await

@@ -1,0 +1,24 @@
+//! deliver-outbox — sends each mail and publishes each domain event that a committed change
+//! wrote into the outbox, as soon as the wishes table's stream shows the new item; marks each
+//! delivered (dropping a mail's body and address).
+//!
+//! Trigger: `DynamoDB` stream of the wishes table (`NEW_IMAGE`) with filter criteria that let
+//! only inserted `MAIL#`/`EVENT#` items through, `ReportBatchItemFailures`, bisect on error,
+//! bounded retries and an SQS on-failure destination. Environment and IAM: see `shared::Config`
+//! and `infra/template.yaml`.
+
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = shared::Config::from_env()?;
+    let sdk = shared::aws_sdk_config().await;
+    let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Error>(shared::triggers::handle_outbox_stream(deps, event.payload).await)
+    }))
+    .await
+}
