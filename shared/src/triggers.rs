@@ -70,14 +70,19 @@ pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> Dynamo
         if let Err(e) = result {
             failed = true;
             tracing::warn!(event_id = %record.event_id, error = %e, "SlotReleased not published");
-            if let Some(seq) = &record.change.sequence_number {
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(seq.clone());
-                response.batch_item_failures.push(failure);
-            }
+            report_failure(&mut response, record);
         }
     }
     response
+}
+
+/// Reports a record back to Lambda, which retries the batch from it.
+fn report_failure(response: &mut DynamoDbEventResponse, record: &EventRecord) {
+    if let Some(seq) = &record.change.sequence_number {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(seq.clone());
+        response.batch_item_failures.push(failure);
+    }
 }
 
 /// The line a stream record's slot entered free, when it entered from outside: a new free slot
@@ -210,11 +215,7 @@ pub async fn handle_outbox_stream(deps: &Deps, event: DynamoDbEvent) -> DynamoDb
         if let Err(e) = result {
             failed = true;
             tracing::warn!(event_id = %record.event_id, error = %e, "outbox item not delivered");
-            if let Some(seq) = &record.change.sequence_number {
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(seq.clone());
-                response.batch_item_failures.push(failure);
-            }
+            report_failure(&mut response, record);
         }
     }
     response

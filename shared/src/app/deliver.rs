@@ -14,12 +14,11 @@ impl Deps {
     /// stays owed: whoever retries may claim it). A failed send or publication after the claim
     /// is logged, and the rescan retries it after the lease.
     pub async fn deliver_owed(&self, owed: &Owed) -> Result<bool, AppError> {
-        let now = self.clock.now();
+        if !self.store.claim(owed, self.clock.now()).await? {
+            return Ok(false);
+        }
         match owed {
             Owed::Mail(mail) => {
-                if !self.store.claim_mail(mail, now).await? {
-                    return Ok(false);
-                }
                 self.send_mail(&OutgoingMail {
                     key: mail.key.clone(),
                     to: mail.to.clone(),
@@ -28,12 +27,7 @@ impl Deps {
                 })
                 .await;
             }
-            Owed::Event(event) => {
-                if !self.store.claim_event(event, now).await? {
-                    return Ok(false);
-                }
-                self.publish_event(event).await;
-            }
+            Owed::Event(event) => self.publish_event(event).await,
         }
         Ok(true)
     }

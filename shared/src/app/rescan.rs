@@ -92,15 +92,12 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
         }
     }
 
-    for mail in deps.store.due_mails(now, 100).await? {
-        if deps.deliver_owed(&Owed::Mail(mail)).await? {
-            report.mails_retried += 1;
-        }
-    }
-
-    for event in deps.store.due_events(now, 100).await? {
-        if deps.deliver_owed(&Owed::Event(event)).await? {
-            report.events_retried += 1;
+    for owed in deps.store.due_outbox(now, 100).await? {
+        if deps.deliver_owed(&owed).await? {
+            match owed {
+                Owed::Mail(_) => report.mails_retried += 1,
+                Owed::Event(_) => report.events_retried += 1,
+            }
         }
     }
 

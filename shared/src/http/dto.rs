@@ -24,6 +24,11 @@ pub struct WishRequest {
     pub language: Option<Value>,
 }
 
+/// A field's text; `None` when it is missing or not a text.
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_owned)
+}
+
 /// A JSON value as text: a text as it is, anything else as its JSON (which names no id or code).
 fn as_text(v: &Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_owned)
@@ -33,10 +38,9 @@ impl WishRequest {
     /// The request in the contract's shape, for the checks against the catalogue.
     #[must_use]
     pub fn draft(&self) -> WishDraft {
-        let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_owned);
         WishDraft {
-            email: text(&self.email),
-            service: text(&self.service),
+            email: text(self.email.as_ref()),
+            service: text(self.service.as_ref()),
             offices: self
                 .offices
                 .as_ref()
@@ -76,14 +80,13 @@ impl SlotInput {
     /// The row in the contract's shape, for the checks against the catalogue.
     #[must_use]
     pub fn row(&self) -> SlotRow {
-        let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_owned);
         SlotRow {
-            id: text(&self.id),
-            office: text(&self.office),
-            service: text(&self.service),
-            start: text(&self.start),
+            id: text(self.id.as_ref()),
+            office: text(self.office.as_ref()),
+            service: text(self.service.as_ref()),
+            start: text(self.start.as_ref()),
             minutes: self.minutes.as_ref().and_then(Value::as_u64),
-            status: text(&self.status),
+            status: text(self.status.as_ref()),
         }
     }
 }

@@ -36,11 +36,12 @@ mod prelude {
     pub(super) use super::records::{
         EventRecord, MailRecord, OfferRecord, QueueEntryRecord, SlotRecord, TokenRecord, WishRecord,
     };
+    pub(super) use super::stream::Owed;
     pub(super) use super::tx::{Item, Lookup, Op, item, key, n, offer_key, s, slot_key, wish_key};
     pub(super) use super::writes::{Table, Values, Write};
     pub(super) use super::{
-        AddressBook, Effects, LinkKind, OutgoingMail, OwedEvent, QueueStat, Stats, Store,
-        StoreError, keys, records, writes,
+        AddressBook, Effects, LinkKind, OutgoingMail, QueueStat, Stats, Store, StoreError, keys,
+        records, writes,
     };
     pub(super) use crate::domain::slot::SlotUpsert;
     pub(super) use crate::domain::wait;

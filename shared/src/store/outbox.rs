@@ -108,43 +108,6 @@ impl Store {
         Ok(items)
     }
 
-    /// Events whose publisher's lease has run out without a publication being recorded.
-    pub async fn due_events(
-        &self,
-        now: DateTime<Utc>,
-        limit: i32,
-    ) -> Result<Vec<OwedEvent>, StoreError> {
-        let mut due = Vec::new();
-        for item in self.gsi_due(keys::EVENT_DUE, &ts(now), limit).await? {
-            let r: EventRecord = serde_dynamo::from_item(item)?;
-            if let Some(lease) = r.gsi1sk {
-                due.push(OwedEvent {
-                    key: r.key,
-                    name: r.name,
-                    detail: r.detail,
-                    lease,
-                });
-            }
-        }
-        Ok(due)
-    }
-
-    /// Takes over a due event for one more attempt; `false` when someone else did first.
-    pub async fn claim_event(
-        &self,
-        event: &OwedEvent,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let v = Values::at(now)
-            .with(":lease", s(due_sk(now + MAIL_LEASE, &event.key)))
-            .with(":seen", s(event.lease.clone()));
-        let key = key(keys::event_pk(&event.key), keys::EVENT_SK);
-        let claimed = self
-            .apply(Write::OutboxClaimed, key, &v, "claim_event")
-            .await?;
-        Ok(claimed.is_some())
-    }
-
     /// Records that an event is on the bus.
     pub async fn mark_event_published(
         &self,
@@ -162,38 +125,41 @@ impl Store {
         Ok(())
     }
 
-    /// Mails whose sender's lease has run out without a send being recorded.
-    pub async fn due_mails(
+    /// Mails and events whose deliverer's lease has run out without a delivery being recorded
+    /// (at most `limit` of each).
+    pub async fn due_outbox(
         &self,
         now: DateTime<Utc>,
         limit: i32,
-    ) -> Result<Vec<DueMail>, StoreError> {
+    ) -> Result<Vec<Owed>, StoreError> {
         let mut due = Vec::new();
         for item in self.gsi_due(MAIL_DUE, &ts(now), limit).await? {
-            let r: MailRecord = serde_dynamo::from_item(item)?;
-            if let (Some(packed), Some(lease)) = (r.packed, r.gsi1sk) {
-                due.push(DueMail {
-                    key: r.key,
-                    to: r.to,
-                    raw: unpack_mime(&packed)?,
-                    lease,
-                });
-            }
+            due.extend(serde_dynamo::from_item::<_, MailRecord>(item)?.owed());
+        }
+        for item in self.gsi_due(keys::EVENT_DUE, &ts(now), limit).await? {
+            due.extend(serde_dynamo::from_item::<_, EventRecord>(item)?.owed());
         }
         Ok(due)
     }
 
-    /// Takes over a due mail for one more attempt; `false` when someone else did first.
-    pub async fn claim_mail(&self, mail: &DueMail, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// Takes over an owed mail or event for one attempt, from the lease it was read with (its
+    /// lease moves on); `false` when someone else took it first or it was delivered.
+    pub async fn claim(&self, owed: &Owed, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (id, item, lease) = match owed {
+            Owed::Mail(m) => (&m.key, key(mail_pk(&m.key), MAIL_SK), &m.lease),
+            Owed::Event(e) => (
+                &e.key,
+                key(keys::event_pk(&e.key), keys::EVENT_SK),
+                &e.lease,
+            ),
+        };
         let v = Values::at(now)
-            .with(":lease", s(due_sk(now + MAIL_LEASE, &mail.key)))
-            .with(":seen", s(mail.lease.clone()));
-        let key = key(mail_pk(&mail.key), MAIL_SK);
-        // A failed condition: someone else took the lease first.
-        let claimed = self
-            .apply(Write::OutboxClaimed, key, &v, "claim_mail")
-            .await?;
-        Ok(claimed.is_some())
+            .with(":lease", s(due_sk(now + MAIL_LEASE, id)))
+            .with(":seen", s(lease.as_str()));
+        Ok(self
+            .apply(Write::OutboxClaimed, item, &v, "claim")
+            .await?
+            .is_some())
     }
 
     /// Records a send; the message body and the address (personal data, live links) are dropped

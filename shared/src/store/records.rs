@@ -161,6 +161,33 @@ pub struct MailRecord {
     pub expires_at: i64,
 }
 
+impl MailRecord {
+    /// What the outbox still owes of this mail: nothing once it is sent (its body is gone).
+    #[must_use]
+    pub fn owed(self) -> Option<super::stream::Owed> {
+        let raw = super::outbox::unpack_mime(self.packed.as_deref()?).ok()?;
+        Some(super::stream::Owed::Mail(super::DueMail {
+            key: self.key,
+            to: self.to,
+            raw,
+            lease: self.gsi1sk?,
+        }))
+    }
+}
+
+impl EventRecord {
+    /// What the outbox still owes of this event: nothing once it is published (off the due list).
+    #[must_use]
+    pub fn owed(self) -> Option<super::stream::Owed> {
+        Some(super::stream::Owed::Event(crate::domain::OwedEvent {
+            key: self.key,
+            name: self.name,
+            detail: self.detail,
+            lease: self.gsi1sk?,
+        }))
+    }
+}
+
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize)]
 pub struct QueueEntryRecord {

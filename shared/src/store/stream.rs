@@ -58,22 +58,11 @@ pub fn outbox_item(record: &EventRecord) -> Option<Owed> {
     })?;
     if pk.starts_with(super::keys::MAIL_PREFIX) {
         let r: super::records::MailRecord = serde_dynamo::from_item(image.clone()).ok()?;
-        let raw = super::outbox::unpack_mime(r.packed.as_deref()?).ok()?;
-        return Some(Owed::Mail(super::DueMail {
-            key: r.key,
-            to: r.to,
-            raw,
-            lease: r.gsi1sk?,
-        }));
+        return r.owed();
     }
     if pk.starts_with(super::keys::EVENT_PREFIX) {
         let r: super::records::EventRecord = serde_dynamo::from_item(image.clone()).ok()?;
-        return Some(Owed::Event(crate::domain::OwedEvent {
-            key: r.key,
-            name: r.name,
-            detail: r.detail,
-            lease: r.gsi1sk?,
-        }));
+        return r.owed();
     }
     None
 }
