@@ -54,6 +54,10 @@ pub struct Config {
     pub timing: OfferTiming,
     pub wish_age: WishAge,
     pub limits: Limits,
+    /// How long after its commit an event appears in the events feed: longer than any
+    /// transaction takes from being written to being committed, so that a reader polling with
+    /// its cursor never passes an event that is still on its way (`FEED_SETTLE_SECONDS`, 30).
+    pub feed_settle: Duration,
 }
 
 /// Abuse limits on submissions.
@@ -91,7 +95,7 @@ impl Config {
     /// `SES_CONFIGURATION_SET`, `OFFER_HOLD_HOURS`, `OFFER_DEADLINE_BEFORE_START_HOURS`,
     /// `OFFER_MIN_RESPONSE_MINUTES`, `WISH_MAX_AGE_DAYS` (90), `WISH_REMINDER_DAYS` (7), `MAX_ACTIVE_WISHES_PER_EMAIL` (3),
     /// `MAX_SUBMISSIONS_PER_EMAIL_HOUR` (5), `MAX_SUBMISSIONS_PER_CLIENT_HOUR` (60),
-    /// `ACCESSIBILITY_CONTACT` (an address; `MAIL_FROM` when unset).
+    /// `ACCESSIBILITY_CONTACT` (an address; `MAIL_FROM` when unset), `FEED_SETTLE_SECONDS` (30).
     ///
     /// # Errors
     /// Names every missing variable at once, or the first invalid one.
@@ -179,7 +183,9 @@ impl Config {
             requests_per_client_hour: u32::try_from(number("MAX_SUBMISSIONS_PER_CLIENT_HOUR", 60)?)
                 .unwrap_or(60),
         };
+        let feed_settle = Duration::seconds(number("FEED_SETTLE_SECONDS", 30)?);
         Ok(Self {
+            feed_settle,
             accessibility_contact: accessibility_contact(
                 get("ACCESSIBILITY_CONTACT"),
                 &value("MAIL_FROM"),

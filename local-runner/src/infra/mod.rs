@@ -170,7 +170,11 @@ mod tests {
 
         let wishes = &tables[0];
         assert_eq!(wishes.key_schema, [key("pk", "HASH"), key("sk", "RANGE")]);
-        assert_eq!(wishes.global_secondary_indexes, [gsi1()]);
+        assert_eq!(wishes.global_secondary_indexes[0], gsi1());
+        assert_eq!(
+            wishes.global_secondary_indexes[1].index_name, "gsi2",
+            "the events feed"
+        );
         assert_eq!(wishes.stream_view_type.as_deref(), Some("NEW_IMAGE"));
         assert_eq!(wishes.ttl_attribute.as_deref(), Some("expires_at"));
 

@@ -32,12 +32,12 @@ pub async fn match_slot(
         // Read: who is first in line (from the head's entry on the first try, from the wishes'
         // states after a conflict).
         let Some(first) = first_in_line(deps, &slot, attempt == 0, now).await? else {
-            return Ok(None);
+            return unclaimed(deps, &slot, now).await;
         };
         let to = first.recipient();
         // Decide: the offer and its mail.
         let Some(deadline) = offer_deadline(now, slot.start, deps.config.timing) else {
-            return Ok(None);
+            return unclaimed(deps, &slot, now).await;
         };
         let Ok(change) = lifecycle::offer(OfferId::generate(), &slot, to.id, deadline, now) else {
             return Ok(None);
@@ -67,6 +67,24 @@ pub async fn match_slot(
         }
     }
     Err(AppError::Conflict("slot while matching"))
+}
+
+/// No wish can take the free slot: the booking system hears of it once (`SlotUnclaimed`), until
+/// the slot changes. Never an offer.
+async fn unclaimed(
+    deps: &Deps,
+    slot: &Slot,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::domain::Offer>, AppError> {
+    let Ok(event) = lifecycle::unclaimed(slot) else {
+        return Ok(None);
+    };
+    let key = format!("slot-{}-unclaimed-{}", slot.id, now.timestamp_millis());
+    let out = Effects::events(key, vec![event]);
+    if deps.store.mark_unclaimed(slot, &out, now).await? {
+        tracing::info!(slot_id = %slot.id, "slot unclaimed");
+    }
+    Ok(None)
 }
 
 /// Whom a slot is offered to: the entry at the head of its line (which says whom to write to),

@@ -5,6 +5,7 @@
 //! ([`deliver`]). HTTP and event handlers are thin wrappers around these functions.
 
 mod deliver;
+mod feed;
 mod matching;
 mod offers;
 mod rescan;
@@ -12,6 +13,7 @@ mod slots;
 mod wishes;
 
 pub use crate::domain::wait::Place;
+pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};
 pub use matching::match_slot;
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
 pub use rescan::{RescanReport, rescan};

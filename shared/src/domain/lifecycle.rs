@@ -65,6 +65,14 @@ pub enum DomainEvent {
     SlotWithdrawn {
         slot: SlotId,
     },
+    /// A free slot no waiting wish can take: the booking system may offer it to anyone.
+    SlotUnclaimed {
+        slot: SlotId,
+        office: OfficeId,
+        service: ServiceId,
+        start: DateTime<Utc>,
+        minutes: u16,
+    },
 }
 
 impl DomainEvent {
@@ -83,6 +91,7 @@ impl DomainEvent {
             DomainEvent::OfferExpired { .. } => "OfferExpired",
             DomainEvent::OfferWithdrawn { .. } => "OfferWithdrawn",
             DomainEvent::SlotWithdrawn { .. } => "SlotWithdrawn",
+            DomainEvent::SlotUnclaimed { .. } => "SlotUnclaimed",
         }
     }
 
@@ -115,6 +124,14 @@ impl DomainEvent {
             }
             DomainEvent::OfferWithdrawn { offer, slot } => json!({"offer": offer, "slot": slot}),
             DomainEvent::SlotWithdrawn { slot } => json!({"slot": slot}),
+            DomainEvent::SlotUnclaimed {
+                slot,
+                office,
+                service,
+                start,
+                minutes,
+            } => json!({"slot": {"id": slot, "office": office, "service": service,
+                "start": super::time::rfc3339(*start), "minutes": minutes, "status": "free"}}),
         }
     }
 }
@@ -288,6 +305,24 @@ impl Wish {
 ///
 /// # Errors
 /// When the slot is not free.
+/// A free slot that no wish in its line can take (or too soon for anyone to answer an offer)
+/// is unclaimed: the booking system may now give it to anyone.
+///
+/// # Errors
+/// [`TransitionError::SlotNotFree`] unless the slot is free.
+pub fn unclaimed(slot: &Slot) -> Result<DomainEvent, TransitionError> {
+    if slot.status != SlotStatus::Free {
+        return Err(TransitionError::SlotNotFree(slot.status));
+    }
+    Ok(DomainEvent::SlotUnclaimed {
+        slot: slot.id.clone(),
+        office: slot.office.clone(),
+        service: slot.service.clone(),
+        start: slot.start,
+        minutes: slot.minutes,
+    })
+}
+
 pub fn offer(
     id: OfferId,
     slot: &Slot,

@@ -5,11 +5,12 @@ use super::dto::slot_json;
 use super::{BODY_LIMIT, Visit, error_response, json_error, page};
 use crate::app::{self, Deps, SlotsPut};
 use crate::config::AdminAuth;
+use crate::domain::time::rfc3339;
 use crate::domain::{Catalog, Language, SlotId, SlotStatus};
 use crate::render::views;
 use crate::store::UpsertOutcome;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +25,7 @@ pub fn admin_router(deps: Deps) -> Router {
         .route("/admin/slots/{id}", get(get_slot).delete(withdraw_slot))
         .route("/admin/slots/{id}/release", post(release_slot))
         .route("/admin/stats", get(stats))
+        .route("/admin/events", get(events))
         .route("/admin/catalog", put(put_catalog))
         .layer(middleware::from_fn_with_state(deps.clone(), admin_auth))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -164,6 +166,34 @@ async fn withdraw_slot(State(deps): State<Deps>, SlotPath(id): SlotPath) -> Resp
         Ok(app::Withdrawal::NotFound) => no_such_slot(),
         Err(e) => error_response(&e, Language::En, true),
     }
+}
+
+/// `GET /admin/events?after={cursor}&limit={n}`: the domain events in commit order.
+async fn events(State(deps): State<Deps>, Query(q): Query<FeedQuery>) -> Response {
+    // A limit that is not a whole number is out of range, and said so.
+    let limit = q
+        .limit
+        .as_deref()
+        .map(|l| l.trim().parse::<u16>().unwrap_or(0));
+    match app::events_feed(&deps, q.after.as_deref(), limit).await {
+        Ok(page) => {
+            let events: Vec<_> = page
+                .events
+                .iter()
+                .map(|e| {
+                    json!({"cursor": e.cursor, "type": e.name, "time": rfc3339(e.time), "detail": e.detail})
+                })
+                .collect();
+            Json(json!({"events": events, "next": page.next})).into_response()
+        }
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct FeedQuery {
+    after: Option<String>,
+    limit: Option<String>,
 }
 
 /// `GET /admin/stats`: JSON for programs; a page for a clerk's browser (`Accept: text/html`).

@@ -155,7 +155,7 @@ impl Store {
             }
         }
         let lookup = Lookup {
-            index: true,
+            index: Some(keys::GSI),
             count: true,
             ..Lookup::new(
                 "gsi1pk = :pk",

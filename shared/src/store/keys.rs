@@ -16,6 +16,10 @@ pub const SLOT_ID: &str = "id";
 pub const GSI: &str = "gsi1";
 pub const GSI_PK: &str = "gsi1pk";
 pub const GSI_SK: &str = "gsi1sk";
+/// The wishes table's second index: the events feed (`gsi2pk` = [`FEED`], `gsi2sk` = the cursor).
+pub const FEED_INDEX: &str = "gsi2";
+/// The feed's one partition.
+pub const FEED: &str = "FEED";
 pub const STATUS: &str = "status";
 /// The deflated MIME body of an outbox mail; removed once the mail is sent.
 pub const MAIL_BODY: &str = "mime_z";

@@ -10,6 +10,16 @@ pub struct DueMail {
     pub raw: String,
     pub lease: String,
 }
+/// One event of the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    /// Poll with this to get the events after it.
+    pub cursor: String,
+    /// The event's name (`detail-type` on the bus).
+    pub name: String,
+    pub time: DateTime<Utc>,
+    pub detail: serde_json::Value,
+}
 /// Mails older than this lease are taken over by the rescan.
 pub const MAIL_LEASE: Duration = Duration::minutes(2);
 /// A MIME message as the outbox keeps it: deflated, then base64 (a string attribute).
@@ -68,6 +78,8 @@ impl Store {
                 created_at: ts(now),
                 gsi1pk: Some(keys::EVENT_DUE.into()),
                 gsi1sk: Some(due_sk(now + MAIL_LEASE, &key)),
+                gsi2pk: keys::FEED.into(),
+                gsi2sk: due_sk(now, &key),
                 expires_at: epoch(now + self.retention.ended),
                 key,
             };
@@ -106,6 +118,47 @@ impl Store {
             items.push(self.put(&self.wishes, item(&token)?, true)?);
         }
         Ok(items)
+    }
+
+    /// Events in commit order after the cursor `after` (from the oldest kept when `None`) and
+    /// written before `until`, at most `limit`.
+    pub async fn events_feed(
+        &self,
+        after: Option<&str>,
+        until: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
+        let values = Values::default()
+            .with(":feed", s(keys::FEED))
+            .with(":until", s(ts(until)));
+        let key_of = key;
+        // The cursor is the last event's index key; its table key follows from it.
+        let start = after.and_then(|cursor| {
+            let (_, key) = cursor.split_once('#')?;
+            let mut start = key_of(keys::event_pk(key), keys::EVENT_SK);
+            start.insert("gsi2pk".into(), s(keys::FEED));
+            start.insert("gsi2sk".into(), s(cursor));
+            Some(start)
+        });
+        let lookup = Lookup {
+            index: Some(keys::FEED_INDEX),
+            limit: Some(limit),
+            start,
+            ..Lookup::new("gsi2pk = :feed AND gsi2sk < :until", values)
+        };
+        let out = self.query(Table::Wishes, lookup, "events_feed").await?;
+        let mut events = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let r: EventRecord = serde_dynamo::from_item(item)?;
+            events.push(FeedEvent {
+                time: records::parse_ts(&r.created_at)?,
+                cursor: r.gsi2sk,
+                name: r.name,
+                detail: serde_json::from_str(&r.detail)
+                    .map_err(|e| StoreError::Corrupt(format!("event detail: {e}")))?,
+            });
+        }
+        Ok(events)
     }
 
     /// Records that an event is on the bus.

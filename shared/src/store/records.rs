@@ -135,6 +135,12 @@ pub struct EventRecord {
     pub gsi1pk: Option<String>,
     /// When the current publisher's lease ends; after that the rescan publishes it.
     pub gsi1sk: Option<String>,
+    /// The events feed: [`super::keys::FEED`], and `<commit time>#<key>` (the cursor); empty
+    /// for items written before the feed existed.
+    #[serde(default)]
+    pub gsi2pk: String,
+    #[serde(default)]
+    pub gsi2sk: String,
     pub expires_at: i64,
 }
 

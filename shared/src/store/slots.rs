@@ -171,6 +171,23 @@ impl Store {
             .collect()
     }
 
+    /// Records that a free slot found no taker, with its event; `false` when the slot changed
+    /// meanwhile or was already said to be unclaimed (once per slot until it changes).
+    pub async fn mark_unclaimed(
+        &self,
+        slot: &Slot,
+        out: &Effects,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let v = Values::at(now).with(":start", s(ts(slot.start)));
+        let update = self.guarded(Write::SlotUnclaimed, slot_key(&slot.id), &v)?;
+        match self.commit(vec![update], out, now).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// offered → free: the slot goes back to the queue (at `now`, the use case's clock).
     pub(super) fn free_slot_update(
         &self,

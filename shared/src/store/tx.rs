@@ -147,7 +147,7 @@ impl Store {
         self.client
             .query()
             .table_name(self.table(table))
-            .set_index_name(lookup.index.then(|| keys::GSI.to_owned()))
+            .set_index_name(lookup.index.map(str::to_owned))
             .key_condition_expression(lookup.condition)
             .set_expression_attribute_values(Some(values))
             .consistent_read(lookup.consistent)
@@ -331,7 +331,7 @@ impl Store {
             .with(":pk", s(pk))
             .with(":bound", s(bound));
         let lookup = Lookup {
-            index: true,
+            index: Some(keys::GSI),
             limit: Some(limit),
             ..Lookup::new(condition, values)
         };
@@ -391,8 +391,8 @@ where
 pub(super) struct Lookup<'a> {
     pub(super) condition: &'a str,
     pub(super) values: Values,
-    /// The table's one global secondary index instead of the table.
-    pub(super) index: bool,
+    /// A global secondary index of the table instead of the table.
+    pub(super) index: Option<&'a str>,
     /// Strongly consistent (the table only).
     pub(super) consistent: bool,
     pub(super) limit: Option<i32>,
@@ -406,7 +406,7 @@ impl<'a> Lookup<'a> {
         Self {
             condition,
             values,
-            index: false,
+            index: None,
             consistent: false,
             limit: None,
             start: None,

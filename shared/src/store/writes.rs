@@ -29,6 +29,8 @@ pub(super) enum Write {
     SlotFreed,
     /// booked → free: the appointment was cancelled at the office.
     SlotReleased,
+    /// A free slot found no taker: said once, until the slot changes.
+    SlotUnclaimed,
     /// waiting → offered, unless it holds an offer or declined this slot before.
     WishOffered,
     /// `:from` → `:to` (an end state): retention starts, off every index.
@@ -72,9 +74,11 @@ pub(super) enum Write {
 impl Write {
     pub(super) fn table(self) -> Table {
         match self {
-            Write::SlotOffered | Write::SlotBooked | Write::SlotFreed | Write::SlotReleased => {
-                Table::Slots
-            }
+            Write::SlotOffered
+            | Write::SlotBooked
+            | Write::SlotFreed
+            | Write::SlotReleased
+            | Write::SlotUnclaimed => Table::Slots,
             _ => Table::Wishes,
         }
     }
@@ -83,7 +87,7 @@ impl Write {
     pub(super) fn spec(self) -> (&'static str, Option<&'static str>) {
         match self {
             Write::SlotOffered => (
-                "SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk",
+                "SET #status = :offered, offer = :offer, updated_at = :now REMOVE gsi1pk, gsi1sk, unclaimed_at",
                 Some(
                     "#status = :free AND office = :office AND service = :service AND #start = :start",
                 ),
@@ -93,12 +97,16 @@ impl Write {
                 Some("#status = :offered AND offer = :offer"),
             ),
             Write::SlotFreed => (
-                "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE offer, wish",
+                "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE offer, wish, unclaimed_at",
                 Some("#status = :offered AND offer = :offer"),
             ),
             Write::SlotReleased => (
-                "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE wish, offer",
+                "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE wish, offer, unclaimed_at",
                 Some("#status = :booked"),
+            ),
+            Write::SlotUnclaimed => (
+                "SET unclaimed_at = :now",
+                Some("#status = :free AND #start = :start AND attribute_not_exists(unclaimed_at)"),
             ),
             Write::WishOffered => (
                 "SET #status = :offered, open_offer = :offer",
@@ -336,11 +344,12 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 23] = [
+    const ALL: [Write; 24] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
         Write::SlotReleased,
+        Write::SlotUnclaimed,
         Write::WishOffered,
         Write::WishEnded,
         Write::WishBackInLine,

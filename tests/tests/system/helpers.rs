@@ -302,7 +302,8 @@ impl Observer {
         }
     }
 
-    /// The events published since the last call: (detail-type, detail).
+    /// The events published since the last call: (detail-type, detail), each checked against
+    /// its JSON Schema in `docs/events/`.
     pub async fn drain(&self) -> Vec<(String, serde_json::Value)> {
         let mut seen = Vec::new();
         let mut empty = 0;
@@ -311,8 +312,31 @@ impl Observer {
             if batch.is_empty() {
                 empty += 1;
             }
-            seen.extend(batch.into_iter().map(|e| (e.detail_type, e.detail)));
+            for e in batch {
+                assert_matches_schema(&e.detail_type, &e.detail);
+                seen.push((e.detail_type, e.detail));
+            }
         }
         seen
     }
+}
+
+/// Checks an event's detail against `docs/events/<detail-type>.schema.json`; every event type
+/// must have one.
+pub fn assert_matches_schema(detail_type: &str, detail: &serde_json::Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/events")
+        .join(format!("{detail_type}.schema.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no schema for {detail_type} at {}: {e}", path.display()));
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(detail)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "{detail_type} does not match its schema: {problems:?} in {detail}"
+    );
 }

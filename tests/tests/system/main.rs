@@ -14,6 +14,7 @@ mod accessibility;
 mod concurrency;
 mod events;
 mod faults;
+mod feed;
 mod helpers;
 mod hostile;
 mod lifecycle;
