@@ -3,7 +3,7 @@
 use super::matching::match_slot;
 use super::offers::release_offer;
 use super::{AppError, Deps};
-use crate::domain::{AgeStep, Catalog, Effects, OfferStatus, Release, Wish, age_step};
+use crate::domain::{AgeStep, Catalog, Effects, OfferStatus, Release, Slot, Wish, age_step};
 use crate::store::stream::Owed;
 use crate::store::{AgeMark, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -19,6 +19,8 @@ pub struct RescanReport {
     pub offers_made: usize,
     pub wishes_reminded: usize,
     pub wishes_expired: usize,
+    /// Items that failed (logged); the next run tries them again.
+    pub failures: usize,
 }
 
 /// Applies the age rule to one wish: remind, expire, or look again later. Returns what was done.
@@ -83,21 +85,21 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
     let now = deps.clock.now();
 
     for offer in deps.store.overdue_offers(now, 100).await? {
-        let Some(wish) = deps.store.get_wish(&offer.wish, now).await? else {
-            continue;
-        };
-        let after = release_offer(deps, offer, &wish, Release::Expired).await?;
-        if after.status == OfferStatus::Expired {
-            report.offers_expired += 1;
+        let id = offer.id.clone();
+        match expire_overdue(deps, offer, now).await {
+            Ok(true) => report.offers_expired += 1,
+            Ok(false) => {}
+            Err(e) => report.failed(&e, "offer", id.as_ref()),
         }
     }
 
     for owed in deps.store.due_outbox(now, 100).await? {
-        if deps.deliver_owed(&owed).await? {
-            match owed {
-                Owed::Mail(_) => report.mails_retried += 1,
-                Owed::Event(_) => report.events_retried += 1,
-            }
+        match (deps.deliver_owed(&owed).await, &owed) {
+            (Ok(true), Owed::Mail(_)) => report.mails_retried += 1,
+            (Ok(true), Owed::Event(_)) => report.events_retried += 1,
+            (Ok(false), _) => {}
+            (Err(e), Owed::Mail(m)) => report.failed(&e, "mail", &m.key),
+            (Err(e), Owed::Event(ev)) => report.failed(&e, "event", &ev.key),
         }
     }
 
@@ -106,26 +108,82 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
         .wishes_to_enqueue(now - Duration::minutes(1), now)
         .await?
     {
-        super::wishes::enqueue(deps, &wish, &catalog, now).await?;
-        report.wishes_enqueued += 1;
-    }
-
-    for wish in deps.store.wishes_by_age(now, 100).await? {
-        match age_wish(deps, &catalog, wish, now).await? {
-            Some(AgeStep::Remind { .. }) => report.wishes_reminded += 1,
-            Some(AgeStep::Expire) => report.wishes_expired += 1,
-            _ => {}
+        match super::wishes::enqueue(deps, &wish, &catalog, now).await {
+            Ok(()) => report.wishes_enqueued += 1,
+            Err(e) => report.failed(&e, "enqueue", wish.id.as_ref()),
         }
     }
 
+    for wish in deps.store.wishes_by_age(now, 100).await? {
+        let id = wish.id.clone();
+        match age_wish(deps, &catalog, wish, now).await {
+            Ok(Some(AgeStep::Remind { .. })) => report.wishes_reminded += 1,
+            Ok(Some(AgeStep::Expire)) => report.wishes_expired += 1,
+            Ok(_) => {}
+            Err(e) => report.failed(&e, "wish", id.as_ref()),
+        }
+    }
+
+    // Every free slot, a page at a time; one that fails is logged and counted, the rest go on.
     let earliest = now + deps.config.timing.before_start + deps.config.timing.min_response;
     for office in &catalog.offices {
-        for slot in deps.store.free_slots(&office.id, earliest, 200).await? {
-            report.slots_checked += 1;
-            if match_slot(deps, &slot).await?.is_some() {
-                report.offers_made += 1;
+        let mut after: Option<Slot> = None;
+        loop {
+            let (page, more) = deps
+                .store
+                .free_slots(&office.id, earliest, after.as_ref(), SLOT_PAGE)
+                .await?;
+            for slot in &page {
+                report.slots_checked += 1;
+                match match_slot(deps, slot).await {
+                    Ok(Some(_)) => report.offers_made += 1,
+                    Ok(None) => {}
+                    Err(e) => report.failed(&e, "slot", slot.id.as_ref()),
+                }
+            }
+            after = page.into_iter().last();
+            if !more || after.is_none() {
+                break;
             }
         }
     }
     Ok(report)
+}
+
+/// Free slots read per page by the rescan.
+const SLOT_PAGE: i32 = 100;
+
+impl RescanReport {
+    fn failed(&mut self, e: &AppError, what: &'static str, id: &str) {
+        self.failures += 1;
+        tracing::warn!(error = %e, item = what, id, "rescan: item failed, the next run tries again");
+    }
+}
+
+/// An overdue offer is expired: the wish waits again (or pauses) and the slot moves on. When the
+/// wish's data is already gone, the offer expires all the same and the slot moves on: it is
+/// never left stuck in the index. `true` when this call expired it.
+async fn expire_overdue(
+    deps: &Deps,
+    offer: crate::domain::Offer,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    if let Some(wish) = deps.store.get_wish(&offer.wish, now).await? {
+        let after = release_offer(deps, offer, &wish, Release::Expired).await?;
+        return Ok(after.status == OfferStatus::Expired);
+    }
+    if offer.effective_status(now) != OfferStatus::Expired {
+        return Ok(false);
+    }
+    let event = crate::domain::DomainEvent::OfferExpired {
+        offer: offer.id.clone(),
+        slot: offer.slot.clone(),
+        wish: offer.wish.clone(),
+    };
+    let out = Effects::events(format!("offer-{}-expired", offer.id), vec![event]);
+    match deps.store.expire_orphan_offer(&offer, &out, now).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -85,6 +85,23 @@ impl Store {
         Ok(())
     }
 
+    /// open → expired for an offer whose wish is gone (its data expired): the slot is free
+    /// again, and the booking system hears of it; there is nobody to write to.
+    pub async fn expire_orphan_offer(
+        &self,
+        offer: &Offer,
+        out: &Effects,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let items = vec![
+            self.close_offer_update(offer, OfferStatus::Expired, now)?,
+            self.free_slot_update(offer, now)?,
+        ];
+        self.commit(items, out, now).await?;
+        self.bump_offer_counter(OfferStatus::Expired.as_str()).await;
+        Ok(())
+    }
+
     /// Open offers whose deadline has passed, oldest first.
     pub async fn overdue_offers(
         &self,

@@ -146,15 +146,23 @@ impl Store {
         }
     }
 
-    /// Free slots of one office starting at or after `from`, earliest first.
+    /// Free slots of one office starting at or after `from` — or, for the next page, after the
+    /// slot `after` — earliest first, at most `limit`; `true` when there may be more.
     pub async fn free_slots(
         &self,
         office: &OfficeId,
         from: DateTime<Utc>,
+        after: Option<&Slot>,
         limit: i32,
-    ) -> Result<Vec<Slot>, StoreError> {
-        let condition = "gsi1pk = :pk AND gsi1sk >= :bound";
-        let range = (free_pk(office), ts(from));
+    ) -> Result<(Vec<Slot>, bool), StoreError> {
+        let (condition, bound) = match after {
+            Some(slot) => (
+                "gsi1pk = :pk AND gsi1sk > :bound",
+                free_sk(slot.start, &slot.id),
+            ),
+            None => ("gsi1pk = :pk AND gsi1sk >= :bound", ts(from)),
+        };
+        let range = (free_pk(office), bound);
         let items = self
             .index_range(
                 Table::Slots,
@@ -164,11 +172,12 @@ impl Store {
                 "free_slots",
             )
             .await?;
-        items
+        let more = items.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        let slots = items
             .into_iter()
             .map(|item| Ok(serde_dynamo::from_item::<_, SlotRecord>(item)?.into_slot()))
-            .filter(|s| s.as_ref().map_or(true, |s| s.status == SlotStatus::Free))
-            .collect()
+            .collect::<Result<Vec<Slot>, StoreError>>()?;
+        Ok((slots, more))
     }
 
     /// Records that a free slot found no taker, with its event; `false` when the slot changed

@@ -153,10 +153,17 @@ impl Store {
         status: WishStatus,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
+        // An unconfirmed wish was never in line: nothing of it is kept longer than it would
+        // have been kept anyway.
+        let keep = if wish.status == WishStatus::Pending {
+            self.retention.pending
+        } else {
+            self.retention.ended
+        };
         let v = Values::at(now)
             .wish(wish)
             .with(":to", s(status.as_str()))
-            .with(":ended", n(epoch(now + self.retention.ended)));
+            .with(":ended", n(epoch(now + keep)));
         self.guarded(Write::WishEnded, wish_key(&wish.id), &v)
     }
 

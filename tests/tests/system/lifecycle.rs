@@ -189,3 +189,50 @@ async fn a_wish_in_english_gets_english_mails_and_pages() {
     );
     assert!(offer.text.contains("Please answer by"));
 }
+
+/// A wish cancelled before it was confirmed keeps nothing for 30 days: its data goes within the
+/// 24 hours an unconfirmed wish lives anyway.
+#[tokio::test]
+async fn a_pending_wish_cancelled_is_deleted_within_a_day() {
+    let env = TestEnv::spawn().await;
+    let email = env.email("second-thoughts");
+    let (status, submitted) = env
+        .post_json(
+            "/api/wishes",
+            &json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows()}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let link = page_link(&env.mails_to(&email).await[0], "/w/");
+    let (status, wish) = env.click(&format!("{link}/cancel")).await;
+    assert_eq!((status, wish["status"].as_str()), (200, Some("cancelled")));
+    let item = env
+        .system
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&env.system.infra.wishes_table)
+        .key(
+            shared::store::keys::PK,
+            aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "{}{}",
+                shared::store::keys::WISH_PREFIX,
+                submitted["id"].as_str().unwrap()
+            )),
+        )
+        .key(
+            shared::store::keys::SK,
+            aws_sdk_dynamodb::types::AttributeValue::S(shared::store::keys::WISH_SK.into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the cancelled wish, until its TTL");
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    let limit = (env.system.deps.clock.now() + chrono::Duration::hours(24)).timestamp();
+    assert!(
+        expires <= limit,
+        "expires {expires}, more than a day after the cancel ({limit})"
+    );
+}

@@ -20,6 +20,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod model;
+mod rescan;
 mod story;
 mod stress;
 mod wait;
