@@ -20,7 +20,16 @@ pub(super) async fn enqueue(
 ) -> Result<(), AppError> {
     let lines = wish.lines(catalog);
     let next = next_age_check(deps, wish, now);
-    Ok(deps.store.enqueue(wish, &lines, next).await?)
+    let base = wish.kept_at.or(wish.confirmed_at).unwrap_or(now);
+    let until = keep_until(deps, base);
+    Ok(deps.store.enqueue(wish, &lines, next, until).await?)
+}
+
+/// How long a wish whose age counts from `base` (its confirmation, or the last "keep") and its
+/// queue entries are kept: to the end of its age and the retention time after it. The rescan
+/// ends it at its age; the time to live is the backstop should it not.
+fn keep_until(deps: &Deps, base: DateTime<Utc>) -> DateTime<Utc> {
+    base + deps.config.wish_age.max_age + deps.store.retention.ended
 }
 
 /// When the rescan must next look at a wish's age.
@@ -172,7 +181,11 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
     let mail = deps.mails(&catalog, now).confirmed(&wish, &token)?;
     let out = Effects::mail(mail, change.events);
-    match deps.store.confirm_wish(&wish, now, &out).await {
+    match deps
+        .store
+        .confirm_wish(&wish, now, keep_until(deps, now), &out)
+        .await
+    {
         Ok(()) => {}
         // A second click won the race, or the wish expired meanwhile: show what is.
         Err(StoreError::Conflict) => return reread(deps, &wish.id).await,
@@ -258,13 +271,12 @@ pub async fn keep_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         deps.mails(&catalog, now).kept(&wish, &token)?,
         change.events,
     );
-    match deps
-        .store
-        .mark_age(&wish, AgeMark::Kept, next, now, &out)
-        .await
-    {
+    let kept = AgeMark::Kept(keep_until(deps, now));
+    match deps.store.mark_age(&wish, kept, next, now, &out).await {
+        // Its entries live on as long as it does now.
+        Ok(()) => enqueue(deps, &change.state, &catalog, now).await?,
         // A conflict: someone else changed it first; the reread shows what is.
-        Ok(()) | Err(StoreError::Conflict) => {}
+        Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
     reread(deps, &wish.id).await

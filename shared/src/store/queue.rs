@@ -26,24 +26,33 @@ fn entry_keys<'a>(
 }
 
 impl Store {
-    /// Puts the wish into each line it stands in. Idempotent.
+    /// Puts the wish into each line it stands in, each entry kept until `keep_until`, and
+    /// records those lines on the wish. Idempotent; called again (e.g. when the wish is kept) it
+    /// refreshes the entries' time to live.
+    ///
+    /// An enqueue that lost a race with the wish's end (cancelled, expired meanwhile) takes the
+    /// entries it wrote out again: no entry outlives its wish.
     pub async fn enqueue(
         &self,
         wish: &Wish,
         lines: &[(OfficeId, Window)],
         next_age_check: DateTime<Utc>,
+        keep_until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let Some(entries) = entry_keys(wish, lines) else {
             return Ok(());
         };
+        let entries: Vec<(String, String)> = entries.collect();
         let requests = entries
+            .iter()
             .map(|(pk, sk)| {
                 let record = QueueEntryRecord {
-                    pk,
-                    sk,
+                    pk: pk.clone(),
+                    sk: sk.clone(),
                     wish: wish.id.to_string(),
                     email: Some(wish.email.as_ref().to_owned()),
                     language: Some(wish.language),
+                    expires_at: Some(epoch(keep_until)),
                 };
                 Ok(WriteRequest::builder()
                     .put_request(
@@ -56,28 +65,57 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write(requests).await?;
         // Done: off the list of wishes whose enqueueing the rescan must finish, onto the list of
-        // wishes whose age the rescan watches.
-        let v = Values::new().with(":at", s(due_sk(next_age_check, &wish.id)));
+        // wishes whose age the rescan watches, with the lines it now stands in.
+        let queued = entries.iter().map(|(pk, _)| s(pk.as_str())).collect();
+        let v = Values::new()
+            .with(":at", s(due_sk(next_age_check, &wish.id)))
+            .with(":queued", AttributeValue::L(queued));
         let key = wish_key(&wish.id);
         let moved = self.apply(Write::WishEnqueued, key, &v, "enqueue").await?;
         // Counted once: only the call that moved the marker counts the wish.
         if moved.is_some() {
             self.bump_waiting(wish, 1).await;
+            return Ok(());
+        }
+        // Not moved: enqueued before (a repeat, or a refresh), or the wish ended meanwhile.
+        let now_state = self
+            .read::<WishRecord>(Table::Wishes, wish_key(&wish.id), "enqueue")
+            .await?;
+        if now_state.is_none_or(|r| !r.wish.status.is_active()) {
+            self.delete_entries(entries).await?;
         }
         Ok(())
     }
 
-    /// Takes the wish out of its lines (after it ended). Entries left behind by a crash are harmless:
-    /// matching reads the wish and skips it.
+    /// Takes the wish out of the lines it was put into (after it ended) — those recorded on it,
+    /// or `lines` for a wish enqueued before lines were recorded. Entries left behind by a crash
+    /// are harmless: matching reads the wish and skips it, and they expire with their TTL.
     pub async fn dequeue(
         &self,
         wish: &Wish,
         lines: &[(OfficeId, Window)],
     ) -> Result<(), StoreError> {
-        let Some(entries) = entry_keys(wish, lines) else {
+        let Some(place) = wish.confirmed_at.map(|t| queue_key(t, &wish.id)) else {
             return Ok(());
         };
+        let recorded = self
+            .read::<WishRecord>(Table::Wishes, wish_key(&wish.id), "dequeue")
+            .await?
+            .and_then(|r| r.queued);
+        let entries: Vec<(String, String)> = match recorded {
+            Some(pks) => pks.into_iter().map(|pk| (pk, place.clone())).collect(),
+            None => entry_keys(wish, lines)
+                .map(Iterator::collect)
+                .unwrap_or_default(),
+        };
+        self.delete_entries(entries).await?;
+        self.bump_waiting(wish, -1).await;
+        Ok(())
+    }
+
+    async fn delete_entries(&self, entries: Vec<(String, String)>) -> Result<(), StoreError> {
         let requests = entries
+            .into_iter()
             .map(|(pk, sk)| {
                 Ok(WriteRequest::builder()
                     .delete_request(
@@ -88,9 +126,7 @@ impl Store {
                     .build())
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.batch_write(requests).await?;
-        self.bump_waiting(wish, -1).await;
-        Ok(())
+        self.batch_write(requests).await
     }
 
     /// Wishes confirmed but not yet in their lines for longer than `grace` (a crash between the

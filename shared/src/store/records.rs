@@ -24,6 +24,9 @@ pub struct WishRecord {
     #[serde(flatten)]
     pub wish: Wish,
     pub queue_key: Option<String>,
+    /// The lines (their partition keys) the wish was put into: what dequeue takes it out of,
+    /// whatever the catalogue says by then.
+    pub queued: Option<Vec<String>>,
     pub expires_at: Option<i64>,
 }
 
@@ -35,6 +38,7 @@ impl WishRecord {
             sk: WISH_SK.into(),
             wish: w.clone(),
             queue_key: w.confirmed_at.map(|t| queue_key(t, &w.id)),
+            queued: None,
             expires_at: expires_at.map(epoch),
         }
     }
@@ -203,4 +207,6 @@ pub struct QueueEntryRecord {
     /// Who to write to, so the usual offer needs no read of the wish (deleted with the entry).
     pub email: Option<String>,
     pub language: Option<Language>,
+    /// As long as the wish may stand in line (refreshed when it is kept).
+    pub expires_at: Option<i64>,
 }

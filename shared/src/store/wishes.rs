@@ -6,7 +6,8 @@ use super::prelude::*;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgeMark {
     Reminded,
-    Kept,
+    /// Kept, with the data kept until then.
+    Kept(DateTime<Utc>),
 }
 
 impl Store {
@@ -119,13 +120,18 @@ impl Store {
 
     /// pending → waiting: the wish gets its place in line (the confirmation time) and is marked
     /// for enqueueing, which [`Store::enqueue`] completes (or the rescan, after a crash).
+    /// The wish's data is kept until `keep_until` (the end of its age, with a margin) unless it
+    /// is kept again.
     pub async fn confirm_wish(
         &self,
         wish: &Wish,
         now: DateTime<Utc>,
+        keep_until: DateTime<Utc>,
         out: &Effects,
     ) -> Result<(), StoreError> {
-        let v = Values::at(now).with(":place", s(queue_key(now, &wish.id)));
+        let v = Values::at(now)
+            .with(":place", s(queue_key(now, &wish.id)))
+            .with(":until", n(epoch(keep_until)));
         let update = self.guarded(Write::WishConfirmed, wish_key(&wish.id), &v)?;
         self.commit(vec![update], out, now).await
     }
@@ -233,13 +239,14 @@ impl Store {
         now: DateTime<Utc>,
         out: &Effects,
     ) -> Result<(), StoreError> {
-        let write = match mark {
-            AgeMark::Reminded => Write::WishReminded,
-            AgeMark::Kept => Write::WishKept,
+        let (write, until) = match mark {
+            AgeMark::Reminded => (Write::WishReminded, now),
+            AgeMark::Kept(until) => (Write::WishKept, until),
         };
         let v = Values::at(now)
             .wish(wish)
-            .with(":at", s(due_sk(next, &wish.id)));
+            .with(":at", s(due_sk(next, &wish.id)))
+            .with(":until", n(epoch(until)));
         let update = self.guarded(write, wish_key(&wish.id), &v)?;
         self.commit(vec![update], out, now).await
     }

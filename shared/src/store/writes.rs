@@ -127,7 +127,7 @@ impl Write {
                 Some("#status = :offered AND open_offer = :offer"),
             ),
             Write::WishConfirmed => (
-                "SET #status = :waiting, confirmed_at = :now, queue_key = :place, gsi1pk = :enqueue, gsi1sk = :now REMOVE expires_at",
+                "SET #status = :waiting, confirmed_at = :now, queue_key = :place, gsi1pk = :enqueue, gsi1sk = :now, expires_at = :until",
                 Some(
                     "#status = :pending AND (attribute_not_exists(expires_at) OR expires_at > :epoch)",
                 ),
@@ -136,14 +136,17 @@ impl Write {
                 "SET #status = :waiting, unanswered = :zero",
                 Some("#status = :paused"),
             ),
-            Write::WishEnqueued => ("SET gsi1pk = :age, gsi1sk = :at", Some("gsi1pk = :enqueue")),
+            Write::WishEnqueued => (
+                "SET gsi1pk = :age, gsi1sk = :at, queued = :queued",
+                Some("gsi1pk = :enqueue"),
+            ),
             Write::WishAgeScheduled => ("SET gsi1sk = :at", Some("gsi1pk = :age")),
             Write::WishReminded => (
                 "SET reminded_at = :now, gsi1sk = :at",
                 Some("#status = :from AND gsi1pk = :age AND attribute_not_exists(reminded_at)"),
             ),
             Write::WishKept => (
-                "SET kept_at = :now, gsi1pk = :age, gsi1sk = :at REMOVE reminded_at",
+                "SET kept_at = :now, gsi1pk = :age, gsi1sk = :at, expires_at = :until REMOVE reminded_at",
                 Some("#status = :from AND attribute_exists(reminded_at)"),
             ),
             Write::OfferAccepted => (
@@ -428,6 +431,8 @@ mod tests {
             .with(":start", s("x"))
             .with(":fpk", s("x"))
             .with(":fsk", s("x"))
+            .with(":until", n(1))
+            .with(":queued", AttributeValue::L(vec![]))
             .name("#day", "d")
             .name("#field", "f");
         for write in ALL {

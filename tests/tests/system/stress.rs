@@ -185,6 +185,39 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
         .filter(|i| text(i, SK) == WISH_SK)
         .collect();
     assert_eq!(wishes.len(), WISHES);
+
+    // Invariant 8: no queue entry of an ended wish; a time to live on every item that holds an
+    // address, a token or a wish.
+    let ended: Vec<String> = wishes
+        .iter()
+        .filter(|w| !["waiting", "offered", "paused"].contains(&text(w, STATUS).as_str()))
+        .map(|w| text(w, ID))
+        .collect();
+    let stale_entries: Vec<String> = wish_items
+        .iter()
+        .filter(|i| text(i, PK).starts_with("Q#") && ended.contains(&text(i, WISH)))
+        .map(|i| format!("{} {}", text(i, PK), text(i, WISH)))
+        .collect();
+    assert!(
+        stale_entries.is_empty(),
+        "queue entries of ended wishes: {stale_entries:?}"
+    );
+    let without_ttl: Vec<String> = wish_items
+        .iter()
+        .filter(|i| {
+            let personal = i.contains_key(EMAIL)
+                || i.contains_key(TO)
+                || text(i, PK).starts_with("TOKEN#")
+                || text(i, PK).starts_with("WISH#")
+                || text(i, PK).starts_with("Q#");
+            personal && !i.contains_key("expires_at")
+        })
+        .map(|i| format!("{}/{}", text(i, PK), text(i, SK)))
+        .collect();
+    assert!(
+        without_ttl.is_empty(),
+        "items with personal data and no TTL: {without_ttl:?}"
+    );
     let mut open_by_slot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut accepted_by_slot: BTreeMap<String, usize> = BTreeMap::new();
     let mut open_by_wish: BTreeMap<String, usize> = BTreeMap::new();
