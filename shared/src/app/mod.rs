@@ -4,6 +4,7 @@
 //! conditional transaction (`store`), and then hands the mail and events on for delivery
 //! ([`deliver`]). HTTP and event handlers are thin wrappers around these functions.
 
+mod catalog;
 mod deliver;
 mod feed;
 mod matching;
@@ -13,6 +14,7 @@ mod slots;
 mod wishes;
 
 pub use crate::domain::wait::Place;
+pub use catalog::update_catalog;
 pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};
 pub use matching::match_slot;
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};

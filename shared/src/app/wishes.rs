@@ -28,7 +28,7 @@ pub(super) async fn enqueue(
 /// How long a wish whose age counts from `base` (its confirmation, or the last "keep") and its
 /// queue entries are kept: to the end of its age and the retention time after it. The rescan
 /// ends it at its age; the time to live is the backstop should it not.
-fn keep_until(deps: &Deps, base: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn keep_until(deps: &Deps, base: DateTime<Utc>) -> DateTime<Utc> {
     base + deps.config.wish_age.max_age + deps.store.retention.ended
 }
 

@@ -222,8 +222,8 @@ async fn stats(visit: Visit) -> Response {
 async fn put_catalog(State(deps): State<Deps>, body: Bytes) -> Response {
     let text = String::from_utf8_lossy(&body);
     match Catalog::from_json(&text) {
-        Ok(c) => match deps.replace_catalog(c).await {
-            Ok(()) => Json(json!({"status": "stored"})).into_response(),
+        Ok(c) => match app::update_catalog(&deps, c).await {
+            Ok(moved) => Json(json!({"status": "stored", "wishes_moved": moved})).into_response(),
             Err(e) => error_response(&e, Language::En, true),
         },
         Err(e) => json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), json!({})),

@@ -62,7 +62,7 @@ pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, Owed
 pub use crate::domain::stats::{QueueStat, Stats};
 pub use limits::AddressBook;
 pub use outbox::{DueMail, FeedEvent, MAIL_LEASE};
-pub use queue::QueueEntry;
+pub use queue::{ListCursor, QueueEntry};
 pub use slots::UpsertOutcome;
 pub use wishes::AgeMark;
 

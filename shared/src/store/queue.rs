@@ -2,6 +2,10 @@
 
 use super::prelude::*;
 
+/// Where a listing of wishes goes on (opaque).
+#[derive(Debug, Clone)]
+pub struct ListCursor(pub(super) Item);
+
 /// One place in a line.
 #[derive(Debug, Clone)]
 pub struct QueueEntry {
@@ -43,27 +47,7 @@ impl Store {
             return Ok(());
         };
         let entries: Vec<(String, String)> = entries.collect();
-        let requests = entries
-            .iter()
-            .map(|(pk, sk)| {
-                let record = QueueEntryRecord {
-                    pk: pk.clone(),
-                    sk: sk.clone(),
-                    wish: wish.id.to_string(),
-                    email: Some(wish.email.as_ref().to_owned()),
-                    language: Some(wish.language),
-                    expires_at: Some(epoch(keep_until)),
-                };
-                Ok(WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item(&record)?))
-                            .build()?,
-                    )
-                    .build())
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        self.batch_write(requests).await?;
+        self.put_entries(wish, &entries, keep_until).await?;
         // Done: off the list of wishes whose enqueueing the rescan must finish, onto the list of
         // wishes whose age the rescan watches, with the lines it now stands in.
         let queued = entries.iter().map(|(pk, _)| s(pk.as_str())).collect();
@@ -111,6 +95,104 @@ impl Store {
         self.delete_entries(entries).await?;
         self.bump_waiting(wish, -1).await;
         Ok(())
+    }
+
+    /// The wishes on the age list (every wish in line), a page at a time, with the lines each
+    /// was put into (partition keys; `None` for a wish enqueued before lines were recorded).
+    pub async fn wishes_in_line(
+        &self,
+        after: Option<ListCursor>,
+        limit: i32,
+    ) -> Result<(Vec<(Wish, Option<Vec<String>>)>, Option<ListCursor>), StoreError> {
+        let lookup = Lookup {
+            index: Some(keys::GSI),
+            limit: Some(limit),
+            start: after.map(|c| c.0),
+            ..Lookup::new("gsi1pk = :pk", Values::default().with(":pk", s(AGE_DUE)))
+        };
+        let out = self.query(Table::Wishes, lookup, "wishes_in_line").await?;
+        let mut wishes = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let r: WishRecord = serde_dynamo::from_item(item)?;
+            let queued = r.queued.clone();
+            wishes.push((r.into_wish(), queued));
+        }
+        Ok((wishes, out.last_evaluated_key.map(ListCursor)))
+    }
+
+    /// Moves a wish into the lines it stands in now and out of those it no longer does, at its
+    /// own place (its confirmation time): FIFO holds in a newly opened hour too. `false` when
+    /// the wish left the line meanwhile (what this wrote is taken out again).
+    pub async fn reline(
+        &self,
+        wish: &Wish,
+        queued: &[String],
+        lines: &[(OfficeId, Window)],
+        keep_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(place) = wish.confirmed_at.map(|t| queue_key(t, &wish.id)) else {
+            return Ok(false);
+        };
+        let now_in: Vec<String> = lines
+            .iter()
+            .map(|(office, window)| line_pk(office, &wish.service, *window))
+            .collect();
+        let added: Vec<(String, String)> = now_in
+            .iter()
+            .filter(|pk| !queued.contains(pk))
+            .map(|pk| (pk.clone(), place.clone()))
+            .collect();
+        let removed: Vec<(String, String)> = queued
+            .iter()
+            .filter(|pk| !now_in.contains(pk))
+            .map(|pk| (pk.clone(), place.clone()))
+            .collect();
+        if added.is_empty() && removed.is_empty() {
+            return Ok(true);
+        }
+        self.put_entries(wish, &added, keep_until).await?;
+        let v = Values::new().with(
+            ":queued",
+            AttributeValue::L(now_in.iter().map(|pk| s(pk.as_str())).collect()),
+        );
+        let moved = self
+            .apply(Write::WishRelined, wish_key(&wish.id), &v, "reline")
+            .await?;
+        if moved.is_none() {
+            self.delete_entries(added).await?;
+            return Ok(false);
+        }
+        self.delete_entries(removed).await?;
+        Ok(true)
+    }
+
+    async fn put_entries(
+        &self,
+        wish: &Wish,
+        entries: &[(String, String)],
+        keep_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let requests = entries
+            .iter()
+            .map(|(pk, sk)| {
+                let record = QueueEntryRecord {
+                    pk: pk.clone(),
+                    sk: sk.clone(),
+                    wish: wish.id.to_string(),
+                    email: Some(wish.email.as_ref().to_owned()),
+                    language: Some(wish.language),
+                    expires_at: Some(epoch(keep_until)),
+                };
+                Ok(WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item(&record)?))
+                            .build()?,
+                    )
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await
     }
 
     async fn delete_entries(&self, entries: Vec<(String, String)>) -> Result<(), StoreError> {

@@ -47,6 +47,8 @@ pub(super) enum Write {
     WishEnqueued,
     /// When the rescan looks at the wish's age next.
     WishAgeScheduled,
+    /// The lines a waiting wish stands in changed with the catalogue.
+    WishRelined,
     /// The "still interested?" reminder was sent.
     WishReminded,
     /// "Keep my wish" after a reminder.
@@ -141,6 +143,7 @@ impl Write {
                 Some("gsi1pk = :enqueue"),
             ),
             Write::WishAgeScheduled => ("SET gsi1sk = :at", Some("gsi1pk = :age")),
+            Write::WishRelined => ("SET queued = :queued", Some("gsi1pk = :age")),
             Write::WishReminded => (
                 "SET reminded_at = :now, gsi1sk = :at",
                 Some("#status = :from AND gsi1pk = :age AND attribute_not_exists(reminded_at)"),
@@ -347,7 +350,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 24] = [
+    const ALL: [Write; 25] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -361,6 +364,7 @@ mod tests {
         Write::WishResumed,
         Write::WishEnqueued,
         Write::WishAgeScheduled,
+        Write::WishRelined,
         Write::WishReminded,
         Write::WishKept,
         Write::OfferAccepted,

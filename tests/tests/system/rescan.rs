@@ -91,3 +91,65 @@ async fn an_overdue_offer_whose_wish_is_gone_expires_and_frees_its_slot() {
     // Nothing is left in the overdue list: the next rescan has nothing to expire.
     assert_eq!(env.system.rescan().await.unwrap()["offers_expired"], 0);
 }
+
+/// An office opens an hour it was closed: the wishes in line that chose it move into the new
+/// line at their own place, so the one confirmed before the change still comes first.
+#[tokio::test]
+async fn a_wish_confirmed_before_an_hour_opened_comes_first_in_it() {
+    let env = TestEnv::spawn().await;
+    let wish = |email: String| {
+        json!({"email": email, "service": "id-card", "offices": ["bilk", "altstadt"],
+            "windows": {"sat": [9]}})
+    };
+    let confirm = |email: String| {
+        let env = &env;
+        async move {
+            let (status, _) = env.post_json("/api/wishes", &wish(email.clone())).await;
+            assert_eq!(status, 202);
+            let link = crate::helpers::page_link(&env.mails_to(&email).await[0], "/w/");
+            let (status, w) = env.click(&format!("{link}/confirm")).await;
+            assert_eq!((status, w["status"].as_str()), (200, Some("waiting")));
+        }
+    };
+    // Saturdays only Altstadt is open: the first wish stands in Altstadt's line alone.
+    let first = env.email("first");
+    confirm(first.clone()).await;
+
+    // Bilk opens on Saturday mornings too.
+    let mut catalog: Value = serde_json::from_str(
+        &std::fs::read_to_string(local_runner::runner::repo_root().join("data/catalog.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let bilk = catalog["offices"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|o| o["id"] == "bilk")
+        .unwrap();
+    bilk["opening_hours"]["sat"] = json!([[9, 12]]);
+    let (status, answer) = env
+        .admin(reqwest::Method::PUT, "/admin/catalog", Some(catalog))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["wishes_moved"], 1, "{answer}");
+
+    // A second wish after the change, then a free Saturday slot at Bilk.
+    let second = env.email("second");
+    confirm(second.clone()).await;
+    let start = next_local(chrono::Weekday::Sat, 9, 0, 3);
+    env.put_slots(
+        &json!([{"id": "bilk-sat", "office": "bilk", "service": "id-card",
+        "start": start, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let offered = |mails: Vec<local_runner::devmail::DevMail>| {
+        mails.iter().any(|m| m.subject.starts_with("Terminangebot"))
+    };
+    assert!(
+        offered(env.mails_to(&first).await),
+        "the earlier wish gets the slot"
+    );
+    assert!(!offered(env.mails_to(&second).await));
+}
