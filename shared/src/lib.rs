@@ -27,6 +27,17 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
         .build_https()
 }
 
+/// A function's dependencies, as its environment describes them (`Config::from_env`, the SDK's
+/// region and credentials, the real clock).
+///
+/// # Errors
+/// When the environment is incomplete or invalid ([`config::ConfigError`]).
+pub async fn deps_from_env() -> Result<Deps, config::ConfigError> {
+    let config = Config::from_env()?;
+    let sdk = aws_sdk_config().await;
+    Ok(Deps::new(config, &sdk, Clock::default()))
+}
+
 /// The SDK configuration of a function: region and credentials from its environment, as
 /// `aws_config::load_defaults` finds them, with [`https_client`].
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {

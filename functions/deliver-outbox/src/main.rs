@@ -13,10 +13,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let config = shared::Config::from_env()?;
-    let sdk = shared::aws_sdk_config().await;
-    let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
-    let deps = &deps;
+    let deps = &shared::deps_from_env().await?;
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(shared::triggers::handle_outbox_stream(deps, event.payload).await)
     }))

@@ -11,10 +11,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let config = shared::Config::from_env()?;
-    let sdk = shared::aws_sdk_config().await;
-    let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
-    let deps = &deps;
+    let deps = &shared::deps_from_env().await?;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             Ok::<_, Error>(shared::triggers::handle_match_event(deps, &event.payload).await?)

@@ -8,8 +8,6 @@ use lambda_http::{Error, run, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let config = shared::Config::from_env()?;
-    let sdk = shared::aws_sdk_config().await;
-    let deps = shared::Deps::new(config, &sdk, shared::Clock::default());
+    let deps = shared::deps_from_env().await?;
     run(shared::http::edge(shared::http::citizen_router(deps))).await
 }

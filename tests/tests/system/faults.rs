@@ -448,3 +448,57 @@ async fn every_change_committed_while_delivery_is_down_is_delivered_once_by_the_
         (Some(0), Some(0))
     );
 }
+
+/// The last crash point: a wish reaches its maximum age while delivery is down. The rescan
+/// that expires it cannot send the mail nor publish the event; the next rescan after the lease
+/// delivers both, once.
+#[tokio::test]
+async fn a_wish_expired_while_delivery_is_down_is_told_once_by_the_next_rescan() {
+    let env = TestEnv::spawn().await;
+    let observer = crate::helpers::Observer::attach(&env).await;
+    let email = env.email("old");
+    env.confirmed_wish(&email, json!({"mon": [8]})).await;
+    // The reminder a week before the end, delivered normally.
+    env.system.deps.clock.advance(83 * 24 * 60 + 1);
+    assert_eq!(env.system.rescan().await.unwrap()["wishes_reminded"], 1);
+    assert_eq!(env.mails_to(&email).await.len(), 3);
+    observer.drain().await;
+
+    let mut down = env.system.deps.clone();
+    let nowhere = aws_sdk_sesv2::Client::from_conf(
+        env.system
+            .clients
+            .sesv2
+            .config()
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    down.mailer = shared::mailer::Mailer::new(nowhere, None);
+    down.events =
+        shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    env.system.deps.clock.advance(7 * 24 * 60 + 1);
+    let report = shared::app::rescan(&down).await.unwrap();
+    assert_eq!(report.wishes_expired, 1);
+    env.system.settle_with(&down).await.unwrap();
+    let sent = || async {
+        env.system
+            .mails()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.to.contains(&email))
+            .count()
+    };
+    assert_eq!(sent().await, 3, "no mail while SES is down");
+    assert!(observer.drain().await.is_empty());
+
+    env.system.deps.clock.advance(3);
+    let report = env.system.rescan().await.unwrap();
+    assert_eq!(report["mails_retried"], 1, "{report}");
+    assert_eq!(report["events_retried"], 1, "{report}");
+    assert_eq!(sent().await, 4, "the expiry mail, once");
+    let events: Vec<String> = observer.drain().await.into_iter().map(|(t, _)| t).collect();
+    assert_eq!(events, ["WishExpired"]);
+}
