@@ -144,14 +144,7 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         phase.system.clients.streams.clone(),
         phase.system.infra.slots_stream_arn.clone(),
     );
-    let mut quiet = 0;
-    while quiet < 2 {
-        if stream.poll().await?.is_empty() {
-            quiet += 1;
-        } else {
-            quiet = 0;
-        }
-    }
+    stream.read_past_all().await?;
     let queue = EventQueuePoller::new(
         phase.system.clients.sqs.clone(),
         phase.system.infra.events_queue_url.clone(),
@@ -162,14 +155,7 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         phase.system.clients.streams.clone(),
         phase.system.infra.wishes_stream_arn.clone(),
     );
-    let mut quiet = 0;
-    while quiet < 2 {
-        if outbox.poll().await?.is_empty() {
-            quiet += 1;
-        } else {
-            quiet = 0;
-        }
-    }
+    outbox.read_past_all().await?;
     let storm_over = Arc::new(AtomicBool::new(false));
     let deliver_outbox = {
         let (deps, storm_over) = (deps.clone(), storm_over.clone());
@@ -177,13 +163,8 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         tokio::spawn(async move {
             let mut quiet = 0;
             loop {
-                let records: Vec<_> = outbox
-                    .poll()
-                    .await?
-                    .into_iter()
-                    .filter(|r| local_runner::infra::passes(&filters, r))
-                    .collect();
-                if records.is_empty() {
+                let records = outbox.poll().await?;
+                if local_runner::runner::deliver_outbox(&deps, &filters, records).await == 0 {
                     quiet = if storm_over.load(Ordering::Relaxed) {
                         quiet + 1
                     } else {
@@ -193,12 +174,8 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-                for batch in records.chunks(25) {
-                    let mut event = aws_lambda_events::event::dynamodb::Event::default();
-                    event.records = batch.to_vec();
-                    shared::triggers::handle_outbox_stream(&deps, event).await;
+                } else {
+                    quiet = 0;
                 }
             }
             anyhow::Ok(())

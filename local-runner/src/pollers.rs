@@ -68,6 +68,22 @@ impl StreamPoller {
         }
     }
 
+    /// Reads past every record written so far: until two polls in a row find nothing.
+    ///
+    /// # Errors
+    /// As [`StreamPoller::poll`].
+    pub async fn read_past_all(&mut self) -> Result<()> {
+        let mut quiet = 0;
+        while quiet < 2 {
+            quiet = if self.poll().await?.is_empty() {
+                quiet + 1
+            } else {
+                0
+            };
+        }
+        Ok(())
+    }
+
     /// The records written since the last call (at most 1000 per shard), oldest first per
     /// shard, as Lambda would deliver them. Empty when nothing new arrived.
     ///

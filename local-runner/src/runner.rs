@@ -135,27 +135,8 @@ impl LocalSystem {
     /// As [`LocalSystem::pump`], with the handlers given `deps` (tests: a failing mailer, a bus
     /// that is down).
     pub async fn pump_with(&self, deps: &Deps, wait_secs: i32) -> Result<usize> {
-        let outbox: Vec<_> = self
-            .outbox
-            .lock()
-            .await
-            .poll()
-            .await?
-            .into_iter()
-            .filter(|r| crate::infra::passes(&self.infra.outbox_filters, r))
-            .collect();
-        let delivered = outbox.len();
-        for batch in outbox.chunks(25) {
-            let mut event = aws_lambda_events::event::dynamodb::Event::default();
-            event.records = batch.to_vec();
-            let response = shared::triggers::handle_outbox_stream(deps, event).await;
-            if !response.batch_item_failures.is_empty() {
-                tracing::warn!(
-                    failures = response.batch_item_failures.len(),
-                    "deliver-outbox reported failures"
-                );
-            }
-        }
+        let records = self.outbox.lock().await.poll().await?;
+        let delivered = deliver_outbox(deps, &self.infra.outbox_filters, records).await;
         let records = self.stream.lock().await.poll().await?;
         let n = records.len();
         if !records.is_empty() {
@@ -222,6 +203,31 @@ impl LocalSystem {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
+}
+
+/// Hands the wishes stream's records to deliver-outbox as Lambda would: only those its event
+/// source's `filters` pass, in batches of 25. Returns how many it handed on.
+pub async fn deliver_outbox(
+    deps: &Deps,
+    filters: &[serde_json::Value],
+    records: Vec<aws_lambda_events::event::dynamodb::EventRecord>,
+) -> usize {
+    let records: Vec<_> = records
+        .into_iter()
+        .filter(|r| crate::infra::passes(filters, r))
+        .collect();
+    for batch in records.chunks(25) {
+        let mut event = aws_lambda_events::event::dynamodb::Event::default();
+        event.records = batch.to_vec();
+        let response = shared::triggers::handle_outbox_stream(deps, event).await;
+        if !response.batch_item_failures.is_empty() {
+            tracing::warn!(
+                failures = response.batch_item_failures.len(),
+                "deliver-outbox reported failures"
+            );
+        }
+    }
+    records.len()
 }
 
 fn fail(e: &anyhow::Error) -> Response {

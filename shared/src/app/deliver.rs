@@ -5,7 +5,8 @@
 //! delivered twice, or the stream and the rescan at once, deliver it once.
 
 use super::{AppError, Deps};
-use crate::domain::{OutgoingMail, OwedEvent};
+use crate::domain::OwedEvent;
+use crate::store::DueMail;
 use crate::store::stream::Owed;
 
 impl Deps {
@@ -18,15 +19,7 @@ impl Deps {
             return Ok(false);
         }
         match owed {
-            Owed::Mail(mail) => {
-                self.send_mail(&OutgoingMail {
-                    key: mail.key.clone(),
-                    to: mail.to.clone(),
-                    raw: mail.raw.clone(),
-                    tokens: Vec::new(),
-                })
-                .await;
-            }
+            Owed::Mail(mail) => self.send_mail(mail).await,
             Owed::Event(event) => self.publish_event(event).await,
         }
         Ok(true)
@@ -34,7 +27,7 @@ impl Deps {
 
     /// Sends a claimed mail and records the send (which drops its body and address).
     #[tracing::instrument(skip_all, fields(mail = %mail.key))]
-    async fn send_mail(&self, mail: &OutgoingMail) {
+    async fn send_mail(&self, mail: &DueMail) {
         match self.mailer.send_raw(&mail.to, &mail.raw).await {
             Ok(()) => {
                 if let Err(e) = self.store.mark_mail_sent(&mail.key, self.clock.now()).await {

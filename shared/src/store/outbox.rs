@@ -131,11 +131,10 @@ impl Store {
         let values = Values::default()
             .with(":feed", s(keys::FEED))
             .with(":until", s(ts(until)));
-        let key_of = key;
         // The cursor is the last event's index key; its table key follows from it.
         let start = after.and_then(|cursor| {
-            let (_, key) = cursor.split_once('#')?;
-            let mut start = key_of(keys::event_pk(key), keys::EVENT_SK);
+            let (_, event_key) = cursor.split_once('#')?;
+            let mut start = key(keys::event_pk(event_key), keys::EVENT_SK);
             start.insert("gsi2pk".into(), s(keys::FEED));
             start.insert("gsi2sk".into(), s(cursor));
             Some(start)

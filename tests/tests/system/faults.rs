@@ -26,8 +26,7 @@ async fn a_mail_ses_refuses_is_retried_by_the_rescan_and_delivered_once() {
         "pending",
         "the wish is stored although the mail failed"
     );
-    let sent = env.system.mails().await.unwrap();
-    assert!(!sent.iter().any(|m| m.to.contains(&email)));
+    assert!(env.sent_to(&email).await.is_empty());
 
     // Within the sender's lease the rescan leaves the mail alone.
     assert_eq!(env.system.rescan().await.unwrap()["mails_retried"], 0);
@@ -269,9 +268,7 @@ async fn an_event_the_bus_refuses_after_the_commit_is_published_by_the_rescan_on
     let before = observer.drain().await;
     assert!(before.iter().any(|(t, _)| t == "OfferSent"));
 
-    let mut bus_down = env.system.deps.clone();
-    bus_down.events =
-        shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    let bus_down = env.bus_down();
     let offer = shared::app::accept_offer(&env.system.deps, token)
         .await
         .unwrap();
@@ -312,30 +309,9 @@ async fn every_change_committed_while_delivery_is_down_is_delivered_once_by_the_
     use crate::helpers::{Observer, next_local, page_link};
     let env = TestEnv::spawn().await;
     let observer = Observer::attach(&env).await;
-    let mut down = env.system.deps.clone();
-    let nowhere = aws_sdk_sesv2::Client::from_conf(
-        env.system
-            .clients
-            .sesv2
-            .config()
-            .to_builder()
-            .endpoint_url("http://127.0.0.1:9")
-            .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
-            .build(),
-    );
-    down.mailer = shared::mailer::Mailer::new(nowhere, None);
-    down.events =
-        shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    let down = env.delivery_down();
     let email = env.email("crash");
-    let mails = || async {
-        env.system
-            .mails()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|m| m.to.contains(&email))
-            .collect::<Vec<_>>()
-    };
+    let mails = || env.sent_to(&email);
     // After a change: delivery down (nothing arrives), then the rescan after the lease.
     let recover = |before: usize| {
         let (env, observer, down) = (&env, &observer, &down);
@@ -464,33 +440,12 @@ async fn a_wish_expired_while_delivery_is_down_is_told_once_by_the_next_rescan()
     assert_eq!(env.mails_to(&email).await.len(), 3);
     observer.drain().await;
 
-    let mut down = env.system.deps.clone();
-    let nowhere = aws_sdk_sesv2::Client::from_conf(
-        env.system
-            .clients
-            .sesv2
-            .config()
-            .to_builder()
-            .endpoint_url("http://127.0.0.1:9")
-            .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
-            .build(),
-    );
-    down.mailer = shared::mailer::Mailer::new(nowhere, None);
-    down.events =
-        shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    let down = env.delivery_down();
     env.system.deps.clock.advance(7 * 24 * 60 + 1);
     let report = shared::app::rescan(&down).await.unwrap();
     assert_eq!(report.wishes_expired, 1);
     env.system.settle_with(&down).await.unwrap();
-    let sent = || async {
-        env.system
-            .mails()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|m| m.to.contains(&email))
-            .count()
-    };
+    let sent = || async { env.sent_to(&email).await.len() };
     assert_eq!(sent().await, 3, "no mail while SES is down");
     assert!(observer.drain().await.is_empty());
 

@@ -168,6 +168,11 @@ impl TestEnv {
     /// does in AWS, from the wishes table's stream).
     pub async fn mails_to(&self, to: &str) -> Vec<DevMail> {
         self.settle().await;
+        self.sent_to(to).await
+    }
+
+    /// The mails sent to `to` so far, as they are (no delivery run first).
+    pub async fn sent_to(&self, to: &str) -> Vec<DevMail> {
         self.system
             .mails()
             .await
@@ -175,6 +180,32 @@ impl TestEnv {
             .into_iter()
             .filter(|m| m.to.iter().any(|t| t == to))
             .collect()
+    }
+
+    /// This system's dependencies with the bus unreachable (a bus that does not exist).
+    pub fn bus_down(&self) -> shared::Deps {
+        let mut deps = self.system.deps.clone();
+        deps.events =
+            shared::events::Events::new(self.system.clients.eventbridge.clone(), "no-such-bus");
+        deps
+    }
+
+    /// This system's dependencies with SES and the bus unreachable: whatever delivers with them
+    /// delivers nothing (as if it crashed after its transaction).
+    pub fn delivery_down(&self) -> shared::Deps {
+        let mut deps = self.bus_down();
+        let nowhere = aws_sdk_sesv2::Client::from_conf(
+            self.system
+                .clients
+                .sesv2
+                .config()
+                .to_builder()
+                .endpoint_url("http://127.0.0.1:9")
+                .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        deps.mailer = shared::mailer::Mailer::new(nowhere, None);
+        deps
     }
 
     pub async fn settle(&self) {
