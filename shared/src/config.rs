@@ -58,6 +58,9 @@ pub struct Config {
     /// transaction takes from being written to being committed, so that a reader polling with
     /// its cursor never passes an event that is still on its way (`FEED_SETTLE_SECONDS`, 30).
     pub feed_settle: Duration,
+    /// How long an undeliverable mail is retried (with growing waits) before it is given up on
+    /// and its wish paused (`MAIL_RETRY_HOURS`, 24).
+    pub mail_retry_for: Duration,
 }
 
 /// Abuse limits on submissions.
@@ -95,7 +98,8 @@ impl Config {
     /// `SES_CONFIGURATION_SET`, `OFFER_HOLD_HOURS`, `OFFER_DEADLINE_BEFORE_START_HOURS`,
     /// `OFFER_MIN_RESPONSE_MINUTES`, `WISH_MAX_AGE_DAYS` (90), `WISH_REMINDER_DAYS` (7), `MAX_ACTIVE_WISHES_PER_EMAIL` (3),
     /// `MAX_SUBMISSIONS_PER_EMAIL_HOUR` (5), `MAX_SUBMISSIONS_PER_CLIENT_HOUR` (60),
-    /// `ACCESSIBILITY_CONTACT` (an address; `MAIL_FROM` when unset), `FEED_SETTLE_SECONDS` (30).
+    /// `ACCESSIBILITY_CONTACT` (an address; `MAIL_FROM` when unset), `FEED_SETTLE_SECONDS` (30),
+    /// `MAIL_RETRY_HOURS` (24).
     ///
     /// # Errors
     /// Names every missing variable at once, or the first invalid one.
@@ -186,6 +190,7 @@ impl Config {
         let feed_settle = Duration::seconds(number("FEED_SETTLE_SECONDS", 30)?);
         Ok(Self {
             feed_settle,
+            mail_retry_for: Duration::hours(number("MAIL_RETRY_HOURS", 24)?),
             accessibility_contact: accessibility_contact(
                 get("ACCESSIBILITY_CONTACT"),
                 &value("MAIL_FROM"),

@@ -35,28 +35,58 @@ impl Events {
         detail_type: &str,
         detail: &serde_json::Value,
     ) -> Result<(), PublishError> {
-        let entry = PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus)
-            .source(SOURCE)
-            .detail_type(detail_type)
-            .detail(detail.to_string())
-            .build();
-        let out = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
+        let detail = detail.to_string();
+        self.publish_all(&[(detail_type, detail.as_str())])
             .await
-            .map_err(|e| PublishError(e.code().unwrap_or("unreachable").to_owned()))?;
-        if out.failed_entry_count > 0 {
-            let reason = out
-                .entries()
+            .pop()
+            .unwrap_or_else(|| Err(PublishError("no answer".into())))
+    }
+
+    /// Publishes events given as (`detail-type`, JSON detail), up to [`MAX_BATCH`] per
+    /// `PutEvents` request; the answer says for each, in order, whether it is on the bus (a
+    /// request can fail as a whole, or for single entries in a 200 answer).
+    pub async fn publish_all(&self, events: &[(&str, &str)]) -> Vec<Result<(), PublishError>> {
+        let mut results = Vec::with_capacity(events.len());
+        for batch in events.chunks(MAX_BATCH) {
+            let entries = batch
                 .iter()
-                .filter_map(|e| e.error_code())
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(PublishError(reason));
+                .map(|(detail_type, detail)| {
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus)
+                        .source(SOURCE)
+                        .detail_type(*detail_type)
+                        .detail(*detail)
+                        .build()
+                })
+                .collect();
+            match self
+                .client
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    let answers = out.entries();
+                    for i in 0..batch.len() {
+                        results.push(match answers.get(i) {
+                            Some(a) => match a.error_code() {
+                                None => Ok(()),
+                                Some(code) => Err(PublishError(code.to_owned())),
+                            },
+                            None => Err(PublishError("no answer for the entry".into())),
+                        });
+                    }
+                }
+                Err(e) => {
+                    let code = e.code().unwrap_or("unreachable").to_owned();
+                    results.extend(batch.iter().map(|_| Err(PublishError(code.clone()))));
+                }
+            }
         }
-        Ok(())
+        results
     }
 }
+
+/// The most entries one `PutEvents` request takes.
+pub const MAX_BATCH: usize = 10;

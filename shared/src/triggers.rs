@@ -202,18 +202,13 @@ pub fn parse_trigger(event: &serde_json::Value) -> Result<MatchTrigger, TriggerE
 /// that fails after its claim is left to the rescan, which retries it after the lease.
 pub async fn handle_outbox_stream(deps: &Deps, event: DynamoDbEvent) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
-    let mut failed = false;
-    for record in &event.records {
-        let Some(owed) = crate::store::stream::outbox_item(record) else {
-            continue;
-        };
-        let result = if failed {
-            Err(AppError::Conflict("an earlier record failed"))
-        } else {
-            deps.deliver_owed(&owed).await
-        };
+    let (records, owed): (Vec<&EventRecord>, Vec<_>) = event
+        .records
+        .iter()
+        .filter_map(|r| Some((r, crate::store::stream::outbox_item(r)?)))
+        .unzip();
+    for (record, result) in records.into_iter().zip(deps.deliver_all(&owed).await) {
         if let Err(e) = result {
-            failed = true;
             tracing::warn!(event_id = %record.event_id, error = %e, "outbox item not delivered");
             report_failure(&mut response, record);
         }

@@ -16,7 +16,8 @@ pub struct RuleDef {
     pub event_pattern: serde_json::Value,
 }
 
-/// The event-pattern rules on the template's custom event bus, in template order.
+/// The event-pattern rules on the template's custom event bus that invoke one of its functions,
+/// in template order (a rule that only keeps events in a log group has nothing to run locally).
 ///
 /// # Errors
 /// As [`template_tables`](super::template_tables); also when a rule's pattern contains an
@@ -24,6 +25,10 @@ pub struct RuleDef {
 pub fn template_rules(template: &Path) -> Result<Vec<RuleDef>> {
     let doc = load(template)?;
     let buses: HashSet<&str> = resources_of_type(&doc, "AWS::Events::EventBus")?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let functions: HashSet<&str> = resources_of_type(&doc, "AWS::Serverless::Function")?
         .into_iter()
         .map(|(id, _)| id)
         .collect();
@@ -36,7 +41,18 @@ pub fn template_rules(template: &Path) -> Result<Vec<RuleDef>> {
             .get("EventBusName")
             .and_then(referenced_resource)
             .is_some_and(|bus| buses.contains(bus));
-        if !on_custom_bus {
+        let invokes_function = props
+            .get("Targets")
+            .and_then(Value::as_sequence)
+            .is_some_and(|targets| {
+                targets.iter().any(|target| {
+                    target
+                        .get("Arn")
+                        .and_then(referenced_resource)
+                        .is_some_and(|arn| functions.contains(arn))
+                })
+            });
+        if !on_custom_bus || !invokes_function {
             continue;
         }
         let event_pattern = match pattern {

@@ -193,7 +193,8 @@ mod tests {
     }
 
     #[test]
-    fn the_real_template_routes_slot_released_on_its_bus_and_leaves_the_schedule_out() {
+    fn the_real_template_routes_slot_released_on_its_bus_and_leaves_the_schedule_and_the_log_out()
+    {
         let rules = template_rules(&real_template()).unwrap();
         assert_eq!(
             rules,
@@ -220,9 +221,13 @@ mod tests {
     fn rules_on_the_default_bus_and_long_form_references_are_told_apart() {
         let path = write_template(
             "Resources:\n  Bus:\n    Type: AWS::Events::EventBus\n    Properties: {Name: b}\n  \
+             Fn:\n    Type: AWS::Serverless::Function\n    Properties: {}\n  \
              OnBus:\n    Type: AWS::Events::Rule\n    Properties:\n      EventBusName: {Ref: Bus}\n      \
-             EventPattern: '{\"source\": [\"x\"]}'\n  \
-             OnDefault:\n    Type: AWS::Events::Rule\n    Properties:\n      EventPattern: {source: [y]}\n",
+             EventPattern: '{\"source\": [\"x\"]}'\n      Targets: [{Id: f, Arn: {'Fn::GetAtt': [Fn, Arn]}}]\n  \
+             ToLog:\n    Type: AWS::Events::Rule\n    Properties:\n      EventBusName: {Ref: Bus}\n      \
+             EventPattern: {source: [z]}\n      Targets: [{Id: l, Arn: arn:aws:logs:x}]\n  \
+             OnDefault:\n    Type: AWS::Events::Rule\n    Properties:\n      EventPattern: {source: [y]}\n      \
+             Targets: [{Id: f, Arn: {'Fn::GetAtt': [Fn, Arn]}}]\n",
         );
         let rules = template_rules(&path).unwrap();
         let _ = std::fs::remove_file(&path);

@@ -3,55 +3,159 @@
 //! outbox item on the wishes table's stream; the rescan does it for what is still owed after its
 //! lease. Both first claim the item (a conditional update of its lease), so a stream record
 //! delivered twice, or the stream and the rescan at once, deliver it once.
+//!
+//! Each claim holds the item longer than the one before (2, 4, 8 … minutes, at most 4 hours), so
+//! a mail that keeps failing is retried less and less often. A mail still failing after its
+//! bound (`MAIL_RETRY_HOURS`, 24) is given up on: marked failed, counted, its wish paused (so it
+//! holds no slot its citizen cannot hear of) and `MailFailed` published for the alarm.
 
 use super::{AppError, Deps};
-use crate::domain::OwedEvent;
-use crate::store::DueMail;
+use crate::domain::{DomainEvent, Effects, OfferStatus, OwedEvent};
 use crate::store::stream::Owed;
+use crate::store::{DueMail, StoreError};
+
+/// What became of one owed item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent or published by this call.
+    Delivered,
+    /// Someone else holds it, or it was delivered already.
+    Skipped,
+    /// Claimed but not delivered: tried again after its lease.
+    Failed,
+    /// A mail given up on after its retries' bound.
+    GaveUp,
+}
 
 impl Deps {
-    /// Claims an owed mail or event and delivers it. `Ok(false)` when someone else holds it (or
-    /// already delivered it); an error only when the claim itself could not be made (the item
-    /// stays owed: whoever retries may claim it). A failed send or publication after the claim
-    /// is logged, and the rescan retries it after the lease.
-    pub async fn deliver_owed(&self, owed: &Owed) -> Result<bool, AppError> {
-        if !self.store.claim(owed, self.clock.now()).await? {
-            return Ok(false);
+    /// Claims each owed item in order and delivers what it claimed: each mail on its own, the
+    /// events together (one `PutEvents` per ten). The answer for each item, in order: an error
+    /// only when its claim could not be made (the item stays owed: whoever retries may claim
+    /// it) — then the later items are not claimed either, and answer an error too.
+    pub async fn deliver_all(&self, owed: &[Owed]) -> Vec<Result<Delivery, AppError>> {
+        let mut answers = Vec::with_capacity(owed.len());
+        let mut events: Vec<(usize, &OwedEvent)> = Vec::new();
+        let mut broken = false;
+        for item in owed {
+            if broken {
+                answers.push(Err(AppError::Conflict("an earlier item could not be claimed")));
+                continue;
+            }
+            match self.store.claim(item, self.clock.now()).await {
+                Ok(false) => answers.push(Ok(Delivery::Skipped)),
+                Ok(true) => match item {
+                    Owed::Mail(mail) => answers.push(Ok(self.send_mail(mail).await)),
+                    Owed::Event(event) => {
+                        events.push((answers.len(), event));
+                        answers.push(Ok(Delivery::Failed));
+                    }
+                },
+                Err(e) => {
+                    broken = true;
+                    answers.push(Err(e.into()));
+                }
+            }
         }
-        match owed {
-            Owed::Mail(mail) => self.send_mail(mail).await,
-            Owed::Event(event) => self.publish_event(event).await,
+        let entries: Vec<(&str, &str)> = events
+            .iter()
+            .map(|(_, e)| (e.name.as_str(), e.detail.as_str()))
+            .collect();
+        let published = self.events.publish_all(&entries).await;
+        for ((at, event), result) in events.iter().zip(published) {
+            answers[*at] = Ok(self.published(event, result).await);
         }
-        Ok(true)
+        answers
     }
 
-    /// Sends a claimed mail and records the send (which drops its body and address).
-    #[tracing::instrument(skip_all, fields(mail = %mail.key))]
-    async fn send_mail(&self, mail: &DueMail) {
-        match self.mailer.send_raw(&mail.to, &mail.raw).await {
+    /// Sends a claimed mail and records the send (which drops its body and address); gives it
+    /// up once it has failed for longer than its bound.
+    #[tracing::instrument(skip_all, fields(mail = %mail.key, attempt = mail.attempts + 1))]
+    async fn send_mail(&self, mail: &DueMail) -> Delivery {
+        let error = match self.mailer.send_raw(&mail.to, &mail.raw).await {
             Ok(()) => {
                 if let Err(e) = self.store.mark_mail_sent(&mail.key, self.clock.now()).await {
                     // Sent but not recorded: the rescan would send it again after the lease.
                     tracing::error!(error = %e, "mail sent but not marked");
                 }
+                return Delivery::Delivered;
             }
-            Err(e) => tracing::warn!(error = %e, "mail not sent, the rescan retries"),
+            Err(e) => e,
+        };
+        if self.clock.now() - mail.created_at < self.config.mail_retry_for {
+            tracing::warn!(%error, "mail not sent, retried after its lease");
+            return Delivery::Failed;
+        }
+        match self.give_up_mail(mail).await {
+            Ok(()) => {
+                tracing::warn!(%error, "mail given up after its retries; its wish is paused");
+                Delivery::GaveUp
+            }
+            Err(e) => {
+                tracing::error!(%error, give_up = %e, "mail not given up, retried after its lease");
+                Delivery::Failed
+            }
         }
     }
 
-    /// Publishes a claimed event and records it. An event published but not recorded is
+    /// Gives up on an undeliverable mail: read the wish (and its open offer), decide with
+    /// [`crate::domain::Wish::undeliverable`], commit the failure with its effects. A wish that
+    /// changed meanwhile is read again.
+    async fn give_up_mail(&self, mail: &DueMail) -> Result<(), AppError> {
+        for _ in 0..3 {
+            let now = self.clock.now();
+            let wish = match &mail.wish {
+                Some(id) => self.store.get_wish(id, now).await?,
+                None => None,
+            };
+            let offer = match wish.as_ref().and_then(|w| w.open_offer.as_ref()) {
+                Some(id) => self
+                    .store
+                    .get_offer(id)
+                    .await?
+                    .filter(|o| o.status == OfferStatus::Open),
+                None => None,
+            };
+            let (paused, events) = match &wish {
+                Some(w) => {
+                    let change = w.undeliverable(offer.as_ref(), &mail.key);
+                    let paused = change.state.is_some().then_some((w, offer.as_ref()));
+                    (paused, change.events)
+                }
+                // The wish is gone (or unknown): nothing to pause, the alarm hears of it.
+                None => (
+                    None,
+                    vec![DomainEvent::MailFailed {
+                        mail: mail.key.clone(),
+                        wish: mail.wish.clone(),
+                    }],
+                ),
+            };
+            let out = Effects::events(format!("{}-failed", mail.key), events);
+            match self.store.fail_mail(mail, paused, now, &out).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict("wish while giving up a mail"))
+    }
+
+    /// Records a claimed event that `PutEvents` took. An event published but not recorded is
     /// published again after the lease: delivery is at least once.
     #[tracing::instrument(skip_all, fields(event = %event.key))]
-    async fn publish_event(&self, event: &OwedEvent) {
-        let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap_or_default();
-        match self.events.publish(&event.name, &detail).await {
-            Ok(()) => {
-                let now = self.clock.now();
-                if let Err(e) = self.store.mark_event_published(&event.key, now).await {
-                    tracing::error!(error = %e, "event published but not marked");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "event not published, the rescan retries"),
+    async fn published(
+        &self,
+        event: &OwedEvent,
+        result: Result<(), crate::events::PublishError>,
+    ) -> Delivery {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "event not published, retried after its lease");
+            return Delivery::Failed;
         }
+        let now = self.clock.now();
+        if let Err(e) = self.store.mark_event_published(&event.key, now).await {
+            tracing::error!(error = %e, "event published but not marked");
+        }
+        Delivery::Delivered
     }
 }

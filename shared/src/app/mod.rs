@@ -6,6 +6,7 @@
 
 mod catalog;
 mod deliver;
+pub use deliver::Delivery;
 mod feed;
 mod matching;
 mod offers;

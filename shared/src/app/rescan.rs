@@ -2,6 +2,7 @@
 
 use super::matching::match_slot;
 use super::offers::release_offer;
+use super::deliver::Delivery;
 use super::{AppError, Deps};
 use crate::domain::{AgeStep, Catalog, Effects, OfferStatus, Release, Slot, Wish, age_step};
 use crate::store::stream::Owed;
@@ -12,8 +13,11 @@ use chrono::{DateTime, Duration, Utc};
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct RescanReport {
     pub offers_expired: usize,
+    /// Owed mails and events tried again after their lease (delivered or not).
     pub mails_retried: usize,
     pub events_retried: usize,
+    /// Mails given up on after their retries' bound (their wishes paused).
+    pub mails_failed: usize,
     pub wishes_enqueued: usize,
     pub slots_checked: usize,
     pub offers_made: usize,
@@ -93,11 +97,17 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
         }
     }
 
-    for owed in deps.store.due_outbox(now, 100).await? {
-        match (deps.deliver_owed(&owed).await, &owed) {
-            (Ok(true), Owed::Mail(_)) => report.mails_retried += 1,
-            (Ok(true), Owed::Event(_)) => report.events_retried += 1,
-            (Ok(false), _) => {}
+    let due = deps.store.due_outbox(now, 100).await?;
+    for (owed, result) in due.iter().zip(deps.deliver_all(&due).await) {
+        match (result, owed) {
+            (Ok(Delivery::Delivered | Delivery::Failed), Owed::Mail(_)) => {
+                report.mails_retried += 1;
+            }
+            (Ok(Delivery::Delivered | Delivery::Failed), Owed::Event(_)) => {
+                report.events_retried += 1;
+            }
+            (Ok(Delivery::GaveUp), _) => report.mails_failed += 1,
+            (Ok(Delivery::Skipped), _) => {}
             (Err(e), Owed::Mail(m)) => report.failed(&e, "mail", &m.key),
             (Err(e), Owed::Event(ev)) => report.failed(&e, "event", &ev.key),
         }

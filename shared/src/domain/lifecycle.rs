@@ -65,6 +65,12 @@ pub enum DomainEvent {
     SlotWithdrawn {
         slot: SlotId,
     },
+    /// A mail could not be delivered within its bound (for the alarm): which mail, about which
+    /// wish — never the address.
+    MailFailed {
+        mail: String,
+        wish: Option<WishId>,
+    },
     /// A free slot no waiting wish can take: the booking system may offer it to anyone.
     SlotUnclaimed {
         slot: SlotId,
@@ -92,6 +98,7 @@ impl DomainEvent {
             DomainEvent::OfferWithdrawn { .. } => "OfferWithdrawn",
             DomainEvent::SlotWithdrawn { .. } => "SlotWithdrawn",
             DomainEvent::SlotUnclaimed { .. } => "SlotUnclaimed",
+            DomainEvent::MailFailed { .. } => "MailFailed",
         }
     }
 
@@ -124,6 +131,7 @@ impl DomainEvent {
             }
             DomainEvent::OfferWithdrawn { offer, slot } => json!({"offer": offer, "slot": slot}),
             DomainEvent::SlotWithdrawn { slot } => json!({"slot": slot}),
+            DomainEvent::MailFailed { mail, wish } => json!({"mail": mail, "wish": wish}),
             DomainEvent::SlotUnclaimed {
                 slot,
                 office,
@@ -241,6 +249,33 @@ impl Wish {
             });
         }
         Ok(change(w, events))
+    }
+
+    /// A mail about this wish could not be delivered (`mail` is its key): a waiting or offered
+    /// wish is paused, so it holds no slot its citizen cannot hear of — an open offer is
+    /// withdrawn with it and its slot goes on — and resumes with its place when the citizen
+    /// confirms again from its page. The alarm hears of the mail in any case; the new state is
+    /// `None` when the wish needs no change (pending, paused or ended).
+    #[must_use]
+    pub fn undeliverable(&self, open_offer: Option<&Offer>, mail: &str) -> Change<Option<Wish>> {
+        let mut events = vec![DomainEvent::MailFailed {
+            mail: mail.to_owned(),
+            wish: Some(self.id.clone()),
+        }];
+        if !matches!(self.status, WishStatus::Waiting | WishStatus::Offered) {
+            return change(None, events);
+        }
+        let mut w = self.clone();
+        w.status = WishStatus::Paused;
+        w.open_offer = None;
+        events.push(DomainEvent::WishPaused { wish: w.id.clone() });
+        if let Some(o) = open_offer.filter(|o| o.status == OfferStatus::Open) {
+            events.push(DomainEvent::OfferWithdrawn {
+                offer: o.id.clone(),
+                slot: o.slot.clone(),
+            });
+        }
+        change(Some(w), events)
     }
 
     /// The "still interested?" reminder: the wish now ends at `ends_at` unless kept.
@@ -593,6 +628,32 @@ mod tests {
         let names: Vec<_> = c.events.iter().map(DomainEvent::name).collect();
         assert_eq!(names, ["WishCancelled", "OfferWithdrawn"]);
         assert!(c.state.cancel(None).is_err());
+    }
+
+    #[test]
+    fn an_undeliverable_mail_pauses_an_active_wish_and_frees_its_offer() {
+        let mut w = pending().confirm(now()).unwrap().state;
+        let o = open_offer(&w);
+        w.status = WishStatus::Offered;
+        w.open_offer = Some(o.id.clone());
+        let c = w.undeliverable(Some(&o), "offer-x-sent");
+        let paused = c.state.unwrap();
+        assert_eq!((paused.status, paused.open_offer), (WishStatus::Paused, None));
+        assert_eq!(paused.confirmed_at, w.confirmed_at, "the place stays");
+        let names: Vec<_> = c.events.iter().map(DomainEvent::name).collect();
+        assert_eq!(names, ["MailFailed", "WishPaused", "OfferWithdrawn"]);
+        assert_eq!(
+            c.events[0].detail(),
+            serde_json::json!({"mail": "offer-x-sent", "wish": w.id})
+        );
+        // Pending, paused or ended: nothing to pause, the alarm hears of it all the same.
+        for status in [WishStatus::Pending, WishStatus::Paused, WishStatus::Cancelled] {
+            w.status = status;
+            let c = w.undeliverable(None, "wish-x-optin");
+            assert_eq!(c.state, None);
+            let names: Vec<_> = c.events.iter().map(DomainEvent::name).collect();
+            assert_eq!(names, ["MailFailed"], "{status:?}");
+        }
     }
 
     #[test]

@@ -55,6 +55,25 @@ pub struct OwedEvent {
     pub detail: String,
     /// The lease the reader saw (the rescan takes over an event only from that lease).
     pub lease: String,
+    /// Delivery attempts so far (each claim counts one).
+    pub attempts: u32,
+}
+
+/// The first lease of an outbox item: whoever delivers it first has this long before the
+/// rescan may take it over.
+pub const FIRST_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// The longest wait between two attempts.
+pub const LONGEST_RETRY: chrono::Duration = chrono::Duration::hours(4);
+
+/// How long an attempt that follows `attempts` earlier ones holds its lease: the first lease,
+/// doubled with every attempt (2, 4, 8 … minutes), at most [`LONGEST_RETRY`]. A mail or event
+/// that keeps failing is tried less and less often, not every rescan.
+#[must_use]
+pub fn retry_lease(attempts: u32) -> chrono::Duration {
+    let factor = 1_i32.checked_shl(attempts.min(16)).unwrap_or(i32::MAX);
+    FIRST_LEASE
+        .checked_mul(factor)
+        .map_or(LONGEST_RETRY, |d| d.min(LONGEST_RETRY))
 }
 
 /// A rendered mail, ready for the outbox.
@@ -62,6 +81,8 @@ pub struct OwedEvent {
 pub struct OutgoingMail {
     /// Idempotency key: one mail per event, e.g. `offer-<id>-sent`.
     pub key: String,
+    /// The wish it is about (paused when the mail cannot be delivered).
+    pub wish: super::ids::WishId,
     pub to: String,
     pub raw: String,
     /// Fresh link tokens that appear in this mail; stored (as hashes) with it.
@@ -82,4 +103,24 @@ pub struct LinkToken {
     pub kind: LinkKind,
     pub target: String,
     pub expires_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_longer_each_time_up_to_the_longest_wait() {
+        let minutes: Vec<i64> = (0..10).map(|n| retry_lease(n).num_minutes()).collect();
+        assert_eq!(minutes, [2, 4, 8, 16, 32, 64, 128, 240, 240, 240]);
+        assert_eq!(retry_lease(u32::MAX), LONGEST_RETRY);
+        // Within a day a mail is tried about a dozen times, not 288 times (every rescan).
+        let mut at = chrono::Duration::zero();
+        let mut tries = 0;
+        while at < chrono::Duration::hours(24) {
+            at += retry_lease(tries);
+            tries += 1;
+        }
+        assert!((10..=14).contains(&tries), "{tries}");
+    }
 }

@@ -10,6 +10,8 @@ pub struct Stats {
     pub offers_expired: u64,
     /// Accepted / answered-or-expired offers; `None` before the first answer.
     pub acceptance_rate: Option<f64>,
+    /// Mails given up on after their retries' bound (their wishes were paused).
+    pub mails_failed: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

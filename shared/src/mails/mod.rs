@@ -131,6 +131,7 @@ impl<'a> Mails<'a> {
         let raw = render::build_mail(self.from, to.email.as_ref(), to.language, &content)?;
         Ok(OutgoingMail {
             key,
+            wish: to.id.clone(),
             to: to.email.as_ref().to_owned(),
             raw,
             tokens,

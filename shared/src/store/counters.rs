@@ -143,7 +143,7 @@ impl Store {
             };
             let sk = text("sk");
             if sk == "OFFERS" {
-                for f in ["accepted", "declined", "expired"] {
+                for f in ["accepted", "declined", "expired", keys::MAILS_FAILED_COUNTER] {
                     counts.insert(f.into(), u64::try_from(num(f)).unwrap_or(0));
                 }
             } else if sk.starts_with("QUEUE#") {
@@ -174,6 +174,7 @@ impl Store {
             offers_declined: get("declined"),
             offers_expired: get("expired"),
             acceptance_rate: rate,
+            mails_failed: get(keys::MAILS_FAILED_COUNTER),
         })
     }
 }

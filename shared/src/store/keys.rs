@@ -162,5 +162,9 @@ pub fn link_kind(kind: crate::domain::outbox::LinkKind) -> &'static str {
 /// The states of an outbox mail (`status` of a `MAIL#` item).
 pub const MAIL_PENDING: &str = "pending";
 pub const MAIL_SENT: &str = "sent";
+/// Given up on after its retries' bound: never sent, its body and address dropped.
+pub const MAIL_FAILED: &str = "failed";
+/// The statistics' count of mails given up on (a field of the offer counters' item).
+pub const MAILS_FAILED_COUNTER: &str = "mails_failed";
 /// An outbox event once it is on the bus.
 pub const EVENT_PUBLISHED: &str = "published";

@@ -61,7 +61,7 @@ mod prelude {
 pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, OwedEvent};
 pub use crate::domain::stats::{QueueStat, Stats};
 pub use limits::AddressBook;
-pub use outbox::{DueMail, FeedEvent, MAIL_LEASE};
+pub use outbox::{DueMail, FeedEvent};
 pub use queue::{ListCursor, QueueEntry};
 pub use slots::UpsertOutcome;
 pub use wishes::AgeMark;

@@ -1,14 +1,21 @@
 //! The outbox: mails written in the transaction of their change, sent after it, retried after their lease.
 
 use super::prelude::*;
+use crate::domain::outbox::{FIRST_LEASE, retry_lease};
 
 /// A mail the outbox still owes.
 #[derive(Debug, Clone)]
 pub struct DueMail {
     pub key: String,
+    /// The wish it is about, when known.
+    pub wish: Option<WishId>,
     pub to: String,
     pub raw: String,
     pub lease: String,
+    /// Delivery attempts so far (each claim counts one).
+    pub attempts: u32,
+    /// When its change was committed: the retries' bound runs from here.
+    pub created_at: DateTime<Utc>,
 }
 /// One event of the feed.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,8 +27,6 @@ pub struct FeedEvent {
     pub time: DateTime<Utc>,
     pub detail: serde_json::Value,
 }
-/// Mails older than this lease are taken over by the rescan.
-pub const MAIL_LEASE: Duration = Duration::minutes(2);
 /// A MIME message as the outbox keeps it: deflated, then base64 (a string attribute).
 pub(super) fn pack_mime(raw: &str) -> Result<String, StoreError> {
     use std::io::Write as _;
@@ -77,7 +82,7 @@ impl Store {
                 attempts: 0,
                 created_at: ts(now),
                 gsi1pk: Some(keys::EVENT_DUE.into()),
-                gsi1sk: Some(due_sk(now + MAIL_LEASE, &key)),
+                gsi1sk: Some(due_sk(now + FIRST_LEASE, &key)),
                 gsi2pk: keys::FEED.into(),
                 gsi2sk: due_sk(now, &key),
                 expires_at: epoch(now + self.retention.ended),
@@ -97,13 +102,14 @@ impl Store {
             pk: mail_pk(&mail.key),
             sk: MAIL_SK.into(),
             key: mail.key.clone(),
+            wish: Some(mail.wish.to_string()),
             to: mail.to.clone(),
             packed: Some(pack_mime(&mail.raw)?),
             status: keys::MAIL_PENDING.into(),
             attempts: 0,
             created_at: ts(now),
             gsi1pk: Some(MAIL_DUE.into()),
-            gsi1sk: Some(due_sk(now + MAIL_LEASE, &mail.key)),
+            gsi1sk: Some(due_sk(now + FIRST_LEASE, &mail.key)),
             expires_at: epoch(now + self.retention.ended),
         };
         let mut items = vec![self.put(&self.wishes, item(&record)?, true)?];
@@ -194,19 +200,46 @@ impl Store {
         Ok(due)
     }
 
+    /// Gives up on a mail after its retries' bound, in one transaction: the mail is marked
+    /// failed (its body and address dropped, off the due list), the wish paused when `paused`
+    /// says so (an open offer withdrawn, its slot free again for the next wish), and what the
+    /// change owes (`MailFailed`, …) goes to the outbox. Counted in the statistics.
+    pub async fn fail_mail(
+        &self,
+        mail: &DueMail,
+        paused: Option<(&Wish, Option<&Offer>)>,
+        now: DateTime<Utc>,
+        out: &Effects,
+    ) -> Result<(), StoreError> {
+        let v = Values::at(now);
+        let mut items = vec![self.guarded(Write::MailFailed, key(mail_pk(&mail.key), MAIL_SK), &v)?];
+        if let Some((wish, offer)) = paused {
+            items.push(self.guarded(Write::WishPaused, wish_key(&wish.id), &v.clone().wish(wish))?);
+            if let Some(offer) = offer {
+                items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
+                items.push(self.free_slot_update(offer, now)?);
+            }
+        }
+        self.commit(items, out, now).await?;
+        self.bump_offer_counter(keys::MAILS_FAILED_COUNTER).await;
+        Ok(())
+    }
+
     /// Takes over an owed mail or event for one attempt, from the lease it was read with (its
     /// lease moves on); `false` when someone else took it first or it was delivered.
     pub async fn claim(&self, owed: &Owed, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let (id, item, lease) = match owed {
-            Owed::Mail(m) => (&m.key, key(mail_pk(&m.key), MAIL_SK), &m.lease),
+        let (id, item, lease, attempts) = match owed {
+            Owed::Mail(m) => (&m.key, key(mail_pk(&m.key), MAIL_SK), &m.lease, m.attempts),
             Owed::Event(e) => (
                 &e.key,
                 key(keys::event_pk(&e.key), keys::EVENT_SK),
                 &e.lease,
+                e.attempts,
             ),
         };
+        // Each attempt holds the item longer: one that keeps failing is retried less often.
         let v = Values::at(now)
-            .with(":lease", s(due_sk(now + MAIL_LEASE, id)))
+            .with(":lease", s(due_sk(now + retry_lease(attempts), id)))
             .with(":seen", s(lease.as_str()));
         Ok(self
             .apply(Write::OutboxClaimed, item, &v, "claim")

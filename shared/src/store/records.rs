@@ -154,6 +154,9 @@ pub struct MailRecord {
     pub pk: String,
     pub sk: String,
     pub key: String,
+    /// The wish the mail is about (absent in mails written before it was recorded).
+    #[serde(default)]
+    pub wish: Option<String>,
     /// The recipient; removed with the body once sent.
     #[serde(default)]
     pub to: String,
@@ -177,6 +180,9 @@ impl MailRecord {
     pub fn owed(self) -> Option<super::stream::Owed> {
         let raw = super::outbox::unpack_mime(self.packed.as_deref()?).ok()?;
         Some(super::stream::Owed::Mail(super::DueMail {
+            created_at: parse_ts(&self.created_at).ok()?,
+            wish: self.wish.and_then(|w| crate::domain::WishId::parse(&w).ok()),
+            attempts: self.attempts,
             key: self.key,
             to: self.to,
             raw,
@@ -194,6 +200,7 @@ impl EventRecord {
             name: self.name,
             detail: self.detail,
             lease: self.gsi1sk?,
+            attempts: self.attempts,
         }))
     }
 }

@@ -43,6 +43,9 @@ pub(super) enum Write {
     WishConfirmed,
     /// paused → waiting.
     WishResumed,
+    /// waiting or offered → paused: its mails cannot be delivered (an open offer is closed
+    /// with it); the place stays.
+    WishPaused,
     /// Entered in its lines: off the enqueue list, onto the age list.
     WishEnqueued,
     /// When the rescan looks at the wish's age next.
@@ -63,6 +66,9 @@ pub(super) enum Write {
     MailSent,
     /// An event is on the bus: off the due list.
     EventPublished,
+    /// A mail that could not be delivered within its bound: off the due list, and its body and
+    /// address are dropped as if sent.
+    MailFailed,
     /// One more request of a client this hour, up to the limit.
     ClientCounted,
     /// The queue counters of the statistics.
@@ -138,6 +144,10 @@ impl Write {
                 "SET #status = :waiting, unanswered = :zero",
                 Some("#status = :paused"),
             ),
+            Write::WishPaused => (
+                "SET #status = :paused REMOVE open_offer",
+                Some("#status = :from"),
+            ),
             Write::WishEnqueued => (
                 "SET gsi1pk = :age, gsi1sk = :at, queued = :queued",
                 Some("gsi1pk = :enqueue"),
@@ -160,6 +170,20 @@ impl Write {
                 "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
                 Some("#status = :open"),
             ),
+            Write::OutboxClaimed
+            | Write::MailSent
+            | Write::EventPublished
+            | Write::MailFailed
+            | Write::ClientCounted
+            | Write::QueueCounted
+            | Write::ReleaseCounted
+            | Write::OfferCounted => self.bookkeeping(),
+        }
+    }
+
+    /// The outbox's and the counters' writes.
+    fn bookkeeping(self) -> (&'static str, Option<&'static str>) {
+        match self {
             Write::OutboxClaimed => (
                 "SET gsi1sk = :lease ADD attempts :one",
                 Some("gsi1sk = :seen"),
@@ -172,6 +196,10 @@ impl Write {
                 "SET #status = :published, published_at = :now REMOVE gsi1pk, gsi1sk",
                 Some("attribute_exists(pk)"),
             ),
+            Write::MailFailed => (
+                "SET #status = :failed, failed_at = :now REMOVE gsi1pk, gsi1sk, #body, #to",
+                Some("#status = :pending"),
+            ),
             Write::ClientCounted => (
                 "ADD requests :one SET expires_at = :expires",
                 Some("attribute_not_exists(requests) OR requests < :limit"),
@@ -182,6 +210,7 @@ impl Write {
             ),
             Write::ReleaseCounted => ("ADD #day :one SET expires_at = :expires", None),
             Write::OfferCounted => ("ADD #field :one", None),
+            _ => unreachable!("{self:?} is not bookkeeping"),
         }
     }
 }
@@ -296,7 +325,7 @@ fn is_status(word: &str) -> bool {
     SlotStatus::ALL.iter().any(|st| st.as_str() == word)
         || WishStatus::ALL.iter().any(|st| st.as_str() == word)
         || OfferStatus::ALL.iter().any(|st| st.as_str() == word)
-        || [keys::MAIL_PENDING, keys::MAIL_SENT, keys::EVENT_PUBLISHED].contains(&word)
+        || [keys::MAIL_PENDING, keys::MAIL_SENT, keys::MAIL_FAILED, keys::EVENT_PUBLISHED].contains(&word)
 }
 
 /// The request of `write` on the item at `key` of `table`.
@@ -350,7 +379,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 25] = [
+    const ALL: [Write; 27] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -362,6 +391,7 @@ mod tests {
         Write::WishOfferWithdrawn,
         Write::WishConfirmed,
         Write::WishResumed,
+        Write::WishPaused,
         Write::WishEnqueued,
         Write::WishAgeScheduled,
         Write::WishRelined,
@@ -372,6 +402,7 @@ mod tests {
         Write::OutboxClaimed,
         Write::MailSent,
         Write::EventPublished,
+        Write::MailFailed,
         Write::ClientCounted,
         Write::QueueCounted,
         Write::ReleaseCounted,

@@ -457,3 +457,99 @@ async fn a_wish_expired_while_delivery_is_down_is_told_once_by_the_next_rescan()
     let events: Vec<String> = observer.drain().await.into_iter().map(|(t, _)| t).collect();
     assert_eq!(events, ["WishExpired"]);
 }
+
+/// A mail SES keeps refusing is tried less and less often, then given up after its bound: it is
+/// marked failed with its body and address gone, counted, `MailFailed` is published for the
+/// alarm, and its wish is paused so it holds no slot its citizen cannot hear of — the offer's
+/// slot goes on to the next wish at once.
+#[tokio::test]
+async fn a_mail_that_cannot_be_delivered_is_given_up_and_its_wish_paused() {
+    use crate::helpers::{Observer, next_local, page_link};
+    let env = TestEnv::spawn().await;
+    let (anna, ben) = (env.email("undeliverable"), env.email("next-in-line"));
+    let anna_page = env.confirmed_wish(&anna, json!({"wed": [8]})).await;
+    env.confirmed_wish(&ben, json!({"wed": [8]})).await;
+    env.settle().await;
+    let observer = Observer::attach(&env).await;
+
+    // From here SES is unreachable for this deliverer, and it gives mails up after an hour (a
+    // day by default).
+    let mut failing = env.system.deps.clone();
+    failing.mailer = env.delivery_down().mailer;
+    failing.config.mail_retry_for = chrono::Duration::hours(1);
+    let wednesday = next_local(chrono::Weekday::Wed, 8, 30, 3);
+    env.put_slots(&json!([{"id": "undeliverable-wed", "office": "bilk", "service": "id-card",
+        "start": wednesday, "minutes": 15, "status": "free"}]))
+    .await;
+    env.system.settle_with(&failing).await.unwrap();
+    assert_eq!(env.sent_to(&anna).await.len(), 2, "the offer mail is not sent");
+
+    // The waits grow: tried again after 2 minutes, then only after 4 more.
+    let rescan = |minutes: i64| {
+        let (env, failing) = (&env, &failing);
+        async move {
+            env.system.deps.clock.advance(minutes);
+            shared::app::rescan(failing).await.unwrap()
+        }
+    };
+    assert_eq!(rescan(3).await.mails_retried, 1);
+    assert_eq!(rescan(3).await.mails_retried, 0, "its second wait is 4 minutes");
+    assert_eq!(rescan(2).await.mails_retried, 1);
+    // Past the bound: given up, and the slot it held is offered to the next wish at once.
+    let report = rescan(61).await;
+    assert_eq!(
+        (report.mails_failed, report.offers_made, report.failures),
+        (1, 1, 0),
+        "{report:?}"
+    );
+
+    // Anna's wish is paused with its place; nobody holds the slot for her.
+    let (_, wish) = env.get_json(&anna_page).await;
+    assert_eq!(wish["status"], "paused", "{wish}");
+    let (_, stats) = env.admin(reqwest::Method::GET, "/admin/stats", None).await;
+    assert_eq!(stats["mails_failed"], 1, "{stats}");
+    // The next wish's offer goes out (delivered as usual), with the events of it all.
+    let to_ben = env.mails_to(&ben).await;
+    assert_eq!(to_ben.len(), 3, "opt-in, confirmation, the offer");
+    page_link(to_ben.last().unwrap(), "/o/");
+    let (_, slot) = env
+        .admin(reqwest::Method::GET, "/admin/slots/undeliverable-wed", None)
+        .await;
+    assert_eq!(slot["status"], "offered", "{slot}");
+    let events: Vec<String> = observer.drain().await.into_iter().map(|(t, _)| t).collect();
+    for (expected, n) in [
+        ("OfferSent", 2),
+        ("MailFailed", 1),
+        ("WishPaused", 1),
+        ("OfferWithdrawn", 1),
+    ] {
+        let seen = events.iter().filter(|e| *e == expected).count();
+        assert_eq!(seen, n, "{expected}: {events:?}");
+    }
+    // Given up means never tried again.
+    env.system.deps.clock.advance(300);
+    let report = env.system.rescan().await.unwrap();
+    assert_eq!(report["mails_retried"], 0, "{report}");
+    assert_eq!(env.sent_to(&anna).await.len(), 2);
+
+    // The failed mail keeps neither its body nor its address.
+    let mails = env
+        .system
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(&env.system.infra.wishes_table)
+        .filter_expression("#status = :failed")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(
+            ":failed",
+            aws_sdk_dynamodb::types::AttributeValue::S("failed".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let failed = mails.items();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].get("mime_z").is_none() && failed[0].get("to").is_none());
+    assert!(failed[0].contains_key("expires_at"));
+}
