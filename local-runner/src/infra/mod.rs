@@ -193,8 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn the_real_template_routes_slot_released_on_its_bus_and_leaves_the_schedule_and_the_log_out()
-    {
+    fn the_real_template_routes_slot_released_on_its_bus_and_leaves_the_schedule_and_the_log_out() {
         let rules = template_rules(&real_template()).unwrap();
         assert_eq!(
             rules,

@@ -38,7 +38,9 @@ impl Deps {
         let mut broken = false;
         for item in owed {
             if broken {
-                answers.push(Err(AppError::Conflict("an earlier item could not be claimed")));
+                answers.push(Err(AppError::Conflict(
+                    "an earlier item could not be claimed",
+                )));
                 continue;
             }
             match self.store.claim(item, self.clock.now()).await {

@@ -1,8 +1,8 @@
 //! The scheduled rescan: the safety net behind every other path.
 
+use super::deliver::Delivery;
 use super::matching::match_slot;
 use super::offers::release_offer;
-use super::deliver::Delivery;
 use super::{AppError, Deps};
 use crate::domain::{AgeStep, Catalog, Effects, OfferStatus, Release, Slot, Wish, age_step};
 use crate::store::stream::Owed;

@@ -638,7 +638,10 @@ mod tests {
         w.open_offer = Some(o.id.clone());
         let c = w.undeliverable(Some(&o), "offer-x-sent");
         let paused = c.state.unwrap();
-        assert_eq!((paused.status, paused.open_offer), (WishStatus::Paused, None));
+        assert_eq!(
+            (paused.status, paused.open_offer),
+            (WishStatus::Paused, None)
+        );
         assert_eq!(paused.confirmed_at, w.confirmed_at, "the place stays");
         let names: Vec<_> = c.events.iter().map(DomainEvent::name).collect();
         assert_eq!(names, ["MailFailed", "WishPaused", "OfferWithdrawn"]);
@@ -647,7 +650,11 @@ mod tests {
             serde_json::json!({"mail": "offer-x-sent", "wish": w.id})
         );
         // Pending, paused or ended: nothing to pause, the alarm hears of it all the same.
-        for status in [WishStatus::Pending, WishStatus::Paused, WishStatus::Cancelled] {
+        for status in [
+            WishStatus::Pending,
+            WishStatus::Paused,
+            WishStatus::Cancelled,
+        ] {
             w.status = status;
             let c = w.undeliverable(None, "wish-x-optin");
             assert_eq!(c.state, None);

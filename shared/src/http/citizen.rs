@@ -23,6 +23,7 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/barrierefreiheit", get(accessibility_statement))
         .route("/accessibility", get(accessibility_statement_en))
         .route("/api/offices", get(list_offices))
+        .route("/api/openapi.json", get(super::openapi::openapi))
         .route("/api/wishes", post(post_wish))
         .route("/w/{token}", get(wish_page))
         .route("/w/{token}/confirm", get(wish_page).post(confirm_wish))

@@ -8,6 +8,7 @@ mod admin;
 mod citizen;
 pub mod dto;
 mod offers;
+pub mod openapi;
 
 pub use admin::admin_router;
 pub use citizen::{ClientAddr, citizen_router};

@@ -143,7 +143,12 @@ impl Store {
             };
             let sk = text("sk");
             if sk == "OFFERS" {
-                for f in ["accepted", "declined", "expired", keys::MAILS_FAILED_COUNTER] {
+                for f in [
+                    "accepted",
+                    "declined",
+                    "expired",
+                    keys::MAILS_FAILED_COUNTER,
+                ] {
                     counts.insert(f.into(), u64::try_from(num(f)).unwrap_or(0));
                 }
             } else if sk.starts_with("QUEUE#") {

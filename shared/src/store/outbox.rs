@@ -212,9 +212,14 @@ impl Store {
         out: &Effects,
     ) -> Result<(), StoreError> {
         let v = Values::at(now);
-        let mut items = vec![self.guarded(Write::MailFailed, key(mail_pk(&mail.key), MAIL_SK), &v)?];
+        let mut items =
+            vec![self.guarded(Write::MailFailed, key(mail_pk(&mail.key), MAIL_SK), &v)?];
         if let Some((wish, offer)) = paused {
-            items.push(self.guarded(Write::WishPaused, wish_key(&wish.id), &v.clone().wish(wish))?);
+            items.push(self.guarded(
+                Write::WishPaused,
+                wish_key(&wish.id),
+                &v.clone().wish(wish),
+            )?);
             if let Some(offer) = offer {
                 items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
                 items.push(self.free_slot_update(offer, now)?);

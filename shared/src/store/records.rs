@@ -181,7 +181,9 @@ impl MailRecord {
         let raw = super::outbox::unpack_mime(self.packed.as_deref()?).ok()?;
         Some(super::stream::Owed::Mail(super::DueMail {
             created_at: parse_ts(&self.created_at).ok()?,
-            wish: self.wish.and_then(|w| crate::domain::WishId::parse(&w).ok()),
+            wish: self
+                .wish
+                .and_then(|w| crate::domain::WishId::parse(&w).ok()),
             attempts: self.attempts,
             key: self.key,
             to: self.to,

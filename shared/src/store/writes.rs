@@ -325,7 +325,13 @@ fn is_status(word: &str) -> bool {
     SlotStatus::ALL.iter().any(|st| st.as_str() == word)
         || WishStatus::ALL.iter().any(|st| st.as_str() == word)
         || OfferStatus::ALL.iter().any(|st| st.as_str() == word)
-        || [keys::MAIL_PENDING, keys::MAIL_SENT, keys::MAIL_FAILED, keys::EVENT_PUBLISHED].contains(&word)
+        || [
+            keys::MAIL_PENDING,
+            keys::MAIL_SENT,
+            keys::MAIL_FAILED,
+            keys::EVENT_PUBLISHED,
+        ]
+        .contains(&word)
 }
 
 /// The request of `write` on the item at `key` of `table`.

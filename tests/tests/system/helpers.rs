@@ -75,7 +75,7 @@ impl TestEnv {
             .send()
             .await
             .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        answered("POST", path, r).await
     }
 
     pub fn url(&self, path_or_url: &str) -> String {
@@ -95,7 +95,7 @@ impl TestEnv {
             .send()
             .await
             .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        answered("POST", url, r).await
     }
 
     pub async fn get_json(&self, url: &str) -> (u16, Value) {
@@ -106,7 +106,7 @@ impl TestEnv {
             .send()
             .await
             .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        answered("GET", url, r).await
     }
 
     pub async fn admin(
@@ -117,13 +117,13 @@ impl TestEnv {
     ) -> (u16, Value) {
         let mut r = self
             .http
-            .request(method, self.url(path))
+            .request(method.clone(), self.url(path))
             .bearer_auth(ADMIN_KEY);
         if let Some(b) = body {
             r = r.json(&b);
         }
         let r = r.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        answered(method.as_str(), path, r).await
     }
 
     /// `PUT /admin/slots` as the booking system sends it. Asserts the `200` and that the answer
@@ -369,5 +369,81 @@ pub fn assert_matches_schema(detail_type: &str, detail: &serde_json::Value) {
     assert!(
         problems.is_empty(),
         "{detail_type} does not match its schema: {problems:?} in {detail}"
+    );
+}
+
+/// The status and JSON body of an answer (`Null` when it is not JSON), after checking it against
+/// the OpenAPI document: a documented route answers only documented statuses, and a JSON body
+/// matches the schema documented for its status.
+async fn answered(method: &str, url: &str, response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let body = response.json().await.unwrap_or(Value::Null);
+    assert_matches_openapi(method, url, status, is_json.then_some(&body));
+    (status, body)
+}
+
+fn openapi() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::from_str(shared::http::openapi::DOCUMENT).unwrap())
+}
+
+/// The documented path template a request path falls under (`/w/{token}` for `/w/abc`).
+fn path_template(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    openapi()["paths"]
+        .as_object()?
+        .keys()
+        .find(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| p == s || (p.starts_with('{') && !s.is_empty()))
+        })
+        .map(String::as_str)
+}
+
+/// Checks one answer against the OpenAPI document (see [`answered`]); paths it does not
+/// describe (the local runner's `/_dev/…`, unknown paths) are not checked.
+pub fn assert_matches_openapi(method: &str, url: &str, status: u16, json: Option<&Value>) {
+    let path = url.split_once("://").map_or(url, |(_, rest)| {
+        rest.find('/').map_or("/", |at| &rest[at..])
+    });
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let Some(template) = path_template(path) else {
+        return;
+    };
+    let doc = openapi();
+    let Some(operation) = doc["paths"][template].get(method.to_lowercase()) else {
+        assert_eq!(status, 405, "{method} {template} is not documented");
+        return;
+    };
+    let response = operation["responses"]
+        .get(status.to_string())
+        .unwrap_or_else(|| {
+            panic!("{method} {template} answered {status}, which is not documented")
+        });
+    let Some(body) = json else {
+        return;
+    };
+    let schema = response["content"]["application/json"]["schema"].clone();
+    assert!(
+        schema.is_object(),
+        "{method} {template} {status} answered JSON, documented without: {body}"
+    );
+    let mut root = serde_json::json!({"$schema": "https://json-schema.org/draft/2020-12/schema"});
+    root["allOf"] = serde_json::json!([schema]);
+    root["components"] = doc["components"].clone();
+    let validator = jsonschema::validator_for(&root).unwrap();
+    let problems: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(
+        problems.is_empty(),
+        "{method} {template} {status} does not match the OpenAPI document: {problems:?} in {body}"
     );
 }

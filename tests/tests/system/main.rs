@@ -11,6 +11,7 @@
 )]
 
 mod accessibility;
+mod api;
 mod concurrency;
 mod events;
 mod faults;
