@@ -18,18 +18,21 @@ pub async fn update_catalog(deps: &Deps, catalog: Catalog) -> Result<usize, AppE
     loop {
         let (page, next) = deps.store.wishes_in_line(after, 100).await?;
         for (wish, queued) in page {
-            // A wish enqueued before lines were recorded stands in its lines by the old
-            // catalogue, which is gone: its entries are found again by their keys when it ends.
-            let Some(queued) = queued else { continue };
             let lines = wish.lines(&catalog);
             let base = wish
                 .kept_at
                 .or(wish.confirmed_at)
                 .unwrap_or(deps.clock.now());
             let until = super::wishes::keep_until(deps, base);
-            if same_lines(&queued, &lines, &wish) {
-                continue;
-            }
+            let queued = match queued {
+                Some(queued) if same_lines(&queued, &lines, &wish) => continue,
+                Some(queued) => queued,
+                // Enqueued before lines were recorded: it stands in the lines the old catalogue
+                // gave it, which is gone. Put it into every line it stands in now (an entry it
+                // has is written again, at the same place) and take it out of every other line
+                // it could have stood in; its lines are recorded from now on.
+                None => every_other_line(&wish, &lines),
+            };
             if deps.store.reline(&wish, &queued, &lines, until).await? {
                 moved += 1;
             }
@@ -51,4 +54,18 @@ fn same_lines(
         && lines.iter().all(|(office, window)| {
             queued.contains(&crate::store::keys::line_pk(office, &wish.service, *window))
         })
+}
+
+/// Every line the wish could stand in by its offices and windows, whatever the catalogue,
+/// except `lines`.
+fn every_other_line(
+    wish: &crate::domain::Wish,
+    lines: &[(crate::domain::OfficeId, crate::domain::Window)],
+) -> Vec<String> {
+    wish.offices
+        .iter()
+        .flat_map(|office| wish.windows.iter().map(move |window| (office, *window)))
+        .filter(|(office, window)| !lines.iter().any(|(o, w)| o == *office && w == window))
+        .map(|(office, window)| crate::store::keys::line_pk(office, &wish.service, window))
+        .collect()
 }

@@ -96,6 +96,17 @@ async fn an_overdue_offer_whose_wish_is_gone_expires_and_frees_its_slot() {
 /// line at their own place, so the one confirmed before the change still comes first.
 #[tokio::test]
 async fn a_wish_confirmed_before_an_hour_opened_comes_first_in_it() {
+    wish_confirmed_before_an_hour_opened(false).await;
+}
+
+/// The same for a wish enqueued before the lines of a wish were recorded on it (an older
+/// release): the catalogue change moves it all the same, and records its lines.
+#[tokio::test]
+async fn a_wish_enqueued_before_lines_were_recorded_moves_with_the_catalogue_too() {
+    wish_confirmed_before_an_hour_opened(true).await;
+}
+
+async fn wish_confirmed_before_an_hour_opened(without_recorded_lines: bool) {
     let env = TestEnv::spawn().await;
     let wish = |email: String| {
         json!({"email": email, "service": "id-card", "offices": ["bilk", "altstadt"],
@@ -114,6 +125,9 @@ async fn a_wish_confirmed_before_an_hour_opened_comes_first_in_it() {
     // Saturdays only Altstadt is open: the first wish stands in Altstadt's line alone.
     let first = env.email("first");
     confirm(first.clone()).await;
+    if without_recorded_lines {
+        forget_recorded_lines(&env).await;
+    }
 
     // Bilk opens on Saturday mornings too.
     let mut catalog: Value = serde_json::from_str(
@@ -152,4 +166,37 @@ async fn a_wish_confirmed_before_an_hour_opened_comes_first_in_it() {
         "the earlier wish gets the slot"
     );
     assert!(!offered(env.mails_to(&second).await));
+}
+
+/// Removes the recorded lines from every wish of this test, as an older release stored them.
+async fn forget_recorded_lines(env: &TestEnv) {
+    let db = &env.system.clients.dynamodb;
+    let table = &env.system.infra.wishes_table;
+    let wishes = db
+        .scan()
+        .table_name(table)
+        .filter_expression("attribute_exists(queued)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wishes.items().len(), 1);
+    for item in wishes.items() {
+        db.update_item()
+            .table_name(table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .update_expression("REMOVE queued")
+            .send()
+            .await
+            .unwrap();
+    }
+    let left = db
+        .scan()
+        .table_name(table)
+        .filter_expression("attribute_exists(queued) AND pk = :pk")
+        .expression_attribute_values(":pk", wishes.items()[0]["pk"].clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(left.items().is_empty());
 }
