@@ -47,6 +47,9 @@ pub struct DepthResult {
     pub samples: usize,
     pub ours: Cost,
     pub floor: Cost,
+    /// What delivering one offer's outbox items costs (deliver-outbox's work: the mail and the
+    /// `OfferSent` event), measured apart from the offer.
+    pub delivery: Cost,
     /// Mean length of the sampled lines (a page holds 25).
     pub mean_line: f64,
     /// Samples where `match_slot` chose the same wish as the floor (the head of the line).
@@ -72,6 +75,7 @@ pub struct DepthOptions {
 struct Sides {
     ours: Vec<(f64, Snapshot)>,
     floor: Vec<(f64, Snapshot)>,
+    delivery: Vec<(f64, Snapshot)>,
 }
 
 fn cost(side: &[(f64, Snapshot)]) -> Cost {
@@ -273,6 +277,7 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
         let mut sides = Sides {
             ours: Vec::new(),
             floor: Vec::new(),
+            delivery: Vec::new(),
         };
         let mut same_head = 0;
         for (i, (line, (ours_slot, floor_slot))) in all.iter().zip(&slots).enumerate() {
@@ -294,6 +299,30 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
                     if !warm {
                         sides
                             .ours
+                            .push((ms, phase.counter.snapshot().since(&before)));
+                    }
+                    // What deliver-outbox then does for this offer, as the stream hands it the
+                    // new outbox items (read here, uncounted, by their due list).
+                    let owed = deps
+                        .store
+                        .due_outbox(Utc::now() + Duration::minutes(10), 10)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("due outbox: {e}"))?;
+                    if owed.len() != 2 {
+                        bail!("the offer owes {} outbox items, not a mail and an event", owed.len());
+                    }
+                    let before = phase.counter.snapshot();
+                    let t = Instant::now();
+                    for result in deps.deliver_all(&owed).await {
+                        let delivered = result.map_err(|e| anyhow::anyhow!("deliver: {e}"))?;
+                        if delivered != shared::app::Delivery::Delivered {
+                            bail!("an outbox item of the offer was not delivered: {delivered:?}");
+                        }
+                    }
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    if !warm {
+                        sides
+                            .delivery
                             .push((ms, phase.counter.snapshot().since(&before)));
                     }
                     reset_wish(&phase.raw, phase.wishes_table(), offer.wish.as_ref()).await?;
@@ -337,6 +366,7 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
             samples: sides.ours.len(),
             ours: cost(&sides.ours),
             floor: cost(&sides.floor),
+            delivery: cost(&sides.delivery),
             mean_line,
             same_head,
             fill_secs,

@@ -47,6 +47,9 @@ pub struct Invariants {
     pub wish_offer_mismatches: usize,
     /// Offer mails recorded as sent (must equal the open offers).
     pub offer_mails_sent: usize,
+    /// Commit → sent of the offer mails (the outbox item's `created_at` to its `sent_at`):
+    /// what deliver-outbox adds to the citizen's wait, in seconds (p50, p99, max).
+    pub mail_latency_secs: [f64; 3],
     /// Released slots still free (nobody eligible was left in their lines).
     pub slots_left_free: usize,
     pub ok: bool,
@@ -429,10 +432,23 @@ pub async fn check_invariants(phase: &Phase, released: usize) -> Result<Invarian
         &format!("{}offer-", keys::MAIL_PREFIX),
     )
     .await?;
-    let offer_mails_sent = mails
+    let sent: Vec<_> = mails
         .iter()
         .filter(|m| text(m, "key").ends_with("-sent") && text(m, "status") == "sent")
-        .count();
+        .collect();
+    let offer_mails_sent = sent.len();
+    let time = |m: &HashMap<String, AttributeValue>, k: &str| {
+        chrono::DateTime::parse_from_rfc3339(text(m, k)).ok()
+    };
+    let latencies: Vec<f64> = sent
+        .iter()
+        .filter_map(|m| Some((time(m, "sent_at")? - time(m, "created_at")?).as_seconds_f64()))
+        .collect();
+    let mail_latency_secs = [
+        crate::util::percentile(&latencies, 50.0),
+        crate::util::percentile(&latencies, 99.0),
+        latencies.iter().copied().fold(0.0, f64::max),
+    ];
     let slots_with_two_open_offers = by_slot.values().filter(|n| **n > 1).count();
     let wishes_with_two_open_offers = by_wish.values().filter(|n| **n > 1).count();
     let ok = slots_with_two_open_offers == 0
@@ -448,6 +464,7 @@ pub async fn check_invariants(phase: &Phase, released: usize) -> Result<Invarian
         slot_offer_mismatches,
         wish_offer_mismatches,
         offer_mails_sent,
+        mail_latency_secs,
         slots_left_free,
         ok,
     })

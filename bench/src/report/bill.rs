@@ -80,6 +80,17 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
             ms: s.answer.ms_mean,
             http: true,
         },
+        // deliver-outbox, once per committed change that owes a mail and an event (the stream
+        // hands both in one batch): submit (its opt-in has no event: counted all the same),
+        // confirm, offer and answer.
+        Step {
+            name: "deliver (a mail and an event)",
+            per_day: 2.0 * new_wishes + 2.0 * offers,
+            ops: &deep.delivery.ops,
+            count: deep.samples,
+            ms: deep.delivery.ms_mean,
+            http: false,
+        },
         Step {
             name: "rescan",
             per_day: rescans,
@@ -95,7 +106,9 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
         "A city with 50 000 waiting wishes and 2 000 offers a day, from the units measured above \
          (offers at the largest depth). Assumed: as many wishes join as leave, so 2 000 new wishes \
          a day (each submitted and confirmed); every offer is answered once (half accept, half \
-         decline); one slot-release run per offered slot; the rescan every 5 minutes (288 runs); \
+         decline); one slot-release run per offered slot; one deliver-outbox run per committed \
+         change that owes a mail and its event (measured with the offers: claim, send or \
+         publish, mark, for each); the rescan every 5 minutes (288 runs); \
          Lambda at {:.0} MB; durations as measured here against the emulators. `DynamoDB` \
          Local reports capacity the way `DynamoDB` bills on-demand request units (writes per KB \
          of the larger of the old and new item, index updates included, transactions twice; \

@@ -26,8 +26,8 @@ pub const END: &str = "<!-- bench:end -->";
 
 /// Goals from the issue.
 pub const DEPTH_GOAL: f64 = 1.05;
-pub const FLOOR_REQUESTS_GOAL: f64 = 1.5;
-pub const FLOOR_TIME_GOAL: f64 = 2.0;
+pub const FLOOR_REQUESTS_GOAL: f64 = 1.0;
+pub const FLOOR_TIME_GOAL: f64 = 1.5;
 pub const ZIP_GOAL_BYTES: u64 = 3 * 1024 * 1024;
 pub const START_GOAL: f64 = 2.0;
 pub const MEMORY_GOAL_KIB: u64 = 128 * 1024;

@@ -48,6 +48,12 @@ pub(super) fn storm_section(out: &mut String, r: &Results) {
         s.events_handled,
         s.handler_errors
     );
+    let [p50, p99, max] = i.mail_latency_secs;
+    let _ = writeln!(
+        out,
+        "\nMail latency, commit → sent (each offer mail's outbox item, from the offer's \
+         transaction to deliver-outbox's send): p50 {p50:.2} s, p99 {p99:.2} s, max {max:.2} s."
+    );
     let _ = writeln!(out, "\nPer offer and operation during the storm:\n");
     per_op_table(out, &s.ops, s.offers);
 }
