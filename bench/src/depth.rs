@@ -309,7 +309,10 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
                         .await
                         .map_err(|e| anyhow::anyhow!("due outbox: {e}"))?;
                     if owed.len() != 2 {
-                        bail!("the offer owes {} outbox items, not a mail and an event", owed.len());
+                        bail!(
+                            "the offer owes {} outbox items, not a mail and an event",
+                            owed.len()
+                        );
                     }
                     let before = phase.counter.snapshot();
                     let t = Instant::now();

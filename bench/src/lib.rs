@@ -193,11 +193,11 @@ pub async fn run(options: &Options, emulators: &Emulators) -> Result<Results> {
         ..Results::default()
     };
     eprintln!("== submissions");
-    results.submit = Some(submit::run(emulators, &options.submit).await?);
+    results.submit = Some(Box::pin(submit::run(emulators, &options.submit)).await?);
     eprintln!("== cost per offer against queue depth");
     results.depth = Some(Box::pin(depth::run(emulators, &options.depth)).await?);
     eprintln!("== release storm");
-    let (storm, phase) = storm::run(emulators, &options.storm).await?;
+    let (storm, phase) = Box::pin(storm::run(emulators, &options.storm)).await?;
     results.storm = Some(storm);
     drop(phase);
     let mut build_secs = 0.0;

@@ -67,6 +67,14 @@ impl LocalSystem {
             "MAIL_FROM" => Some(mail_from.to_owned()),
             "PUBLIC_BASE_URL" => Some(base_url.to_owned()),
             "ADMIN_KEY" => Some(admin_key.to_owned()),
+            // The key of the limits' hashes: the environment's, else a fresh one per start
+            // (the emulated tables live in memory, so no hash outlives it).
+            "LIMITS_KEY" => std::env::var(k).ok().or_else(|| {
+                Some(format!(
+                    "local-{}",
+                    shared::domain::Token::generate().expose()
+                ))
+            }),
             other => std::env::var(other).ok(),
         })?;
         let deps = Deps::from_clients(

@@ -138,6 +138,8 @@ pub async fn handle_slot_stream_counting(
 pub enum MatchTrigger {
     SlotReleased(Slot),
     Rescan,
+    /// SES says mail to these addresses bounced for good, or was reported as spam.
+    MailFeedback(crate::app::MailFeedback),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,10 +190,43 @@ pub fn parse_trigger(event: &serde_json::Value) -> Result<MatchTrigger, TriggerE
             }))
         }
         ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(MatchTrigger::Rescan),
+        ("aws.ses", "Email Bounced" | "Email Complaint Received") => {
+            let detail = event.get("detail").cloned().unwrap_or_default();
+            Ok(MatchTrigger::MailFeedback(mail_feedback(&detail)))
+        }
         _ => Err(TriggerError::Unexpected {
             event_source: source,
             detail_type,
         }),
+    }
+}
+
+/// The addresses an SES bounce or complaint event is about: the recipients of a permanent bounce
+/// (a transient one, a full mailbox, says nothing about the address) or of a complaint.
+fn mail_feedback(detail: &serde_json::Value) -> crate::app::MailFeedback {
+    let (kind, recipients) = match detail["eventType"].as_str() {
+        Some("Complaint") => (
+            crate::app::FeedbackKind::Complaint,
+            &detail["complaint"]["complainedRecipients"],
+        ),
+        _ if detail["bounce"]["bounceType"] == "Permanent" => (
+            crate::app::FeedbackKind::Bounce,
+            &detail["bounce"]["bouncedRecipients"],
+        ),
+        _ => (crate::app::FeedbackKind::Bounce, &serde_json::Value::Null),
+    };
+    crate::app::MailFeedback {
+        kind,
+        message: detail["mail"]["messageId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        addresses: recipients
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["emailAddress"].as_str().map(str::to_owned))
+            .collect(),
     }
 }
 
@@ -227,6 +262,9 @@ pub async fn handle_match_event(
             Ok(json!({"slot": slot.id, "offer": offer.map(|o| o.id)}))
         }
         MatchTrigger::Rescan => Ok(json!(app::rescan(deps).await?)),
+        MatchTrigger::MailFeedback(feedback) => {
+            Ok(json!({"wishes_paused": app::mail_feedback(deps, &feedback).await?}))
+        }
     }
 }
 
@@ -317,6 +355,36 @@ mod tests {
         let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
         assert_eq!(detail["slot"], "bilk-2024-01-24-0830");
         assert!(!event.detail.contains('@'));
+    }
+
+    #[test]
+    fn ses_bounces_and_complaints_name_the_addresses_and_transient_bounces_none() {
+        let bounce: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/ses-bounce.json")).unwrap();
+        let MatchTrigger::MailFeedback(f) = parse_trigger(&bounce).unwrap() else {
+            panic!("not feedback");
+        };
+        assert_eq!(f.kind, crate::app::FeedbackKind::Bounce);
+        assert_eq!(f.addresses, ["gibt-es-nicht@example.de"]);
+        assert!(f.message.starts_with("0107018d3a5f1b00"));
+        let complaint: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/ses-complaint.json")).unwrap();
+        let MatchTrigger::MailFeedback(f) = parse_trigger(&complaint).unwrap() else {
+            panic!("not feedback");
+        };
+        assert_eq!(
+            (f.kind, f.addresses),
+            (
+                crate::app::FeedbackKind::Complaint,
+                vec!["beschwerde@example.de".to_owned()]
+            )
+        );
+        let mut transient = bounce;
+        transient["detail"]["bounce"]["bounceType"] = json!("Transient");
+        let MatchTrigger::MailFeedback(f) = parse_trigger(&transient).unwrap() else {
+            panic!("not feedback");
+        };
+        assert!(f.addresses.is_empty());
     }
 
     #[test]

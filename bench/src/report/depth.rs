@@ -123,7 +123,11 @@ pub(super) fn depth_section(out: &mut String, r: &Results) {
             v.ses_ms,
             v.eventbridge_ms,
             v.wcu,
-            if v.ms_mean > 0.0 { 1000.0 / v.ms_mean } else { 0.0 },
+            if v.ms_mean > 0.0 {
+                1000.0 / v.ms_mean
+            } else {
+                0.0
+            },
         );
         per_op_table(out, &v.ops, last.samples);
         let _ = writeln!(

@@ -9,15 +9,19 @@ use serde_yaml::Value;
 use super::template::{ensure_no_intrinsics, load, referenced_resource, resources_of_type};
 use crate::emulators::Clients;
 
-/// An `AWS::Events::Rule` with an event pattern on the template's custom bus.
+/// An `AWS::Events::Rule` with an event pattern that invokes one of the template's functions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuleDef {
     pub logical_id: String,
     pub event_pattern: serde_json::Value,
+    /// On the account's default bus (where AWS services such as SES put their events) rather
+    /// than the template's own.
+    pub default_bus: bool,
 }
 
-/// The event-pattern rules on the template's custom event bus that invoke one of its functions,
-/// in template order (a rule that only keeps events in a log group has nothing to run locally).
+/// The event-pattern rules that invoke one of the template's functions, on its custom event bus
+/// or on the default bus, in template order (a rule that only keeps events in a log group has
+/// nothing to run locally; a schedule has no pattern).
 ///
 /// # Errors
 /// As [`template_tables`](super::template_tables); also when a rule's pattern contains an
@@ -37,10 +41,11 @@ pub fn template_rules(template: &Path) -> Result<Vec<RuleDef>> {
         let Some(pattern) = props.get("EventPattern") else {
             continue;
         };
-        let on_custom_bus = props
-            .get("EventBusName")
+        let bus = props.get("EventBusName");
+        let on_custom_bus = bus
             .and_then(referenced_resource)
             .is_some_and(|bus| buses.contains(bus));
+        let default_bus = bus.is_none();
         let invokes_function = props
             .get("Targets")
             .and_then(Value::as_sequence)
@@ -52,7 +57,7 @@ pub fn template_rules(template: &Path) -> Result<Vec<RuleDef>> {
                         .is_some_and(|arn| functions.contains(arn))
                 })
             });
-        if !on_custom_bus || !invokes_function {
+        if !(on_custom_bus || default_bus) || !invokes_function {
             continue;
         }
         let event_pattern = match pattern {
@@ -68,6 +73,7 @@ pub fn template_rules(template: &Path) -> Result<Vec<RuleDef>> {
         rules.push(RuleDef {
             logical_id: id.to_owned(),
             event_pattern,
+            default_bus,
         });
     }
     Ok(rules)
@@ -107,11 +113,16 @@ pub(super) async fn create_bus_and_rules(
     let queue_arn = queue_arn(&clients.sqs, &queue_url).await?;
     for rule in rules {
         let name = format!("{prefix}{}", rule.logical_id);
+        let bus = if rule.default_bus {
+            "default"
+        } else {
+            event_bus.as_str()
+        };
         clients
             .eventbridge
             .put_rule()
             .name(&name)
-            .event_bus_name(&event_bus)
+            .event_bus_name(bus)
             .event_pattern(rule.event_pattern.to_string())
             .send()
             .await
@@ -120,7 +131,7 @@ pub(super) async fn create_bus_and_rules(
             .eventbridge
             .put_targets()
             .rule(&name)
-            .event_bus_name(&event_bus)
+            .event_bus_name(bus)
             .targets(
                 aws_sdk_eventbridge::types::Target::builder()
                     .id("local-runner")

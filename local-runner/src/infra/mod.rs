@@ -193,14 +193,23 @@ mod tests {
     }
 
     #[test]
-    fn the_real_template_routes_slot_released_on_its_bus_and_leaves_the_schedule_and_the_log_out() {
+    fn the_real_template_routes_slot_released_and_ses_feedback_and_leaves_the_schedule_and_the_log_out()
+     {
         let rules = template_rules(&real_template()).unwrap();
         assert_eq!(
             rules,
-            [RuleDef {
-                logical_id: "SlotReleasedRule".into(),
-                event_pattern: serde_json::json!({"source": ["terminagent"], "detail-type": ["SlotReleased"]}),
-            }]
+            [
+                RuleDef {
+                    logical_id: "SlotReleasedRule".into(),
+                    event_pattern: serde_json::json!({"source": ["terminagent"], "detail-type": ["SlotReleased"]}),
+                    default_bus: false,
+                },
+                RuleDef {
+                    logical_id: "MailFeedbackRule".into(),
+                    event_pattern: serde_json::json!({"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complaint Received"]}),
+                    default_bus: true,
+                }
+            ]
         );
     }
 
@@ -217,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn rules_on_the_default_bus_and_long_form_references_are_told_apart() {
+    fn rules_on_either_bus_that_invoke_a_function_are_read_and_log_targets_left_out() {
         let path = write_template(
             "Resources:\n  Bus:\n    Type: AWS::Events::EventBus\n    Properties: {Name: b}\n  \
              Fn:\n    Type: AWS::Serverless::Function\n    Properties: {}\n  \
@@ -230,8 +239,11 @@ mod tests {
         );
         let rules = template_rules(&path).unwrap();
         let _ = std::fs::remove_file(&path);
-        assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].logical_id, "OnBus");
+        let ids: Vec<(&str, bool)> = rules
+            .iter()
+            .map(|r| (r.logical_id.as_str(), r.default_bus))
+            .collect();
+        assert_eq!(ids, [("OnBus", false), ("OnDefault", true)]);
         assert_eq!(rules[0].event_pattern, serde_json::json!({"source": ["x"]}));
     }
 }

@@ -99,13 +99,28 @@ impl Deps {
         }
     }
 
-    /// Gives up on an undeliverable mail: read the wish (and its open offer), decide with
-    /// [`crate::domain::Wish::undeliverable`], commit the failure with its effects. A wish that
-    /// changed meanwhile is read again.
+    /// Gives up on an undeliverable mail: marks it failed and pauses its wish
+    /// ([`Deps::pause_unreachable`]).
     async fn give_up_mail(&self, mail: &DueMail) -> Result<(), AppError> {
+        self.pause_unreachable(mail.wish.as_ref(), &mail.key, Some(mail))
+            .await
+            .map(|_| ())
+    }
+
+    /// A wish whose citizen mail cannot reach — `failed`, an outbox mail given up on, or SES's
+    /// word on the address (`mail_key` names which mail): read the wish and its open offer,
+    /// decide with [`crate::domain::Wish::undeliverable`], commit the pause (an open offer
+    /// withdrawn, its slot free for the next wish) with `MailFailed` and the failed mail's mark.
+    /// A wish that changed meanwhile is read again. `true` when a wish was paused.
+    pub(super) async fn pause_unreachable(
+        &self,
+        wish_id: Option<&crate::domain::WishId>,
+        mail_key: &str,
+        failed: Option<&DueMail>,
+    ) -> Result<bool, AppError> {
         for _ in 0..3 {
             let now = self.clock.now();
-            let wish = match &mail.wish {
+            let wish = match wish_id {
                 Some(id) => self.store.get_wish(id, now).await?,
                 None => None,
             };
@@ -119,7 +134,7 @@ impl Deps {
             };
             let (paused, events) = match &wish {
                 Some(w) => {
-                    let change = w.undeliverable(offer.as_ref(), &mail.key);
+                    let change = w.undeliverable(offer.as_ref(), mail_key);
                     let paused = change.state.is_some().then_some((w, offer.as_ref()));
                     (paused, change.events)
                 }
@@ -127,19 +142,23 @@ impl Deps {
                 None => (
                     None,
                     vec![DomainEvent::MailFailed {
-                        mail: mail.key.clone(),
-                        wish: mail.wish.clone(),
+                        mail: mail_key.to_owned(),
+                        wish: wish_id.cloned(),
                     }],
                 ),
             };
-            let out = Effects::events(format!("{}-failed", mail.key), events);
-            match self.store.fail_mail(mail, paused, now, &out).await {
-                Ok(()) => return Ok(()),
+            if failed.is_none() && paused.is_none() {
+                // Nothing to record: no failed mail, no wish to pause.
+                return Ok(false);
+            }
+            let out = Effects::events(format!("{mail_key}-failed"), events);
+            match self.store.fail_mail(failed, paused, now, &out).await {
+                Ok(()) => return Ok(paused.is_some()),
                 Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict("wish while giving up a mail"))
+        Err(AppError::Conflict("wish while pausing it"))
     }
 
     /// Records a claimed event that `PutEvents` took. An event published but not recorded is

@@ -6,7 +6,9 @@
 
 mod catalog;
 mod deliver;
+mod feedback;
 pub use deliver::Delivery;
+pub use feedback::{FeedbackKind, MailFeedback, mail_feedback};
 mod feed;
 mod matching;
 mod offers;
@@ -22,7 +24,7 @@ pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token,
 pub use rescan::{RescanReport, rescan};
 pub use slots::{SlotsPut, Withdrawal, get_slot, put_slots, release_slot, stats, withdraw_slot};
 pub use wishes::{
-    cancel_by_link, cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish,
+    Submitted, cancel_by_link, cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish,
     wish_by_token,
 };
 
@@ -117,7 +119,12 @@ impl Deps {
         eventbridge: aws_sdk_eventbridge::Client,
         clock: Clock,
     ) -> Self {
-        let store = Store::new(dynamodb, &config.wishes_table, &config.slots_table);
+        let store = Store::new(
+            dynamodb,
+            &config.wishes_table,
+            &config.slots_table,
+            crate::store::LimitKey::new(config.limits_key.as_ref()),
+        );
         let mailer = Mailer::new(sesv2, config.ses_configuration_set.clone());
         let events = Events::new(eventbridge, &config.event_bus);
         Self {

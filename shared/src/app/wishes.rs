@@ -40,16 +40,27 @@ pub(super) fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> Da
     }
 }
 
-/// `POST /api/wishes`: checks, stores the wish as pending with its opt-in mail, and sends it.
+/// What a submission became: the pending wish, and whether its confirmation mail goes out.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub wish: Wish,
+    /// `false` when the day's confirmation mails for this address and service are used up: the
+    /// links in those confirm this wish (it replaced the pending one they point to).
+    pub mailed: bool,
+}
+
+/// `POST /api/wishes`: checks, and stores the wish as pending with its opt-in mail.
 ///
-/// Abuse limits: per client (the caller's network address, when known) and per email address
-/// (active wishes, submissions per hour). The address's book is written in the wish's
+/// Abuse limits: per client (the caller's network address, when known), and per address as the
+/// limits count it ([`crate::domain::Email::limit_key`]): confirmed wishes in line, and the day's
+/// confirmation mails per service ([`admit_submission`]). A submission for an address and a
+/// service with a pending wish replaces it. The address's book is written in the wish's
 /// transaction under a version check, so concurrent submissions cannot both slip through.
 pub async fn submit_wish(
     deps: &Deps,
     request: &WishDraft,
     client: Option<&str>,
-) -> Result<Wish, AppError> {
+) -> Result<Submitted, AppError> {
     let catalog = deps.catalog().await?;
     let new = request.validate(&catalog).map_err(AppError::Invalid)?;
     let now = deps.clock.now();
@@ -62,56 +73,116 @@ pub async fn submit_wish(
     {
         return Err(AppError::RateLimited);
     }
-    let wish = submitted(WishId::generate(), new, now);
-    let token = Token::generate();
-    let out = Effects::mail(deps.mails(&catalog, now).opt_in(&wish, &token)?, Vec::new());
     for _attempt in 0..4 {
-        let book = deps.store.address_book(&wish.email).await?;
-        let active: Vec<WishId> = deps
-            .store
-            .get_wishes(&book.wishes, now)
-            .await?
-            .into_iter()
-            .filter(|w| w.status.is_active())
-            .map(|w| w.id)
-            .collect();
+        let book = deps.store.address_book(&new.email).await?;
+        if let Some(until) = book.suppressed_until.filter(|u| *u > now) {
+            let message = format!(
+                "mail to this address could not be delivered (it bounced or was reported as spam); \
+                 it is not accepted again before {}: please use another address, or leave your \
+                 wish at the counter",
+                until.format("%Y-%m-%d")
+            );
+            return Err(email_refused("suppressed", message));
+        }
+        let known = deps.store.get_wishes(&book.wishes, now).await?;
+        let service = new.service.to_string();
+        let pending = book
+            .pending
+            .get(&service)
+            .filter(|id| {
+                known
+                    .iter()
+                    .any(|w| &w.id == *id && w.status == WishStatus::Pending)
+            })
+            .cloned();
+        let confirmed = known
+            .iter()
+            .filter(|w| w.status.is_active() && w.status != WishStatus::Pending)
+            .count();
+        let opt_ins = book.opt_ins.get(&service).cloned().unwrap_or_default();
         let limit = (
             limits.active_per_address,
-            limits.submissions_per_address_hour,
+            limits.opt_in_mails_per_address_service_day,
         );
-        let submissions = match admit_submission(active.len(), &book.submissions, limit, now) {
-            Ok(s) => s,
-            Err(LimitExceeded::ActiveWishes(n)) => {
-                let mut errors = FieldErrors::default();
-                let message =
-                    format!("this address already has {n} active wishes; cancel one first");
-                errors.add("email", "too_many_active", message);
-                return Err(AppError::Invalid(errors));
-            }
-            Err(LimitExceeded::Submissions) => return Err(AppError::RateLimited),
+        let admission = match admit_submission(confirmed, pending, &opt_ins, limit, now) {
+            Ok(a) => a,
+            Err(LimitExceeded::ActiveWishes(n)) => return Err(too_many_active(n)),
         };
-        let mut wishes = active;
-        wishes.push(wish.id.clone());
-        let book = AddressBook {
-            wishes,
-            submissions,
-            version: book.version,
+        let replaces = admission.replaces.is_some();
+        let id = admission.replaces.unwrap_or_else(WishId::generate);
+        let wish = submitted(id, new.clone(), now);
+        let token = Token::generate();
+        let out = if admission.mail {
+            Effects::mail(deps.mails(&catalog, now).opt_in(&wish, &token)?, Vec::new())
+        } else {
+            Effects::events(format!("wish-{}-submitted", wish.id), Vec::new())
         };
+        let book = book_after(&book, &known, &wish, admission.opt_ins, now);
+        let token_hash = token.hash();
+        let token = admission.mail.then_some(&token_hash);
         match deps
             .store
-            .create_wish(&wish, &token.hash(), &out, &book, now)
+            .create_wish(&wish, replaces, token, &out, &book, now)
             .await
         {
             Ok(()) => {
-                tracing::info!(wish_id = %wish.id, "wish submitted");
-                return Ok(wish);
+                tracing::info!(wish_id = %wish.id, replaces, mailed = admission.mail, "wish submitted");
+                return Ok(Submitted {
+                    wish,
+                    mailed: admission.mail,
+                });
             }
-            // Another submission for this address came first: count again.
+            // Another submission for this address came first (or the replaced wish was
+            // confirmed meanwhile): count again.
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(e.into()),
         }
     }
     Err(AppError::Conflict("address book"))
+}
+
+/// The address's book after admitting `wish`: the wishes that may still be active and this one,
+/// the pending wish per service (this one for its service), the day's confirmation mails.
+fn book_after(
+    book: &AddressBook,
+    known: &[Wish],
+    wish: &Wish,
+    opt_ins: Vec<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> AddressBook {
+    let mut wishes: Vec<WishId> = known
+        .iter()
+        .filter(|w| w.status.is_active() && w.id != wish.id)
+        .map(|w| w.id.clone())
+        .collect();
+    wishes.push(wish.id.clone());
+    let mut pending = book.pending.clone();
+    pending.retain(|_, id| wishes.contains(id));
+    pending.insert(wish.service.to_string(), wish.id.clone());
+    let mut mails = book.opt_ins.clone();
+    mails.retain(|_, times| times.iter().any(|t| *t > now - chrono::Duration::hours(24)));
+    mails.insert(wish.service.to_string(), opt_ins);
+    AddressBook {
+        wishes,
+        pending,
+        opt_ins: mails,
+        suppressed_until: book.suppressed_until,
+        version: book.version,
+    }
+}
+
+/// A refusal on the `email` field.
+fn email_refused(code: &'static str, message: String) -> AppError {
+    let mut errors = FieldErrors::default();
+    errors.add("email", code, message);
+    AppError::Invalid(errors)
+}
+
+fn too_many_active(n: usize) -> AppError {
+    email_refused(
+        "too_many_active",
+        format!("this address already has {n} active wishes; cancel one first"),
+    )
 }
 
 /// Most lines the wish page lists a place for; a wish may stand in many.
@@ -178,6 +249,18 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     let Ok(change) = wish.confirm(now) else {
         return Ok(wish);
     };
+    // Pending wishes do not count against the limit, so it is checked again here.
+    let book = deps.store.address_book(&wish.email).await?;
+    let confirmed = deps
+        .store
+        .get_wishes(&book.wishes, now)
+        .await?
+        .iter()
+        .filter(|w| w.id != wish.id && w.status.is_active() && w.status != WishStatus::Pending)
+        .count();
+    if confirmed >= deps.config.limits.active_per_address {
+        return Err(too_many_active(confirmed));
+    }
     let catalog = deps.catalog().await?;
     let mail = deps.mails(&catalog, now).confirmed(&wish, &token)?;
     let out = Effects::mail(mail, change.events);

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 /// A name in each language we speak; English falls back to German.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Names {
     pub de: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,12 +26,14 @@ impl Names {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Service {
     pub id: ServiceId,
     pub name: Names,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Office {
     pub id: OfficeId,
     pub name: String,
@@ -76,6 +79,7 @@ pub enum CatalogError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Catalog {
     pub services: Vec<Service>,
     pub offices: Vec<Office>,

@@ -11,6 +11,12 @@ pub enum EmailError {
     TooLong,
     #[error("this is not a valid email address")]
     Invalid,
+    /// The part before the `@` has characters outside plain ASCII: mail services (Amazon SES
+    /// among them) cannot deliver to such an address, so it is refused now rather than retried.
+    #[error(
+        "the part before the @ may only use the letters a–z, digits and . _ % + - (no umlauts or other accented letters)"
+    )]
+    LocalPart,
 }
 
 /// A syntactically valid, normalised (trimmed, lower-case) address without any character that could
@@ -56,8 +62,37 @@ impl Email {
         if local.is_empty() || local.len() > 64 || domain.contains('@') || !domain_ok {
             return Err(EmailError::Invalid);
         }
-        Ok(Self(value.to_lowercase()))
+        if !local.chars().all(is_local_char) {
+            return Err(if local.is_ascii() {
+                EmailError::Invalid
+            } else {
+                EmailError::LocalPart
+            });
+        }
+        // A domain with non-ASCII letters (müller.de) is sent in its punycode form
+        // (xn--mller-kva.de), which every mail service takes.
+        let domain = idna::domain_to_ascii(domain).map_err(|_| EmailError::Invalid)?;
+        if domain.len() + local.len() + 1 > 254 {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Self(format!("{}@{domain}", local.to_lowercase())))
     }
+
+    /// The address as the abuse limits count it: lower case and without a `+tag` in the part
+    /// before the `@`, so `Anna+1@example.de` and `anna@example.de` are one address. Mails still
+    /// go to the address as given.
+    #[must_use]
+    pub fn limit_key(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        let local = local.split_once('+').map_or(local, |(base, _)| base);
+        format!("{local}@{domain}")
+    }
+}
+
+/// A character of the part before the `@` that every mail service takes: RFC 5322's `atext`
+/// (ASCII letters, digits and ``!#$%&'*+/=?^_`{|}~-``) and the dot.
+fn is_local_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c)
 }
 
 impl TryFrom<String> for Email {
@@ -116,6 +151,40 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn unicode_domains_are_sent_as_punycode_and_unicode_local_parts_refused() {
+        assert_eq!(
+            Email::parse("anna@müller.de").unwrap().as_ref(),
+            "anna@xn--mller-kva.de"
+        );
+        assert_eq!(
+            Email::parse("anna@Bücher.Example").unwrap().as_ref(),
+            "anna@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            Email::parse("jürgen@example.de"),
+            Err(EmailError::LocalPart)
+        );
+        assert!(
+            EmailError::LocalPart.to_string().contains("before the @"),
+            "the message says what to change"
+        );
+    }
+
+    #[test]
+    fn limits_count_an_address_without_its_tag_and_case() {
+        let key = |s: &str| Email::parse(s).unwrap().limit_key();
+        assert_eq!(key("Anna+1@Example.de"), "anna@example.de");
+        assert_eq!(key("anna+termine+x@example.de"), "anna@example.de");
+        assert_eq!(key("anna@example.de"), "anna@example.de");
+        assert_ne!(key("anna.b@example.de"), key("annab@example.de"));
+        // The mail goes to the address as given (its tag kept).
+        assert_eq!(
+            Email::parse("Anna+1@Example.de").unwrap().as_ref(),
+            "anna+1@example.de"
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct Stats {
     pub acceptance_rate: Option<f64>,
     /// Mails given up on after their retries' bound (their wishes were paused).
     pub mails_failed: u64,
+    /// Addresses suppressed after SES reported a permanent bounce or a complaint.
+    pub addresses_suppressed: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

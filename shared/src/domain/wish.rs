@@ -263,37 +263,54 @@ impl Wish {
 /// Which abuse limit a submission would pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitExceeded {
-    /// The address already has this many active wishes.
+    /// The address already has this many confirmed wishes in line.
     ActiveWishes(usize),
-    /// Too many submissions for the address in the last hour.
-    Submissions,
 }
 
-/// The address's submission times after admitting one more at `now` (those of the last hour),
-/// or which limit it would pass.
+/// What the abuse limits allow one submission for an address and a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The pending wish of this address and service that the submission replaces: it keeps its
+    /// id, so the links of the day's confirmation mails confirm it as it is now.
+    pub replaces: Option<WishId>,
+    /// Whether a confirmation mail goes out: at most the day's allowance per address and service.
+    pub mail: bool,
+    /// The confirmation mails of this address and service in the last 24 hours, the new one
+    /// included when it goes out.
+    pub opt_ins: Vec<DateTime<Utc>>,
+}
+
+/// Admits a submission, or says which limit it would pass. Pending wishes never count against
+/// the limit of wishes in line, and a repeated submission replaces the pending one: whoever
+/// knows an address can neither lock its owner out nor send it more than `mails_per_day`
+/// confirmation mails a day per service.
 ///
 /// # Errors
-/// [`LimitExceeded`] when the address has `max_active` active wishes or `max_per_hour`
-/// submissions in the last hour.
+/// [`LimitExceeded::ActiveWishes`] when the address has `max_active` confirmed wishes in line.
 pub fn admit_submission(
-    active: usize,
-    submissions: &[DateTime<Utc>],
-    (max_active, max_per_hour): (usize, usize),
+    confirmed: usize,
+    pending: Option<WishId>,
+    opt_ins: &[DateTime<Utc>],
+    (max_active, mails_per_day): (usize, usize),
     now: DateTime<Utc>,
-) -> Result<Vec<DateTime<Utc>>, LimitExceeded> {
-    if active >= max_active {
-        return Err(LimitExceeded::ActiveWishes(active));
+) -> Result<Admission, LimitExceeded> {
+    if confirmed >= max_active {
+        return Err(LimitExceeded::ActiveWishes(confirmed));
     }
-    let mut recent: Vec<DateTime<Utc>> = submissions
+    let mut recent: Vec<DateTime<Utc>> = opt_ins
         .iter()
         .copied()
-        .filter(|t| *t > now - chrono::Duration::hours(1))
+        .filter(|t| *t > now - chrono::Duration::hours(24))
         .collect();
-    if recent.len() >= max_per_hour {
-        return Err(LimitExceeded::Submissions);
+    let mail = recent.len() < mails_per_day;
+    if mail {
+        recent.push(now);
     }
-    recent.push(now);
-    Ok(recent)
+    Ok(Admission {
+        replaces: pending,
+        mail,
+        opt_ins: recent,
+    })
 }
 
 /// The parts of a wish that decide where it stands in line.
@@ -305,6 +322,30 @@ pub struct NewWishView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_wishes_lock_nobody_out_and_mails_stay_within_the_day() {
+        let t = |h: i64| {
+            DateTime::parse_from_rfc3339("2026-12-01T08:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc)
+                + chrono::Duration::hours(h)
+        };
+        let pending = Some(WishId::parse("p").unwrap());
+        // Two mails today: the third submission is admitted, replaces the pending wish, and
+        // sends nothing.
+        let a = admit_submission(0, pending.clone(), &[t(0), t(1)], (3, 2), t(2)).unwrap();
+        assert_eq!((a.replaces, a.mail, a.opt_ins.len()), (pending, false, 2));
+        // A day after the first mail there is room for one again.
+        let a = admit_submission(0, None, &[t(0), t(1)], (3, 2), t(24)).unwrap();
+        assert_eq!((a.mail, a.opt_ins), (true, vec![t(1), t(24)]));
+        // Only confirmed wishes count against the limit.
+        assert_eq!(
+            admit_submission(3, None, &[], (3, 2), t(0)),
+            Err(LimitExceeded::ActiveWishes(3))
+        );
+        assert!(admit_submission(2, None, &[], (3, 2), t(0)).is_ok());
+    }
 
     fn aged(confirmed: &str, kept: Option<&str>, reminded: Option<&str>) -> Wish {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);

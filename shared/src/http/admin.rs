@@ -1,8 +1,8 @@
 //! admin-api: the booking system's and the clerks' routes (IAM in AWS, a bearer key locally).
 
-use super::dto::SlotInput;
 use super::dto::slot_json;
-use super::{BODY_LIMIT, Visit, error_response, json_error, page};
+use super::dto::{SLOT_FIELDS, SlotInput, unknown_fields};
+use super::{ADMIN_BODY_LIMIT, Visit, error_response, json_error, page};
 use crate::app::{self, Deps, SlotsPut};
 use crate::config::AdminAuth;
 use crate::domain::time::rfc3339;
@@ -28,7 +28,7 @@ pub fn admin_router(deps: Deps) -> Router {
         .route("/admin/events", get(events))
         .route("/admin/catalog", put(put_catalog))
         .layer(middleware::from_fn_with_state(deps.clone(), admin_auth))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .with_state(deps)
 }
 
@@ -69,15 +69,29 @@ fn iam_caller(request: &Request) -> bool {
 
 /// `PUT /admin/slots`: every row is checked first; one bad row and nothing is written.
 async fn put_slots(State(deps): State<Deps>, body: Bytes) -> Response {
-    let rows: Vec<SlotInput> = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("body must be a JSON array of slots: {e}"),
-                json!({}),
-            );
+    let not_slots = |e: &dyn std::fmt::Display| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("body must be a JSON array of slots: {e}"),
+            json!({}),
+        )
+    };
+    let values: Vec<serde_json::Value> = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return not_slots(&e),
+    };
+    let mut unknown = std::collections::BTreeMap::new();
+    for (i, row) in values.iter().enumerate() {
+        if let Some(object) = row.as_object() {
+            unknown.extend(unknown_fields(object, &SLOT_FIELDS, &format!("[{i}].")));
         }
+    }
+    if !unknown.is_empty() {
+        return json_error(StatusCode::BAD_REQUEST, "unknown fields", json!(unknown));
+    }
+    let rows: Vec<SlotInput> = match serde_json::from_value(serde_json::Value::Array(values)) {
+        Ok(r) => r,
+        Err(e) => return not_slots(&e),
     };
     let rows: Vec<_> = rows.iter().map(SlotInput::row).collect();
     match app::put_slots(&deps, &rows).await {
@@ -226,6 +240,16 @@ async fn put_catalog(State(deps): State<Deps>, body: Bytes) -> Response {
             Ok(moved) => Json(json!({"status": "stored", "wishes_moved": moved})).into_response(),
             Err(e) => error_response(&e, Language::En, true),
         },
+        // A field the catalogue does not have (a typo) is named, like in every other body.
+        Err(crate::domain::catalog::CatalogError::Json(e))
+            if e.to_string().starts_with("unknown field") =>
+        {
+            json_error(
+                StatusCode::BAD_REQUEST,
+                "unknown fields",
+                json!({"catalog": e.to_string()}),
+            )
+        }
         Err(e) => json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), json!({})),
     }
 }

@@ -1,8 +1,8 @@
 //! submit-wish: the form, the offices, wish submission and the wish's page and actions.
 
 use super::dto::WishRequest;
-use super::dto::{form_to_request, offices_json, wish_json};
-use super::{BODY_LIMIT, LangQuery, Visit, error_response, language, page};
+use super::dto::{WISH_FIELDS, form_to_request, offices_json, unknown_fields, wish_json};
+use super::{LangQuery, PUBLIC_BODY_LIMIT, Visit, error_response, json_error, language, page};
 use crate::app::{self, AppError, Deps};
 use crate::domain::{Catalog, FieldErrors, Language, Wish};
 use crate::render::views::{self, form_context, localized_errors};
@@ -29,7 +29,7 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/w/{token}/confirm", get(wish_page).post(confirm_wish))
         .route("/w/{token}/cancel", post(cancel_wish))
         .route("/w/{token}/keep", post(keep_wish))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .with_state(deps)
 }
 
@@ -146,20 +146,42 @@ async fn post_wish(
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
-        let request: WishRequest = match serde_json::from_slice(&body) {
+        let object = match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(_) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "body is not a JSON wish object",
+                    json!({}),
+                );
+            }
+            Err(e) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("body is not a JSON wish object: {e}"),
+                    json!({}),
+                );
+            }
+        };
+        let unknown = unknown_fields(&object, &WISH_FIELDS, "");
+        if !unknown.is_empty() {
+            return json_error(StatusCode::BAD_REQUEST, "unknown fields", json!(unknown));
+        }
+        let request: WishRequest = match serde_json::from_value(serde_json::Value::Object(object)) {
             Ok(r) => r,
             Err(e) => {
-                return (
+                return json_error(
                     StatusCode::BAD_REQUEST,
-                    Json(json!({"error": format!("body is not a JSON wish object: {e}"), "fields": {}})),
-                )
-                    .into_response();
+                    &format!("body is not a JSON wish object: {e}"),
+                    json!({}),
+                );
             }
         };
         return match app::submit_wish(&deps, &request.draft(), client.as_deref()).await {
-            Ok(w) => (
+            Ok(s) => (
                 StatusCode::ACCEPTED,
-                Json(json!({"id": w.id, "status": w.status.as_str()})),
+                Json(json!({"id": s.wish.id, "status": s.wish.status.as_str(),
+                    "mail": if s.mailed { "sent" } else { "already_sent_today" }})),
             )
                 .into_response(),
             Err(e) => error_response(&e, Language::En, true),
@@ -181,11 +203,18 @@ async fn post_wish(
             });
         let t = texts(lang);
         return match app::submit_wish(&deps, &request, client.as_deref()).await {
-            Ok(_) => page(
-                StatusCode::ACCEPTED,
-                lang,
-                json!({"title": t.get("submitted_title"), "paragraphs": [t.get("submitted_intro"), t.get("submitted_next")]}),
-            ),
+            Ok(s) => {
+                let first = if s.mailed {
+                    "submitted_intro"
+                } else {
+                    "submitted_no_mail"
+                };
+                page(
+                    StatusCode::ACCEPTED,
+                    lang,
+                    json!({"title": t.get("submitted_title"), "paragraphs": [t.get(first), t.get("submitted_next")]}),
+                )
+            }
             Err(AppError::Invalid(errors)) => match deps.catalog().await {
                 Ok(c) => render_form(&c, lang, StatusCode::UNPROCESSABLE_ENTITY, values, &errors),
                 Err(e) => error_response(&e, lang, false),

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 /// `POST /api/wishes` as it arrives: every field loose, so that each problem can be named by
 /// field ([`WishDraft::validate`]) instead of refusing the whole body.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WishRequest {
     #[serde(default)]
     pub email: Option<Value>,
@@ -22,6 +23,31 @@ pub struct WishRequest {
     pub windows: Option<Value>,
     #[serde(default)]
     pub language: Option<Value>,
+}
+
+/// The fields `POST /api/wishes` takes.
+pub const WISH_FIELDS: [&str; 5] = ["email", "service", "offices", "windows", "language"];
+/// The fields of a row of `PUT /admin/slots`.
+pub const SLOT_FIELDS: [&str; 6] = ["id", "office", "service", "start", "minutes", "status"];
+
+/// The fields of a JSON object that are not among `known`, each with a message naming the
+/// known ones (keyed `{prefix}{field}`): a typo such as `window` is refused, not ignored.
+#[must_use]
+pub fn unknown_fields(
+    object: &serde_json::Map<String, Value>,
+    known: &[&str],
+    prefix: &str,
+) -> std::collections::BTreeMap<String, String> {
+    object
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            (
+                format!("{prefix}{k}"),
+                format!("unknown field; the fields are {}", known.join(", ")),
+            )
+        })
+        .collect()
 }
 
 /// A field's text; `None` when it is missing or not a text.
@@ -67,6 +93,7 @@ impl WishRequest {
 
 /// One row of `PUT /admin/slots` as it arrives.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlotInput {
     pub id: Option<Value>,
     pub office: Option<Value>,

@@ -27,8 +27,10 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// Largest request body we read: a wish is a few hundred bytes, a slot batch a few hundred kB.
-pub(crate) const BODY_LIMIT: usize = 1024 * 1024;
+/// Largest body a public route reads: a wish is a few hundred bytes, a form post a few KB.
+pub(crate) const PUBLIC_BODY_LIMIT: usize = 64 * 1024;
+/// Largest body an admin route reads: a slot batch of a few thousand rows, the catalogue.
+pub(crate) const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LangQuery {
@@ -175,10 +177,14 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
         };
         return (status, Json(json!({"error": error, "fields": fields}))).into_response();
     }
+    let mut paragraphs = vec![t.get(intro).to_owned()];
+    if let AppError::Invalid(f) = e {
+        paragraphs.extend(f.messages().into_values());
+    }
     page(
         status,
         lang,
-        json!({"title": t.get(title), "paragraphs": [t.get(intro)], "home": true}),
+        json!({"title": t.get(title), "paragraphs": paragraphs, "home": true}),
     )
 }
 
@@ -187,8 +193,36 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
 pub fn edge(router: Router) -> Router {
     router
         .fallback(unknown_path)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .layer(middleware::from_fn(too_large_as_json))
         .layer(middleware::from_fn(security_headers))
+}
+
+/// A body over its route's limit is refused by the extractor with a plain-text 413; it answers
+/// the JSON error shape like every other refusal.
+async fn too_large_as_json(request: Request, next: Next) -> Response {
+    let admin = request.uri().path().starts_with("/admin/");
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return response;
+    }
+    let limit = if admin {
+        ADMIN_BODY_LIMIT
+    } else {
+        PUBLIC_BODY_LIMIT
+    };
+    json_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "the request body is too large: at most {} KiB",
+            limit / 1024
+        ),
+        json!({}),
+    )
 }
 
 async fn unknown_path(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {

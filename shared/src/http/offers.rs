@@ -1,7 +1,7 @@
 //! respond-offer: the offer page behind a mail's link and the three answers.
 
 use super::dto::offer_json;
-use super::{BODY_LIMIT, Visit, error_response, page};
+use super::{PUBLIC_BODY_LIMIT, Visit, error_response, page};
 use crate::app::{self, AppError, Deps};
 use crate::domain::{Language, Offer};
 use crate::render::views::{self, OfferPage};
@@ -25,7 +25,7 @@ pub fn offer_router(deps: Deps) -> Router {
             "/o/{token}/cancel",
             get(choose_cancel).post(cancel_from_offer),
         )
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .with_state(deps)
 }
 

@@ -10,14 +10,7 @@ use axum::response::{IntoResponse, Response};
 pub const DOCUMENT: &str = include_str!("../../api/openapi.json");
 
 pub(super) async fn openapi() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        DOCUMENT,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT).into_response()
 }
 
 #[cfg(test)]

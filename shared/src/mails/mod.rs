@@ -152,7 +152,14 @@ impl<'a> Mails<'a> {
         content.after = vec![t.get("confirm_ignore").to_owned()];
         content.unsubscribe_url = Some(format!("{link}/cancel"));
         content.manage_url = Some(link);
-        self.build(format!("wish-{}-optin", wish.id), wish.into(), content)
+        // A repeated submission replaces the pending wish (same id): each submission's mail is
+        // its own, keyed by when it was made.
+        let key = format!(
+            "wish-{}-optin-{}",
+            wish.id,
+            wish.created_at.timestamp_millis()
+        );
+        self.build(key, wish.into(), content)
     }
 
     fn confirmed_content(&self, wish: &Wish) -> MailContent {

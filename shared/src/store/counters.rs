@@ -118,6 +118,11 @@ impl Store {
         self.count(update, "offer answer").await;
     }
 
+    /// One more address suppressed after SES reported it.
+    pub async fn count_suppressed(&self) {
+        self.bump_offer_counter(keys::SUPPRESSED_COUNTER).await;
+    }
+
     pub async fn stats(&self) -> Result<Stats, StoreError> {
         // `OFFERS` and `QUEUE#…` sort before `RELEASED#…`: the release counters (one item per
         // line, many) are not read here.
@@ -148,6 +153,7 @@ impl Store {
                     "declined",
                     "expired",
                     keys::MAILS_FAILED_COUNTER,
+                    keys::SUPPRESSED_COUNTER,
                 ] {
                     counts.insert(f.into(), u64::try_from(num(f)).unwrap_or(0));
                 }
@@ -180,6 +186,7 @@ impl Store {
             offers_expired: get("expired"),
             acceptance_rate: rate,
             mails_failed: get(keys::MAILS_FAILED_COUNTER),
+            addresses_suppressed: get(keys::SUPPRESSED_COUNTER),
         })
     }
 }

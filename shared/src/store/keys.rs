@@ -166,5 +166,7 @@ pub const MAIL_SENT: &str = "sent";
 pub const MAIL_FAILED: &str = "failed";
 /// The statistics' count of mails given up on (a field of the offer counters' item).
 pub const MAILS_FAILED_COUNTER: &str = "mails_failed";
+/// The statistics' count of addresses suppressed after a bounce or complaint.
+pub const SUPPRESSED_COUNTER: &str = "addresses_suppressed";
 /// An outbox event once it is on the bus.
 pub const EVENT_PUBLISHED: &str = "published";

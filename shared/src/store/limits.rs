@@ -1,23 +1,55 @@
 //! What the abuse limits need: an address's recent wishes and submissions, a client's request count.
 
 use super::prelude::*;
+use std::collections::BTreeMap;
 
-/// An address's recent wishes and submissions, as the abuse limits need them.
+/// An address's wishes and confirmation mails, as the abuse limits need them.
 #[derive(Debug, Clone, Default)]
 pub struct AddressBook {
-    /// Wishes of this address that may still be active.
+    /// Wishes of this address that may still be active (pending ones included).
     pub wishes: Vec<WishId>,
-    /// Submission times within the rate window.
-    pub submissions: Vec<DateTime<Utc>>,
+    /// The pending wish per service (a repeated submission replaces it).
+    pub pending: BTreeMap<String, WishId>,
+    /// Confirmation mails per service within the last 24 hours.
+    pub opt_ins: BTreeMap<String, Vec<DateTime<Utc>>>,
+    /// SES reported the address (bounced for good, or marked as spam): no new wish before this.
+    pub suppressed_until: Option<DateTime<Utc>>,
     /// `None` when the address is new.
     pub version: Option<i64>,
 }
-/// The address item's key: a hash, so the key itself reveals no address.
-pub(super) fn address_pk(email: &crate::domain::Email) -> String {
-    use sha2::Digest;
-    keys::address_pk(&hex::encode(sha2::Sha256::digest(
-        email.as_ref().as_bytes(),
-    )))
+
+/// The key of the hashes the limits keep for addresses and clients (HMAC-SHA-256): without it,
+/// a guessed address cannot be checked against the table.
+#[derive(Clone)]
+pub struct LimitKey(Option<std::sync::Arc<Vec<u8>>>);
+
+impl LimitKey {
+    /// The configured key (`LIMITS_KEY`); without one, every limit check fails as unavailable.
+    #[must_use]
+    pub fn new(secret: Option<&crate::config::Secret>) -> Self {
+        Self(secret.map(|s| std::sync::Arc::new(s.expose().to_vec())))
+    }
+
+    /// The keyed hash of `value` for one `purpose` (`address`, `client`), hex-encoded.
+    fn digest(&self, purpose: &str, value: &str) -> Result<String, StoreError> {
+        use hmac::Mac as _;
+        let unavailable = || StoreError::Unavailable {
+            op: "limits",
+            code: "LIMITS_KEY is not set".into(),
+        };
+        let key = self.0.as_ref().ok_or_else(unavailable)?;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).map_err(|_| unavailable())?;
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+}
+
+impl std::fmt::Debug for LimitKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LimitKey(<redacted>)")
+    }
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -27,19 +59,30 @@ pub(super) struct AddressRecord {
     #[serde(default)]
     pub(super) wishes: Vec<String>,
     #[serde(default)]
-    pub(super) submissions: Vec<String>,
+    pub(super) pending: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) opt_ins: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub(super) suppressed_until: Option<String>,
     pub(super) version: i64,
     pub(super) expires_at: i64,
 }
 
 impl Store {
-    /// Stores a new pending wish with its link token and the opt-in mail.
+    /// The address item's key: a keyed hash of the address as the limits count it
+    /// ([`crate::domain::Email::limit_key`]), so the key itself reveals no address.
+    pub(super) fn address_pk(&self, email: &crate::domain::Email) -> Result<String, StoreError> {
+        Ok(keys::address_pk(
+            &self.limit_key.digest("address", &email.limit_key())?,
+        ))
+    }
+
     /// What we keep per email address (keyed by its hash) to enforce the abuse limits.
     pub async fn address_book(
         &self,
         email: &crate::domain::Email,
     ) -> Result<AddressBook, StoreError> {
-        let key = key(address_pk(email), ADDRESS_SK);
+        let key = key(self.address_pk(email)?, ADDRESS_SK);
         let Some(record) = self
             .read::<AddressRecord>(Table::Wishes, key, "address_book")
             .await?
@@ -47,19 +90,57 @@ impl Store {
             return Ok(AddressBook::default());
         };
 
-        Ok(AddressBook {
-            wishes: record
-                .wishes
-                .iter()
-                .filter_map(|w| WishId::parse(w).ok())
-                .collect(),
-            submissions: record
-                .submissions
+        let ids = |ids: &[String]| -> Vec<WishId> {
+            ids.iter().filter_map(|w| WishId::parse(w).ok()).collect()
+        };
+        let times = |times: &[String]| -> Vec<DateTime<Utc>> {
+            times
                 .iter()
                 .filter_map(|t| records::parse_ts(t).ok())
+                .collect()
+        };
+        Ok(AddressBook {
+            wishes: ids(&record.wishes),
+            pending: record
+                .pending
+                .iter()
+                .filter_map(|(service, w)| Some((service.clone(), WishId::parse(w).ok()?)))
                 .collect(),
+            opt_ins: record
+                .opt_ins
+                .iter()
+                .map(|(service, t)| (service.clone(), times(t)))
+                .collect(),
+            suppressed_until: record
+                .suppressed_until
+                .as_deref()
+                .and_then(|t| records::parse_ts(t).ok()),
             version: Some(record.version),
         })
+    }
+
+    /// Suppresses an address until `until` (SES reported it) and answers its book: its wishes
+    /// are paused by the caller. Bumps the book's version, so a submission racing it counts again.
+    pub async fn suppress_address(
+        &self,
+        email: &crate::domain::Email,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<AddressBook, StoreError> {
+        let key = key(self.address_pk(email)?, ADDRESS_SK);
+        let keep = until.max(now + self.retention.token);
+        let v = Values::new()
+            .with(":until", s(ts(until)))
+            .with(":expires", n(epoch(keep)));
+        self.apply(
+            Write::AddressSuppressed,
+            key.clone(),
+            &v,
+            "suppress_address",
+        )
+        .await?;
+        let book = self.address_book(email).await?;
+        Ok(book)
     }
 
     /// Counts one request of a client in the current hour; `false` once it is over `limit`.
@@ -69,8 +150,7 @@ impl Store {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        use sha2::Digest;
-        let hashed = hex::encode(sha2::Sha256::digest(client.as_bytes()));
+        let hashed = self.limit_key.digest("client", client)?;
         let key = key(keys::rate_pk(&hashed), &now.format("%Y%m%d%H").to_string());
         let v = Values::new()
             .with(":limit", n(i64::from(limit)))
@@ -80,5 +160,30 @@ impl Store {
             .apply(Write::ClientCounted, key, &v, "count_client_request")
             .await?;
         Ok(counted.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LimitKey;
+    use crate::config::Secret;
+
+    #[test]
+    fn hashes_are_keyed_and_kept_apart_by_purpose() {
+        use sha2::Digest as _;
+        let a = LimitKey::new(Some(&Secret::new("a".repeat(32))));
+        let b = LimitKey::new(Some(&Secret::new("b".repeat(32))));
+        let h = |k: &LimitKey, p: &str| k.digest(p, "anna@example.de").unwrap();
+        assert_eq!(h(&a, "address"), h(&a, "address"));
+        assert_ne!(
+            h(&a, "address"),
+            h(&b, "address"),
+            "another key, another hash"
+        );
+        assert_ne!(h(&a, "address"), h(&a, "client"));
+        // Not the plain SHA-256 of the address, which anyone could compute from a guess.
+        let plain = hex::encode(sha2::Sha256::digest(b"anna@example.de"));
+        assert_ne!(h(&a, "address"), plain);
+        assert!(LimitKey::new(None).digest("address", "x").is_err());
     }
 }

@@ -32,7 +32,7 @@ mod prelude {
         OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk,
         mail_pk, queue_key, released_sk, token_pk, ts,
     };
-    pub(super) use super::limits::{AddressRecord, address_pk};
+    pub(super) use super::limits::AddressRecord;
     pub(super) use super::records::{
         EventRecord, MailRecord, OfferRecord, QueueEntryRecord, SlotRecord, TokenRecord, WishRecord,
     };
@@ -60,7 +60,7 @@ mod prelude {
 
 pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, OwedEvent};
 pub use crate::domain::stats::{QueueStat, Stats};
-pub use limits::AddressBook;
+pub use limits::{AddressBook, LimitKey};
 pub use outbox::{DueMail, FeedEvent};
 pub use queue::{ListCursor, QueueEntry};
 pub use slots::UpsertOutcome;
@@ -120,6 +120,7 @@ pub struct Store {
     client: Client,
     wishes: String,
     slots: String,
+    limit_key: LimitKey,
     pub retention: Retention,
 }
 
@@ -129,11 +130,13 @@ impl Store {
         client: Client,
         wishes_table: impl Into<String>,
         slots_table: impl Into<String>,
+        limit_key: LimitKey,
     ) -> Self {
         Self {
             client,
             wishes: wishes_table.into(),
             slots: slots_table.into(),
+            limit_key,
             retention: Retention::default(),
         }
     }
@@ -141,6 +144,11 @@ impl Store {
     /// The store a function uses: the tables its configuration names.
     #[must_use]
     pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Self {
-        Self::new(Client::new(sdk), &config.wishes_table, &config.slots_table)
+        Self::new(
+            Client::new(sdk),
+            &config.wishes_table,
+            &config.slots_table,
+            LimitKey::new(config.limits_key.as_ref()),
+        )
     }
 }

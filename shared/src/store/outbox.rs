@@ -200,20 +200,22 @@ impl Store {
         Ok(due)
     }
 
-    /// Gives up on a mail after its retries' bound, in one transaction: the mail is marked
-    /// failed (its body and address dropped, off the due list), the wish paused when `paused`
-    /// says so (an open offer withdrawn, its slot free again for the next wish), and what the
+    /// Gives up on a mail after its retries' bound (or pauses a wish SES reported the address
+    /// of, `mail` then `None`), in one transaction: the mail is marked failed (its body and
+    /// address dropped, off the due list), the wish paused when `paused` says so (an open offer withdrawn, its slot free again for the next wish), and what the
     /// change owes (`MailFailed`, …) goes to the outbox. Counted in the statistics.
     pub async fn fail_mail(
         &self,
-        mail: &DueMail,
+        mail: Option<&DueMail>,
         paused: Option<(&Wish, Option<&Offer>)>,
         now: DateTime<Utc>,
         out: &Effects,
     ) -> Result<(), StoreError> {
         let v = Values::at(now);
-        let mut items =
-            vec![self.guarded(Write::MailFailed, key(mail_pk(&mail.key), MAIL_SK), &v)?];
+        let mut items = Vec::new();
+        if let Some(mail) = mail {
+            items.push(self.guarded(Write::MailFailed, key(mail_pk(&mail.key), MAIL_SK), &v)?);
+        }
         if let Some((wish, offer)) = paused {
             items.push(self.guarded(
                 Write::WishPaused,
@@ -226,7 +228,9 @@ impl Store {
             }
         }
         self.commit(items, out, now).await?;
-        self.bump_offer_counter(keys::MAILS_FAILED_COUNTER).await;
+        if mail.is_some() {
+            self.bump_offer_counter(keys::MAILS_FAILED_COUNTER).await;
+        }
         Ok(())
     }
 

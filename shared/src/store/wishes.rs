@@ -16,24 +16,28 @@ impl Store {
     pub async fn create_wish(
         &self,
         wish: &Wish,
-        token: &TokenHash,
+        replaces: bool,
+        token: Option<&TokenHash>,
         out: &Effects,
         book: &AddressBook,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let record = WishRecord::from_wish(wish, Some(now + self.retention.pending));
-        let token_record = TokenRecord {
-            pk: token_pk(token.as_ref()),
-            sk: TOKEN_SK.into(),
-            kind: keys::LINK_WISH.into(),
-            target: wish.id.to_string(),
-            expires_at: epoch(now + self.retention.token),
-        };
         let address = AddressRecord {
-            pk: address_pk(&wish.email),
+            pk: self.address_pk(&wish.email)?,
             sk: ADDRESS_SK.into(),
             wishes: book.wishes.iter().map(ToString::to_string).collect(),
-            submissions: book.submissions.iter().map(|t| ts(*t)).collect(),
+            pending: book
+                .pending
+                .iter()
+                .map(|(service, w)| (service.clone(), w.to_string()))
+                .collect(),
+            opt_ins: book
+                .opt_ins
+                .iter()
+                .map(|(service, times)| (service.clone(), times.iter().map(|t| ts(*t)).collect()))
+                .collect(),
+            suppressed_until: book.suppressed_until.map(ts),
             version: book.version.map_or(1, |v| v + 1),
             expires_at: epoch(now + self.retention.token),
         };
@@ -46,13 +50,38 @@ impl Store {
                 .expression_attribute_values(":v", n(v)),
             None => put_address.condition_expression("attribute_not_exists(pk)"),
         };
-        let items = vec![
-            self.put(&self.wishes, item(&record)?, true)?,
-            self.put(&self.wishes, item(&token_record)?, true)?,
+        // A replaced wish must still be pending (not confirmed meanwhile, not expired).
+        let put_wish = if replaces {
+            let values = Values::at(now);
+            let condition = "#status = :pending AND expires_at > :epoch";
+            let (bound, names) = values.bind_condition(condition)?;
+            let put = Put::builder()
+                .table_name(&self.wishes)
+                .set_item(Some(item(&record)?))
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(bound))
+                .build()?;
+            TransactWriteItem::builder().put(put).build()
+        } else {
+            self.put(&self.wishes, item(&record)?, true)?
+        };
+        let mut items = vec![
+            put_wish,
             TransactWriteItem::builder()
                 .put(put_address.build()?)
                 .build(),
         ];
+        if let Some(token) = token {
+            let token_record = TokenRecord {
+                pk: token_pk(token.as_ref()),
+                sk: TOKEN_SK.into(),
+                kind: keys::LINK_WISH.into(),
+                target: wish.id.to_string(),
+                expires_at: epoch(now + self.retention.token),
+            };
+            items.push(self.put(&self.wishes, item(&token_record)?, true)?);
+        }
         self.commit(items, out, now).await
     }
 

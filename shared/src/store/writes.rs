@@ -71,6 +71,8 @@ pub(super) enum Write {
     MailFailed,
     /// One more request of a client this hour, up to the limit.
     ClientCounted,
+    /// SES reported the address (a permanent bounce, a complaint): no new wish until `:until`.
+    AddressSuppressed,
     /// The queue counters of the statistics.
     QueueCounted,
     /// One more slot released into a line today.
@@ -175,6 +177,7 @@ impl Write {
             | Write::EventPublished
             | Write::MailFailed
             | Write::ClientCounted
+            | Write::AddressSuppressed
             | Write::QueueCounted
             | Write::ReleaseCounted
             | Write::OfferCounted => self.bookkeeping(),
@@ -199,6 +202,10 @@ impl Write {
             Write::MailFailed => (
                 "SET #status = :failed, failed_at = :now REMOVE gsi1pk, gsi1sk, #body, #to",
                 Some("#status = :pending"),
+            ),
+            Write::AddressSuppressed => (
+                "SET suppressed_until = :until, expires_at = :expires ADD version :one",
+                None,
             ),
             Write::ClientCounted => (
                 "ADD requests :one SET expires_at = :expires",
@@ -385,7 +392,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 27] = [
+    const ALL: [Write; 28] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -410,6 +417,7 @@ mod tests {
         Write::EventPublished,
         Write::MailFailed,
         Write::ClientCounted,
+        Write::AddressSuppressed,
         Write::QueueCounted,
         Write::ReleaseCounted,
         Write::OfferCounted,

@@ -17,7 +17,8 @@ async fn a_mail_ses_refuses_is_retried_by_the_rescan_and_delivered_once() {
     .unwrap();
     let wish = shared::app::submit_wish(&failing, &request.draft(), None)
         .await
-        .unwrap();
+        .unwrap()
+        .wish;
     assert_eq!(wish.status.as_str(), "pending", "the wish is stored");
     // deliver-outbox, with SES refusing the sender: the mail is claimed, not sent.
     env.system.settle_with(&failing).await.unwrap();
@@ -204,7 +205,8 @@ async fn throttling_and_transaction_conflicts_are_retried_and_nothing_is_lost_or
     .unwrap();
     let wish = shared::app::submit_wish(&deps, &request.draft(), None)
         .await
-        .unwrap();
+        .unwrap()
+        .wish;
     let link = crate::helpers::page_link(&env.mails_to(&email).await[0], "/w/");
     let token = link.rsplit('/').next().unwrap();
     let confirmed = shared::app::confirm_wish(&deps, token).await.unwrap();
@@ -562,4 +564,93 @@ async fn a_mail_that_cannot_be_delivered_is_given_up_and_its_wish_paused() {
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(!failed[0].contains_key("mime_z") && !failed[0].contains_key("to"));
     assert!(failed[0].contains_key("expires_at"));
+}
+
+/// SES reports a permanent bounce (sent as AWS sends it: on the default bus, from `aws.ses`):
+/// the address's wish in line is paused with no further mail, the address is not accepted
+/// again for a while (with its `+tag` variants), and it is counted. A transient bounce changes
+/// nothing; a repeated event changes nothing more.
+#[tokio::test]
+async fn a_bounce_pauses_the_wishes_of_the_address_and_suppresses_it() {
+    use crate::helpers::next_local;
+    let env = TestEnv::spawn().await;
+    let gone = env.email("bounced");
+    let page = env.confirmed_wish(&gone, json!({"wed": [8]})).await;
+    let wednesday = next_local(chrono::Weekday::Wed, 8, 30, 3);
+    env.put_slots(
+        &json!([{"id": "bounce-wed", "office": "bilk", "service": "id-card",
+        "start": wednesday, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    let before = env.mails_to(&gone).await.len();
+    assert_eq!(before, 3, "opt-in, confirmation, the offer");
+
+    let publish = |bounce_type: &'static str| {
+        let env = &env;
+        let gone = gone.clone();
+        async move {
+            let mut event: serde_json::Value =
+                serde_json::from_str(include_str!("../../../events/ses-bounce.json")).unwrap();
+            let detail = &mut event["detail"];
+            detail["bounce"]["bounceType"] = json!(bounce_type);
+            detail["bounce"]["bouncedRecipients"][0]["emailAddress"] = json!(gone);
+            detail["mail"]["destination"][0] = json!(gone);
+            let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("aws.ses")
+                .detail_type("Email Bounced")
+                .detail(detail.to_string())
+                .event_bus_name("default")
+                .build();
+            let out = env
+                .system
+                .clients
+                .eventbridge
+                .put_events()
+                .entries(entry)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(out.failed_entry_count, 0);
+            env.settle().await;
+        }
+    };
+    publish("Transient").await;
+    assert_eq!(
+        env.get_json(&page).await.1["status"],
+        "offered",
+        "a full mailbox says nothing"
+    );
+
+    publish("Permanent").await;
+    assert_eq!(env.get_json(&page).await.1["status"], "paused");
+    let (_, slot) = env
+        .admin(reqwest::Method::GET, "/admin/slots/bounce-wed", None)
+        .await;
+    assert_eq!(
+        slot["status"], "free",
+        "the slot is not held for the address: {slot}"
+    );
+    publish("Permanent").await;
+    let (_, stats) = env.admin(reqwest::Method::GET, "/admin/stats", None).await;
+    assert_eq!(stats["addresses_suppressed"], 1, "counted once: {stats}");
+    assert_eq!(env.mails_to(&gone).await.len(), before, "no further mail");
+
+    let (local, domain) = gone.split_once('@').unwrap();
+    for address in [gone.clone(), format!("{local}+neu@{domain}")] {
+        let (status, body) = env
+            .post_json(
+                "/api/wishes",
+                &json!({"email": address, "service": "passport", "offices": ["bilk"], "windows": {"mon": [8]}}),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["fields"]["email"]
+                .as_str()
+                .unwrap()
+                .contains("could not be delivered"),
+            "{body}"
+        );
+    }
+    assert_eq!(env.mails_to(&gone).await.len(), before);
 }

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tower::ServiceExt;
 
-const REQUESTS: usize = 2_000;
+const REQUESTS: usize = 10_000;
 
 fn random_path(rng: &mut StdRng) -> String {
     let token: String = (0..rng.random_range(0..60))
@@ -33,6 +33,13 @@ fn random_path(rng: &mut StdRng) -> String {
         "/admin/slots/{t}/release",
         "/admin/stats",
         "/admin/catalog",
+        "/admin/events",
+        "/admin/events?after={t}&limit={t}",
+        "/api/openapi.json",
+        "/barrierefreiheit",
+        "/accessibility",
+        "/_dev/mail",
+        "/_dev/mail/{t}/attachment/{t}",
         "/{t}",
     ];
     let mut path = templates[rng.random_range(0..templates.len())].replace("{t}", &token);
@@ -45,18 +52,24 @@ fn random_path(rng: &mut StdRng) -> String {
 }
 
 fn random_body(rng: &mut StdRng) -> Vec<u8> {
-    match rng.random_range(0..6) {
+    match rng.random_range(0..10) {
         0 => Vec::new(),
         1 => (0..rng.random_range(0..2_000)).map(|_| rng.random()).collect(),
         2 => br#"{"email":"a@b.de","service":"id-card","offices":["bilk"],"windows":{"mon":[8]}}"#.to_vec(),
         3 => br#"[{"id":"x","office":"bilk","service":"id-card","start":"2030-01-01T08:00:00+01:00","minutes":15,"status":"free"}, 5]"#.to_vec(),
         4 => b"email=%ff%fe&offices=bilk&w=mon-99&w=sun-x&service=\xff".to_vec(),
-        _ => vec![b'{'; 2 * 1024 * 1024],
+        // Unknown fields, wrong types, unicode addresses.
+        5 => br#"{"email":"j\u00fcrgen@m\u00fcller.de","service":"id-card","offices":["bilk"],"window":{"mon":[8]},"persons":99}"#.to_vec(),
+        6 => br#"[{"id":"x","office":"bilk","service":"id-card","start":"2030-01-01T08:00:00+01:00","minutes":15,"status":"free","note":"x"}]"#.to_vec(),
+        7 => br#"{"services":[],"offices":[],"extra":1}"#.to_vec(),
+        // Just over the public limit (64 KiB), and over the admin one (1 MiB).
+        8 => vec![b'['; 65 * 1024],
+        _ => vec![b'{'; 1024 * 1024 + 1],
     }
 }
 
 #[tokio::test]
-async fn two_thousand_malformed_requests_never_get_a_server_error() {
+async fn ten_thousand_malformed_requests_never_get_a_server_error() {
     let env = TestEnv::spawn().await;
     let router = env.system.router();
     let mut rng = StdRng::seed_from_u64(20_261_125);
@@ -108,4 +121,113 @@ async fn two_thousand_malformed_requests_never_get_a_server_error() {
         *statuses.entry(status).or_insert(0usize) += 1;
     }
     println!("{REQUESTS} malformed requests, statuses: {statuses:?}");
+}
+
+/// Public routes read at most 64 KiB (the admin routes 1 MiB), and a body that passes the limit
+/// gets the JSON error shape; an unknown field is refused with `400` naming it, never ignored.
+#[tokio::test]
+async fn bodies_are_limited_and_unknown_fields_named() {
+    let env = TestEnv::spawn().await;
+    let post = |path: &'static str, body: Vec<u8>| {
+        let env = &env;
+        async move {
+            let r = env
+                .http
+                .post(env.url(path))
+                .header("content-type", "application/json")
+                .bearer_auth(ADMIN_KEY)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let mut big = br#"{"email":"a@b.de","service":"id-card","offices":["bilk"],"windows":{"mon":[8]},"language":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', 64 * 1024));
+    big.extend(br#""}"#);
+    let (status, body) = post("/api/wishes", big).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("64 KiB"), "{body}");
+    assert!(body["fields"].is_object());
+
+    let (status, body) = env
+        .post_json(
+            "/api/wishes",
+            &serde_json::json!({"email": env.email("typo"), "service": "id-card", "offices": ["bilk"], "window": {"mon": [8]}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["fields"]["window"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field"),
+        "{body}"
+    );
+    assert!(
+        env.mails_to(&env.email("typo")).await.is_empty(),
+        "nothing stored, nothing sent"
+    );
+
+    let row = |extra: &str| {
+        format!(
+            r#"{{"id":"lim-1","office":"bilk","service":"id-card","start":"2030-01-07T08:00:00+01:00","minutes":15,"status":"free"{extra}}}"#
+        )
+    };
+    let (status, body) = env
+        .admin(
+            reqwest::Method::PUT,
+            "/admin/slots",
+            Some(
+                serde_json::from_str(&format!("[{}, {}]", row(""), row(r#","statu":"x""#)))
+                    .unwrap(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["fields"]["[1].statu"].is_string(), "{body}");
+    let (_, slot) = env
+        .admin(reqwest::Method::GET, "/admin/slots/lim-1", None)
+        .await;
+    assert_eq!(slot["error"], "no such slot", "nothing stored: {slot}");
+
+    // The slot batch may be far larger than a public body.
+    let rows: Vec<String> = (0..900)
+        .map(|i| row("").replace("lim-1", &format!("lim-{i}")))
+        .collect();
+    let batch = format!("[{}]", rows.join(","));
+    assert!(batch.len() > 100 * 1024);
+    let r = env
+        .http
+        .put(env.url("/admin/slots"))
+        .bearer_auth(ADMIN_KEY)
+        .header("content-type", "application/json")
+        .body(batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let mut catalog: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(local_runner::runner::repo_root().join("data/catalog.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    catalog["offices"][0]["phone_number"] = serde_json::json!("0211 1");
+    let (status, body) = env
+        .admin(reqwest::Method::PUT, "/admin/catalog", Some(catalog))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["fields"]["catalog"]
+            .as_str()
+            .unwrap()
+            .contains("phone_number"),
+        "{body}"
+    );
 }

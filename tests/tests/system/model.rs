@@ -146,7 +146,8 @@ async fn run_sequence(seed: u64) {
                 let request: shared::http::WishRequest = serde_json::from_value(json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows_json(&windows)})).unwrap();
                 let wish = shared::app::submit_wish(&env.system.deps, &request.draft(), None)
                     .await
-                    .unwrap();
+                    .unwrap()
+                    .wish;
                 m.wishes.push(MWish {
                     email,
                     windows,

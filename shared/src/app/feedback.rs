@@ -1,0 +1,67 @@
+//! SES's word on an address: a permanent bounce or a complaint (its configuration set sends
+//! both to `EventBridge`, and match-offers receives them). The address is not accepted for a new
+//! wish for a while (`SUPPRESS_DAYS`, 30), and its wishes in line are paused with no further
+//! mail, so that none holds a slot its citizen cannot hear of.
+
+use super::{AppError, Deps};
+use crate::domain::Email;
+
+/// What SES reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackKind {
+    /// A permanent bounce: the address does not exist or refuses all mail.
+    Bounce,
+    /// The recipient marked a mail as spam.
+    Complaint,
+}
+
+impl FeedbackKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Bounce => "bounce",
+            FeedbackKind::Complaint => "complaint",
+        }
+    }
+}
+
+/// One bounce or complaint event: its kind, the SES message id, the addresses it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailFeedback {
+    pub kind: FeedbackKind,
+    pub message: String,
+    pub addresses: Vec<String>,
+}
+
+/// Suppresses each address the event names and pauses its wishes in line; answers how many
+/// were paused. A repeated event finds them paused already and changes nothing.
+pub async fn mail_feedback(deps: &Deps, feedback: &MailFeedback) -> Result<usize, AppError> {
+    let now = deps.clock.now();
+    let until = now + deps.config.limits.suppress_for;
+    // The key `MailFailed` carries: which SES message, and why (no address).
+    let message: String = feedback
+        .message
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(100)
+        .collect();
+    let mail_key = format!("ses-{message}-{}", feedback.kind.as_str());
+    let mut paused = 0;
+    for address in &feedback.addresses {
+        let Ok(email) = Email::parse(address) else {
+            continue;
+        };
+        let known = deps.store.address_book(&email).await?;
+        let book = deps.store.suppress_address(&email, until, now).await?;
+        if known.suppressed_until.is_none_or(|u| u <= now) {
+            deps.store.count_suppressed().await;
+        }
+        for id in &book.wishes {
+            if deps.pause_unreachable(Some(id), &mail_key, None).await? {
+                paused += 1;
+            }
+        }
+        tracing::info!(kind = feedback.kind.as_str(), paused, "address suppressed");
+    }
+    Ok(paused)
+}
