@@ -10,7 +10,7 @@
 //! holds no slot its citizen cannot hear of) and `MailFailed` published for the alarm.
 
 use super::{AppError, Deps};
-use crate::domain::{DomainEvent, Effects, OfferStatus, OwedEvent};
+use crate::domain::{DomainEvent, Effects, OwedEvent};
 use crate::store::stream::Owed;
 use crate::store::{DueMail, StoreError};
 
@@ -124,12 +124,8 @@ impl Deps {
                 Some(id) => self.store.get_wish(id, now).await?,
                 None => None,
             };
-            let offer = match wish.as_ref().and_then(|w| w.open_offer.as_ref()) {
-                Some(id) => self
-                    .store
-                    .get_offer(id)
-                    .await?
-                    .filter(|o| o.status == OfferStatus::Open),
+            let offer = match &wish {
+                Some(w) => self.open_offer(w).await?,
                 None => None,
             };
             let (paused, events) = match &wish {

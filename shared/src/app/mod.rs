@@ -138,6 +138,21 @@ impl Deps {
     }
 
     /// The offices and services, cached for a minute.
+    /// The offer a wish holds, if it is still open.
+    pub(crate) async fn open_offer(
+        &self,
+        wish: &crate::domain::Wish,
+    ) -> Result<Option<crate::domain::Offer>, AppError> {
+        let Some(id) = &wish.open_offer else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_offer(id)
+            .await?
+            .filter(|o| o.status == crate::domain::OfferStatus::Open))
+    }
+
     pub async fn catalog(&self) -> Result<Arc<Catalog>, AppError> {
         if let Some((at, c)) = self.catalog.read().await.as_ref()
             && at.elapsed() < CATALOG_TTL

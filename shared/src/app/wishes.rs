@@ -5,8 +5,8 @@ use crate::domain::lifecycle::submitted;
 use crate::domain::wait::Place;
 use crate::domain::wish::{LimitExceeded, admit_submission};
 use crate::domain::{
-    AgeStep, Effects, FieldErrors, LinkKind, OfferStatus, Token, Wish, WishDraft, WishId,
-    WishStatus, age_step, expected_wait,
+    AgeStep, Effects, FieldErrors, LinkKind, Token, Wish, WishDraft, WishId, WishStatus, age_step,
+    expected_wait,
 };
 use crate::store::{AddressBook, AgeMark, StoreError, keys};
 use chrono::{DateTime, Utc};
@@ -304,14 +304,7 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
     let mut wish = wish;
     for _ in 0..5 {
         let now = deps.clock.now();
-        let offer = match &wish.open_offer {
-            Some(id) => deps
-                .store
-                .get_offer(id)
-                .await?
-                .filter(|o| o.status == OfferStatus::Open),
-            None => None,
-        };
+        let offer = deps.open_offer(&wish).await?;
         let Ok(change) = wish.cancel(offer.as_ref()) else {
             return Ok(wish);
         };
