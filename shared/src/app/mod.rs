@@ -137,7 +137,6 @@ impl Deps {
         }
     }
 
-    /// The offices and services, cached for a minute.
     /// The offer a wish holds, if it is still open.
     pub(crate) async fn open_offer(
         &self,
@@ -153,6 +152,7 @@ impl Deps {
             .filter(|o| o.status == crate::domain::OfferStatus::Open))
     }
 
+    /// The offices and services, cached for a minute.
     pub async fn catalog(&self) -> Result<Arc<Catalog>, AppError> {
         if let Some((at, c)) = self.catalog.read().await.as_ref()
             && at.elapsed() < CATALOG_TTL

@@ -95,10 +95,7 @@ pub async fn submit_wish(
                     .any(|w| &w.id == *id && w.status == WishStatus::Pending)
             })
             .cloned();
-        let confirmed = known
-            .iter()
-            .filter(|w| w.status.is_active() && w.status != WishStatus::Pending)
-            .count();
+        let confirmed = known.iter().filter(|w| w.in_line()).count();
         let opt_ins = book.opt_ins.get(&service).cloned().unwrap_or_default();
         let limit = (
             limits.active_per_address,
@@ -256,7 +253,7 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         .get_wishes(&book.wishes, now)
         .await?
         .iter()
-        .filter(|w| w.id != wish.id && w.status.is_active() && w.status != WishStatus::Pending)
+        .filter(|w| w.id != wish.id && w.in_line())
         .count();
     if confirmed >= deps.config.limits.active_per_address {
         return Err(too_many_active(confirmed));

@@ -146,22 +146,17 @@ async fn post_wish(
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
+        let not_a_wish = |why: &str| {
+            json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("body is not a JSON wish object{why}"),
+                json!({}),
+            )
+        };
         let object = match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(serde_json::Value::Object(object)) => object,
-            Ok(_) => {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    "body is not a JSON wish object",
-                    json!({}),
-                );
-            }
-            Err(e) => {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("body is not a JSON wish object: {e}"),
-                    json!({}),
-                );
-            }
+            Ok(_) => return not_a_wish(""),
+            Err(e) => return not_a_wish(&format!(": {e}")),
         };
         let unknown = unknown_fields(&object, &WISH_FIELDS, "");
         if !unknown.is_empty() {
@@ -169,13 +164,7 @@ async fn post_wish(
         }
         let request: WishRequest = match serde_json::from_value(serde_json::Value::Object(object)) {
             Ok(r) => r,
-            Err(e) => {
-                return json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("body is not a JSON wish object: {e}"),
-                    json!({}),
-                );
-            }
+            Err(e) => return not_a_wish(&format!(": {e}")),
         };
         return match app::submit_wish(&deps, &request.draft(), client.as_deref()).await {
             Ok(s) => (

@@ -68,6 +68,62 @@ pub(super) struct AddressRecord {
     pub(super) expires_at: i64,
 }
 
+impl AddressRecord {
+    /// The item of `book` at `pk`, one version on.
+    pub(super) fn of_book(pk: String, book: &AddressBook, expires_at: i64) -> Self {
+        Self {
+            pk,
+            sk: ADDRESS_SK.into(),
+            wishes: book.wishes.iter().map(ToString::to_string).collect(),
+            pending: book
+                .pending
+                .iter()
+                .map(|(service, w)| (service.clone(), w.to_string()))
+                .collect(),
+            opt_ins: book
+                .opt_ins
+                .iter()
+                .map(|(service, times)| (service.clone(), times.iter().map(|t| ts(*t)).collect()))
+                .collect(),
+            suppressed_until: book.suppressed_until.map(ts),
+            version: book.version.map_or(1, |v| v + 1),
+            expires_at,
+        }
+    }
+
+    /// The book this item holds (entries that do not parse are left out).
+    fn into_book(self) -> AddressBook {
+        let times = |times: &[String]| -> Vec<DateTime<Utc>> {
+            times
+                .iter()
+                .filter_map(|t| records::parse_ts(t).ok())
+                .collect()
+        };
+        AddressBook {
+            wishes: self
+                .wishes
+                .iter()
+                .filter_map(|w| WishId::parse(w).ok())
+                .collect(),
+            pending: self
+                .pending
+                .iter()
+                .filter_map(|(service, w)| Some((service.clone(), WishId::parse(w).ok()?)))
+                .collect(),
+            opt_ins: self
+                .opt_ins
+                .iter()
+                .map(|(service, t)| (service.clone(), times(t)))
+                .collect(),
+            suppressed_until: self
+                .suppressed_until
+                .as_deref()
+                .and_then(|t| records::parse_ts(t).ok()),
+            version: Some(self.version),
+        }
+    }
+}
+
 impl Store {
     /// The address item's key: a keyed hash of the address as the limits count it
     /// ([`crate::domain::Email::limit_key`]), so the key itself reveals no address.
@@ -83,40 +139,11 @@ impl Store {
         email: &crate::domain::Email,
     ) -> Result<AddressBook, StoreError> {
         let key = key(self.address_pk(email)?, ADDRESS_SK);
-        let Some(record) = self
+        Ok(self
             .read::<AddressRecord>(Table::Wishes, key, "address_book")
             .await?
-        else {
-            return Ok(AddressBook::default());
-        };
-
-        let ids = |ids: &[String]| -> Vec<WishId> {
-            ids.iter().filter_map(|w| WishId::parse(w).ok()).collect()
-        };
-        let times = |times: &[String]| -> Vec<DateTime<Utc>> {
-            times
-                .iter()
-                .filter_map(|t| records::parse_ts(t).ok())
-                .collect()
-        };
-        Ok(AddressBook {
-            wishes: ids(&record.wishes),
-            pending: record
-                .pending
-                .iter()
-                .filter_map(|(service, w)| Some((service.clone(), WishId::parse(w).ok()?)))
-                .collect(),
-            opt_ins: record
-                .opt_ins
-                .iter()
-                .map(|(service, t)| (service.clone(), times(t)))
-                .collect(),
-            suppressed_until: record
-                .suppressed_until
-                .as_deref()
-                .and_then(|t| records::parse_ts(t).ok()),
-            version: Some(record.version),
-        })
+            .map(AddressRecord::into_book)
+            .unwrap_or_default())
     }
 
     /// Suppresses an address until `until` (SES reported it) and answers its book: its wishes
@@ -132,15 +159,11 @@ impl Store {
         let v = Values::new()
             .with(":until", s(ts(until)))
             .with(":expires", n(epoch(keep)));
-        self.apply(
-            Write::AddressSuppressed,
-            key.clone(),
-            &v,
-            "suppress_address",
-        )
-        .await?;
-        let book = self.address_book(email).await?;
-        Ok(book)
+        let after = self
+            .apply(Write::AddressSuppressed, key, &v, "suppress_address")
+            .await?
+            .unwrap_or_default();
+        Ok(serde_dynamo::from_item::<_, AddressRecord>(after)?.into_book())
     }
 
     /// Counts one request of a client in the current hour; `false` once it is over `limit`.

@@ -202,8 +202,9 @@ impl Store {
 
     /// Gives up on a mail after its retries' bound (or pauses a wish SES reported the address
     /// of, `mail` then `None`), in one transaction: the mail is marked failed (its body and
-    /// address dropped, off the due list), the wish paused when `paused` says so (an open offer withdrawn, its slot free again for the next wish), and what the
-    /// change owes (`MailFailed`, …) goes to the outbox. Counted in the statistics.
+    /// address dropped, off the due list), the wish paused when `paused` says so (an open offer
+    /// withdrawn, its slot free again for the next wish), and what the change owes
+    /// (`MailFailed`, …) goes to the outbox. A failed mail is counted in the statistics.
     pub async fn fail_mail(
         &self,
         mail: Option<&DueMail>,

@@ -94,6 +94,25 @@ impl Store {
         }
     }
 
+    /// A transaction part that puts `record` into `table` if `condition` holds.
+    pub(super) fn put_when<T: serde::Serialize>(
+        &self,
+        table: Table,
+        record: &T,
+        condition: &str,
+        values: &Values,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let (bound, names) = values.bind_condition(condition)?;
+        let put = Put::builder()
+            .table_name(self.table(table))
+            .set_item(Some(item(record)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values((!bound.is_empty()).then_some(bound))
+            .build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Puts `record` into `table` if `condition` holds; `false` when it did not.
     pub(super) async fn put_if<T: serde::Serialize>(
         &self,

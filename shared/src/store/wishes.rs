@@ -23,54 +23,28 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let record = WishRecord::from_wish(wish, Some(now + self.retention.pending));
-        let address = AddressRecord {
-            pk: self.address_pk(&wish.email)?,
-            sk: ADDRESS_SK.into(),
-            wishes: book.wishes.iter().map(ToString::to_string).collect(),
-            pending: book
-                .pending
-                .iter()
-                .map(|(service, w)| (service.clone(), w.to_string()))
-                .collect(),
-            opt_ins: book
-                .opt_ins
-                .iter()
-                .map(|(service, times)| (service.clone(), times.iter().map(|t| ts(*t)).collect()))
-                .collect(),
-            suppressed_until: book.suppressed_until.map(ts),
-            version: book.version.map_or(1, |v| v + 1),
-            expires_at: epoch(now + self.retention.token),
+        let address = AddressRecord::of_book(
+            self.address_pk(&wish.email)?,
+            book,
+            epoch(now + self.retention.token),
+        );
+        // The book as it was read (optimistic lock); a replaced wish must still be pending (not
+        // confirmed meanwhile, not expired).
+        let address_condition = if book.version.is_some() {
+            "version = :v"
+        } else {
+            "attribute_not_exists(pk)"
         };
-        let mut put_address = Put::builder()
-            .table_name(&self.wishes)
-            .set_item(Some(item(&address)?));
-        put_address = match book.version {
-            Some(v) => put_address
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-            None => put_address.condition_expression("attribute_not_exists(pk)"),
-        };
-        // A replaced wish must still be pending (not confirmed meanwhile, not expired).
+        let version = Values::new().with(":v", n(book.version.unwrap_or(0)));
         let put_wish = if replaces {
-            let values = Values::at(now);
             let condition = "#status = :pending AND expires_at > :epoch";
-            let (bound, names) = values.bind_condition(condition)?;
-            let put = Put::builder()
-                .table_name(&self.wishes)
-                .set_item(Some(item(&record)?))
-                .condition_expression(condition)
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(bound))
-                .build()?;
-            TransactWriteItem::builder().put(put).build()
+            self.put_when(Table::Wishes, &record, condition, &Values::at(now))?
         } else {
             self.put(&self.wishes, item(&record)?, true)?
         };
         let mut items = vec![
             put_wish,
-            TransactWriteItem::builder()
-                .put(put_address.build()?)
-                .build(),
+            self.put_when(Table::Wishes, &address, address_condition, &version)?,
         ];
         if let Some(token) = token {
             let token_record = TokenRecord {
