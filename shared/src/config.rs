@@ -1,6 +1,6 @@
 //! Configuration from the environment, checked once at start-up.
 
-use crate::domain::{Email, OfferTiming, WishAge};
+use crate::domain::{ChallengeMode, Email, OfferTiming, WishAge};
 use chrono::Duration;
 use std::fmt;
 
@@ -72,6 +72,19 @@ pub struct Config {
     /// How long an undeliverable mail is retried (with growing waits) before it is given up on
     /// and its wish paused (`MAIL_RETRY_HOURS`, 24).
     pub mail_retry_for: Duration,
+    /// The proof of work asked of a submission.
+    pub challenge: ChallengeSettings,
+}
+
+/// The proof of work on wish submissions (ALTCHA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChallengeSettings {
+    /// `CHALLENGE_MODE`: `off` (the default, and the local runner's), `monitor` or `enforce`;
+    /// any but `off` needs `LIMITS_KEY`, from which the challenges' signing key is derived.
+    pub mode: ChallengeMode,
+    /// `CHALLENGE_MAX_NUMBER` (100 000, at least 1 000): the secret number's range; a browser
+    /// tries half of it on average, a fraction of a second on a phone.
+    pub max_number: u64,
 }
 
 /// Abuse limits on submissions.
@@ -115,7 +128,8 @@ impl Config {
     /// `OFFER_MIN_RESPONSE_MINUTES`, `WISH_MAX_AGE_DAYS` (90), `WISH_REMINDER_DAYS` (7), `MAX_ACTIVE_WISHES_PER_EMAIL` (3),
     /// `MAX_OPT_IN_MAILS_PER_EMAIL_SERVICE_DAY` (2), `MAX_SUBMISSIONS_PER_CLIENT_HOUR` (60),
     /// `ACCESSIBILITY_CONTACT` (an address; `MAIL_FROM` when unset), `FEED_SETTLE_SECONDS` (30),
-    /// `MAIL_RETRY_HOURS` (24), `SUPPRESS_DAYS` (30), `LIMITS_KEY` (submit-wish and match-offers).
+    /// `MAIL_RETRY_HOURS` (24), `SUPPRESS_DAYS` (30), `LIMITS_KEY` (submit-wish and match-offers),
+    /// `CHALLENGE_MODE` (`off`), `CHALLENGE_MAX_NUMBER` (100 000).
     ///
     /// # Errors
     /// Names every missing variable at once, or the first invalid one.
@@ -195,7 +209,9 @@ impl Config {
         let limits = limits(&number)?;
         let feed_settle = Duration::seconds(number("FEED_SETTLE_SECONDS", 30)?);
         let limits_key = limits_key(get("LIMITS_KEY"))?;
+        let challenge = challenge(get("CHALLENGE_MODE"), &number, limits_key.is_some())?;
         Ok(Self {
+            challenge,
             limits_key,
             feed_settle,
             mail_retry_for: Duration::hours(number("MAIL_RETRY_HOURS", 24)?),
@@ -230,6 +246,43 @@ fn limits(
         requests_per_client_hour: u32::try_from(number("MAX_SUBMISSIONS_PER_CLIENT_HOUR", 60)?)
             .unwrap_or(u32::MAX),
         suppress_for: Duration::days(number("SUPPRESS_DAYS", 30)?),
+    })
+}
+
+/// The proof of work's settings; a mode that checks proofs needs the key they are signed with.
+fn challenge(
+    mode: Option<String>,
+    number: &dyn Fn(&'static str, i64) -> Result<i64, ConfigError>,
+    has_key: bool,
+) -> Result<ChallengeSettings, ConfigError> {
+    let mode = match mode {
+        None => ChallengeMode::Off,
+        Some(m) => ChallengeMode::parse(m.trim()).ok_or_else(|| {
+            ConfigError::Invalid(
+                "CHALLENGE_MODE",
+                format!("{m:?}: use off, monitor or enforce"),
+            )
+        })?,
+    };
+    if mode != ChallengeMode::Off && !has_key {
+        return Err(ConfigError::Invalid(
+            "CHALLENGE_MODE",
+            format!(
+                "{} needs LIMITS_KEY (the challenges are signed with a key derived from it)",
+                mode.as_str()
+            ),
+        ));
+    }
+    let max_number = number("CHALLENGE_MAX_NUMBER", 100_000)?;
+    if max_number < 1_000 {
+        return Err(ConfigError::Invalid(
+            "CHALLENGE_MAX_NUMBER",
+            "must be at least 1000".into(),
+        ));
+    }
+    Ok(ChallengeSettings {
+        mode,
+        max_number: max_number.unsigned_abs(),
     })
 }
 
@@ -297,6 +350,38 @@ mod tests {
         let mut short = base.to_vec();
         short.push(("ADMIN_KEY", "abc"));
         assert!(Config::from_lookup(lookup(&short)).is_err());
+    }
+
+    #[test]
+    fn the_challenge_is_off_by_default_and_checking_it_needs_the_key() {
+        let base = [
+            ("WISHES_TABLE", "w"),
+            ("SLOTS_TABLE", "s"),
+            ("EVENT_BUS_NAME", "b"),
+            ("MAIL_FROM", "m@x.de"),
+            ("PUBLIC_BASE_URL", "http://x/"),
+        ];
+        let c = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(c.challenge.mode, ChallengeMode::Off);
+        assert_eq!(c.challenge.max_number, 100_000);
+        let mut enforce = base.to_vec();
+        enforce.push(("CHALLENGE_MODE", "enforce"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&enforce)),
+            Err(ConfigError::Invalid("CHALLENGE_MODE", _))
+        ));
+        enforce.push(("LIMITS_KEY", "k-0123456789abcdef0123456789abcdef"));
+        let c = Config::from_lookup(lookup(&enforce)).unwrap();
+        assert_eq!(c.challenge.mode, ChallengeMode::Enforce);
+        let mut typo = enforce.clone();
+        typo.push(("CHALLENGE_MODE", "enforced"));
+        assert!(Config::from_lookup(lookup(&typo)).is_err());
+        let mut easy = enforce;
+        easy.push(("CHALLENGE_MAX_NUMBER", "10"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&easy)),
+            Err(ConfigError::Invalid("CHALLENGE_MAX_NUMBER", _))
+        ));
     }
 
     #[test]

@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -116,7 +117,8 @@ async function startRunner() {
   const log = openSync(join(ART, 'runner.log'), 'w');
   runner = spawn(RUNNER_BIN, [], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), ADMIN_KEY, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    // The proof of work enforced, as in production: the form's widget solves it in the browser.
+    env: { ...process.env, PORT: String(port), ADMIN_KEY, RUST_LOG: process.env.RUST_LOG || 'warn', CHALLENGE_MODE: 'enforce', CHALLENGE_MAX_NUMBER: '20000' },
     stdio: ['ignore', log, log],
   });
   let exited = null;
@@ -155,6 +157,19 @@ async function api(method, path, body, { admin = false, json = true } = {}) {
   let data = text;
   if (json) { try { data = JSON.parse(text); } catch { /* keep text */ } }
   return { status: r.status, data };
+}
+
+/** A proof of work for an API submission: a challenge from the API, solved by brute force. */
+async function proofOfWork() {
+  const { status, data: c } = await api('GET', '/api/challenge');
+  assertEq(status, 200, 'GET /api/challenge');
+  for (let n = 0; n <= c.maxnumber; n += 1) {
+    if (createHash('sha256').update(c.salt + n).digest('hex') === c.challenge) {
+      const payload = { algorithm: c.algorithm, challenge: c.challenge, number: n, salt: c.salt, signature: c.signature, took: 0 };
+      return Buffer.from(JSON.stringify(payload)).toString('base64');
+    }
+  }
+  throw new Error('challenge not solved');
 }
 
 async function mails() {
@@ -365,6 +380,7 @@ const TEXT = {
     acceptedAlready: /bereits angenommen/, place: /(Kein Wunsch|\d+ Wünsche?) vor Ihrem/,
     wait: /rechnen wir grob mit einem Angebot in etwa \d+ (Tagen|Wochen)/, waitUnknown: /können wir noch nicht schätzen/,
     a11yTitle: /^Erklärung zur Barrierefreiheit$/, a11yDate: /am \d{1,2}\. \S+ \d{4} erstellt/,
+    noScript: /braucht JavaScript/, noProof: /JavaScript ausgeschaltet/,
   },
   en: {
     formTitle: /Leave an appointment wish/, errorsTitle: /^Error:/, summary: /Please check your entries/,
@@ -378,6 +394,7 @@ const TEXT = {
     acceptedAlready: /already accepted/, place: /(No wish|\d+ wishe?s?) ahead of yours/,
     wait: /we roughly expect an offer within about \d+ (days|weeks)/, waitUnknown: /cannot estimate the wait yet/,
     a11yTitle: /^Accessibility statement$/, a11yDate: /made on \d{1,2} \S+ \d{4}/,
+    noScript: /needs JavaScript/, noProof: /JavaScript may be switched off/,
   },
 };
 
@@ -402,7 +419,7 @@ async function gotoPage(page, url, expectStatus) {
 
 /** A confirmed wish through the JSON API (for the stories that test other pages). */
 async function confirmedWishByApi(lang, email, office, windows) {
-  const r = await api('POST', '/api/wishes', { email, service: PLAN[lang].service, offices: [office], windows, language: lang });
+  const r = await api('POST', '/api/wishes', { email, service: PLAN[lang].service, offices: [office], windows, language: lang, altcha: await proofOfWork() });
   assertEq(r.status, 202, `POST /api/wishes ${JSON.stringify(r.data)}`);
   const mail = await waitForMail(email, TEXT[lang].confirmSubject);
   const wish = tokenPath(mail.links.find((l) => l.includes('/w/')), 'w');
@@ -705,6 +722,45 @@ async function storyGoneOffers(page, lang) {
   await api('POST', `${wish}/cancel`); // leaves nothing waiting for the next language's slots
 }
 
+/** The form sent without the proof of work (as a browser without JavaScript sends it). */
+async function storyNoProof(page, lang) {
+  const T = TEXT[lang];
+  const email = `nojs.${lang}.${RUN}@example.de`;
+  console.log(`\n[${lang}] the form without its proof of work: why, and whom to call`);
+  await step(`${lang}: the form, its widget taken out, sent by keyboard`, async () => {
+    await gotoPage(page, `/?lang=${lang}`, 200);
+    const source = await page.content();
+    assert(T.noScript.test(source.slice(source.indexOf('<noscript>'))), 'the form says why it needs JavaScript, for browsers without it');
+    await page.evaluate(() => document.querySelector('altcha-widget').remove());
+    await fromTop(page);
+    await tabTo(page, 'input[name=service]');
+    await chooseRadioByKeyboard(page, 'passport');
+    await tabTo(page, 'input[name=offices][value=bilk]');
+    await page.keyboard.press('Space');
+    await tabTo(page, 'input[name=w][value="mon-8"]');
+    await page.keyboard.press('Space');
+    await tabTo(page, '#field-email');
+    await page.keyboard.type(email);
+    await tabTo(page, 'button[type=submit]');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 403, 'status without a proof');
+  });
+  await check(`${lang}: the page says why, keeps the input and names each office's phone`, async () => {
+    assert(T.noProof.test(await page.textContent('#error-summary')), 'summary');
+    assertEq(await page.inputValue('#field-email'), email, 'email kept');
+    const phones = await page.$$eval('#field-altcha a[href^="tel:"]', (l) => l.map((a) => a.getAttribute('href')));
+    assert(phones.length >= 1 && phones.every((h) => /^tel:\+?\d+$/.test(h)), `phones ${phones}`);
+  });
+  await examine(page, `${lang}-02b-form-no-proof`, lang, { h1: T.formTitle });
+  await check(`${lang}: the widget is back and the form then goes through`, async () => {
+    assert(await page.$('altcha-widget'), 'widget');
+    await fromTop(page);
+    await tabTo(page, 'button[type=submit]');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 202, 'status with the proof solved');
+  });
+}
+
 async function storyNotFound(page, lang) {
   const T = TEXT[lang];
   console.log(`\n[${lang}] unknown links`);
@@ -800,7 +856,7 @@ async function main() {
       page.on('console', (m) => {
         if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) cspErrors.push(m.text());
       });
-      for (const story of [storyMain, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound, storyAccessibility]) {
+      for (const story of [storyMain, storyNoProof, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound, storyAccessibility]) {
         try {
           await story(page, lang);
         } catch (e) {
@@ -828,6 +884,23 @@ async function main() {
       await context.close();
       context = null;
     }
+    console.log('\n[de] a browser without JavaScript');
+    await check('without JavaScript the form shows why it cannot be sent and whom to call', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'terminagent-chromium-'));
+      profiles.push(dir);
+      context = await chromium.launchPersistentContext(dir, {
+        executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_FLAGS, '--lang=de-DE'],
+        viewport: { width: 1280, height: 900 }, locale: 'de-DE', javaScriptEnabled: false,
+      });
+      const page = context.pages()[0] || await context.newPage();
+      await gotoPage(page, '/', 200);
+      assert(await page.isVisible('#no-script'), 'the note is shown');
+      assert(TEXT.de.noScript.test(await page.textContent('#no-script')), 'it says why');
+      assert(await page.$$eval('#no-script a[href^="tel:"]', (l) => l.length) >= 1, 'phone links');
+      await page.screenshot({ path: join(ART, 'de-02c-form-without-javascript-1280.png'), fullPage: true });
+      await context.close();
+      context = null;
+    });
   } finally {
     if (context) await context.close().catch(() => {});
     for (const dir of profiles) rmSync(dir, { recursive: true, force: true });

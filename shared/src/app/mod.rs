@@ -5,6 +5,7 @@
 //! ([`deliver`]). HTTP and event handlers are thin wrappers around these functions.
 
 mod catalog;
+mod challenge;
 mod deliver;
 mod feedback;
 pub use deliver::Delivery;
@@ -18,6 +19,7 @@ mod wishes;
 
 pub use crate::domain::wait::Place;
 pub use catalog::update_catalog;
+pub use challenge::new_challenge;
 pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};
 pub use matching::match_slot;
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
@@ -86,6 +88,9 @@ pub enum AppError {
     /// Too many requests from one client or for one address (429).
     #[error("rate limited")]
     RateLimited,
+    /// The submission's proof of work is missing or does not hold, and it is enforced (403).
+    #[error("proof of work refused: {}", .0.code())]
+    Challenge(crate::domain::ProofRefusal),
     /// The catalogue has not been loaded yet (503).
     #[error("service not configured: {0}")]
     NotConfigured(&'static str),

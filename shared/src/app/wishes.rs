@@ -51,6 +51,10 @@ pub struct Submitted {
 
 /// `POST /api/wishes`: checks, and stores the wish as pending with its opt-in mail.
 ///
+/// Bots: `proof`, the solution of a proof-of-work challenge, as the configured mode asks
+/// ([`super::challenge::spend_proof`]), checked after the wish is valid, so a form sent back
+/// for a typo does not use up its solution.
+///
 /// Abuse limits: per client (the caller's network address, when known), and per address as the
 /// limits count it ([`crate::domain::Email::limit_key`]): confirmed wishes in line, and the day's
 /// confirmation mails per service ([`admit_submission`]). A submission for an address and a
@@ -59,6 +63,7 @@ pub struct Submitted {
 pub async fn submit_wish(
     deps: &Deps,
     request: &WishDraft,
+    proof: Option<&str>,
     client: Option<&str>,
 ) -> Result<Submitted, AppError> {
     let catalog = deps.catalog().await?;
@@ -73,6 +78,7 @@ pub async fn submit_wish(
     {
         return Err(AppError::RateLimited);
     }
+    super::challenge::spend_proof(deps, proof).await?;
     for _attempt in 0..4 {
         let book = deps.store.address_book(&new.email).await?;
         if let Some(until) = book.suppressed_until.filter(|u| *u > now) {

@@ -41,6 +41,11 @@ pub struct Office {
     pub services: Vec<ServiceId>,
     /// Opening hours per weekday as `[from, to)` pairs of local hours, e.g. `{"mon": [[8, 13], [14, 18]]}`.
     pub opening_hours: BTreeMap<Weekday, Vec<[u8; 2]>>,
+    /// The office's phone number as people dial it, for those who cannot use the form (shown
+    /// where the form cannot take their wish, e.g. without JavaScript when the proof of work is
+    /// enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 impl Office {
@@ -50,6 +55,25 @@ impl Office {
         self.opening_hours
             .get(&day)
             .is_some_and(|ranges| ranges.iter().any(|[from, to]| *from <= hour && hour < *to))
+    }
+
+    /// The phone number as a `tel:` link dials it (`+49 211 89-91` → `+492118991`: the digits and
+    /// the leading plus); `None` without a number or for one that is not a phone number.
+    #[must_use]
+    pub fn dial(&self) -> Option<String> {
+        let phone = self.phone.as_deref()?.trim();
+        let allowed = |c: char| c.is_ascii_digit() || " +-/()".contains(c);
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        if phone.len() > 30 || digits < 3 || !phone.chars().all(allowed) || phone[1..].contains('+')
+        {
+            return None;
+        }
+        Some(
+            phone
+                .chars()
+                .filter(|c| c.is_ascii_digit() || *c == '+')
+                .collect(),
+        )
     }
 
     #[must_use]
@@ -72,6 +96,10 @@ pub enum CatalogError {
         from: u8,
         to: u8,
     },
+    #[error(
+        "office {office}: phone {phone:?} is not a phone number (digits, spaces, + - / ( ), at most 30)"
+    )]
+    BadPhone { office: String, phone: String },
     #[error("duplicate id {0}")]
     Duplicate(String),
     #[error("the catalogue has no office or no service")]
@@ -112,6 +140,14 @@ impl Catalog {
             }
         }
         for office in &self.offices {
+            if let Some(phone) = &office.phone
+                && office.dial().is_none()
+            {
+                return Err(CatalogError::BadPhone {
+                    office: office.id.to_string(),
+                    phone: phone.clone(),
+                });
+            }
             for service in &office.services {
                 if self.service(service).is_none() {
                     return Err(CatalogError::UnknownService {
@@ -155,6 +191,43 @@ pub(crate) mod tests {
 
     pub(crate) fn sample() -> Catalog {
         Catalog::from_json(include_str!("../../../data/catalog.json")).unwrap()
+    }
+
+    #[test]
+    fn phone_numbers_are_checked_and_dialled_as_digits() {
+        let with = |phone: &str| {
+            let json = format!(
+                r#"{{"services":[{{"id":"a","name":{{"de":"A"}}}}],
+                "offices":[{{"id":"x","name":"X","address":"Y","services":["a"],"opening_hours":{{}},"phone":{phone:?}}}]}}"#
+            );
+            Catalog::from_json(&json)
+        };
+        let c = with("+49 211 89-91").unwrap();
+        assert_eq!(c.offices[0].dial().as_deref(), Some("+492118991"));
+        assert_eq!(
+            with("(0211) 89-91").unwrap().offices[0].dial().as_deref(),
+            Some("02118991")
+        );
+        for bad in [
+            "call us",
+            "12",
+            "+49 211 +1",
+            "javascript:alert(1)",
+            &"1".repeat(31),
+        ] {
+            assert!(
+                matches!(with(bad), Err(CatalogError::BadPhone { .. })),
+                "{bad} accepted"
+            );
+        }
+        assert_eq!(
+            sample()
+                .offices
+                .iter()
+                .filter(|o| o.dial().is_some())
+                .count(),
+            sample().offices.len()
+        );
     }
 
     #[test]

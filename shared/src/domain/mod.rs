@@ -1,6 +1,7 @@
 //! The rules of Terminagent as plain types and functions: no AWS, no I/O, time passed in.
 
 pub mod catalog;
+pub mod challenge;
 pub mod email;
 pub mod ids;
 pub mod lifecycle;
@@ -16,6 +17,7 @@ pub mod wait;
 pub mod wish;
 
 pub use catalog::{Catalog, Office, Service};
+pub use challenge::{ChallengeMode, Proof, ProofRefusal};
 pub use email::Email;
 pub use ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
 pub use lifecycle::{Change, DomainEvent, Release, Released, TransitionError};

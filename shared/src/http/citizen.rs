@@ -1,10 +1,12 @@
 //! submit-wish: the form, the offices, wish submission and the wish's page and actions.
 
 use super::dto::WishRequest;
-use super::dto::{WISH_FIELDS, form_to_request, offices_json, unknown_fields, wish_json};
+use super::dto::{
+    WISH_FIELDS, form_proof, form_to_request, offices_json, unknown_fields, wish_json,
+};
 use super::{LangQuery, PUBLIC_BODY_LIMIT, Visit, error_response, json_error, language, page};
 use crate::app::{self, AppError, Deps};
-use crate::domain::{Catalog, FieldErrors, Language, Wish};
+use crate::domain::{Catalog, ChallengeMode, FieldErrors, Language, Wish};
 use crate::render::views::{self, form_context, localized_errors};
 use crate::render::{self, texts};
 use axum::body::Bytes;
@@ -23,6 +25,8 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/barrierefreiheit", get(accessibility_statement))
         .route("/accessibility", get(accessibility_statement_en))
         .route("/api/offices", get(list_offices))
+        .route("/api/challenge", get(challenge))
+        .route("/assets/altcha/{file}", get(widget_file))
         .route("/api/openapi.json", get(super::openapi::openapi))
         .route("/api/wishes", post(post_wish))
         .route("/w/{token}", get(wish_page))
@@ -68,17 +72,64 @@ async fn list_offices(visit: Visit) -> Response {
     }
 }
 
+/// `GET /api/challenge`: a proof-of-work challenge (ALTCHA's JSON), for the form's widget and
+/// for API clients; fresh on every call, never cached.
+async fn challenge(State(deps): State<Deps>) -> Response {
+    match app::new_challenge(&deps) {
+        Ok(c) => Json(c).into_response(),
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+/// The widget's files (npm `altcha`, see `scripts/vendor-altcha.sh`), compiled in: served from
+/// here, so no third party learns of a visit. Cached for a day; a new version changes the files
+/// under the same names, so they are not marked immutable.
+async fn widget_file(Path(file): Path<String>) -> Response {
+    let (body, kind): (&'static [u8], &str) = match file.as_str() {
+        "init.js" => (
+            include_bytes!("../../assets/altcha/init.js"),
+            "text/javascript",
+        ),
+        "altcha.js" => (
+            include_bytes!("../../assets/altcha/altcha.js"),
+            "text/javascript",
+        ),
+        "de.js" => (
+            include_bytes!("../../assets/altcha/de.js"),
+            "text/javascript",
+        ),
+        "sha.js" => (
+            include_bytes!("../../assets/altcha/sha.js"),
+            "text/javascript",
+        ),
+        "altcha.css" => (include_bytes!("../../assets/altcha/altcha.css"), "text/css"),
+        _ => return error_response(&AppError::NotFound, Language::En, false),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, format!("{kind}; charset=utf-8")),
+            (header::CACHE_CONTROL, "public, max-age=86400".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// The form, with the field errors: `errors` (field → English message), `error_codes` (field →
 /// stable code, for texts that say it in the page's language) and `error_texts` (field → a
 /// sentence already in the page's language, where the code alone cannot say it).
+/// With the proof of work asked for, the page carries the widget; enforced, it also says how to
+/// leave a wish without JavaScript.
 fn render_form(
     c: &Catalog,
     lang: Language,
+    challenge: ChallengeMode,
     status: StatusCode,
     values: serde_json::Value,
     errors: &FieldErrors,
 ) -> Response {
     let mut ctx = form_context(c, lang);
+    ctx["challenge"] = json!((challenge != ChallengeMode::Off).then_some(challenge.as_str()));
     ctx["values"] = values;
     ctx["error_codes"] = json!(
         errors
@@ -101,6 +152,7 @@ async fn form_page(visit: Visit) -> Response {
         Ok(c) => render_form(
             &c,
             lang,
+            visit.deps.config.challenge.mode,
             StatusCode::OK,
             json!({"offices": [], "windows": []}),
             &FieldErrors::default(),
@@ -166,7 +218,10 @@ async fn post_wish(
             Ok(r) => r,
             Err(e) => return not_a_wish(&format!(": {e}")),
         };
-        return match app::submit_wish(&deps, &request.draft(), client.as_deref()).await {
+        let proof = request.proof();
+        return match app::submit_wish(&deps, &request.draft(), proof.as_deref(), client.as_deref())
+            .await
+        {
             Ok(s) => (
                 StatusCode::ACCEPTED,
                 Json(json!({"id": s.wish.id, "status": s.wish.status.as_str(),
@@ -191,7 +246,9 @@ async fn post_wish(
                     .unwrap_or_else(|| language(&q, None, &headers))
             });
         let t = texts(lang);
-        return match app::submit_wish(&deps, &request, client.as_deref()).await {
+        let proof = form_proof(&body);
+        let mode = deps.config.challenge.mode;
+        return match app::submit_wish(&deps, &request, proof.as_deref(), client.as_deref()).await {
             Ok(s) => {
                 let first = if s.mailed {
                     "submitted_intro"
@@ -205,7 +262,23 @@ async fn post_wish(
                 )
             }
             Err(AppError::Invalid(errors)) => match deps.catalog().await {
-                Ok(c) => render_form(&c, lang, StatusCode::UNPROCESSABLE_ENTITY, values, &errors),
+                Ok(c) => render_form(
+                    &c,
+                    lang,
+                    mode,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    values,
+                    &errors,
+                ),
+                Err(e) => error_response(&e, lang, false),
+            },
+            // The form again, as filled in, saying why (and, without JavaScript, how else).
+            Err(AppError::Challenge(refusal)) => match deps.catalog().await {
+                Ok(c) => {
+                    let mut errors = FieldErrors::default();
+                    errors.add("altcha", refusal.code(), refusal.message());
+                    render_form(&c, lang, mode, StatusCode::FORBIDDEN, values, &errors)
+                }
                 Err(e) => error_response(&e, lang, false),
             },
             Err(e) => error_response(&e, lang, false),

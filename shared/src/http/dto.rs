@@ -23,10 +23,15 @@ pub struct WishRequest {
     pub windows: Option<Value>,
     #[serde(default)]
     pub language: Option<Value>,
+    /// The solved proof-of-work challenge (the widget's payload), when one is asked for.
+    #[serde(default)]
+    pub altcha: Option<Value>,
 }
 
 /// The fields `POST /api/wishes` takes.
-pub const WISH_FIELDS: [&str; 5] = ["email", "service", "offices", "windows", "language"];
+pub const WISH_FIELDS: [&str; 6] = [
+    "email", "service", "offices", "windows", "language", "altcha",
+];
 /// The fields of a row of `PUT /admin/slots`.
 pub const SLOT_FIELDS: [&str; 6] = ["id", "office", "service", "start", "minutes", "status"];
 
@@ -61,6 +66,16 @@ fn as_text(v: &Value) -> String {
 }
 
 impl WishRequest {
+    /// The proof of work as sent: a string, or anything else as its JSON (which no check takes).
+    #[must_use]
+    pub fn proof(&self) -> Option<String> {
+        match self.altcha.as_ref()? {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
     /// The request in the contract's shape, for the checks against the catalogue.
     #[must_use]
     pub fn draft(&self) -> WishDraft {
@@ -128,6 +143,7 @@ pub(super) fn offices_json(c: &Catalog, lang: Language) -> serde_json::Value {
             "address": o.address,
             "services": o.services.iter().filter_map(|s| c.service(s)).map(|s| json!({"id": s.id, "name": s.name.get(lang)})).collect::<Vec<_>>(),
             "opening_hours": o.opening_hours,
+            "phone": o.phone,
         }))
         .collect::<Vec<_>>())
 }
@@ -169,6 +185,13 @@ pub(super) fn form_to_request(body: &[u8]) -> (WishDraft, Value) {
     days.sort_by(|a, b| a.day.cmp(&b.day));
     draft.windows = (!days.is_empty()).then_some(days);
     (draft, values)
+}
+
+/// The form's proof of work (the widget's hidden `altcha` field), when it sent one.
+pub(super) fn form_proof(body: &[u8]) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "altcha")
+        .map(|(_, v)| v.into_owned())
 }
 
 pub(super) fn wish_json(w: &Wish) -> serde_json::Value {

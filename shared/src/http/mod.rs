@@ -107,13 +107,15 @@ pub(crate) fn language(query: &LangQuery, wish: Option<Language>, headers: &Head
     }
 }
 
-/// Security headers on every answer: no framing, no referrer (links carry tokens), a strict CSP.
+/// Security headers on every answer: no framing, no referrer (links carry tokens), a strict CSP
+/// (scripts, their workers and what they fetch only from here: the proof-of-work widget), and
+/// nothing cached unless the answer says otherwise (the widget's files may be).
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
@@ -124,7 +126,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     response
 }
 
@@ -154,6 +157,7 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
             "rate_limited_intro",
         ),
         AppError::Conflict(_) => (StatusCode::CONFLICT, "error_title", "error_intro"),
+        AppError::Challenge(_) => (StatusCode::FORBIDDEN, "challenge_title", "challenge_intro"),
         AppError::NotConfigured(_) | AppError::Store(_) | AppError::Render(_) => {
             tracing::error!(error = %e, "request failed");
             (
@@ -166,6 +170,9 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
     if json {
         let fields = match e {
             AppError::Invalid(f) => f.messages(),
+            AppError::Challenge(refusal) => {
+                BTreeMap::from([("altcha".to_owned(), refusal.message().to_owned())])
+            }
             _ => BTreeMap::new(),
         };
         let error = match e {
@@ -173,6 +180,7 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
             AppError::Invalid(_) => "invalid input",
             AppError::RateLimited => "too many requests; try again later",
             AppError::Conflict(_) => "changed concurrently; try again",
+            AppError::Challenge(_) => "proof of work refused",
             _ => "temporarily unavailable",
         };
         return (status, Json(json!({"error": error, "fields": fields}))).into_response();
@@ -268,6 +276,7 @@ mod tests {
             offices: Some(json!(["bilk"])),
             windows: Some(json!({"mon": [7, 8], "sat": [9]})),
             language: None,
+            altcha: None,
         };
         let errors = request.draft().validate(&sample()).unwrap_err();
         let de = localized_errors(&errors, Language::De);

@@ -254,6 +254,37 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
+    fn the_form_renders_in_every_challenge_mode_with_and_without_its_error() {
+        let catalog = crate::domain::catalog::tests::sample();
+        for lang in [Language::De, Language::En] {
+            for mode in [None, Some("monitor"), Some("enforce")] {
+                for error in [None, Some("missing"), Some("replayed")] {
+                    let mut ctx = super::views::form_context(&catalog, lang);
+                    ctx["challenge"] = serde_json::json!(mode);
+                    ctx["values"] = serde_json::json!({"offices": [], "windows": []});
+                    ctx["error_codes"] = serde_json::json!(
+                        error
+                            .map(|e| [("altcha", e)]
+                                .into_iter()
+                                .collect::<std::collections::BTreeMap<_, _>>())
+                            .unwrap_or_default()
+                    );
+                    ctx["errors"] = ctx["error_codes"].clone();
+                    ctx["error_texts"] = serde_json::json!({});
+                    let html = render("form.html", lang, ctx).unwrap();
+                    assert_eq!(html.contains("<altcha-widget"), mode.is_some());
+                    assert_eq!(html.contains("<noscript>"), mode == Some("enforce"));
+                    let phones = html.matches("tel:02118991").count();
+                    let expected = catalog.offices.len()
+                        * (usize::from(mode == Some("enforce"))
+                            + usize::from(mode.is_some() && error == Some("missing")));
+                    assert_eq!(phones, expected, "{mode:?} {error:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn both_languages_have_the_same_keys_and_valid_json() {
         let de: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(include_str!("../../texts/de.json")).unwrap();

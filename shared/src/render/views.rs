@@ -198,6 +198,7 @@ pub fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
                 "id": o.id, "name": o.name, "address": o.address,
                 "hours": t.fill("form_office_hours", &[("hours", &hours)]),
                 "note": (!missing.is_empty()).then(|| t.fill("form_office_services_missing", &[("services", &missing.join(", "))])),
+                "phone": o.dial().and(o.phone.as_deref()), "dial": o.dial(),
             })
         }).collect::<Vec<_>>(),
         "days": days,

@@ -32,6 +32,7 @@ pub const TOKEN_SK: &str = "TOKEN";
 pub const MAIL_SK: &str = "MAIL";
 pub const EVENT_SK: &str = "EVENT";
 pub const ADDRESS_SK: &str = "ADDRESS";
+pub const CHALLENGE_SK: &str = "CHALLENGE";
 pub const CATALOG: &str = "CATALOG";
 /// The partition of the statistics counters.
 pub const STATS: &str = "STATS";
@@ -125,6 +126,11 @@ pub fn due_sk(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {
 #[must_use]
 pub fn address_pk(email_hash: &str) -> String {
     format!("ADDRESS#{email_hash}")
+}
+/// A spent proof-of-work challenge (kept until it expires, so it cannot be used again).
+#[must_use]
+pub fn challenge_pk(challenge: &str) -> String {
+    format!("CHALLENGE#{challenge}")
 }
 /// One client's request counter in one hour.
 #[must_use]

@@ -30,6 +30,15 @@ impl LimitKey {
         Self(secret.map(|s| std::sync::Arc::new(s.expose().to_vec())))
     }
 
+    /// The key the submissions' proof-of-work challenges are signed with: derived from this one
+    /// (for its own purpose), so it needs no secret of its own.
+    ///
+    /// # Errors
+    /// Unavailable without `LIMITS_KEY`.
+    pub fn challenge_key(&self) -> Result<String, StoreError> {
+        self.digest("challenge", "")
+    }
+
     /// The keyed hash of `value` for one `purpose` (`address`, `client`), hex-encoded.
     fn digest(&self, purpose: &str, value: &str) -> Result<String, StoreError> {
         use hmac::Mac as _;
@@ -183,6 +192,24 @@ impl Store {
             .apply(Write::ClientCounted, key, &v, "count_client_request")
             .await?;
         Ok(counted.is_some())
+    }
+
+    /// The key challenges are signed with (see [`LimitKey::challenge_key`]).
+    ///
+    /// # Errors
+    /// Unavailable without `LIMITS_KEY`.
+    pub fn challenge_key(&self) -> Result<String, StoreError> {
+        self.limit_key.challenge_key()
+    }
+
+    /// Records `proof`'s challenge as used, until it expires; `false` when it was used before.
+    pub async fn spend_challenge(&self, proof: &Proof) -> Result<bool, StoreError> {
+        let key = key(keys::challenge_pk(&proof.challenge), keys::CHALLENGE_SK);
+        let v = Values::new().with(":expires", n(epoch(proof.expires)));
+        let spent = self
+            .apply(Write::ChallengeSpent, key, &v, "spend_challenge")
+            .await?;
+        Ok(spent.is_some())
     }
 }
 

@@ -46,7 +46,7 @@ mod prelude {
     pub(super) use crate::domain::slot::SlotUpsert;
     pub(super) use crate::domain::wait;
     pub(super) use crate::domain::{
-        Catalog, Offer, OfferId, OfferStatus, OfficeId, ServiceId, Slot, SlotId, SlotStatus,
+        Catalog, Offer, OfferId, OfferStatus, OfficeId, Proof, ServiceId, Slot, SlotId, SlotStatus,
         TokenHash, Window, Wish, WishId, WishStatus,
     };
     pub(super) use aws_sdk_dynamodb::error::SdkError;

@@ -71,6 +71,8 @@ pub(super) enum Write {
     MailFailed,
     /// One more request of a client this hour, up to the limit.
     ClientCounted,
+    /// A proof-of-work challenge used, once.
+    ChallengeSpent,
     /// SES reported the address (a permanent bounce, a complaint): no new wish until `:until`.
     AddressSuppressed,
     /// The queue counters of the statistics.
@@ -197,6 +199,10 @@ impl Write {
             Write::ClientCounted => (
                 "ADD requests :one SET expires_at = :expires",
                 Some("attribute_not_exists(requests) OR requests < :limit"),
+            ),
+            Write::ChallengeSpent => (
+                "SET expires_at = :expires",
+                Some("attribute_not_exists(pk)"),
             ),
             Write::QueueCounted => (
                 "ADD waiting :delta SET office = :office, service = :service",
@@ -378,7 +384,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 28] = [
+    const ALL: [Write; 29] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -403,6 +409,7 @@ mod tests {
         Write::EventPublished,
         Write::MailFailed,
         Write::ClientCounted,
+        Write::ChallengeSpent,
         Write::AddressSuppressed,
         Write::QueueCounted,
         Write::ReleaseCounted,

@@ -15,7 +15,7 @@ async fn a_mail_ses_refuses_is_retried_by_the_rescan_and_delivered_once() {
         json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": {"mon": [8]}}),
     )
     .unwrap();
-    let wish = shared::app::submit_wish(&failing, &request.draft(), None)
+    let wish = shared::app::submit_wish(&failing, &request.draft(), None, None)
         .await
         .unwrap()
         .wish;
@@ -203,7 +203,7 @@ async fn throttling_and_transaction_conflicts_are_retried_and_nothing_is_lost_or
         json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": {"mon": [8]}}),
     )
     .unwrap();
-    let wish = shared::app::submit_wish(&deps, &request.draft(), None)
+    let wish = shared::app::submit_wish(&deps, &request.draft(), None, None)
         .await
         .unwrap()
         .wish;

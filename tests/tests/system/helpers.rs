@@ -34,6 +34,11 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// As [`TestEnv::spawn`], with the configuration changed first (e.g. the proof of work).
+    pub async fn spawn_with(tweak: impl FnOnce(&mut shared::config::Config)) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let id = format!(
             "t{}-{}",
@@ -42,9 +47,10 @@ impl TestEnv {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let system = LocalSystem::setup(emulators(), &format!("{id}-"), &base, ADMIN_KEY)
+        let mut system = LocalSystem::setup(emulators(), &format!("{id}-"), &base, ADMIN_KEY)
             .await
             .unwrap();
+        tweak(&mut system.deps.config);
         let router = system.router();
         tokio::spawn(async move {
             axum::serve(

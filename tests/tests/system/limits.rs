@@ -179,22 +179,22 @@ async fn one_client_is_limited_per_hour_whatever_the_addresses() {
             .draft()
     };
     assert!(
-        shared::app::submit_wish(&deps, &request("a"), Some("198.51.100.7"))
+        shared::app::submit_wish(&deps, &request("a"), None, Some("198.51.100.7"))
             .await
             .is_ok()
     );
     assert!(
-        shared::app::submit_wish(&deps, &request("b"), Some("198.51.100.7"))
+        shared::app::submit_wish(&deps, &request("b"), None, Some("198.51.100.7"))
             .await
             .is_ok()
     );
-    let third = shared::app::submit_wish(&deps, &request("c"), Some("198.51.100.7")).await;
+    let third = shared::app::submit_wish(&deps, &request("c"), None, Some("198.51.100.7")).await;
     assert!(
         matches!(third, Err(shared::app::AppError::RateLimited)),
         "{third:?}"
     );
     assert!(
-        shared::app::submit_wish(&deps, &request("d"), Some("198.51.100.8"))
+        shared::app::submit_wish(&deps, &request("d"), None, Some("198.51.100.8"))
             .await
             .is_ok(),
         "another client is not affected"

@@ -12,6 +12,7 @@
 
 mod accessibility;
 mod api;
+mod challenge;
 mod concurrency;
 mod events;
 mod faults;

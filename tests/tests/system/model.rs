@@ -144,7 +144,7 @@ async fn run_sequence(seed: u64) {
                 let email = env.email(&format!("s{seed}w{}", m.wishes.len()));
                 trace.push(format!("submit {} {windows:?}", m.wishes.len()));
                 let request: shared::http::WishRequest = serde_json::from_value(json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows_json(&windows)})).unwrap();
-                let wish = shared::app::submit_wish(&env.system.deps, &request.draft(), None)
+                let wish = shared::app::submit_wish(&env.system.deps, &request.draft(), None, None)
                     .await
                     .unwrap()
                     .wish;
