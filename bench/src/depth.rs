@@ -205,22 +205,9 @@ fn pick_lines(filled: &Filled, n: usize, rng: &mut StdRng) -> Vec<Line> {
 /// When the emulators fail, or an offer is not made where the line has a waiting head.
 #[allow(clippy::too_many_lines)]
 pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthReport> {
-    let phase = Phase::setup(emulators, "depth").await?;
-    // This phase reads no stream (it hands each offer's outbox items to delivery itself), and
-    // DynamoDB Local's writes slow down with the stream records it keeps; in AWS a stream costs
-    // a write nothing. So the wishes table's stream is off here.
-    phase
-        .raw
-        .update_table()
-        .table_name(phase.wishes_table())
-        .stream_specification(
-            aws_sdk_dynamodb::types::StreamSpecification::builder()
-                .stream_enabled(false)
-                .build()?,
-        )
-        .send()
-        .await
-        .context("turning the wishes table's stream off")?;
+    let mut phase = Phase::setup(emulators, "depth").await?;
+    // This phase reads no stream (it hands each offer's outbox items to delivery itself).
+    phase.wishes_stream(false).await?;
     let deps = phase.deps();
     let catalog = (*deps.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?).clone();
     let mut generator = Generator::new(catalog, options.seed, "depth-");

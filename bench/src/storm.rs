@@ -116,7 +116,9 @@ fn storm_slots(
 /// When the emulators fail or the system does not settle within ten minutes.
 #[allow(clippy::too_many_lines)]
 pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(StormResult, Phase)> {
-    let phase = Phase::setup(emulators, "storm").await?;
+    let mut phase = Phase::setup(emulators, "storm").await?;
+    // Filled without the wishes table's stream; deliver-outbox's stream starts after the fill.
+    phase.wishes_stream(false).await?;
     let deps = phase.deps().clone();
     let catalog = (*deps.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?).clone();
     let mut generator = Generator::new(catalog, options.seed, "storm-");
@@ -134,6 +136,7 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
     )
     .await?;
     fill_bar.finish_and_clear();
+    phase.wishes_stream(true).await?;
 
     let now = Utc::now();
     let slots = storm_slots(&generator, options.slots);

@@ -1,7 +1,7 @@
 //! A local system per benchmark phase, whose handlers use clients that count their requests.
 
 use crate::counter::Counter;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use local_runner::emulators::Emulators;
 use local_runner::runner::LocalSystem;
 use shared::{Clock, Deps};
@@ -76,6 +76,39 @@ impl Phase {
     #[must_use]
     pub fn wishes_table(&self) -> &str {
         &self.system.infra.wishes_table
+    }
+
+    /// Turns the wishes table's stream off or (back) on, and answers the new stream's ARN when
+    /// on. `DynamoDB` Local's writes slow down with every stream record it keeps (in AWS a stream
+    /// costs a write nothing), so a phase fills its queue without the stream and turns it on
+    /// for what it measures; the new stream starts after the fill.
+    ///
+    /// # Errors
+    /// When the emulator refuses the change.
+    pub async fn wishes_stream(&mut self, on: bool) -> Result<Option<String>> {
+        let spec = aws_sdk_dynamodb::types::StreamSpecification::builder().stream_enabled(on);
+        let spec = if on {
+            spec.stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewImage)
+        } else {
+            spec
+        };
+        let out = self
+            .raw
+            .update_table()
+            .table_name(self.wishes_table())
+            .stream_specification(spec.build()?)
+            .send()
+            .await
+            .context("changing the wishes table's stream")?;
+        let arn = out
+            .table_description()
+            .and_then(|t| t.latest_stream_arn())
+            .filter(|_| on)
+            .map(str::to_owned);
+        if let Some(arn) = &arn {
+            self.system.infra.wishes_stream_arn.clone_from(arn);
+        }
+        Ok(arn)
     }
 
     #[must_use]
