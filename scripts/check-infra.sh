@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every offline check of the AWS deployment (infra/template.yaml, samconfig.toml); no AWS account,
-# no credentials, no network. Called by scripts/test.sh (CI); runs on its own as well:
+# Every offline check of the AWS deployment (infra/template.yaml, samconfig.toml, and the web ACL
+# of the optional CloudFront distribution, infra/edge-waf.yaml); no AWS account, no credentials,
+# no network. Called by scripts/test.sh (CI); runs on its own as well:
 #
 #   bash scripts/check-infra.sh                      # everything, sam build included
 #   INFRA_SKIP_BUILD=1 bash scripts/check-infra.sh   # everything but sam build (seconds)
@@ -8,13 +9,15 @@
 #   INFRA_BUILD_PROFILE=release bash scripts/check-infra.sh   # the deploy's full release profile
 #
 # Steps:
-#   1. cfn-lint (informational findings included: any finding fails)
+#   1. cfn-lint of both templates (informational findings included: any finding fails)
 #   2. sam validate --lint, from the repo root, so samconfig.toml is read too
 #   3. consistency: samconfig.toml envs and parameters, checkov skips carry reasons, the
 #      template's env vars and counted log messages still exist in the Rust sources, its HTTP
-#      routes are exactly those the functions' routers serve (admin ones IAM-authorised)
+#      routes are exactly those the functions' routers serve (admin ones IAM-authorised), the
+#      headers CloudFront adds for the functions are read there, the WAF's per-route limit names
+#      a route of the API
 #   4. SAM transform (samtranslator, as CloudFormation does) of the template
-#   5. checkov on the template and on its transformed form: 0 failed checks
+#   5. checkov on the template, on its transformed form and on edge-waf.yaml: 0 failed checks
 #   6. sam build (cargo-lambda, release) of all functions, and a look at each bootstrap binary
 #
 # sam build: arm64 (what deploys by default) when the Rust target aarch64-unknown-linux-gnu is
@@ -35,6 +38,7 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-eu-central-1}" AWS_REGION="${AW
 export SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true PIP_DISABLE_PIP_VERSION_CHECK=1
 CHECKOV="$ROOT/.local/checkov/bin/checkov"
 TEMPLATE=infra/template.yaml
+EDGE_TEMPLATE=infra/edge-waf.yaml   # deployed in us-east-1 (CloudFront's web ACLs live there)
 WORK="$ROOT/.aws-sam/check"
 mkdir -p "$WORK"
 
@@ -49,12 +53,13 @@ step() {
 
 step "cfn-lint"
 cfn-lint -c I -- "$TEMPLATE"
+cfn-lint -c I --regions us-east-1 -- "$EDGE_TEMPLATE"
 
 step "sam validate --lint (with samconfig.toml)"
 sam validate --lint
 
 step "consistency of template, samconfig.toml and sources"
-python3 - "$TEMPLATE" <<'PY'
+python3 - "$TEMPLATE" "$EDGE_TEMPLATE" <<'PY'
 import pathlib, re, sys, tomllib
 import yaml
 
@@ -72,6 +77,7 @@ Loader.add_multi_constructor("!", tagged)
 template_path = pathlib.Path(sys.argv[1])
 tpl = yaml.load(template_path.read_text(), Loader=Loader)
 resources = tpl["Resources"]
+edge = yaml.load(pathlib.Path(sys.argv[2]).read_text(), Loader=Loader)
 problems = []
 
 # samconfig.toml: dev and prod exist, name their stack, region and stage, set only parameters
@@ -106,7 +112,7 @@ if re.search(r"(?i)(secret|password|aws_access_key|aws_secret|token)\s*=", cfg_t
     problems.append("samconfig.toml: contains a secret-looking key")
 
 # Every checkov skip says why.
-for rid, res in resources.items():
+for rid, res in list(resources.items()) + list(edge["Resources"].items()):
     for skip in (res.get("Metadata", {}).get("checkov", {}).get("skip", []) or []):
         if len(str(skip.get("comment", "")).strip()) < 20:
             problems.append(f"{rid}: checkov skip {skip.get('id')} has no reason")
@@ -156,6 +162,36 @@ for router in sorted(set(code_routes) | set(api_routes)):
         problems.append(f"{router} serves {key}, but the HTTP API has no such route to it")
     for key in sorted(api_routes.get(router, set()) - code_routes.get(router, set())):
         problems.append(f"the HTTP API routes {key} to {router}, which does not serve it")
+# The optional CloudFront distribution: the headers it adds for the functions (its origin's
+# custom headers, CloudFront's own CloudFront-* headers in its origin request policy) are read in
+# the sources, or the functions would refuse (403) or miscount every request through it; and
+# the WAF's per-route rate limit (edge-waf.yaml) names a route the HTTP API has.
+sources_lower = sources.lower()
+for rid, res in resources.items():
+    props = res.get("Properties", {})
+    headers = []
+    if res["Type"] == "AWS::CloudFront::Distribution":
+        for origin in props["DistributionConfig"]["Origins"]:
+            headers += [h["HeaderName"] for h in origin.get("OriginCustomHeaders", [])]
+    if res["Type"] == "AWS::CloudFront::OriginRequestPolicy":
+        headers += [h for h in props["OriginRequestPolicyConfig"]["HeadersConfig"].get("Headers", [])
+                    if h.lower().startswith("cloudfront-")]
+    for h in headers:
+        if f'"{h.lower()}"' not in sources_lower:
+            problems.append(f"{rid}: CloudFront sends the header {h}, which the sources do not read")
+    if res["Type"] == "AWS::CloudFront::OriginRequestPolicy":
+        forwarded = {h.lower() for h in props["OriginRequestPolicyConfig"]["HeadersConfig"].get("Headers", [])}
+        for h in sorted(set(re.findall(r'"(cloudfront-[a-z-]+)"', sources_lower)) - forwarded):
+            problems.append(f"{rid}: the sources read the header {h}, which CloudFront does not forward")
+all_route_keys = {key for keys in api_routes.values() for key in keys}
+for rule in edge["Resources"]["WebAcl"]["Properties"]["Rules"]:
+    scope = rule["Statement"].get("RateBasedStatement", {}).get("ScopeDownStatement", {})
+    matches = {next(iter(m["ByteMatchStatement"]["FieldToMatch"])): m["ByteMatchStatement"]["SearchString"]
+               for m in scope.get("AndStatement", {}).get("Statements", []) if "ByteMatchStatement" in m}
+    if {"Method", "UriPath"} <= set(matches):
+        key = f"{matches['Method']} {matches['UriPath']}"
+        if key not in all_route_keys:
+            problems.append(f"edge-waf.yaml: rule {rule['Name']} limits {key}, which the HTTP API does not route")
 for rid, res in resources.items():
     if res["Type"] == "AWS::Logs::MetricFilter":
         for msg in re.findall(r'\$\.fields\.message = "([^"]+)"', res["Properties"]["FilterPattern"]):
@@ -166,7 +202,7 @@ if problems:
     print("\n".join("   " + p for p in problems))
     sys.exit(1)
 n_routes = sum(len(v) for v in code_routes.values())
-print(f"   ok: samconfig envs; {len(env_names)} env vars, {n_routes} routes and the log messages match the sources")
+print(f"   ok: samconfig envs; {len(env_names)} env vars, {n_routes} routes, the log messages and the edge's headers match the sources")
 PY
 
 step "SAM transform"
@@ -190,8 +226,8 @@ kinds = sorted({r["Type"] for r in out["Resources"].values()})
 print(f"   ok: {len(out['Resources'])} resources ({len(kinds)} types)")
 PY
 
-step "checkov (template and transformed template)"
-for f in "$TEMPLATE" "$WORK/transformed.json"; do
+step "checkov (template, transformed template, edge-waf.yaml)"
+for f in "$TEMPLATE" "$WORK/transformed.json" "$EDGE_TEMPLATE"; do
     echo "   $f"
     # Exits non-zero on any failed check; --quiet prints failures and the summary only. A file
     # it cannot parse counts as no check at all (exit 0), so that is caught here too.

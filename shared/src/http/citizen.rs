@@ -34,6 +34,10 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/w/{token}/cancel", post(cancel_wish))
         .route("/w/{token}/keep", post(keep_wish))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            super::origin::CloudFront::of(&deps.config),
+            super::origin::only_through_cloudfront,
+        ))
         .with_state(deps)
 }
 
@@ -161,8 +165,9 @@ async fn form_page(visit: Visit) -> Response {
     }
 }
 
-/// The caller's network address: API Gateway's `sourceIp` in Lambda, the socket's peer locally.
-pub struct ClientAddr(Option<String>);
+/// The caller's network address: behind CloudFront (`ORIGIN_SECRET`) the viewer's address it
+/// names, else API Gateway's `sourceIp` in Lambda, the socket's peer locally.
+pub struct ClientAddr(pub(crate) Option<String>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -172,6 +177,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
         _: &S,
     ) -> Result<Self, Self::Rejection> {
         use lambda_http::request::RequestContext;
+        if let Some(super::origin::Viewer(viewer)) = parts.extensions.get() {
+            return Ok(Self(viewer.clone()));
+        }
         if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>()
             && let Some(ip) = &ctx.http.source_ip
         {

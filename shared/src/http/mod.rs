@@ -2,13 +2,15 @@
 //! the local runner. Pages for people (HTML), the same data as JSON for programs. Handlers parse
 //! the request, call one use case in `app`, and render its answer (`render::views` builds the
 //! page models); nothing here talks to the store. This file holds what every router shares:
-//! language and content negotiation, the error mapping and the edge layers.
+//! language and content negotiation, the error mapping and the edge layers (`origin`: the
+//! public routers behind the optional CloudFront distribution).
 
 mod admin;
 mod citizen;
 pub mod dto;
 mod offers;
 pub mod openapi;
+mod origin;
 
 pub use admin::admin_router;
 pub use citizen::{ClientAddr, citizen_router};

@@ -26,6 +26,10 @@ pub fn offer_router(deps: Deps) -> Router {
             get(choose_cancel).post(cancel_from_offer),
         )
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            super::origin::CloudFront::of(&deps.config),
+            super::origin::only_through_cloudfront,
+        ))
         .with_state(deps)
 }
 
