@@ -381,6 +381,7 @@ const TEXT = {
     wait: /rechnen wir grob mit einem Angebot in etwa \d+ (Tagen|Wochen)/, waitUnknown: /können wir noch nicht schätzen/,
     a11yTitle: /^Erklärung zur Barrierefreiheit$/, a11yDate: /am \d{1,2}\. \S+ \d{4} erstellt/,
     noScript: /braucht JavaScript/, noProof: /JavaScript ausgeschaltet/,
+    appointmentTitle: /^Ihr Termin$/, giveBack: /Termin zurückgeben$/, returnedTitle: /^Termin zurückgegeben$/, returnedSubject: /^Termin zurückgegeben:/,
   },
   en: {
     formTitle: /Leave an appointment wish/, errorsTitle: /^Error:/, summary: /Please check your entries/,
@@ -395,6 +396,7 @@ const TEXT = {
     wait: /we roughly expect an offer within about \d+ (days|weeks)/, waitUnknown: /cannot estimate the wait yet/,
     a11yTitle: /^Accessibility statement$/, a11yDate: /made on \d{1,2} \S+ \d{4}/,
     noScript: /needs JavaScript/, noProof: /JavaScript may be switched off/,
+    appointmentTitle: /^Your appointment$/, giveBack: /give the appointment back$/, returnedTitle: /^Appointment given back$/, returnedSubject: /^Appointment given back:/,
   },
 };
 
@@ -585,6 +587,32 @@ async function storyMain(page, lang) {
     await gotoPage(page, offerPath, 200);
     assert(T.acceptedAlready.test(await page.textContent('main')), 'says already accepted');
     assertEq(await page.$$eval('main button', (b) => b.length), 0, 'no buttons left');
+  });
+  // The booking confirmation links the appointment's page: the calendar file and giving it back.
+  const appointmentLink = await step(`${lang}: the acceptance mail links the appointment's page`, async () => {
+    const m = await waitForMail(email, T.acceptedSubject);
+    const link = m.links.find((l) => /\/a\/[^/?#]+$/.test(l));
+    assert(link, `no /a/ link in ${m.links}`);
+    await gotoPage(page, link, 200);
+    const r = await fetch(`${link}/calendar.ics`);
+    assertEq(r.status, 200, 'calendar file');
+    assert((await r.text()).includes('METHOD:PUBLISH'), 'a calendar file to add');
+    return link;
+  });
+  await examine(page, name('07b-appointment'), lang, { h1: T.appointmentTitle });
+  await step(`${lang}: give the appointment back by keyboard`, async () => {
+    const seenBefore = await mailCount(email);
+    const r = await pressButton(page, T.giveBack);
+    assertEq(r.status(), 200, 'status after giving it back');
+    const m = await waitForMail(email, T.returnedSubject, seenBefore);
+    const ics = mimePart(await rawMail(m.id), 'text/calendar');
+    assert(ics.includes('METHOD:CANCEL'), `a cancellation in\n${ics}`);
+  });
+  await examine(page, name('07c-appointment-returned'), lang, { h1: T.returnedTitle });
+  await check(`${lang}: the slot went back to the queue`, async () => {
+    const r = await api('GET', `/admin/slots/${slotId}`, undefined, { admin: true });
+    assert(['free', 'offered'].includes(r.data.status), `slot status ${r.data.status}`);
+    assert(appointmentLink, 'link');
   });
   return { wishPath };
 }

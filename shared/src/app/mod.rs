@@ -4,6 +4,7 @@
 //! conditional transaction (`store`), and then hands the mail and events on for delivery
 //! ([`deliver`]). HTTP and event handlers are thin wrappers around these functions.
 
+mod appointments;
 mod catalog;
 mod challenge;
 mod deliver;
@@ -18,6 +19,7 @@ mod slots;
 mod wishes;
 
 pub use crate::domain::wait::Place;
+pub use appointments::{appointment_by_token, return_appointment};
 pub use catalog::update_catalog;
 pub use challenge::new_challenge;
 pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};

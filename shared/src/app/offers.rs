@@ -33,14 +33,14 @@ async fn reread(deps: &Deps, offer: &Offer) -> Result<Offer, AppError> {
 /// `POST /o/{token}/accept`: the slot is booked for the wish, which is fulfilled and leaves its
 /// lines. Repeats, and answers after the deadline, show the offer as it is.
 pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
-    let (offer, wish, token) = offer_by_token(deps, token).await?;
+    let (offer, wish, _) = offer_by_token(deps, token).await?;
     let now = deps.clock.now();
     let Some(wish) = wish else { return Ok(offer) };
     let Ok(change) = offer.accept(now) else {
         return Ok(offer);
     };
     let catalog = deps.catalog().await?;
-    let mail = deps.mails(&catalog, now).accepted(&offer, &wish, &token)?;
+    let mail = deps.mails(&catalog, now).accepted(&offer, &wish)?;
     let out = Effects::mail(mail, change.events);
     match deps.store.accept_offer(&offer, &wish, now, &out).await {
         Ok(()) => {

@@ -71,6 +71,16 @@ pub enum DomainEvent {
         mail: String,
         wish: Option<WishId>,
     },
+    /// A citizen gave a booked appointment back: the slot is free again and goes to the queue.
+    AppointmentReturned {
+        offer: OfferId,
+        wish: WishId,
+        slot: SlotId,
+        office: OfficeId,
+        service: ServiceId,
+        start: DateTime<Utc>,
+        minutes: u16,
+    },
     /// A free slot no waiting wish can take: the booking system may offer it to anyone.
     SlotUnclaimed {
         slot: SlotId,
@@ -99,6 +109,7 @@ impl DomainEvent {
             DomainEvent::SlotWithdrawn { .. } => "SlotWithdrawn",
             DomainEvent::SlotUnclaimed { .. } => "SlotUnclaimed",
             DomainEvent::MailFailed { .. } => "MailFailed",
+            DomainEvent::AppointmentReturned { .. } => "AppointmentReturned",
         }
     }
 
@@ -140,6 +151,17 @@ impl DomainEvent {
                 minutes,
             } => json!({"slot": {"id": slot, "office": office, "service": service,
                 "start": super::time::rfc3339(*start), "minutes": minutes, "status": "free"}}),
+            DomainEvent::AppointmentReturned {
+                offer,
+                wish,
+                slot,
+                office,
+                service,
+                start,
+                minutes,
+            } => json!({"offer": offer, "wish": wish, "slot": {"id": slot, "office": office,
+                "service": service, "start": super::time::rfc3339(*start), "minutes": minutes,
+                "status": "free"}}),
         }
     }
 }
@@ -159,6 +181,8 @@ pub enum TransitionError {
     NotReminded,
     #[error("the slot is {0:?}")]
     SlotNotFree(SlotStatus),
+    #[error("the offer is {0:?}, not an appointment still to come")]
+    NotBooked(OfferStatus),
 }
 
 /// A new state and the events it causes.
@@ -422,6 +446,29 @@ impl Offer {
         Ok(change(o, vec![event]))
     }
 
+    /// accepted → returned, before the appointment begins: the citizen gives it back and the
+    /// slot goes to the queue as a released slot.
+    ///
+    /// # Errors
+    /// When the offer was never accepted, was given back already, or its time has come.
+    pub fn give_back(&self, now: DateTime<Utc>) -> Result<Change<Offer>, TransitionError> {
+        if self.status != OfferStatus::Accepted || now >= self.start {
+            return Err(TransitionError::NotBooked(self.status));
+        }
+        let mut o = self.clone();
+        o.status = OfferStatus::Returned;
+        let event = DomainEvent::AppointmentReturned {
+            offer: o.id.clone(),
+            wish: o.wish.clone(),
+            slot: o.slot.clone(),
+            office: o.office.clone(),
+            service: o.service.clone(),
+            start: o.start,
+            minutes: o.minutes,
+        };
+        Ok(change(o, vec![event]))
+    }
+
     /// open → declined (any time) or expired (once the deadline passed): the wish waits again
     /// with its place and never gets this slot again; the slot goes on.
     ///
@@ -618,6 +665,49 @@ mod tests {
             Err(TransitionError::OfferNotOpen(OfferStatus::Accepted))
         );
         assert_eq!(o.accept(o.deadline), Err(TransitionError::Overdue));
+    }
+
+    #[test]
+    fn a_booked_appointment_is_given_back_once_and_only_before_it_begins() {
+        use crate::domain::offer::AppointmentStatus;
+        let w = pending().confirm(now()).unwrap().state;
+        let o = open_offer(&w);
+        assert_eq!(
+            o.appointment(now()),
+            None,
+            "an open offer is no appointment"
+        );
+        assert_eq!(
+            o.give_back(now()),
+            Err(TransitionError::NotBooked(OfferStatus::Open))
+        );
+        let booked = o.accept(now()).unwrap().state;
+        assert_eq!(booked.appointment(now()), Some(AppointmentStatus::Booked));
+        assert_eq!(
+            booked.appointment(booked.start),
+            Some(AppointmentStatus::Past)
+        );
+        assert_eq!(
+            booked.give_back(booked.start),
+            Err(TransitionError::NotBooked(OfferStatus::Accepted)),
+            "not once it has begun"
+        );
+        let c = booked.give_back(now()).unwrap();
+        assert_eq!(c.state.status, OfferStatus::Returned);
+        assert_eq!(
+            c.state.appointment(now()),
+            Some(AppointmentStatus::Returned)
+        );
+        let detail = c.events[0].detail();
+        assert_eq!(c.events[0].name(), "AppointmentReturned");
+        assert_eq!(detail["slot"]["id"], "bilk-1");
+        assert_eq!(detail["slot"]["status"], "free");
+        assert!(!detail.to_string().contains('@'), "no address");
+        assert_eq!(
+            c.state.give_back(now()),
+            Err(TransitionError::NotBooked(OfferStatus::Returned)),
+            "once"
+        );
     }
 
     #[test]

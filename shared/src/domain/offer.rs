@@ -13,15 +13,19 @@ pub enum OfferStatus {
     Expired,
     /// The wish was cancelled or the office took the slot back.
     Withdrawn,
+    /// Accepted, then given back by the citizen before it took place: the slot went back to
+    /// the queue.
+    Returned,
 }
 
 impl OfferStatus {
-    pub const ALL: [OfferStatus; 5] = [
+    pub const ALL: [OfferStatus; 6] = [
         OfferStatus::Open,
         OfferStatus::Accepted,
         OfferStatus::Declined,
         OfferStatus::Expired,
         OfferStatus::Withdrawn,
+        OfferStatus::Returned,
     ];
 
     #[must_use]
@@ -32,6 +36,7 @@ impl OfferStatus {
             OfferStatus::Declined => "declined",
             OfferStatus::Expired => "expired",
             OfferStatus::Withdrawn => "withdrawn",
+            OfferStatus::Returned => "returned",
         }
     }
 }
@@ -54,7 +59,40 @@ pub struct Offer {
     pub created_at: DateTime<Utc>,
 }
 
+/// A booked appointment (an accepted offer) as its page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppointmentStatus {
+    /// Booked and still to come: it can be given back.
+    Booked,
+    /// Given back; the slot went to the queue.
+    Returned,
+    /// It has begun or is over.
+    Past,
+}
+
+impl AppointmentStatus {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booked => "booked",
+            Self::Returned => "returned",
+            Self::Past => "past",
+        }
+    }
+}
+
 impl Offer {
+    /// What the offer is as an appointment: `None` for one that was never accepted.
+    #[must_use]
+    pub fn appointment(&self, now: DateTime<Utc>) -> Option<AppointmentStatus> {
+        match self.status {
+            OfferStatus::Accepted if now < self.start => Some(AppointmentStatus::Booked),
+            OfferStatus::Accepted => Some(AppointmentStatus::Past),
+            OfferStatus::Returned => Some(AppointmentStatus::Returned),
+            _ => None,
+        }
+    }
+
     /// An open offer whose deadline has passed counts as expired, even before the rescan records it.
     #[must_use]
     pub fn effective_status(&self, now: DateTime<Utc>) -> OfferStatus {

@@ -94,6 +94,8 @@ pub struct OutgoingMail {
 pub enum LinkKind {
     Wish,
     Offer,
+    /// A booked appointment's page (`/a/{token}`): its target is the accepted offer.
+    Appointment,
 }
 
 /// A new link: the hash of a fresh token, what it opens, and until when.

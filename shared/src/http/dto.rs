@@ -1,6 +1,7 @@
 //! The JSON shapes of the public contracts (DESIGN.md), and the form's fields in the JSON
 //! contract's shape.
 
+use crate::domain::offer::AppointmentStatus;
 use crate::domain::slot::SlotRow;
 use crate::domain::time::rfc3339;
 use crate::domain::wish::windows_map;
@@ -212,6 +213,13 @@ pub(super) fn offer_json(o: &Offer, now: chrono::DateTime<chrono::Utc>) -> serde
         "deadline": rfc3339(o.deadline),
         "slot": {"id": o.slot, "office": o.office, "service": o.service, "start": rfc3339(o.start), "minutes": o.minutes},
     })
+}
+
+/// An appointment as its page's JSON: `slots` is every slot it holds (one, until a family's
+/// run of slots), `earlier` whether it looks for an earlier one (not yet offered: `false`).
+pub(super) fn appointment_json(o: &Offer, status: AppointmentStatus) -> serde_json::Value {
+    let slot = json!({"id": o.slot, "office": o.office, "service": o.service, "start": rfc3339(o.start), "minutes": o.minutes});
+    json!({"id": o.id, "status": status.as_str(), "slot": slot, "slots": [slot], "earlier": false})
 }
 
 pub(super) fn slot_json(s: &Slot) -> serde_json::Value {

@@ -1,6 +1,7 @@
-//! respond-offer: the offer page behind a mail's link and the three answers.
+//! respond-offer: the offer page behind a mail's link and the three answers; the booked
+//! appointment's page, its calendar file and giving it back.
 
-use super::dto::offer_json;
+use super::dto::{appointment_json, offer_json};
 use super::{PUBLIC_BODY_LIMIT, Visit, error_response, page};
 use crate::app::{self, AppError, Deps};
 use crate::domain::{Language, Offer};
@@ -8,7 +9,7 @@ use crate::render::views::{self, OfferPage};
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -24,6 +25,12 @@ pub fn offer_router(deps: Deps) -> Router {
         .route(
             "/o/{token}/cancel",
             get(choose_cancel).post(cancel_from_offer),
+        )
+        .route("/a/{token}", get(appointment_page))
+        .route("/a/{token}/calendar.ics", get(appointment_calendar))
+        .route(
+            "/a/{token}/return",
+            get(choose_return).post(return_appointment),
         )
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
@@ -126,4 +133,92 @@ async fn cancel_from_offer(visit: Visit, Path(token): Path<String>) -> Response 
     let done = app::cancel_from_offer(&visit.deps, &token).await;
     let result = answered(&visit, done).await;
     offer_answer(&visit, &token, result, (Some("wish_cancelled_title"), None)).await
+}
+
+/// The appointment page (or its JSON) after `result`, in the wish's language unless the query
+/// asks for another.
+async fn appointment_answer(
+    visit: &Visit,
+    token: &str,
+    result: Result<Offer, AppError>,
+    (title_key, choice): (Option<&str>, Option<&str>),
+) -> Response {
+    let json = visit.wants_json();
+    let offer = match result {
+        Ok(offer) => offer,
+        Err(e) => return error_response(&e, visit.language(None), json),
+    };
+    let Some(status) = offer.appointment(visit.deps.clock.now()) else {
+        return error_response(&AppError::NotFound, visit.language(None), json);
+    };
+    if json {
+        return Json(appointment_json(&offer, status)).into_response();
+    }
+    let lang = visit.language(app::wish_language(&visit.deps, &offer).await);
+    let catalog = match visit.deps.catalog().await {
+        Ok(c) => c,
+        Err(e) => return error_response(&e, lang, false),
+    };
+    let view = OfferPage {
+        token,
+        lang,
+        title_key,
+        choice,
+    };
+    page(
+        StatusCode::OK,
+        lang,
+        views::appointment_page(&offer, status, &catalog, view),
+    )
+}
+
+async fn appointment_page(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::appointment_by_token(&visit.deps, &token).await;
+    appointment_answer(&visit, &token, result.map(|(o, _, _)| o), (None, None)).await
+}
+
+/// `GET /a/{token}/return`: asks before giving the appointment back (a link changes nothing).
+async fn choose_return(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::appointment_by_token(&visit.deps, &token).await;
+    let choice = (None, Some("return"));
+    appointment_answer(&visit, &token, result.map(|(o, _, _)| o), choice).await
+}
+
+async fn return_appointment(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::return_appointment(&visit.deps, &token).await;
+    appointment_answer(&visit, &token, result, (None, None)).await
+}
+
+/// `GET /a/{token}/calendar.ics`: the appointment for a calendar (its cancellation once given
+/// back), in the wish's language.
+async fn appointment_calendar(visit: Visit, Path(token): Path<String>) -> Response {
+    use crate::domain::offer::AppointmentStatus;
+    use crate::mails::ics;
+    let (offer, wish, _) = match app::appointment_by_token(&visit.deps, &token).await {
+        Ok(found) => found,
+        Err(e) => return error_response(&e, visit.language(None), visit.wants_json()),
+    };
+    let lang = visit.language(wish.map(|w| w.language));
+    let catalog = match visit.deps.catalog().await {
+        Ok(c) => c,
+        Err(e) => return error_response(&e, lang, false),
+    };
+    let method = match offer.appointment(visit.deps.clock.now()) {
+        Some(AppointmentStatus::Returned) => ics::Method::Cancel,
+        _ => ics::Method::Publish,
+    };
+    let base = visit.deps.config.public_base_url.as_str();
+    let page = format!("{base}/a/{token}");
+    let body = ics::appointment(&offer, &catalog, lang, (base, &page), method);
+    (
+        [
+            (header::CONTENT_TYPE, method.content_type()),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"termin.ics\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -5,15 +5,35 @@ use crate::render::texts;
 use crate::render::views::{office_name, service_name};
 use chrono::{DateTime, Duration, Utc};
 
+/// What a calendar file does with its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Put the appointment into the calendar.
+    Publish,
+    /// Take it out again (the appointment was given back): the same `UID`, a higher `SEQUENCE`.
+    Cancel,
+}
+
+impl Method {
+    /// The `method` parameter of the attachment's content type.
+    #[must_use]
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Method::Publish => "text/calendar; charset=utf-8; method=PUBLISH",
+            Method::Cancel => "text/calendar; charset=utf-8; method=CANCEL",
+        }
+    }
+}
+
 /// An iCalendar event for an accepted appointment (times in UTC, so every calendar shows the
-/// right local time). `page` is the link the description points to.
+/// right local time), or its cancellation. `page` is the link the description points to.
 #[must_use]
 pub fn appointment(
     offer: &Offer,
     catalog: &Catalog,
     lang: Language,
-    base_url: &str,
-    page: &str,
+    (base_url, page): (&str, &str),
+    method: Method,
 ) -> String {
     let office = catalog.office(&offer.office);
     let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
@@ -39,16 +59,26 @@ pub fn appointment(
         "BEGIN:VCALENDAR".to_owned(),
         "VERSION:2.0".into(),
         "PRODID:-//Terminagent//DE".into(),
-        "METHOD:PUBLISH".into(),
+        match method {
+            Method::Publish => "METHOD:PUBLISH".into(),
+            Method::Cancel => "METHOD:CANCEL".into(),
+        },
         "BEGIN:VEVENT".into(),
         format!("UID:{}@{host}", offer.id),
+        match method {
+            Method::Publish => "SEQUENCE:0".into(),
+            Method::Cancel => "SEQUENCE:1".into(),
+        },
         format!("DTSTAMP:{}", fmt(offer.created_at)),
         format!("DTSTART:{}", fmt(offer.start)),
         format!(
             "DTEND:{}",
             fmt(offer.start + Duration::minutes(i64::from(offer.minutes)))
         ),
-        "STATUS:CONFIRMED".into(),
+        match method {
+            Method::Publish => "STATUS:CONFIRMED".into(),
+            Method::Cancel => "STATUS:CANCELLED".into(),
+        },
         format!("SUMMARY:{}", escape(&summary)),
         format!("LOCATION:{}", escape(&location)),
         format!("DESCRIPTION:{}", escape(&description)),

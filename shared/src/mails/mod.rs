@@ -235,31 +235,67 @@ impl<'a> Mails<'a> {
         self.build(format!("offer-{}-sent", offer.id), to, content)
     }
 
-    /// The booking confirmation with the calendar file.
-    pub fn accepted(
+    /// The booking confirmation with the calendar file and the link to the appointment's page
+    /// (`/a/{token}`: the details, the calendar file again, and giving it back), a fresh token
+    /// kept until the retention time after the appointment.
+    pub fn accepted(&self, offer: &Offer, wish: &Wish) -> Result<OutgoingMail, RenderError> {
+        let lang = wish.language;
+        let t = texts(lang);
+        let token = Token::generate();
+        let page = self.url(&format!("/a/{}", token.expose()));
+        let mut content =
+            self.about_appointment(offer, lang, "accepted", &page, ics::Method::Publish);
+        content.action = Some((t.get("accepted_action").to_owned(), page));
+        let mut mail = self.build(format!("offer-{}-accepted", offer.id), wish.into(), content)?;
+        mail.tokens.push(LinkToken {
+            hash: token.hash(),
+            kind: LinkKind::Appointment,
+            target: offer.id.to_string(),
+            expires_at: offer.start.max(self.now) + self.token_ttl,
+        });
+        Ok(mail)
+    }
+
+    /// The appointment given back: the calendar file that takes it out of the calendar, and
+    /// the link to its page (`token`, the one the citizen used).
+    pub fn returned(
         &self,
         offer: &Offer,
         wish: &Wish,
         token: &Token,
     ) -> Result<OutgoingMail, RenderError> {
-        let lang = wish.language;
+        let page = self.url(&format!("/a/{}", token.expose()));
+        let content =
+            self.about_appointment(offer, wish.language, "returned", &page, ics::Method::Cancel);
+        self.build(format!("offer-{}-returned", offer.id), wish.into(), content)
+    }
+
+    /// A mail about an appointment: subject and first paragraph from `{kind}_subject` and
+    /// `{kind}_intro`, the appointment's details, and its calendar file for `method`.
+    fn about_appointment(
+        &self,
+        offer: &Offer,
+        lang: Language,
+        kind: &str,
+        page: &str,
+        method: ics::Method,
+    ) -> MailContent {
         let t = texts(lang);
         let office = office_name(self.catalog, &offer.office);
         let mut content = MailContent::new(
             t.fill(
-                "accepted_subject",
+                &format!("{kind}_subject"),
                 &[("office", &office), ("short", &t.when_short(offer.start))],
             ),
-            t.get("accepted_intro").to_owned(),
+            t.get(&format!("{kind}_intro")).to_owned(),
             offer_rows(offer, self.catalog, lang),
         );
-        let page = self.url(&format!("/o/{}", token.expose()));
         content.attachment = Some(Attachment {
-            content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+            content_type: method.content_type().into(),
             file_name: "termin.ics".into(),
-            body: ics::appointment(offer, self.catalog, lang, self.base_url, &page),
+            body: ics::appointment(offer, self.catalog, lang, (self.base_url, page), method),
         });
-        self.build(format!("offer-{}-accepted", offer.id), wish.into(), content)
+        content
     }
 
     /// After a decline or an expiry: the wish waits on (or is paused) with its place.

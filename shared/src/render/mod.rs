@@ -365,6 +365,7 @@ mod tests {
             OfferStatus::Declined,
             OfferStatus::Expired,
             OfferStatus::Withdrawn,
+            OfferStatus::Returned,
         ] {
             used.insert(format!("offer_gone_{}", s.as_str()));
         }

@@ -318,6 +318,62 @@ pub fn offer_page(
     json!({"title": title, "paragraphs": paragraphs, "notice": notice, "details": details, "buttons": buttons, "home": true, "lang_switch": lang_switch})
 }
 
+/// The page of a booked appointment (`/a/{token}`): its details, the calendar file, and, while
+/// it is still to come, "give it back" (with `choice`, only that button: the page a link opens
+/// asks before anything changes). `title_key` names what was just done.
+#[must_use]
+pub fn appointment_page(
+    offer: &Offer,
+    status: crate::domain::offer::AppointmentStatus,
+    catalog: &Catalog,
+    page: OfferPage<'_>,
+) -> serde_json::Value {
+    use crate::domain::offer::AppointmentStatus;
+    let OfferPage {
+        token,
+        lang,
+        title_key,
+        choice,
+    } = page;
+    let t = texts(lang);
+    let base = format!("/a/{token}");
+    let (title, paragraphs, buttons) = match status {
+        AppointmentStatus::Booked => {
+            let paragraphs = if choice.is_some() {
+                vec![t.get("appointment_confirm_return").to_owned()]
+            } else {
+                vec![t.get("appointment_booked_intro").to_owned()]
+            };
+            let button = json!({"label": t.get("appointment_return"), "action": format!("{base}/return?lang={}", lang.code()), "class": "danger", "hint": t.get("appointment_return_hint")});
+            (
+                t.get(title_key.unwrap_or("appointment_title")),
+                paragraphs,
+                vec![button],
+            )
+        }
+        AppointmentStatus::Returned => (
+            t.get("appointment_returned_title"),
+            vec![t.get("appointment_returned_intro").to_owned()],
+            vec![],
+        ),
+        AppointmentStatus::Past => (
+            t.get("appointment_past_title"),
+            vec![t.get("appointment_past_intro").to_owned()],
+            vec![],
+        ),
+    };
+    let links = if status == AppointmentStatus::Returned {
+        vec![]
+    } else {
+        vec![
+            json!({"href": format!("{base}/calendar.ics"), "label": t.get("appointment_calendar")}),
+        ]
+    };
+    let lang_switch = format!("{base}?lang={}", lang.other().code());
+    json!({"title": title, "paragraphs": paragraphs, "details": offer_rows(offer, catalog, lang),
+        "buttons": buttons, "links": links, "home": true, "lang_switch": lang_switch})
+}
+
 /// The clerks' statistics page: queue length per office and service, then the offer figures.
 #[must_use]
 pub fn stats_page(

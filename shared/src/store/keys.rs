@@ -157,12 +157,14 @@ pub fn released_sk(office: &OfficeId, service: &ServiceId, window: Window) -> St
 /// What a link token opens (`kind` of a `TOKEN#` item).
 pub const LINK_WISH: &str = "wish";
 pub const LINK_OFFER: &str = "offer";
+pub const LINK_APPOINTMENT: &str = "appointment";
 
 #[must_use]
 pub fn link_kind(kind: crate::domain::outbox::LinkKind) -> &'static str {
     match kind {
         crate::domain::outbox::LinkKind::Wish => LINK_WISH,
         crate::domain::outbox::LinkKind::Offer => LINK_OFFER,
+        crate::domain::outbox::LinkKind::Appointment => LINK_APPOINTMENT,
     }
 }
 /// The states of an outbox mail (`status` of a `MAIL#` item).

@@ -43,7 +43,8 @@ impl Store {
         Ok(record.await?.map(OfferRecord::into_offer))
     }
 
-    /// open → accepted: the slot is booked for the wish, the wish fulfilled.
+    /// open → accepted: the slot is booked for the wish, the wish fulfilled (and kept until
+    /// the retention time after the appointment).
     pub async fn accept_offer(
         &self,
         offer: &Offer,
@@ -57,12 +58,29 @@ impl Store {
         let mut items = vec![
             close,
             book,
-            self.end_wish_update(wish, WishStatus::Fulfilled, now)?,
+            self.end_wish_update_kept_from(wish, WishStatus::Fulfilled, now, offer.start)?,
         ];
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter("accepted").await;
         Ok(())
+    }
+
+    /// accepted → returned: the slot the offer booked is free again (its stream record sends it
+    /// to the queue as a released slot), the confirmation mail and `AppointmentReturned` into
+    /// the outbox. `Conflict` when the offer or its slot changed meanwhile.
+    pub async fn return_appointment(
+        &self,
+        offer: &Offer,
+        now: DateTime<Utc>,
+        out: &Effects,
+    ) -> Result<(), StoreError> {
+        let v = Values::at(now).offer(offer);
+        let items = vec![
+            self.guarded(Write::OfferReturned, offer_key(&offer.id), &v)?,
+            self.guarded(Write::SlotReturned, slot_key(&offer.slot), &v)?,
+        ];
+        self.commit(items, out, now).await
     }
 
     /// open → declined or expired: the wish waits again with its place, the slot is free again.

@@ -162,6 +162,18 @@ impl Store {
         status: WishStatus,
         now: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.end_wish_update_kept_from(wish, status, now, now)
+    }
+
+    /// As [`Store::end_wish_update`], its retention counted from `kept_from` (a fulfilled
+    /// wish: from its appointment, whose page, reminder and give-back need its address).
+    pub(super) fn end_wish_update_kept_from(
+        &self,
+        wish: &Wish,
+        status: WishStatus,
+        now: DateTime<Utc>,
+        kept_from: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
         // An unconfirmed wish was never in line: nothing of it is kept longer than it would
         // have been kept anyway.
         let keep = if wish.status == WishStatus::Pending {
@@ -172,7 +184,7 @@ impl Store {
         let v = Values::at(now)
             .wish(wish)
             .with(":to", s(status.as_str()))
-            .with(":ended", n(epoch(now + keep)));
+            .with(":ended", n(epoch(kept_from.max(now) + keep)));
         self.guarded(Write::WishEnded, wish_key(&wish.id), &v)
     }
 

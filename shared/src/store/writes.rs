@@ -58,6 +58,10 @@ pub(super) enum Write {
     WishKept,
     /// open → accepted, before the deadline.
     OfferAccepted,
+    /// accepted → returned: the citizen gave the appointment back.
+    OfferReturned,
+    /// booked → free, for the offer that booked it (an appointment given back).
+    SlotReturned,
     /// open → `:to`.
     OfferClosed,
     /// A due mail or event taken over for one more attempt, if nobody took it first.
@@ -90,6 +94,7 @@ impl Write {
             | Write::SlotBooked
             | Write::SlotFreed
             | Write::SlotReleased
+            | Write::SlotReturned
             | Write::SlotUnclaimed => Table::Slots,
             _ => Table::Wishes,
         }
@@ -171,6 +176,14 @@ impl Write {
             Write::OfferAccepted => (
                 "SET #status = :accepted, closed_at = :now REMOVE gsi1pk, gsi1sk",
                 Some("#status = :open AND deadline > :now"),
+            ),
+            Write::OfferReturned => (
+                "SET #status = :returned, returned_at = :now",
+                Some("#status = :accepted"),
+            ),
+            Write::SlotReturned => (
+                "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE wish, offer, unclaimed_at",
+                Some("#status = :booked AND offer = :offer"),
             ),
             Write::OfferClosed => (
                 "SET #status = :to, closed_at = :now REMOVE gsi1pk, gsi1sk",
@@ -384,7 +397,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 29] = [
+    const ALL: [Write; 31] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -403,6 +416,8 @@ mod tests {
         Write::WishReminded,
         Write::WishKept,
         Write::OfferAccepted,
+        Write::OfferReturned,
+        Write::SlotReturned,
         Write::OfferClosed,
         Write::OutboxClaimed,
         Write::MailSent,

@@ -12,6 +12,7 @@
 
 mod accessibility;
 mod api;
+mod appointment;
 mod challenge;
 mod concurrency;
 mod events;
