@@ -61,6 +61,7 @@ mod prelude {
 pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, OwedEvent};
 pub use crate::domain::stats::{QueueStat, Stats};
 pub use limits::{AddressBook, LimitKey};
+pub use offers::OfferCommit;
 pub use outbox::{DueMail, FeedEvent};
 pub use queue::{ListCursor, QueueEntry};
 pub use slots::UpsertOutcome;

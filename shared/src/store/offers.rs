@@ -2,16 +2,28 @@
 
 use super::prelude::*;
 
+/// What became of an offer transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferCommit {
+    Made,
+    /// The slot is no longer free as read (or something else failed): read it again.
+    SlotChanged,
+    /// Only the wish's condition failed: the slot is still free for the next in line.
+    WishTaken,
+}
+
 impl Store {
     /// The offer transaction: slot free → offered, wish waiting → offered, offer and its link
-    /// created, offer mail into the outbox. `Conflict` when the slot or wish changed meanwhile.
+    /// created, offer mail into the outbox. When a condition does not hold it says whose: the
+    /// slot's (taken or changed meanwhile) or the wish's (it holds another offer, declined this
+    /// slot, or left the line), so matching knows what to read again.
     pub async fn create_offer(
         &self,
         offer: &Offer,
         token: &TokenHash,
         out: &Effects,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<OfferCommit, StoreError> {
         let v = Values::at(now).offer(offer);
         let slot = self.guarded(Write::SlotOffered, slot_key(&offer.slot), &v)?;
         let wish = self.guarded(Write::WishOffered, wish_key(&offer.wish), &v)?;
@@ -35,7 +47,15 @@ impl Store {
             )?,
             self.put(&self.wishes, item(&token_record)?, true)?,
         ];
-        self.commit(items, out, now).await
+        let mut items = items;
+        items.extend(self.outbox_put(out, now)?);
+        Ok(match self.transact_or_failed(items, None).await? {
+            Ok(()) => OfferCommit::Made,
+            // The slot's condition is the first item, the wish's the second.
+            Err(failed) if failed.contains(&0) => OfferCommit::SlotChanged,
+            Err(failed) if failed == [1] => OfferCommit::WishTaken,
+            Err(_) => OfferCommit::SlotChanged,
+        })
     }
 
     pub async fn get_offer(&self, id: &OfferId) -> Result<Option<Offer>, StoreError> {

@@ -213,6 +213,19 @@ impl Store {
         items: Vec<TransactWriteItem>,
         token: Option<String>,
     ) -> Result<(), StoreError> {
+        match self.transact_or_failed(items, token).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    /// As [`Store::transact`], saying which items' conditions did not hold (their positions in
+    /// `items`) instead of a bare conflict: `Ok(Err(positions))`.
+    pub(super) async fn transact_or_failed(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: Option<String>,
+    ) -> Result<Result<(), Vec<usize>>, StoreError> {
         let mut delay = std::time::Duration::from_millis(20);
         for attempt in 0..6 {
             let result = self
@@ -223,7 +236,7 @@ impl Store {
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(Ok(())),
                 Err(SdkError::ServiceError(e)) => {
                     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
                     match e.err() {
@@ -233,8 +246,15 @@ impl Store {
                                 .iter()
                                 .filter_map(|r| r.code())
                                 .collect();
-                            if codes.contains(&"ConditionalCheckFailed") {
-                                return Err(StoreError::Conflict);
+                            let failed: Vec<usize> = c
+                                .cancellation_reasons()
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                                .map(|(i, _)| i)
+                                .collect();
+                            if !failed.is_empty() {
+                                return Ok(Err(failed));
                             }
                             if attempt == 5 {
                                 return Err(StoreError::Unavailable {
