@@ -116,6 +116,35 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
          are. Prices: eu-central-1 list prices of 2025.\n",
         memory_gb * 1000.0
     );
+    let city = priced(out, &steps, offers, memory_gb, 1.0);
+    let _ = writeln!(
+        out,
+        "\n#### The same bill for a city ten times larger\n\n500 000 waiting wishes, 20 000 offers and \
+         20 000 new wishes a day: every step ten times as often, each at the units measured above \
+         (an offer costs the same at any depth, the depth table's ratio); the rescan still runs \
+         every 5 minutes. What grows: mails (SES stays the largest item), `DynamoDB` writes and \
+         Lambda, each tenfold; what stays: the cost of one offer, of one submission and of a \
+         rescan run, and the per-table and per-function set-up (no capacity to provision, nothing \
+         that scales with the queue's length).\n"
+    );
+    let larger = priced(out, &steps, offers, memory_gb, 10.0);
+    let _ = writeln!(
+        out,
+        "\nTen times the city costs {:.1} times as much (${city:.2} → ${larger:.2} a month).",
+        larger / city
+    );
+    let _ = writeln!(
+        out,
+        "\nThe free tiers (Lambda 400 000 GB-s and 1 M requests a month; SES 3 000 messages a \
+         month in the first year) are not deducted. Storage of the tables (a few hundred MB at most) and \
+         the CloudWatch logs and alarms are extra and small."
+    );
+}
+
+/// The per-day steps priced per month, `scale` times as often (the rescan's schedule stays):
+/// writes the two tables and answers the month's total.
+#[allow(clippy::many_single_char_names)]
+fn priced(out: &mut String, steps: &[Step<'_>], offers: f64, memory_gb: f64, scale: f64) -> f64 {
     let _ = writeln!(
         out,
         "| step | per day | RRU each | WRU each | mails each | events each | Lambda ms each |"
@@ -123,7 +152,12 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
     let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|");
     let (mut rru, mut wru, mut mails, mut events, mut gb_s, mut invocations, mut http) =
         (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for st in &steps {
+    for st in steps {
+        let per_day = if st.name == "rescan" {
+            st.per_day
+        } else {
+            st.per_day * scale
+        };
         #[allow(clippy::cast_precision_loss)]
         let n = st.count.max(1) as f64;
         let mut r_each = 0.0;
@@ -149,22 +183,22 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
         let _ = writeln!(
             out,
             "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
-            st.name, st.per_day, r_each, w_each, m_each, e_each, st.ms
+            st.name, per_day, r_each, w_each, m_each, e_each, st.ms
         );
-        rru += st.per_day * r_each;
-        wru += st.per_day * w_each;
-        mails += st.per_day * m_each;
-        events += st.per_day * e_each;
-        gb_s += st.per_day * st.ms / 1000.0 * memory_gb;
-        invocations += st.per_day;
+        rru += per_day * r_each;
+        wru += per_day * w_each;
+        mails += per_day * m_each;
+        events += per_day * e_each;
+        gb_s += per_day * st.ms / 1000.0 * memory_gb;
+        invocations += per_day;
         if st.http {
-            http += st.per_day;
+            http += per_day;
         }
     }
     // slot-release: one run and one PutEvents per offered slot (a few ms of work).
-    invocations += offers;
-    events += offers;
-    gb_s += offers * 0.010 * memory_gb;
+    invocations += offers * scale;
+    events += offers * scale;
+    gb_s += offers * scale * 0.010 * memory_gb;
     let month = 30.0;
     let lines = [
         ("Lambda compute", gb_s * month, "GB-s", price::LAMBDA_GB_S),
@@ -198,10 +232,5 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
         total += q * p;
     }
     let _ = writeln!(out, "| **total** | | | **${total:.2}** |");
-    let _ = writeln!(
-        out,
-        "\nThe free tiers (Lambda 400 000 GB-s and 1 M requests a month; SES 3 000 messages a \
-         month in the first year) are not deducted. Storage of the tables (a few hundred MB at most) and \
-         the CloudWatch logs and alarms are extra and small."
-    );
+    total
 }
