@@ -42,15 +42,7 @@ async fn a_booked_appointment_given_back_goes_to_the_next_wish_and_the_calendar_
     assert_eq!(appointment["slot"]["id"], "give-back-wed");
     assert_eq!(appointment["slots"].as_array().unwrap().len(), 1);
     assert_eq!(appointment["earlier"], false);
-    let html = env
-        .http
-        .get(&page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = env.get_html(&page).await;
     assert!(
         html.contains("Termin zurückgeben"),
         "the page offers to give it back"

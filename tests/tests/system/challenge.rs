@@ -23,6 +23,13 @@ async fn spawn(mode: ChallengeMode) -> TestEnv {
     .await
 }
 
+/// Posts `wish`, expects the proof refused, and answers what `fields.altcha` says.
+async fn refused(env: &TestEnv, wish: &Value) -> String {
+    let (status, body) = env.post_json("/api/wishes", wish).await;
+    assert_eq!(status, 403, "{body}");
+    body["fields"]["altcha"].as_str().unwrap().to_owned()
+}
+
 /// A challenge from the API, solved as the widget solves it: the payload it sends.
 async fn solved(env: &TestEnv) -> String {
     let (status, c) = env.get_json("/api/challenge").await;
@@ -48,12 +55,9 @@ async fn an_enforced_proof_of_work_is_taken_once_and_a_replay_is_refused() {
     let (anna, bob) = (env.email("anna"), env.email("bob"));
 
     // Without a proof: refused, nothing stored, no mail.
-    let (status, body) = env.post_json("/api/wishes", &wish(&bob)).await;
-    assert_eq!(status, 403, "{body}");
     assert!(
-        body["fields"]["altcha"]
-            .as_str()
-            .unwrap()
+        refused(&env, &wish(&bob))
+            .await
             .contains("GET /api/challenge")
     );
 
@@ -70,14 +74,9 @@ async fn an_enforced_proof_of_work_is_taken_once_and_a_replay_is_refused() {
     assert_eq!(env.mails_to(&anna).await.len(), 1, "anna's confirmation");
 
     // The same solution again, for another address: refused.
-    let (status, body) = env
-        .post_json("/api/wishes", &with_proof(wish(&bob), &proof))
-        .await;
-    assert_eq!(status, 403, "{body}");
     assert!(
-        body["fields"]["altcha"]
-            .as_str()
-            .unwrap()
+        refused(&env, &with_proof(wish(&bob), &proof))
+            .await
             .contains("already used")
     );
 
@@ -87,28 +86,18 @@ async fn an_enforced_proof_of_work_is_taken_once_and_a_replay_is_refused() {
         serde_json::from_slice(&engine.decode(solved(&env).await).unwrap()).unwrap();
     forged["number"] = json!(forged["number"].as_u64().unwrap() ^ 1);
     let forged = engine.encode(forged.to_string());
-    let (status, body) = env
-        .post_json("/api/wishes", &with_proof(wish(&bob), &forged))
-        .await;
-    assert_eq!(status, 403, "{body}");
     assert!(
-        body["fields"]["altcha"]
-            .as_str()
-            .unwrap()
+        refused(&env, &with_proof(wish(&bob), &forged))
+            .await
             .contains("does not solve")
     );
 
     // One solved too long ago: expired (the clock the deadlines use).
     let old = solved(&env).await;
     env.system.deps.clock.advance(31);
-    let (status, body) = env
-        .post_json("/api/wishes", &with_proof(wish(&bob), &old))
-        .await;
-    assert_eq!(status, 403, "{body}");
     assert!(
-        body["fields"]["altcha"]
-            .as_str()
-            .unwrap()
+        refused(&env, &with_proof(wish(&bob), &old))
+            .await
             .contains("expired")
     );
     assert!(env.mails_to(&bob).await.is_empty(), "nothing reached bob");
@@ -212,34 +201,16 @@ async fn without_javascript_the_enforced_form_says_why_and_which_office_takes_th
         assert_eq!(r.headers()["cache-control"], "public, max-age=86400");
         assert!(!r.bytes().await.unwrap().is_empty());
     }
-    let r = env
-        .http
-        .get(env.url("/assets/altcha/../init.js"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let r = env
-        .http
-        .get(env.url("/assets/altcha/main.js"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    for other in ["/assets/altcha/../init.js", "/assets/altcha/main.js"] {
+        let r = env.http.get(env.url(other)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{other}");
+    }
 }
 
 #[tokio::test]
 async fn a_monitored_proof_is_checked_but_never_refuses_and_off_asks_for_none() {
     let env = spawn(ChallengeMode::Monitor).await;
-    let html = env
-        .http
-        .get(env.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = env.get_html("/").await;
     assert!(html.contains("<altcha-widget"), "the form solves it");
     assert!(!html.contains("<noscript>"), "and works without JavaScript");
     let (status, body) = env
@@ -255,15 +226,7 @@ async fn a_monitored_proof_is_checked_but_never_refuses_and_off_asks_for_none() 
     }
 
     let env = spawn(ChallengeMode::Off).await;
-    let html = env
-        .http
-        .get(env.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = env.get_html("/").await;
     assert!(!html.contains("altcha"), "no widget, no script");
     assert!(!html.contains("<script"));
     let (status, body) = env

@@ -104,6 +104,12 @@ impl TestEnv {
         answered("POST", url, r).await
     }
 
+    /// The page at `url` as a browser gets it (HTML).
+    pub async fn get_html(&self, url: &str) -> String {
+        let r = self.http.get(self.url(url)).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     pub async fn get_json(&self, url: &str) -> (u16, Value) {
         let r = self
             .http
