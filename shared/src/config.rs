@@ -80,6 +80,9 @@ pub struct Config {
     pub mail_retry_for: Duration,
     /// The proof of work asked of a submission.
     pub challenge: ChallengeSettings,
+    /// How long before a booked appointment its reminder goes out (`APPOINTMENT_REMINDER_DAYS`,
+    /// 2); an appointment booked less than that ahead gets none.
+    pub appointment_reminder: Duration,
 }
 
 /// The proof of work on wish submissions (ALTCHA).
@@ -135,7 +138,7 @@ impl Config {
     /// `MAX_OPT_IN_MAILS_PER_EMAIL_SERVICE_DAY` (2), `MAX_SUBMISSIONS_PER_CLIENT_HOUR` (60),
     /// `ACCESSIBILITY_CONTACT` (an address; `MAIL_FROM` when unset), `FEED_SETTLE_SECONDS` (30),
     /// `MAIL_RETRY_HOURS` (24), `SUPPRESS_DAYS` (30), `LIMITS_KEY` (submit-wish and match-offers),
-    /// `CHALLENGE_MODE` (`off`), `CHALLENGE_MAX_NUMBER` (100 000).
+    /// `CHALLENGE_MODE` (`off`), `CHALLENGE_MAX_NUMBER` (100 000), `APPOINTMENT_REMINDER_DAYS` (2).
     /// `ORIGIN_SECRET` (submit-wish and respond-offer, behind CloudFront).
     ///
     /// # Errors
@@ -220,6 +223,7 @@ impl Config {
         let challenge = challenge(get("CHALLENGE_MODE"), &number, limits_key.is_some())?;
         Ok(Self {
             challenge,
+            appointment_reminder: Duration::days(number("APPOINTMENT_REMINDER_DAYS", 2)?),
             limits_key,
             origin_secret,
             feed_settle,

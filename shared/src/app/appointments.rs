@@ -23,6 +23,39 @@ pub async fn appointment_by_token(
     Ok((offer, wish, token))
 }
 
+/// The rescan's part: the reminder of each booked appointment whose time has come, once (the
+/// reminder's commit takes the appointment off the list). `true` when this call sent it.
+///
+/// # Errors
+/// The store's errors.
+pub(super) async fn remind(
+    deps: &Deps,
+    catalog: &crate::domain::Catalog,
+    offer: &Offer,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, AppError> {
+    let booked = offer.appointment(now) == Some(crate::domain::offer::AppointmentStatus::Booked);
+    let wish = deps.store.get_wish(&offer.wish, now).await?;
+    // Nothing to remind of (it has begun), or nobody to write to: off the list without a mail.
+    let out = match wish.filter(|_| booked) {
+        Some(wish) => Effects::mail(
+            deps.mails(catalog, now)
+                .appointment_reminder(offer, &wish)?,
+            Vec::new(),
+        ),
+        None => Effects::events(
+            format!("offer-{}-appointment-reminder", offer.id),
+            Vec::new(),
+        ),
+    };
+    let mailed = out.mail.is_some();
+    match deps.store.remind_appointment(offer, now, &out).await {
+        Ok(()) => Ok(mailed),
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `POST /a/{token}/return`: the citizen cannot come. The slot is free again and goes to the
 /// queue at once (its stream record is a released slot's), `AppointmentReturned` is published,
 /// and the confirmation mail carries the calendar file that takes it out of the calendar. A

@@ -42,7 +42,12 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     let catalog = deps.catalog().await?;
     let mail = deps.mails(&catalog, now).accepted(&offer, &wish)?;
     let out = Effects::mail(mail, change.events);
-    match deps.store.accept_offer(&offer, &wish, now, &out).await {
+    let remind_at = offer.reminder_at(deps.config.appointment_reminder, now);
+    match deps
+        .store
+        .accept_offer(&offer, &wish, (now, remind_at), &out)
+        .await
+    {
         Ok(()) => {
             deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
             tracing::info!(offer_id = %offer.id, "offer accepted");

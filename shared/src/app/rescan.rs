@@ -23,6 +23,8 @@ pub struct RescanReport {
     pub offers_made: usize,
     pub wishes_reminded: usize,
     pub wishes_expired: usize,
+    /// Booked appointments whose reminder went out.
+    pub appointments_reminded: usize,
     /// Items that failed (logged); the next run tries them again.
     pub failures: usize,
 }
@@ -131,6 +133,14 @@ pub async fn rescan(deps: &Deps) -> Result<RescanReport, AppError> {
             Ok(Some(AgeStep::Expire)) => report.wishes_expired += 1,
             Ok(_) => {}
             Err(e) => report.failed(&e, "wish", id.as_ref()),
+        }
+    }
+
+    for offer in deps.store.appointments_to_remind(now, 100).await? {
+        match super::appointments::remind(deps, &catalog, &offer, now).await {
+            Ok(true) => report.appointments_reminded += 1,
+            Ok(false) => {}
+            Err(e) => report.failed(&e, "appointment", offer.id.as_ref()),
         }
     }
 

@@ -683,6 +683,16 @@ mod tests {
         );
         let booked = o.accept(now()).unwrap().state;
         assert_eq!(booked.appointment(now()), Some(AppointmentStatus::Booked));
+        // The slot starts three days on: reminded two days before, unless booked within them.
+        let two_days = Duration::days(2);
+        assert_eq!(
+            booked.reminder_at(two_days, now()),
+            Some(booked.start - two_days)
+        );
+        assert_eq!(
+            booked.reminder_at(two_days, booked.start - Duration::hours(47)),
+            None
+        );
         assert_eq!(
             booked.appointment(booked.start),
             Some(AppointmentStatus::Past)

@@ -82,6 +82,18 @@ impl AppointmentStatus {
 }
 
 impl Offer {
+    /// When the reminder of this appointment, accepted at `booked_at`, is due: `before` its
+    /// start, unless it was booked less than that ahead (then none).
+    #[must_use]
+    pub fn reminder_at(
+        &self,
+        before: chrono::Duration,
+        booked_at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let at = self.start - before;
+        (at > booked_at).then_some(at)
+    }
+
     /// What the offer is as an appointment: `None` for one that was never accepted.
     #[must_use]
     pub fn appointment(&self, now: DateTime<Utc>) -> Option<AppointmentStatus> {

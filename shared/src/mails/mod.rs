@@ -239,14 +239,35 @@ impl<'a> Mails<'a> {
     /// (`/a/{token}`: the details, the calendar file again, and giving it back), a fresh token
     /// kept until the retention time after the appointment.
     pub fn accepted(&self, offer: &Offer, wish: &Wish) -> Result<OutgoingMail, RenderError> {
+        self.with_appointment_page(offer, wish, "accepted")
+    }
+
+    /// The reminder before the appointment: its details, its page and the calendar file again.
+    pub fn appointment_reminder(
+        &self,
+        offer: &Offer,
+        wish: &Wish,
+    ) -> Result<OutgoingMail, RenderError> {
+        self.with_appointment_page(offer, wish, "appointment_reminder")
+    }
+
+    /// A mail about a booked appointment (`kind`: its texts and key) with a fresh link to the
+    /// appointment's page, kept until the retention time after the appointment, and the
+    /// calendar file.
+    fn with_appointment_page(
+        &self,
+        offer: &Offer,
+        wish: &Wish,
+        kind: &str,
+    ) -> Result<OutgoingMail, RenderError> {
         let lang = wish.language;
         let t = texts(lang);
         let token = Token::generate();
         let page = self.url(&format!("/a/{}", token.expose()));
-        let mut content =
-            self.about_appointment(offer, lang, "accepted", &page, ics::Method::Publish);
+        let mut content = self.about_appointment(offer, lang, kind, &page, ics::Method::Publish);
         content.action = Some((t.get("accepted_action").to_owned(), page));
-        let mut mail = self.build(format!("offer-{}-accepted", offer.id), wish.into(), content)?;
+        let key = format!("offer-{}-{}", offer.id, kind.replace('_', "-"));
+        let mut mail = self.build(key, wish.into(), content)?;
         mail.tokens.push(LinkToken {
             hash: token.hash(),
             kind: LinkKind::Appointment,

@@ -44,6 +44,8 @@ pub const RELEASED_PREFIX: &str = "RELEASED#";
 
 /// Open offers by deadline.
 pub const OPEN_OFFERS: &str = "OPEN_OFFERS";
+/// Booked appointments whose reminder is still to go out, by when it is due.
+pub const REMIND_DUE: &str = "REMIND_DUE";
 /// Outbox mails by the end of their sender's lease.
 pub const MAIL_DUE: &str = "MAIL_DUE";
 /// Outbox events by the end of their publisher's lease.

@@ -69,11 +69,25 @@ impl Store {
         &self,
         offer: &Offer,
         wish: &Wish,
-        now: DateTime<Utc>,
+        (now, remind_at): (DateTime<Utc>, Option<DateTime<Utc>>),
         out: &Effects,
     ) -> Result<(), StoreError> {
-        let v = Values::at(now).offer(offer);
-        let close = self.guarded(Write::OfferAccepted, offer_key(&offer.id), &v)?;
+        // The offer (the appointment's page) is kept as long as the wish: until the retention
+        // time after the appointment.
+        let v = Values::at(now).offer(offer).with(
+            ":kept",
+            n(epoch(offer.start.max(now) + self.retention.ended)),
+        );
+        let close = match remind_at {
+            Some(at) => {
+                let v = v
+                    .clone()
+                    .with(":rpk", s(keys::REMIND_DUE))
+                    .with(":rsk", s(due_sk(at, &offer.id)));
+                self.guarded(Write::OfferAcceptedToRemind, offer_key(&offer.id), &v)?
+            }
+            None => self.guarded(Write::OfferAccepted, offer_key(&offer.id), &v)?,
+        };
         let book = self.guarded(Write::SlotBooked, slot_key(&offer.slot), &v)?;
         let mut items = vec![
             close,
@@ -151,6 +165,32 @@ impl Store {
             .into_iter()
             .map(|item| Ok(serde_dynamo::from_item::<_, OfferRecord>(item)?.into_offer()))
             .collect()
+    }
+
+    /// Booked appointments whose reminder is due by `now`, at most `limit`.
+    pub async fn appointments_to_remind(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Offer>, StoreError> {
+        self.gsi_due(keys::REMIND_DUE, &ts(now), limit)
+            .await?
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, OfferRecord>(item)?.into_offer()))
+            .collect()
+    }
+
+    /// The appointment's reminder committed with its mail (`out`), once: `Conflict` when it
+    /// went out already or the appointment was given back meanwhile.
+    pub async fn remind_appointment(
+        &self,
+        offer: &Offer,
+        now: DateTime<Utc>,
+        out: &Effects,
+    ) -> Result<(), StoreError> {
+        let v = Values::at(now).offer(offer);
+        let item = self.guarded(Write::AppointmentReminded, offer_key(&offer.id), &v)?;
+        self.commit(vec![item], out, now).await
     }
 
     pub(super) fn close_offer_update(

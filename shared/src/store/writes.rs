@@ -58,6 +58,10 @@ pub(super) enum Write {
     WishKept,
     /// open → accepted, before the deadline.
     OfferAccepted,
+    /// open → accepted, with its reminder due at `:rsk`.
+    OfferAcceptedToRemind,
+    /// The appointment's reminder went out: off the list.
+    AppointmentReminded,
     /// accepted → returned: the citizen gave the appointment back.
     OfferReturned,
     /// booked → free, for the offer that booked it (an appointment given back).
@@ -174,11 +178,19 @@ impl Write {
                 Some("#status = :from AND attribute_exists(reminded_at)"),
             ),
             Write::OfferAccepted => (
-                "SET #status = :accepted, closed_at = :now REMOVE gsi1pk, gsi1sk",
+                "SET #status = :accepted, closed_at = :now, expires_at = :kept REMOVE gsi1pk, gsi1sk",
                 Some("#status = :open AND deadline > :now"),
             ),
+            Write::OfferAcceptedToRemind => (
+                "SET #status = :accepted, closed_at = :now, expires_at = :kept, gsi1pk = :rpk, gsi1sk = :rsk",
+                Some("#status = :open AND deadline > :now"),
+            ),
+            Write::AppointmentReminded => (
+                "SET reminded_at = :now REMOVE gsi1pk, gsi1sk",
+                Some("#status = :accepted AND attribute_not_exists(reminded_at)"),
+            ),
             Write::OfferReturned => (
-                "SET #status = :returned, returned_at = :now",
+                "SET #status = :returned, returned_at = :now REMOVE gsi1pk, gsi1sk",
                 Some("#status = :accepted"),
             ),
             Write::SlotReturned => (
@@ -397,7 +409,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 31] = [
+    const ALL: [Write; 33] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -416,6 +428,8 @@ mod tests {
         Write::WishReminded,
         Write::WishKept,
         Write::OfferAccepted,
+        Write::OfferAcceptedToRemind,
+        Write::AppointmentReminded,
         Write::OfferReturned,
         Write::SlotReturned,
         Write::OfferClosed,
@@ -490,6 +504,9 @@ mod tests {
             .with(":fsk", s("x"))
             .with(":until", n(1))
             .with(":queued", AttributeValue::L(vec![]))
+            .with(":kept", n(1))
+            .with(":rpk", s("x"))
+            .with(":rsk", s("x"))
             .name("#day", "d")
             .name("#field", "f");
         for write in ALL {

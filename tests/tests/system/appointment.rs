@@ -198,3 +198,61 @@ async fn an_appointment_that_has_begun_cannot_be_given_back_and_an_offer_link_is
     let (_, slot) = env.admin(Method::GET, "/admin/slots/past-thu", None).await;
     assert_eq!(slot["status"], "booked");
 }
+
+#[tokio::test]
+async fn a_booked_appointment_is_reminded_once_two_days_before_and_a_short_notice_one_not() {
+    let env = TestEnv::spawn().await;
+    let (anna, bob) = (env.email("anna"), env.email("bob"));
+    env.confirmed_wish(&anna, json!({"mon": [9]})).await;
+    env.confirmed_wish(&bob, json!({"mon": [10]})).await;
+    let anna_start = next_local(chrono::Weekday::Mon, 9, 0, 6);
+    let bob_start = crate::helpers::parse_time(&anna_start) + chrono::Duration::hours(1);
+    let book = |id: &'static str, start: String, who: String| {
+        let env = &env;
+        async move {
+            env.put_slots(&json!([{"id": id, "office": "bilk", "service": "id-card",
+                "start": start, "minutes": 15, "status": "free"}]))
+                .await;
+            env.settle().await;
+            let offer = env
+                .mails_to(&who)
+                .await
+                .into_iter()
+                .find(|m| m.subject.starts_with("Terminangebot"));
+            let offer = page_link(&offer.expect("an offer"), "/o/");
+            let (_, accepted) = env.click(&format!("{offer}/accept")).await;
+            assert_eq!(accepted["status"], "accepted");
+            env.settle().await;
+        }
+    };
+    // Anna books six days or more ahead; Bob, on the same day, only the day before.
+    book("remind-anna", anna_start, anna.clone()).await;
+    let day_before = bob_start - chrono::Duration::days(1) - chrono::Utc::now();
+    env.system.deps.clock.advance(day_before.num_minutes());
+    book("remind-bob", bob_start.to_rfc3339(), bob.clone()).await;
+
+    // Anna's reminder is due (two days before): once, with her appointment's page and file.
+    assert_eq!(
+        env.system.rescan().await.unwrap()["appointments_reminded"],
+        1
+    );
+    assert_eq!(
+        env.system.rescan().await.unwrap()["appointments_reminded"],
+        0
+    );
+    env.settle().await;
+    let reminders = |mails: Vec<local_runner::devmail::DevMail>| {
+        mails
+            .into_iter()
+            .filter(|m| m.subject.starts_with("Erinnerung an Ihren Termin"))
+            .collect::<Vec<_>>()
+    };
+    let anna_reminders = reminders(env.mails_to(&anna).await);
+    assert_eq!(anna_reminders.len(), 1);
+    assert_eq!(anna_reminders[0].attachments, ["termin.ics"]);
+    let (_, page) = env.get_json(&page_link(&anna_reminders[0], "/a/")).await;
+    assert_eq!(page["status"], "booked");
+    assert_eq!(page["slot"]["id"], "remind-anna");
+    // Bob booked less than two days ahead: no reminder.
+    assert!(reminders(env.mails_to(&bob).await).is_empty());
+}
