@@ -35,9 +35,13 @@ pub(super) async fn remind(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, AppError> {
     let booked = offer.appointment(now) == Some(crate::domain::offer::AppointmentStatus::Booked);
-    let wish = deps.store.get_wish(&offer.wish, now).await?;
+    let wish = if booked {
+        deps.store.get_wish(&offer.wish, now).await?
+    } else {
+        None
+    };
     // Nothing to remind of (it has begun), or nobody to write to: off the list without a mail.
-    let out = match wish.filter(|_| booked) {
+    let out = match wish {
         Some(wish) => Effects::mail(
             deps.mails(catalog, now)
                 .appointment_reminder(offer, &wish)?,
@@ -80,8 +84,5 @@ pub async fn return_appointment(deps: &Deps, token: &str) -> Result<Offer, AppEr
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
-    deps.store
-        .get_offer(&offer.id)
-        .await?
-        .ok_or(AppError::NotFound)
+    super::offers::reread(deps, &offer).await
 }

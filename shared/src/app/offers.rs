@@ -23,7 +23,8 @@ pub async fn wish_language(deps: &Deps, offer: &Offer) -> Option<crate::domain::
     wish.ok().flatten().map(|w| w.language)
 }
 
-async fn reread(deps: &Deps, offer: &Offer) -> Result<Offer, AppError> {
+/// The offer as it is now (after a change, or after losing a race to one).
+pub(super) async fn reread(deps: &Deps, offer: &Offer) -> Result<Offer, AppError> {
     deps.store
         .get_offer(&offer.id)
         .await?

@@ -140,12 +140,12 @@ async fn cancel_from_offer(visit: Visit, Path(token): Path<String>) -> Response 
 async fn appointment_answer(
     visit: &Visit,
     token: &str,
-    result: Result<Offer, AppError>,
+    result: Result<(Offer, Option<Language>), AppError>,
     (title_key, choice): (Option<&str>, Option<&str>),
 ) -> Response {
     let json = visit.wants_json();
-    let offer = match result {
-        Ok(offer) => offer,
+    let (offer, wish_lang) = match result {
+        Ok(found) => found,
         Err(e) => return error_response(&e, visit.language(None), json),
     };
     let Some(status) = offer.appointment(visit.deps.clock.now()) else {
@@ -154,7 +154,7 @@ async fn appointment_answer(
     if json {
         return Json(appointment_json(&offer, status)).into_response();
     }
-    let lang = visit.language(app::wish_language(&visit.deps, &offer).await);
+    let lang = visit.language(wish_lang);
     let catalog = match visit.deps.catalog().await {
         Ok(c) => c,
         Err(e) => return error_response(&e, lang, false),
@@ -172,20 +172,28 @@ async fn appointment_answer(
     )
 }
 
+/// The appointment behind the link with its wish's language (one read of each).
+async fn appointment_by_link(
+    visit: &Visit,
+    token: &str,
+) -> Result<(Offer, Option<Language>), AppError> {
+    let (offer, wish, _) = app::appointment_by_token(&visit.deps, token).await?;
+    Ok((offer, wish.map(|w| w.language)))
+}
+
 async fn appointment_page(visit: Visit, Path(token): Path<String>) -> Response {
-    let result = app::appointment_by_token(&visit.deps, &token).await;
-    appointment_answer(&visit, &token, result.map(|(o, _, _)| o), (None, None)).await
+    let result = appointment_by_link(&visit, &token).await;
+    appointment_answer(&visit, &token, result, (None, None)).await
 }
 
 /// `GET /a/{token}/return`: asks before giving the appointment back (a link changes nothing).
 async fn choose_return(visit: Visit, Path(token): Path<String>) -> Response {
-    let result = app::appointment_by_token(&visit.deps, &token).await;
-    let choice = (None, Some("return"));
-    appointment_answer(&visit, &token, result.map(|(o, _, _)| o), choice).await
+    let result = appointment_by_link(&visit, &token).await;
+    appointment_answer(&visit, &token, result, (None, Some("return"))).await
 }
 
 async fn return_appointment(visit: Visit, Path(token): Path<String>) -> Response {
-    let result = app::return_appointment(&visit.deps, &token).await;
+    let result = answered(&visit, app::return_appointment(&visit.deps, &token).await).await;
     appointment_answer(&visit, &token, result, (None, None)).await
 }
 

@@ -160,11 +160,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<Offer>, StoreError> {
-        self.gsi_due(OPEN_OFFERS, &ts(now), limit)
-            .await?
-            .into_iter()
-            .map(|item| Ok(serde_dynamo::from_item::<_, OfferRecord>(item)?.into_offer()))
-            .collect()
+        self.offers_due(OPEN_OFFERS, now, limit).await
     }
 
     /// Booked appointments whose reminder is due by `now`, at most `limit`.
@@ -173,7 +169,17 @@ impl Store {
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<Offer>, StoreError> {
-        self.gsi_due(keys::REMIND_DUE, &ts(now), limit)
+        self.offers_due(keys::REMIND_DUE, now, limit).await
+    }
+
+    /// The offers on the due list `list` (an index partition) whose time is `now` or earlier.
+    async fn offers_due(
+        &self,
+        list: &str,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Offer>, StoreError> {
+        self.gsi_due(list, &ts(now), limit)
             .await?
             .into_iter()
             .map(|item| Ok(serde_dynamo::from_item::<_, OfferRecord>(item)?.into_offer()))
