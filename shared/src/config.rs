@@ -1,6 +1,6 @@
 //! Configuration from the environment, checked once at start-up.
 
-use crate::domain::{ChallengeMode, Email, OfferTiming, WishAge};
+use crate::domain::{ChallengeMode, Email, OfferTiming, QuietHours, WishAge};
 use chrono::Duration;
 use std::fmt;
 
@@ -205,6 +205,11 @@ impl Config {
             hold: Duration::hours(number("OFFER_HOLD_HOURS", 24)?),
             before_start: Duration::hours(number("OFFER_DEADLINE_BEFORE_START_HOURS", 2)?),
             min_response: Duration::minutes(number("OFFER_MIN_RESPONSE_MINUTES", 60)?),
+            quiet: match get("QUIET_HOURS") {
+                None => OfferTiming::default().quiet,
+                Some(text) => QuietHours::parse(&text)
+                    .map_err(|e| ConfigError::Invalid("QUIET_HOURS", e.to_string()))?,
+            },
         };
         let wish_age = WishAge {
             max_age: Duration::days(number("WISH_MAX_AGE_DAYS", 90)?),

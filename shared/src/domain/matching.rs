@@ -1,9 +1,10 @@
 //! The matching rule: which wish gets a free slot, and until when it may answer.
 
+use super::quiet::QuietHours;
 use super::slot::{Slot, SlotStatus};
 use super::time::local_window;
 use super::wish::{Wish, WishStatus};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 
 /// How long offers hold their slot. Defaults are those of the design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +15,9 @@ pub struct OfferTiming {
     pub before_start: Duration,
     /// A slot whose deadline would be nearer than this is not offered at all.
     pub min_response: Duration,
+    /// The nightly stretch in which the response clock does not run (and the hold and the
+    /// minimum response time count only waking time); `None` lets it run day and night.
+    pub quiet: Option<QuietHours>,
 }
 
 impl Default for OfferTiming {
@@ -22,20 +26,33 @@ impl Default for OfferTiming {
             hold: Duration::hours(24),
             before_start: Duration::hours(2),
             min_response: Duration::hours(1),
+            quiet: QuietHours::new(hour(22), hour(7)).ok(),
         }
     }
 }
 
+fn hour(h: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, 0, 0).unwrap_or(NaiveTime::MIN)
+}
+
 /// The answer deadline of an offer made `now` for a slot starting at `start`, or `None` when the
 /// slot starts too soon for anyone to answer in time.
+///
+/// With quiet hours the hold is waking time (an offer made at 23:25 runs from 07:00), the cap
+/// before the start stays real time, and the minimum time to answer is waking time too.
 #[must_use]
 pub fn offer_deadline(
     now: DateTime<Utc>,
     start: DateTime<Utc>,
     timing: OfferTiming,
 ) -> Option<DateTime<Utc>> {
-    let deadline = (now + timing.hold).min(start - timing.before_start);
-    (deadline - now >= timing.min_response).then_some(deadline)
+    let cap = start - timing.before_start;
+    let Some(quiet) = timing.quiet else {
+        let deadline = (now + timing.hold).min(cap);
+        return (deadline - now >= timing.min_response).then_some(deadline);
+    };
+    let deadline = quiet.after_waking(now, timing.hold).min(cap);
+    (quiet.waking_between(now, deadline) >= timing.min_response).then_some(deadline)
 }
 
 /// Whether `wish` may be offered `slot`: it waits, asks for that service and office, has a window
@@ -77,17 +94,25 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// The design's timing without quiet hours: the clock runs day and night.
+    fn round_the_clock() -> OfferTiming {
+        OfferTiming {
+            quiet: None,
+            ..OfferTiming::default()
+        }
+    }
+
     #[test]
     fn deadline_is_24_hours_when_the_slot_is_far_away() {
         let now = t("2024-01-19T22:25:00Z");
-        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).unwrap();
+        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), round_the_clock()).unwrap();
         assert_eq!(d, t("2024-01-20T22:25:00Z"));
     }
 
     #[test]
     fn deadline_is_two_hours_before_a_near_slot() {
         let now = t("2024-01-24T00:00:00Z");
-        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).unwrap();
+        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), round_the_clock()).unwrap();
         assert_eq!(d, t("2024-01-24T05:30:00Z"));
     }
 
@@ -95,12 +120,39 @@ mod tests {
     fn a_slot_too_soon_to_answer_is_not_offered() {
         let now = t("2024-01-24T05:00:00Z");
         assert_eq!(
-            offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()),
+            offer_deadline(now, t("2024-01-24T07:30:00Z"), round_the_clock()),
             None
         );
         // Exactly one hour to answer is still enough.
         let now = t("2024-01-24T04:30:00Z");
-        assert!(offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).is_some());
+        assert!(offer_deadline(now, t("2024-01-24T07:30:00Z"), round_the_clock()).is_some());
+    }
+
+    #[test]
+    fn an_offer_made_at_night_runs_from_the_morning() {
+        // The reporter's offer: Friday 23:25 local. 24 waking hours from Saturday 07:00 end on
+        // Sunday at 16:00 local (15 hours on Saturday, 9 on Sunday).
+        let now = t("2024-01-19T22:25:00Z");
+        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).unwrap();
+        assert_eq!(d, t("2024-01-21T15:00:00Z"));
+        // Made at 15:00 local: 7 waking hours that day, 15 on Saturday, 2 on Sunday morning.
+        let now = t("2024-01-19T14:00:00Z");
+        let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), OfferTiming::default()).unwrap();
+        assert_eq!(d, t("2024-01-21T08:00:00Z"));
+    }
+
+    #[test]
+    fn the_cap_before_the_start_still_holds_at_night() {
+        // Made at 23:25 local for a slot at 10:00 local the next morning: the deadline is
+        // 08:00, two hours before it, and the waking hour 07:00–08:00 is enough to answer.
+        let now = t("2024-01-19T22:25:00Z");
+        let d = offer_deadline(now, t("2024-01-20T09:00:00Z"), OfferTiming::default()).unwrap();
+        assert_eq!(d, t("2024-01-20T07:00:00Z"));
+        // For a slot at 09:30 the deadline 07:30 leaves half an hour of waking time: none.
+        assert_eq!(
+            offer_deadline(now, t("2024-01-20T08:30:00Z"), OfferTiming::default()),
+            None
+        );
     }
 
     // ---- property tests -------------------------------------------------------------------
@@ -301,13 +353,44 @@ mod tests {
         fn the_deadline_is_within_bounds(now_min in 0i64..100_000, lead in 0i64..10_000) {
             let now = t("2024-01-01T00:00:00Z") + Duration::minutes(now_min);
             let start = now + Duration::minutes(lead);
-            let timing = OfferTiming::default();
+            let timing = round_the_clock();
             if let Some(d) = offer_deadline(now, start, timing) {
                 prop_assert!(d <= now + timing.hold);
                 prop_assert!(d <= start - timing.before_start);
                 prop_assert!(d - now >= timing.min_response);
             } else {
                 prop_assert!(start - timing.before_start - now < timing.min_response);
+            }
+        }
+
+        #[test]
+        fn with_quiet_hours_the_clock_counts_waking_time_only(
+            // Offers made at any minute of the four weeks around each daylight-saving change
+            // of 2024 (31 March forward, 27 October back), for slots up to a week ahead.
+            now_min in 0i64..(4 * 7 * 24 * 60),
+            autumn in any::<bool>(),
+            lead in 0i64..(7 * 24 * 60),
+        ) {
+            let base = if autumn { t("2024-10-13T00:00:00Z") } else { t("2024-03-17T00:00:00Z") };
+            let now = base + Duration::minutes(now_min);
+            let start = now + Duration::minutes(lead);
+            let timing = OfferTiming::default();
+            let quiet = timing.quiet.unwrap();
+            let cap = start - timing.before_start;
+            match offer_deadline(now, start, timing) {
+                Some(d) => {
+                    // Never later than the cap, never more waking time than the hold …
+                    prop_assert!(d <= cap);
+                    let waking = quiet.waking_between(now, d);
+                    prop_assert!(waking <= timing.hold);
+                    // … exactly the hold unless capped, and at least the minimum.
+                    prop_assert!(d == cap || waking == timing.hold);
+                    prop_assert!(waking >= timing.min_response);
+                    // Never earlier than without quiet hours.
+                    let plain = offer_deadline(now, start, round_the_clock());
+                    prop_assert!(plain.is_none_or(|p| d >= p));
+                }
+                None => prop_assert!(quiet.waking_between(now, cap) < timing.min_response),
             }
         }
     }

@@ -7,8 +7,8 @@ pub mod ics;
 
 use crate::config::Config;
 use crate::domain::{
-    Catalog, Email, Language, LinkKind, LinkToken, Offer, OutgoingMail, Released, Token, Wish,
-    WishId, WishStatus,
+    Catalog, Email, Language, LinkKind, LinkToken, Offer, OutgoingMail, QuietHours, Released,
+    Token, Wish, WishId, WishStatus,
 };
 use crate::render::views::{offer_rows, office_name, service_name, wish_rows};
 use crate::render::{self, Attachment, MailContent, RenderError, Texts, texts};
@@ -43,6 +43,7 @@ pub struct Mails<'a> {
     catalog: &'a Catalog,
     token_ttl: Duration,
     now: DateTime<Utc>,
+    quiet: Option<QuietHours>,
 }
 
 impl MailContent {
@@ -76,6 +77,7 @@ impl<'a> Mails<'a> {
             catalog,
             token_ttl,
             now,
+            quiet: config.timing.quiet,
         }
     }
 
@@ -227,10 +229,19 @@ impl<'a> Mails<'a> {
                 )
             })
             .collect();
-        content.after = vec![t.fill(
-            "offer_deadline",
-            &[("deadline", &t.when_long(offer.deadline))],
-        )];
+        let deadline = t.when_long(offer.deadline);
+        content.after = vec![match self.quiet.filter(|q| q.contains(self.now)) {
+            // Sent at night: the clock has not started yet, and the mail says until when.
+            Some(quiet) => t.fill(
+                "offer_deadline_night",
+                &[
+                    ("deadline", &deadline),
+                    ("begin", &quiet.begin().format("%H:%M").to_string()),
+                    ("end", &quiet.end().format("%H:%M").to_string()),
+                ],
+            ),
+            None => t.fill("offer_deadline", &[("deadline", &deadline)]),
+        }];
         content.action = Some((t.get("offer_action").to_owned(), page));
         self.build(format!("offer-{}-sent", offer.id), to, content)
     }

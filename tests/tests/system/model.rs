@@ -284,10 +284,11 @@ async fn run_sequence(seed: u64) {
                 }
             }
             _ => {
-                // A day passes without answers; the schedule runs.
-                trace.push("a day passes, rescan".into());
-                env.system.deps.clock.advance(25 * 60);
-                m.hours += 25;
+                // Two days pass without answers (an offer's 24 hours count waking time only,
+                // 42 real hours at most with the default quiet hours); the schedule runs.
+                trace.push("two days pass, rescan".into());
+                env.system.deps.clock.advance(48 * 60);
+                m.hours += 48;
                 env.system.rescan().await.unwrap();
                 for i in 0..m.wishes.len() {
                     if let MStatus::Offered(s) = m.wishes[i].status {

@@ -442,8 +442,9 @@ async fn an_unanswered_offer_expires_at_the_rescan_and_the_slot_moves_on() {
     env.settle().await;
     assert_eq!(env.mails_to(&first).await.len(), 3);
 
-    // A day later nobody answered: the rescan expires the offer and the slot goes to the next wish.
-    env.system.deps.clock.advance(25 * 60);
+    // Two days later nobody answered (24 waking hours, quiet hours not counted): the rescan
+    // expires the offer and the slot goes to the next wish.
+    env.system.deps.clock.advance(48 * 60);
     let report = env.system.rescan().await.unwrap();
     assert_eq!(report["offers_expired"], 1);
     env.settle().await;
