@@ -77,12 +77,105 @@ pub async fn return_appointment(deps: &Deps, token: &str) -> Result<Offer, AppEr
     let mail = deps
         .mails(&catalog, now)
         .returned(&change.state, &wish, &token)?;
-    let out = Effects::mail(mail, change.events);
-    match deps.store.return_appointment(&offer, now, &out).await {
-        Ok(()) => tracing::info!(offer_id = %offer.id, "appointment returned"),
+    let mut events = change.events;
+    // Given back while its wish looked for an earlier one: the search ends with it.
+    let looking = wish.holding() == Some(&offer.id);
+    let open = if looking {
+        deps.open_offer(&wish).await?
+    } else {
+        None
+    };
+    let stop = match wish.stop_looking(open.as_ref()) {
+        Ok(stopped) if looking => {
+            events.extend(stopped.events);
+            Some((&wish, open.as_ref()))
+        }
+        _ => None,
+    };
+    let out = Effects::mail(mail, events);
+    match deps.store.return_appointment(&offer, stop, now, &out).await {
+        Ok(()) => {
+            if looking {
+                deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
+            }
+            tracing::info!(offer_id = %offer.id, "appointment returned");
+        }
         // Given back by a click just before, or the booking system changed the slot meanwhile.
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
     super::offers::reread(deps, &offer).await
+}
+
+/// `POST /a/{token}/earlier`: keep the appointment and look for an earlier one. The wish goes
+/// back into its lines with its place (DESIGN.md: its own confirmation time), only slots before
+/// the appointment are offered, and a mail says so with the link to stop. A repeat, or an
+/// appointment that has begun or was given back, shows it as it is and sends nothing.
+///
+/// # Errors
+/// `NotFound` for a link that is no appointment's; the store's errors.
+pub async fn look_for_earlier(deps: &Deps, token: &str) -> Result<(Offer, Option<Wish>), AppError> {
+    let (offer, wish, _) = appointment_by_token(deps, token).await?;
+    let now = deps.clock.now();
+    let Some(wish) = wish else {
+        return Ok((offer, None));
+    };
+    let Ok(change) = wish.look_for_earlier(&offer, now) else {
+        return Ok((offer, Some(wish)));
+    };
+    let catalog = deps.catalog().await?;
+    let mail = deps.mails(&catalog, now).earlier(&change.state, &offer)?;
+    let out = Effects::mail(mail, change.events);
+    match deps.store.look_for_earlier(&change.state, now, &out).await {
+        Ok(()) => {
+            super::wishes::enqueue(deps, &change.state, &catalog, now).await?;
+            tracing::info!(offer_id = %offer.id, "looking for an earlier appointment");
+        }
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let wish = deps.store.get_wish(&offer.wish, now).await?;
+    Ok((offer, wish))
+}
+
+/// A wish looking for an earlier appointment stops (the citizen cancelled the search, or its
+/// time ran out): fulfilled again with the appointment it holds, out of its lines, with a mail.
+/// `false` when the wish moved on meanwhile (the caller reads it again).
+///
+/// # Errors
+/// The store's errors.
+pub(super) async fn stop_looking(
+    deps: &Deps,
+    catalog: &crate::domain::Catalog,
+    wish: &Wish,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, AppError> {
+    let open = deps.open_offer(wish).await?;
+    let Ok(change) = wish.stop_looking(open.as_ref()) else {
+        return Ok(false);
+    };
+    let held = match wish.holding() {
+        Some(id) => deps.store.get_offer(id).await?,
+        None => None,
+    };
+    let out = match &held {
+        Some(held) => Effects::mail(
+            deps.mails(catalog, now).stopped_looking(wish, held)?,
+            change.events,
+        ),
+        None => Effects::events(format!("wish-{}-stopped", wish.id), change.events),
+    };
+    match deps
+        .store
+        .stop_looking(wish, open.as_ref(), now, &out)
+        .await
+    {
+        Ok(()) => {
+            deps.store.dequeue(wish, &wish.lines(catalog)).await?;
+            tracing::info!(wish_id = %wish.id, "stopped looking for an earlier appointment");
+            Ok(true)
+        }
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

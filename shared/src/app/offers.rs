@@ -32,21 +32,37 @@ pub(super) async fn reread(deps: &Deps, offer: &Offer) -> Result<Offer, AppError
 }
 
 /// `POST /o/{token}/accept`: the slot is booked for the wish, which is fulfilled and leaves its
-/// lines. Repeats, and answers after the deadline, show the offer as it is.
+/// lines; a wish that held an appointment and looked for an earlier one gives that one back in
+/// the same transaction (its slot goes to the queue). Repeats, and answers after the deadline,
+/// show the offer as it is.
 pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     let (offer, wish, _) = offer_by_token(deps, token).await?;
     let now = deps.clock.now();
     let Some(wish) = wish else { return Ok(offer) };
-    let Ok(change) = offer.accept(now) else {
-        return Ok(offer);
+    // A wish that holds a booked appointment and looked for an earlier one swaps them.
+    let held = match wish.holding() {
+        Some(id) => deps.store.get_offer(id).await?,
+        None => None,
     };
     let catalog = deps.catalog().await?;
-    let mail = deps.mails(&catalog, now).accepted(&offer, &wish)?;
-    let out = Effects::mail(mail, change.events);
+    let mails = deps.mails(&catalog, now);
+    let replacing = held.as_ref().filter(|o| o.status == OfferStatus::Accepted);
+    let out = if let Some(old) = replacing {
+        let Ok(swap) = offer.accept_instead_of(old, &wish.id, now) else {
+            return Ok(offer);
+        };
+        let mail = mails.swapped(&offer, &swap.replaced, &wish)?;
+        Effects::mail(mail, swap.events)
+    } else {
+        let Ok(change) = offer.accept(now) else {
+            return Ok(offer);
+        };
+        Effects::mail(mails.accepted(&offer, &wish)?, change.events)
+    };
     let remind_at = offer.reminder_at(deps.config.appointment_reminder, now);
     match deps
         .store
-        .accept_offer(&offer, &wish, (now, remind_at), &out)
+        .accept_offer(&offer, &wish, (now, remind_at), replacing, &out)
         .await
     {
         Ok(()) => {

@@ -60,6 +60,11 @@ async fn age_wish(
                 Err(e) => Err(e.into()),
             }
         }
+        AgeStep::Expire if wish.earlier.is_some() => {
+            // A search for an earlier appointment ends; the appointment stays.
+            let stopped = super::appointments::stop_looking(deps, catalog, &wish, now).await?;
+            Ok(stopped.then_some(AgeStep::Expire))
+        }
         AgeStep::Expire => {
             let Ok(change) = wish.expire() else {
                 // An offer is out: let the citizen answer it first, look again tomorrow.

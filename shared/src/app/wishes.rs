@@ -307,6 +307,15 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
     let mut wish = wish;
     for _ in 0..5 {
         let now = deps.clock.now();
+        // A wish that holds an appointment and looks for an earlier one only stops looking:
+        // cancelling the search never cancels the appointment.
+        if wish.earlier.is_some() {
+            if super::appointments::stop_looking(deps, &catalog, &wish, now).await? {
+                return reread(deps, &wish.id).await;
+            }
+            wish = reread(deps, &wish.id).await?;
+            continue;
+        }
         let offer = deps.open_offer(&wish).await?;
         let Ok(change) = wish.cancel(offer.as_ref()) else {
             return Ok(wish);

@@ -214,6 +214,7 @@ pub fn submitted(id: WishId, new: NewWish, now: DateTime<Utc>) -> Wish {
         kept_at: None,
         reminded_at: None,
         unanswered: 0,
+        earlier: None,
     }
 }
 

@@ -56,7 +56,8 @@ pub fn offer_deadline(
 }
 
 /// Whether `wish` may be offered `slot`: it waits, asks for that service and office, has a window
-/// containing the slot's local start hour, and has not declined this slot before.
+/// containing the slot's local start hour, has not declined this slot before, and — when it
+/// holds a booked appointment and looks for an earlier one — the slot starts before that.
 #[must_use]
 pub fn is_candidate(wish: &Wish, slot: &Slot) -> bool {
     wish.status == WishStatus::Waiting
@@ -65,6 +66,10 @@ pub fn is_candidate(wish: &Wish, slot: &Slot) -> bool {
         && wish.offices.contains(&slot.office)
         && wish.windows.contains(&local_window(slot.start))
         && !wish.declined.contains(&slot.id)
+        && wish
+            .earlier
+            .as_ref()
+            .is_none_or(|held| held.wants(slot.start))
 }
 
 /// The first wish in line (given in queue order) that may be offered the slot, if the slot is free.
@@ -226,6 +231,7 @@ mod tests {
                 kept_at: None,
                 reminded_at: None,
                 unanswered: 0,
+                earlier: None,
             }
         }
     }
@@ -347,6 +353,34 @@ mod tests {
                 let wish = line.iter_mut().find(|x| x.id == w).unwrap();
                 wish.declined.insert(slot.id.clone());
             }
+        }
+
+        #[test]
+        fn a_wish_holding_an_appointment_is_offered_only_an_earlier_slot(
+            (mut slot, line) in arb_case(),
+            befores in prop::collection::vec(-3i64..3, 0..40),
+        ) {
+            // Some wishes hold an appointment a few hours before, at, or after the slot.
+            slot.status = SlotStatus::Free;
+            let mut line = line;
+            for (w, hours) in line.iter_mut().zip(&befores) {
+                w.earlier = Some(crate::domain::appointment::Holding {
+                    offer: OfferId::parse("held").unwrap(),
+                    before: slot.start + Duration::hours(*hours),
+                });
+            }
+            let picked = pick(&slot, &line);
+            if let Some(held) = picked.and_then(|w| w.earlier.as_ref()) {
+                prop_assert!(slot.start < held.before);
+            }
+            // The first wish that may take it otherwise is skipped only for that reason.
+            let plain: Vec<Wish> = line.iter().cloned().map(|mut w| { w.earlier = None; w }).collect();
+            let first_wanting = line.iter().find(|w| {
+                is_candidate(&Wish { earlier: None, ..(*w).clone() }, &slot)
+                    && w.earlier.as_ref().is_none_or(|h| h.wants(slot.start))
+            });
+            prop_assert_eq!(picked.map(|w| &w.id), first_wanting.map(|w| &w.id));
+            prop_assert!(pick(&slot, &plain).is_some() || picked.is_none());
         }
 
         #[test]

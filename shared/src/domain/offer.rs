@@ -16,16 +16,20 @@ pub enum OfferStatus {
     /// Accepted, then given back by the citizen before it took place: the slot went back to
     /// the queue.
     Returned,
+    /// Accepted, then swapped for an earlier appointment of the same wish: the slot went back
+    /// to the queue.
+    Replaced,
 }
 
 impl OfferStatus {
-    pub const ALL: [OfferStatus; 6] = [
+    pub const ALL: [OfferStatus; 7] = [
         OfferStatus::Open,
         OfferStatus::Accepted,
         OfferStatus::Declined,
         OfferStatus::Expired,
         OfferStatus::Withdrawn,
         OfferStatus::Returned,
+        OfferStatus::Replaced,
     ];
 
     #[must_use]
@@ -37,6 +41,7 @@ impl OfferStatus {
             OfferStatus::Expired => "expired",
             OfferStatus::Withdrawn => "withdrawn",
             OfferStatus::Returned => "returned",
+            OfferStatus::Replaced => "replaced",
         }
     }
 }
@@ -66,6 +71,8 @@ pub enum AppointmentStatus {
     Booked,
     /// Given back; the slot went to the queue.
     Returned,
+    /// Swapped for an earlier appointment; the slot went to the queue.
+    Replaced,
     /// It has begun or is over.
     Past,
 }
@@ -76,6 +83,7 @@ impl AppointmentStatus {
         match self {
             Self::Booked => "booked",
             Self::Returned => "returned",
+            Self::Replaced => "replaced",
             Self::Past => "past",
         }
     }
@@ -101,6 +109,7 @@ impl Offer {
             OfferStatus::Accepted if now < self.start => Some(AppointmentStatus::Booked),
             OfferStatus::Accepted => Some(AppointmentStatus::Past),
             OfferStatus::Returned => Some(AppointmentStatus::Returned),
+            OfferStatus::Replaced => Some(AppointmentStatus::Replaced),
             _ => None,
         }
     }

@@ -130,6 +130,9 @@ pub struct Wish {
     /// Offers in a row that expired unanswered.
     #[serde(default)]
     pub unanswered: u8,
+    /// While a fulfilled wish looks for an earlier appointment: the one it holds.
+    #[serde(default)]
+    pub earlier: Option<super::appointment::Holding>,
 }
 
 /// A wish's windows as the table keeps them: weekday → hours.
@@ -197,8 +200,21 @@ impl Wish {
 
 /// The age rule: remind `remind_before` ahead of the maximum age, end at the maximum age but
 /// never sooner than `remind_before` after the reminder (so a late reminder still leaves time).
+///
+/// A wish that looks for an appointment earlier than the one it holds ends its search at the
+/// latest when that appointment begins ([`AgeStep::Expire`]: it stops looking, the appointment
+/// stays).
 #[must_use]
 pub fn age_step(wish: &Wish, now: DateTime<Utc>, age: WishAge) -> AgeStep {
+    let step = age_step_of_search(wish, now, age);
+    match (&wish.earlier, step) {
+        (Some(held), _) if now >= held.before => AgeStep::Expire,
+        (Some(held), AgeStep::WaitUntil(at)) => AgeStep::WaitUntil(at.min(held.before)),
+        (_, step) => step,
+    }
+}
+
+fn age_step_of_search(wish: &Wish, now: DateTime<Utc>, age: WishAge) -> AgeStep {
     let Some(base) = wish.age_base() else {
         return AgeStep::WaitUntil(now + age.max_age);
     };
@@ -364,6 +380,7 @@ mod tests {
             kept_at: kept.map(t),
             reminded_at: reminded.map(t),
             unanswered: 0,
+            earlier: None,
         }
     }
 

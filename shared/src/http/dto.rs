@@ -217,9 +217,14 @@ pub(super) fn offer_json(o: &Offer, now: chrono::DateTime<chrono::Utc>) -> serde
 
 /// An appointment as its page's JSON: `slots` is every slot it holds (one, until a family's
 /// run of slots), `earlier` whether it looks for an earlier one (not yet offered: `false`).
-pub(super) fn appointment_json(o: &Offer, status: AppointmentStatus) -> serde_json::Value {
+/// `/a/{token}`'s JSON; `earlier` while its wish looks for an earlier appointment.
+pub(super) fn appointment_json(
+    o: &Offer,
+    status: AppointmentStatus,
+    earlier: bool,
+) -> serde_json::Value {
     let slot = json!({"id": o.slot, "office": o.office, "service": o.service, "start": rfc3339(o.start), "minutes": o.minutes});
-    json!({"id": o.id, "status": status.as_str(), "slot": slot, "slots": [slot], "earlier": false})
+    json!({"id": o.id, "status": status.as_str(), "slot": slot, "slots": [slot], "earlier": earlier})
 }
 
 pub(super) fn slot_json(s: &Slot) -> serde_json::Value {

@@ -29,6 +29,10 @@ pub fn offer_router(deps: Deps) -> Router {
         .route("/a/{token}", get(appointment_page))
         .route("/a/{token}/calendar.ics", get(appointment_calendar))
         .route(
+            "/a/{token}/earlier",
+            get(choose_earlier).post(look_for_earlier),
+        )
+        .route(
             "/a/{token}/return",
             get(choose_return).post(return_appointment),
         )
@@ -135,26 +139,46 @@ async fn cancel_from_offer(visit: Visit, Path(token): Path<String>) -> Response 
     offer_answer(&visit, &token, result, (Some("wish_cancelled_title"), None)).await
 }
 
+/// An appointment as its page shows it: the offer, its wish's language, and whether the wish
+/// looks for an earlier one.
+struct Shown {
+    offer: Offer,
+    lang: Option<Language>,
+    looking: bool,
+}
+
+impl Shown {
+    fn new(offer: Offer, wish: Option<&crate::domain::Wish>) -> Self {
+        let looking = wish.is_some_and(|w| w.in_line() && w.holding() == Some(&offer.id));
+        Self {
+            lang: wish.map(|w| w.language),
+            offer,
+            looking,
+        }
+    }
+}
+
 /// The appointment page (or its JSON) after `result`, in the wish's language unless the query
 /// asks for another.
 async fn appointment_answer(
     visit: &Visit,
     token: &str,
-    result: Result<(Offer, Option<Language>), AppError>,
+    result: Result<Shown, AppError>,
     (title_key, choice): (Option<&str>, Option<&str>),
 ) -> Response {
     let json = visit.wants_json();
-    let (offer, wish_lang) = match result {
+    let shown = match result {
         Ok(found) => found,
         Err(e) => return error_response(&e, visit.language(None), json),
     };
-    let Some(status) = offer.appointment(visit.deps.clock.now()) else {
+    let Some(status) = shown.offer.appointment(visit.deps.clock.now()) else {
         return error_response(&AppError::NotFound, visit.language(None), json);
     };
+    let looking = shown.looking && status == crate::domain::offer::AppointmentStatus::Booked;
     if json {
-        return Json(appointment_json(&offer, status)).into_response();
+        return Json(appointment_json(&shown.offer, status, looking)).into_response();
     }
-    let lang = visit.language(wish_lang);
+    let lang = visit.language(shown.lang);
     let catalog = match visit.deps.catalog().await {
         Ok(c) => c,
         Err(e) => return error_response(&e, lang, false),
@@ -168,17 +192,14 @@ async fn appointment_answer(
     page(
         StatusCode::OK,
         lang,
-        views::appointment_page(&offer, status, &catalog, view),
+        views::appointment_page(&shown.offer, (status, looking), &catalog, view),
     )
 }
 
-/// The appointment behind the link with its wish's language (one read of each).
-async fn appointment_by_link(
-    visit: &Visit,
-    token: &str,
-) -> Result<(Offer, Option<Language>), AppError> {
+/// The appointment behind the link with its wish (one read of each).
+async fn appointment_by_link(visit: &Visit, token: &str) -> Result<Shown, AppError> {
     let (offer, wish, _) = app::appointment_by_token(&visit.deps, token).await?;
-    Ok((offer, wish.map(|w| w.language)))
+    Ok(Shown::new(offer, wish.as_ref()))
 }
 
 async fn appointment_page(visit: Visit, Path(token): Path<String>) -> Response {
@@ -194,6 +215,24 @@ async fn choose_return(visit: Visit, Path(token): Path<String>) -> Response {
 
 async fn return_appointment(visit: Visit, Path(token): Path<String>) -> Response {
     let result = answered(&visit, app::return_appointment(&visit.deps, &token).await).await;
+    let result = result.map(|(offer, lang)| Shown {
+        offer,
+        lang,
+        looking: false,
+    });
+    appointment_answer(&visit, &token, result, (None, None)).await
+}
+
+/// `GET /a/{token}/earlier`: asks before looking for an earlier appointment.
+async fn choose_earlier(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = appointment_by_link(&visit, &token).await;
+    appointment_answer(&visit, &token, result, (None, Some("earlier"))).await
+}
+
+async fn look_for_earlier(visit: Visit, Path(token): Path<String>) -> Response {
+    let result = app::look_for_earlier(&visit.deps, &token)
+        .await
+        .map(|(offer, wish)| Shown::new(offer, wish.as_ref()));
     appointment_answer(&visit, &token, result, (None, None)).await
 }
 

@@ -58,7 +58,7 @@ impl MailContent {
             after: vec![],
             manage_url: None,
             unsubscribe_url: None,
-            attachment: None,
+            attachments: vec![],
         }
     }
 }
@@ -271,12 +271,35 @@ impl<'a> Mails<'a> {
         wish: &Wish,
         kind: &str,
     ) -> Result<OutgoingMail, RenderError> {
-        let lang = wish.language;
-        let t = texts(lang);
+        let (content, token) = self.appointment_page_content(offer, wish.language, kind);
+        self.build_with_appointment_page(offer, wish, kind, content, &token)
+    }
+
+    /// A mail about the booked `offer` (`kind`: its texts) with a fresh link to its page and
+    /// its calendar file; the token the link carries.
+    fn appointment_page_content(
+        &self,
+        offer: &Offer,
+        lang: Language,
+        kind: &str,
+    ) -> (MailContent, Token) {
         let token = Token::generate();
         let page = self.url(&format!("/a/{}", token.expose()));
         let mut content = self.about_appointment(offer, lang, kind, &page, ics::Method::Publish);
-        content.action = Some((t.get("accepted_action").to_owned(), page));
+        content.action = Some((texts(lang).get("accepted_action").to_owned(), page));
+        (content, token)
+    }
+
+    /// The mail of [`Mails::appointment_page_content`], its page's token kept until the
+    /// retention time after the appointment.
+    fn build_with_appointment_page(
+        &self,
+        offer: &Offer,
+        wish: &Wish,
+        kind: &str,
+        content: MailContent,
+        token: &Token,
+    ) -> Result<OutgoingMail, RenderError> {
         let key = format!("offer-{}-{}", offer.id, kind.replace('_', "-"));
         let mut mail = self.build(key, wish.into(), content)?;
         mail.tokens.push(LinkToken {
@@ -322,12 +345,85 @@ impl<'a> Mails<'a> {
             t.get(&format!("{kind}_intro")).to_owned(),
             offer_rows(offer, self.catalog, lang),
         );
-        content.attachment = Some(Attachment {
-            content_type: method.content_type().into(),
-            file_name: "termin.ics".into(),
-            body: ics::appointment(offer, self.catalog, lang, (self.base_url, page), method),
-        });
+        content.attachments = vec![self.calendar_file(offer, lang, page, method)];
         content
+    }
+
+    /// The calendar file of an appointment (`page`, its page's URL).
+    fn calendar_file(
+        &self,
+        offer: &Offer,
+        lang: Language,
+        page: &str,
+        method: ics::Method,
+    ) -> Attachment {
+        let file_name = match method {
+            ics::Method::Publish => "termin.ics",
+            ics::Method::Cancel => "termin-abgesagt.ics",
+        };
+        Attachment {
+            content_type: method.content_type().into(),
+            file_name: file_name.into(),
+            body: ics::appointment(offer, self.catalog, lang, (self.base_url, page), method),
+        }
+    }
+
+    /// The earlier appointment booked instead of `replaced`: the booking confirmation of the
+    /// new one (its page, its calendar file) and the calendar file that takes the old one out
+    /// of the calendar (same `UID`, `METHOD:CANCEL`).
+    pub fn swapped(
+        &self,
+        offer: &Offer,
+        replaced: &Offer,
+        wish: &Wish,
+    ) -> Result<OutgoingMail, RenderError> {
+        let lang = wish.language;
+        let t = texts(lang);
+        let (mut content, token) = self.appointment_page_content(offer, lang, "swapped");
+        content
+            .paragraphs
+            .push(t.fill("swapped_old", &[("when", &t.when_long(replaced.start))]));
+        // The old appointment's calendar file names its own page, which shows it replaced.
+        let old_token = Token::generate();
+        let old_page = self.url(&format!("/a/{}", old_token.expose()));
+        content.attachments.push(self.calendar_file(
+            replaced,
+            lang,
+            &old_page,
+            ics::Method::Cancel,
+        ));
+        let mut mail = self.build_with_appointment_page(offer, wish, "swapped", content, &token)?;
+        mail.tokens.push(LinkToken {
+            hash: old_token.hash(),
+            kind: LinkKind::Appointment,
+            target: replaced.id.to_string(),
+            expires_at: replaced.start.max(self.now) + self.token_ttl,
+        });
+        Ok(mail)
+    }
+
+    /// The wish looks for an appointment earlier than `held` (which stays booked); the link to
+    /// the wish's page, where the search can be stopped.
+    pub fn earlier(&self, looking: &Wish, held: &Offer) -> Result<OutgoingMail, RenderError> {
+        let when = texts(looking.language).when_long(held.start);
+        let content = self.about_wish(looking, "earlier_subject", |t, service| {
+            t.fill("earlier_intro", &[("service", service), ("when", &when)])
+        });
+        let key = format!("offer-{}-earlier-{}", held.id, self.now.timestamp_millis());
+        self.build(key, looking.into(), content)
+    }
+
+    /// The search for an earlier appointment ended (cancelled, or none can come any more); the
+    /// appointment held stays booked.
+    pub fn stopped_looking(&self, wish: &Wish, held: &Offer) -> Result<OutgoingMail, RenderError> {
+        let when = texts(wish.language).when_long(held.start);
+        let content = self.about_wish(wish, "stopped_subject", |t, _| {
+            t.fill("stopped_intro", &[("when", &when)])
+        });
+        let key = format!("offer-{}-stopped-{}", held.id, self.now.timestamp_millis());
+        let mut to: Recipient<'_> = wish.into();
+        to.active = false;
+        self.build(key, to, content)
     }
 
     /// After a decline or an expiry: the wish waits on (or is paused) with its place.

@@ -124,7 +124,9 @@ pub struct MailContent {
     /// The page to see or delete the wish; also the one-click unsubscribe target.
     pub manage_url: Option<String>,
     pub unsubscribe_url: Option<String>,
-    pub attachment: Option<Attachment>,
+    /// Files attached in order (a calendar file; a swap carries the new one and the
+    /// cancellation of the old one).
+    pub attachments: Vec<Attachment>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -204,7 +206,7 @@ pub fn build_mail(
                 Raw::new("List-Unsubscribe=One-Click"),
             );
     }
-    if let Some(a) = &content.attachment {
+    for a in &content.attachments {
         builder = builder.attachment(
             a.content_type.clone(),
             a.file_name.clone(),
@@ -409,7 +411,7 @@ mod tests {
             after: vec![],
             manage_url: Some("https://x.test/w/abc".into()),
             unsubscribe_url: Some("https://x.test/w/abc/unsubscribe".into()),
-            attachment: None,
+            attachments: vec![],
         };
         let raw = build_mail("noreply@x.test", "a@b.de", Language::De, &content).unwrap();
         assert!(raw.contains("multipart/alternative"));

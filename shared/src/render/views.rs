@@ -99,6 +99,16 @@ pub fn wish_page(
                 .to_owned(),
         ),
     );
+    // Looking for an earlier appointment: the one it holds stays booked until then.
+    if let Some(held) = wish.earlier.as_ref().filter(|_| wish.in_line()) {
+        details.insert(
+            1,
+            (
+                t.get("label_booked").to_owned(),
+                t.fill("booked_looking", &[("when", &t.when_long(held.before))]),
+            ),
+        );
+    }
     // Where the wish stands, per line: "3 wishes ahead of yours – Bürgerbüro Bilk, Monday 8–9",
     // and a rough wait where recent releases allow one.
     let mut queue = Vec::new();
@@ -319,12 +329,13 @@ pub fn offer_page(
 }
 
 /// The page of a booked appointment (`/a/{token}`): its details, the calendar file, and, while
-/// it is still to come, "give it back" (with `choice`, only that button: the page a link opens
-/// asks before anything changes). `title_key` names what was just done.
+/// it is still to come, "find me an earlier one" (unless it looks already: `looking`) and
+/// "give it back" (with `choice`, only that button: the page a link opens asks before anything
+/// changes). `title_key` names what was just done.
 #[must_use]
 pub fn appointment_page(
     offer: &Offer,
-    status: crate::domain::offer::AppointmentStatus,
+    (status, looking): (crate::domain::offer::AppointmentStatus, bool),
     catalog: &Catalog,
     page: OfferPage<'_>,
 ) -> serde_json::Value {
@@ -339,21 +350,43 @@ pub fn appointment_page(
     let base = format!("/a/{token}");
     let (title, paragraphs, buttons) = match status {
         AppointmentStatus::Booked => {
-            let paragraphs = if choice.is_some() {
-                vec![t.get("appointment_confirm_return").to_owned()]
-            } else {
-                vec![t.get("appointment_booked_intro").to_owned()]
+            let give_back = json!({"label": t.get("appointment_return"), "action": format!("{base}/return?lang={}", lang.code()), "class": "danger", "hint": t.get("appointment_return_hint")});
+            let earlier = json!({"label": t.get("appointment_earlier"), "action": format!("{base}/earlier?lang={}", lang.code()), "hint": t.get("appointment_earlier_hint")});
+            let (paragraphs, buttons) = match choice {
+                Some("return") => (vec![t.get("appointment_confirm_return")], vec![give_back]),
+                Some(_) if !looking => (vec![t.get("appointment_confirm_earlier")], vec![earlier]),
+                _ if looking => (
+                    vec![
+                        t.get("appointment_booked_intro"),
+                        t.get("appointment_looking"),
+                    ],
+                    vec![give_back],
+                ),
+                _ => (
+                    vec![t.get("appointment_booked_intro")],
+                    vec![earlier, give_back],
+                ),
             };
-            let button = json!({"label": t.get("appointment_return"), "action": format!("{base}/return?lang={}", lang.code()), "class": "danger", "hint": t.get("appointment_return_hint")});
+            let default_title = if looking {
+                "appointment_earlier_title"
+            } else {
+                "appointment_title"
+            };
+            let paragraphs = paragraphs.into_iter().map(str::to_owned).collect();
             (
-                t.get(title_key.unwrap_or("appointment_title")),
+                t.get(title_key.unwrap_or(default_title)),
                 paragraphs,
-                vec![button],
+                buttons,
             )
         }
         AppointmentStatus::Returned => (
             t.get("appointment_returned_title"),
             vec![t.get("appointment_returned_intro").to_owned()],
+            vec![],
+        ),
+        AppointmentStatus::Replaced => (
+            t.get("appointment_replaced_title"),
+            vec![t.get("appointment_replaced_intro").to_owned()],
             vec![],
         ),
         AppointmentStatus::Past => (
@@ -362,7 +395,10 @@ pub fn appointment_page(
             vec![],
         ),
     };
-    let links = if status == AppointmentStatus::Returned {
+    let links = if matches!(
+        status,
+        AppointmentStatus::Returned | AppointmentStatus::Replaced
+    ) {
         vec![]
     } else {
         vec![

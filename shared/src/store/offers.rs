@@ -64,12 +64,15 @@ impl Store {
     }
 
     /// open → accepted: the slot is booked for the wish, the wish fulfilled (and kept until
-    /// the retention time after the appointment).
+    /// the retention time after the appointment). With `replacing` (the wish held that booked
+    /// appointment and looked for an earlier one) the old appointment is replaced in the same
+    /// transaction: its slot is free again, and its stream record sends it to the queue.
     pub async fn accept_offer(
         &self,
         offer: &Offer,
         wish: &Wish,
         (now, remind_at): (DateTime<Utc>, Option<DateTime<Utc>>),
+        replacing: Option<&Offer>,
         out: &Effects,
     ) -> Result<(), StoreError> {
         // The offer (the appointment's page) is kept as long as the wish: until the retention
@@ -94,6 +97,11 @@ impl Store {
             book,
             self.end_wish_update_kept_from(wish, WishStatus::Fulfilled, now, offer.start)?,
         ];
+        if let Some(old) = replacing {
+            let v = Values::at(now).offer(old);
+            items.push(self.guarded(Write::OfferReplaced, offer_key(&old.id), &v)?);
+            items.push(self.guarded(Write::SlotReturned, slot_key(&old.slot), &v)?);
+        }
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter("accepted").await;
@@ -103,17 +111,24 @@ impl Store {
     /// accepted → returned: the slot the offer booked is free again (its stream record sends it
     /// to the queue as a released slot), the confirmation mail and `AppointmentReturned` into
     /// the outbox. `Conflict` when the offer or its slot changed meanwhile.
+    ///
+    /// With `stop` (the wish, as read, looked for an earlier appointment than this one, and
+    /// its open offer) the search ends in the same transaction.
     pub async fn return_appointment(
         &self,
         offer: &Offer,
+        stop: Option<(&Wish, Option<&Offer>)>,
         now: DateTime<Utc>,
         out: &Effects,
     ) -> Result<(), StoreError> {
         let v = Values::at(now).offer(offer);
-        let items = vec![
+        let mut items = vec![
             self.guarded(Write::OfferReturned, offer_key(&offer.id), &v)?,
             self.guarded(Write::SlotReturned, slot_key(&offer.slot), &v)?,
         ];
+        if let Some((wish, open)) = stop {
+            items.extend(self.stop_looking_items(wish, open, now)?);
+        }
         self.commit(items, out, now).await
     }
 

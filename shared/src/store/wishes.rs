@@ -156,6 +156,51 @@ impl Store {
         self.commit(items, out, now).await
     }
 
+    /// fulfilled → waiting, holding its booked appointment (`looking`, the decided state):
+    /// onto the enqueue list as a confirmed wish, with its mail.
+    pub async fn look_for_earlier(
+        &self,
+        looking: &Wish,
+        now: DateTime<Utc>,
+        out: &Effects,
+    ) -> Result<(), StoreError> {
+        let held = looking.earlier.as_ref().ok_or_else(|| {
+            StoreError::Corrupt("a wish looking for earlier holds nothing".into())
+        })?;
+        let v = Values::at(now).with(":earlier", serde_dynamo::to_attribute_value(held)?);
+        let item = self.guarded(Write::WishLooksEarlier, wish_key(&looking.id), &v)?;
+        self.commit(vec![item], out, now).await
+    }
+
+    /// A wish looking for an earlier appointment stops (from the state `wish` was read in):
+    /// fulfilled again; an open offer is withdrawn and its slot freed.
+    pub async fn stop_looking(
+        &self,
+        wish: &Wish,
+        open_offer: Option<&Offer>,
+        now: DateTime<Utc>,
+        out: &Effects,
+    ) -> Result<(), StoreError> {
+        let items = self.stop_looking_items(wish, open_offer, now)?;
+        self.commit(items, out, now).await
+    }
+
+    /// The writes of [`Store::stop_looking`].
+    pub(super) fn stop_looking_items(
+        &self,
+        wish: &Wish,
+        open_offer: Option<&Offer>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let v = Values::at(now).wish(wish);
+        let mut items = vec![self.guarded(Write::WishStopsLooking, wish_key(&wish.id), &v)?];
+        if let Some(offer) = open_offer.filter(|o| o.status == OfferStatus::Open) {
+            items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
+            items.push(self.free_slot_update(offer, now)?);
+        }
+        Ok(items)
+    }
+
     pub(super) fn end_wish_update(
         &self,
         wish: &Wish,

@@ -64,6 +64,12 @@ pub(super) enum Write {
     AppointmentReminded,
     /// accepted → returned: the citizen gave the appointment back.
     OfferReturned,
+    /// accepted → replaced: an earlier appointment was booked for the same wish.
+    OfferReplaced,
+    /// fulfilled → waiting, holding its appointment: back onto the enqueue list.
+    WishLooksEarlier,
+    /// A wish looking for an earlier appointment stops: fulfilled again, off every index.
+    WishStopsLooking,
     /// booked → free, for the offer that booked it (an appointment given back).
     SlotReturned,
     /// open → `:to`.
@@ -134,11 +140,11 @@ impl Write {
             Write::WishOffered => (
                 "SET #status = :offered, open_offer = :offer",
                 Some(
-                    "#status = :waiting AND attribute_not_exists(open_offer) AND NOT contains(declined, :slot)",
+                    "#status = :waiting AND attribute_not_exists(open_offer) AND NOT contains(declined, :slot) AND (attribute_not_exists(earlier) OR earlier.#before > :start)",
                 ),
             ),
             Write::WishEnded => (
-                "SET #status = :to, ended_at = :now, expires_at = :ended REMOVE open_offer, gsi1pk, gsi1sk",
+                "SET #status = :to, ended_at = :now, expires_at = :ended REMOVE open_offer, earlier, gsi1pk, gsi1sk",
                 Some("#status = :from"),
             ),
             Write::WishBackInLine => (
@@ -192,6 +198,18 @@ impl Write {
             Write::OfferReturned => (
                 "SET #status = :returned, returned_at = :now REMOVE gsi1pk, gsi1sk",
                 Some("#status = :accepted"),
+            ),
+            Write::OfferReplaced => (
+                "SET #status = :replaced, returned_at = :now REMOVE gsi1pk, gsi1sk",
+                Some("#status = :accepted AND wish = :wish"),
+            ),
+            Write::WishLooksEarlier => (
+                "SET #status = :waiting, earlier = :earlier, kept_at = :now, unanswered = :zero, gsi1pk = :enqueue, gsi1sk = :now REMOVE reminded_at, ended_at, open_offer",
+                Some("#status = :fulfilled AND attribute_not_exists(earlier)"),
+            ),
+            Write::WishStopsLooking => (
+                "SET #status = :fulfilled REMOVE earlier, open_offer, gsi1pk, gsi1sk",
+                Some("#status = :from AND attribute_exists(earlier)"),
             ),
             Write::SlotReturned => (
                 "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE wish, offer, unclaimed_at",
@@ -409,7 +427,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 33] = [
+    const ALL: [Write; 36] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -431,6 +449,9 @@ mod tests {
         Write::OfferAcceptedToRemind,
         Write::AppointmentReminded,
         Write::OfferReturned,
+        Write::OfferReplaced,
+        Write::WishLooksEarlier,
+        Write::WishStopsLooking,
         Write::SlotReturned,
         Write::OfferClosed,
         Write::OutboxClaimed,
@@ -507,6 +528,7 @@ mod tests {
             .with(":kept", n(1))
             .with(":rpk", s("x"))
             .with(":rsk", s("x"))
+            .with(":earlier", s("x"))
             .name("#day", "d")
             .name("#field", "f");
         for write in ALL {

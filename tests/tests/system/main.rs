@@ -15,6 +15,7 @@ mod api;
 mod appointment;
 mod challenge;
 mod concurrency;
+mod earlier;
 mod events;
 mod faults;
 mod feed;

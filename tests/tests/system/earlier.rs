@@ -1,0 +1,258 @@
+//! "Keep it, but find me an earlier one": a booked appointment's wish goes back into its lines
+//! for earlier slots only; accepting one swaps the appointments in one transaction and the old
+//! slot goes to the next wish.
+
+use crate::helpers::{Observer, TestEnv, next_local, page_link};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_earlier_slot_swaps_the_appointment_and_the_old_slot_goes_to_the_next_wish() {
+    let env = TestEnv::spawn().await;
+    let observer = Observer::attach(&env).await;
+    let (anna, ben) = (env.email("early-anna"), env.email("early-ben"));
+    env.confirmed_wish(&anna, json!({"mon": [8], "tue": [8]}))
+        .await;
+    // Anna books a Tuesday two weeks ahead.
+    let far = next_local(chrono::Weekday::Tue, 8, 0, 14);
+    env.put_slots(
+        &json!([{"id": "far-tue", "office": "bilk", "service": "id-card",
+        "start": far, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let offer = page_link(env.mails_to(&anna).await.last().unwrap(), "/o/");
+    assert_eq!(
+        env.click(&format!("{offer}/accept")).await.1["status"],
+        "accepted"
+    );
+    env.settle().await;
+    let page = page_link(env.mails_to(&anna).await.last().unwrap(), "/a/");
+    let html = env.get_html(&page).await;
+    assert!(
+        html.contains("früheren Termin suchen"),
+        "the page offers it"
+    );
+
+    // Ben waits too, after Anna, for the same hours.
+    env.confirmed_wish(&ben, json!({"mon": [8], "tue": [8]}))
+        .await;
+
+    // A link only asks; the button starts the search and a mail confirms it.
+    let (_, asked) = env.get_json(&format!("{page}/earlier")).await;
+    assert_eq!(asked["earlier"], false, "a GET changes nothing");
+    let (status, looking) = env.click(&format!("{page}/earlier")).await;
+    assert_eq!((status, looking["status"].as_str()), (200, Some("booked")));
+    assert_eq!(looking["earlier"], true, "{looking}");
+    let (_, again) = env.click(&format!("{page}/earlier")).await;
+    assert_eq!(again["earlier"], true, "a repeat answers the same");
+    env.settle().await;
+    let mails = env.mails_to(&anna).await;
+    let started: Vec<_> = mails
+        .iter()
+        .filter(|m| m.subject.starts_with("Wir suchen einen früheren Termin"))
+        .collect();
+    assert_eq!(started.len(), 1, "one mail for the repeated click");
+    let wish_page = page_link(started[0], "/w/");
+    let (_, wish) = env.get_json(&wish_page).await;
+    assert_eq!(wish["status"], "waiting", "back in line: {wish}");
+
+    // A slot later than the appointment is never offered to Anna: Ben gets it.
+    let later = next_local(chrono::Weekday::Mon, 8, 0, 21);
+    env.put_slots(
+        &json!([{"id": "later-mon", "office": "bilk", "service": "id-card",
+        "start": later, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let anna_count = env.mails_to(&anna).await.len();
+    let ben_offer = env.mails_to(&ben).await;
+    assert!(
+        ben_offer
+            .last()
+            .unwrap()
+            .subject
+            .starts_with("Terminangebot"),
+        "Ben, not Anna"
+    );
+    let ben_link = page_link(ben_offer.last().unwrap(), "/o/");
+    assert_eq!(
+        env.click(&format!("{ben_link}/decline")).await.1["status"],
+        "declined"
+    );
+    env.settle().await;
+    assert_eq!(
+        env.mails_to(&anna).await.len(),
+        anna_count,
+        "never offered to Anna"
+    );
+
+    // An earlier slot: Anna is first in line for it.
+    let near = next_local(chrono::Weekday::Mon, 8, 15, 3);
+    env.put_slots(
+        &json!([{"id": "near-mon", "office": "bilk", "service": "id-card",
+        "start": near, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let mails = env.mails_to(&anna).await;
+    let offer_mail = mails.last().unwrap();
+    assert!(
+        offer_mail.subject.starts_with("Terminangebot"),
+        "{}",
+        offer_mail.subject
+    );
+    let new_offer = page_link(offer_mail, "/o/");
+    let (_, accepted) = env.click(&format!("{new_offer}/accept")).await;
+    assert_eq!(accepted["status"], "accepted");
+    assert_eq!(accepted["slot"]["id"], "near-mon");
+    env.settle().await;
+
+    // One transaction: the new slot booked, the old appointment replaced and its slot free —
+    // and at once offered to the next in line, Ben.
+    let slot = |id: &'static str| {
+        let env = &env;
+        async move {
+            env.admin(Method::GET, &format!("/admin/slots/{id}"), None)
+                .await
+                .1
+        }
+    };
+    assert_eq!(slot("near-mon").await["status"], "booked");
+    assert_eq!(
+        slot("far-tue").await["status"],
+        "offered",
+        "the old slot went to Ben"
+    );
+    let (_, old) = env.get_json(&page).await;
+    assert_eq!(old["status"], "replaced", "{old}");
+    assert_eq!(old["earlier"], false);
+    let ben_mails = env.mails_to(&ben).await;
+    let ben_last = ben_mails.last().unwrap();
+    assert!(
+        ben_last.subject.starts_with("Terminangebot"),
+        "{}",
+        ben_last.subject
+    );
+    let (_, ben_offer) = env.get_json(&page_link(ben_last, "/o/")).await;
+    assert_eq!(ben_offer["slot"]["id"], "far-tue");
+
+    // Anna's mail: the new calendar file and the cancellation of the old one, same UID as the
+    // old booking's.
+    let mails = env.mails_to(&anna).await;
+    let swap = mails.last().unwrap();
+    assert!(
+        swap.subject.starts_with("Früherer Termin gebucht"),
+        "{}",
+        swap.subject
+    );
+    let sent = env.system.mails().await.unwrap();
+    let files: Vec<String> = sent
+        .iter()
+        .find(|m| m.id == swap.id)
+        .unwrap()
+        .attachment_parts
+        .iter()
+        .map(|p| String::from_utf8(p.bytes.clone()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 2);
+    assert!(files[0].contains("METHOD:PUBLISH"), "{}", files[0]);
+    assert!(files[1].contains("METHOD:CANCEL"), "{}", files[1]);
+    let (_, old_ics) = {
+        let r = env
+            .http
+            .get(format!("{page}/calendar.ics"))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let uid = |ics: &str| {
+        ics.lines()
+            .find(|l| l.starts_with("UID:"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        uid(&files[1]),
+        uid(&old_ics),
+        "the cancellation is the old event"
+    );
+    assert_ne!(uid(&files[0]), uid(&files[1]));
+    let new_page = page_link(swap, "/a/");
+    let (_, new_appointment) = env.get_json(&new_page).await;
+    assert_eq!(
+        (
+            new_appointment["status"].as_str(),
+            new_appointment["earlier"].as_bool()
+        ),
+        (Some("booked"), Some(false))
+    );
+
+    // The booking system heard: the new one accepted, the old one given back, in that order.
+    let events = observer.drain().await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    let accepted_at = names.iter().rposition(|n| *n == "OfferAccepted").unwrap();
+    let returned_at = names
+        .iter()
+        .rposition(|n| *n == "AppointmentReturned")
+        .unwrap();
+    assert!(accepted_at < returned_at, "{names:?}");
+    let returned = &events[returned_at].1;
+    assert_eq!(returned["slot"]["id"], "far-tue", "{returned}");
+}
+
+#[tokio::test]
+async fn cancelling_the_search_keeps_the_appointment() {
+    let env = TestEnv::spawn().await;
+    let anna = env.email("stop-anna");
+    env.confirmed_wish(&anna, json!({"wed": [8]})).await;
+    let far = next_local(chrono::Weekday::Wed, 8, 0, 14);
+    env.put_slots(
+        &json!([{"id": "keep-wed", "office": "bilk", "service": "id-card",
+        "start": far, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let offer = page_link(env.mails_to(&anna).await.last().unwrap(), "/o/");
+    env.click(&format!("{offer}/accept")).await;
+    env.settle().await;
+    let page = page_link(env.mails_to(&anna).await.last().unwrap(), "/a/");
+    env.click(&format!("{page}/earlier")).await;
+    env.settle().await;
+    let wish_page = page_link(env.mails_to(&anna).await.last().unwrap(), "/w/");
+    let (status, stopped) = env.click(&format!("{wish_page}/cancel")).await;
+    assert_eq!(
+        (status, stopped["status"].as_str()),
+        (200, Some("fulfilled")),
+        "{stopped}"
+    );
+    env.settle().await;
+    let last = env.mails_to(&anna).await;
+    assert!(
+        last.last()
+            .unwrap()
+            .subject
+            .starts_with("Suche nach einem früheren Termin beendet")
+    );
+    let (_, appointment) = env.get_json(&page).await;
+    assert_eq!(
+        (
+            appointment["status"].as_str(),
+            appointment["earlier"].as_bool()
+        ),
+        (Some("booked"), Some(false))
+    );
+    let (_, slot) = env.admin(Method::GET, "/admin/slots/keep-wed", None).await;
+    assert_eq!(slot["status"], "booked");
+    // An earlier slot now is not offered to her.
+    let near = next_local(chrono::Weekday::Wed, 8, 30, 3);
+    let count = env.mails_to(&anna).await.len();
+    env.put_slots(
+        &json!([{"id": "near-wed", "office": "bilk", "service": "id-card",
+        "start": near, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    assert_eq!(env.mails_to(&anna).await.len(), count);
+}
