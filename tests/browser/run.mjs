@@ -381,7 +381,7 @@ const TEXT = {
     wait: /rechnen wir grob mit einem Angebot in etwa \d+ (Tagen|Wochen)/, waitUnknown: /können wir noch nicht schätzen/,
     a11yTitle: /^Erklärung zur Barrierefreiheit$/, a11yDate: /am \d{1,2}\. \S+ \d{4} erstellt/,
     noScript: /braucht JavaScript/, noProof: /JavaScript ausgeschaltet/,
-    appointmentTitle: /^Ihr Termin$/, giveBack: /Termin zurückgeben$/, returnedTitle: /^Termin zurückgegeben$/, returnedSubject: /^Termin zurückgegeben:/,
+    appointmentTitle: /^Ihr Termin$/, giveBack: /Termin zurückgeben$/, earlier: /früheren Termin suchen$/, earlierTitle: /^Wir suchen einen früheren Termin$/, earlierSubject: /^Wir suchen einen früheren Termin:/, returnedTitle: /^Termin zurückgegeben$/, returnedSubject: /^Termin zurückgegeben:/,
   },
   en: {
     formTitle: /Leave an appointment wish/, errorsTitle: /^Error:/, summary: /Please check your entries/,
@@ -396,7 +396,7 @@ const TEXT = {
     wait: /we roughly expect an offer within about \d+ (days|weeks)/, waitUnknown: /cannot estimate the wait yet/,
     a11yTitle: /^Accessibility statement$/, a11yDate: /made on \d{1,2} \S+ \d{4}/,
     noScript: /needs JavaScript/, noProof: /JavaScript may be switched off/,
-    appointmentTitle: /^Your appointment$/, giveBack: /give the appointment back$/, returnedTitle: /^Appointment given back$/, returnedSubject: /^Appointment given back:/,
+    appointmentTitle: /^Your appointment$/, giveBack: /give the appointment back$/, earlier: /find me an earlier one$/, earlierTitle: /^We are looking for an earlier appointment$/, earlierSubject: /^We are looking for an earlier appointment:/, returnedTitle: /^Appointment given back$/, returnedSubject: /^Appointment given back:/,
   },
 };
 
@@ -600,6 +600,16 @@ async function storyMain(page, lang) {
     return link;
   });
   await examine(page, name('07b-appointment'), lang, { h1: T.appointmentTitle });
+  await step(`${lang}: keep it, but look for an earlier one, by keyboard`, async () => {
+    const seenBefore = await mailCount(email);
+    const r = await pressButton(page, T.earlier);
+    assertEq(r.status(), 200, 'status after asking for an earlier one');
+    await waitForMail(email, T.earlierSubject, seenBefore);
+    const json = await api('GET', new URL(appointmentLink).pathname);
+    assertEq(json.data.earlier, true, 'the appointment looks for an earlier one');
+    assertEq(json.data.status, 'booked', 'and stays booked');
+  });
+  await examine(page, name('07b2-appointment-earlier'), lang, { h1: T.earlierTitle });
   await step(`${lang}: give the appointment back by keyboard`, async () => {
     const seenBefore = await mailCount(email);
     const r = await pressButton(page, T.giveBack);

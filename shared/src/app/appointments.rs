@@ -179,3 +179,62 @@ pub(super) async fn stop_looking(
         Err(e) => Err(e.into()),
     }
 }
+
+/// What became of the booking system's request to look for an earlier appointment for one it
+/// booked directly.
+#[derive(Debug)]
+pub enum DirectEarlier {
+    /// The wish (waiting) looks for an earlier slot; the appointment is ours to swap.
+    Started {
+        wish: crate::domain::WishId,
+        appointment: OfferId,
+    },
+    /// The slot cannot be handed over (not booked, booked through an offer, begun).
+    Refused(crate::domain::appointment::DirectBookingError),
+}
+
+/// `POST /admin/slots/{id}/earlier`: the booking system booked the slot directly, and its
+/// citizen would take an earlier one. `request` is the wish without its service (the slot's):
+/// checked as a citizen's, confirmed at once (the booking system knows the citizen), and its
+/// mail links the wish's page, where the search can be stopped. Accepting an earlier offer then
+/// gives this slot back as for any appointment (its stream record is a released slot's, and
+/// `AppointmentReturned` tells the booking system).
+///
+/// # Errors
+/// `NotFound` for an unknown slot, `Invalid` for a wish that does not hold, the store's errors.
+pub async fn earlier_for_direct_booking(
+    deps: &Deps,
+    slot: &crate::domain::SlotId,
+    mut request: crate::domain::WishDraft,
+) -> Result<DirectEarlier, AppError> {
+    let slot = deps.store.get_slot(slot).await?.ok_or(AppError::NotFound)?;
+    let catalog = deps.catalog().await?;
+    request.service = Some(slot.service.to_string());
+    let new = request.validate(&catalog).map_err(AppError::Invalid)?;
+    let now = deps.clock.now();
+    let ids = (crate::domain::WishId::generate(), OfferId::generate());
+    let (wish, appointment) =
+        match crate::domain::appointment::booked_directly(ids, new, &slot, now) {
+            Ok(found) => found,
+            Err(why) => return Ok(DirectEarlier::Refused(why)),
+        };
+    let mail = deps.mails(&catalog, now).earlier(&wish, &appointment)?;
+    let out = Effects::mail(mail, Vec::new());
+    match deps
+        .store
+        .create_booked_directly(&wish, &appointment, now, &out)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            return Err(AppError::Conflict("slot while handing it to the queue"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    super::wishes::enqueue(deps, &wish, &catalog, now).await?;
+    tracing::info!(wish_id = %wish.id, "looking for an earlier appointment for a direct booking");
+    Ok(DirectEarlier::Started {
+        wish: wish.id,
+        appointment: appointment.id,
+    })
+}

@@ -19,7 +19,10 @@ mod slots;
 mod wishes;
 
 pub use crate::domain::wait::Place;
-pub use appointments::{appointment_by_token, look_for_earlier, return_appointment};
+pub use appointments::{
+    DirectEarlier, appointment_by_token, earlier_for_direct_booking, look_for_earlier,
+    return_appointment,
+};
 pub use catalog::update_catalog;
 pub use challenge::new_challenge;
 pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};

@@ -11,7 +11,8 @@
 use super::ids::{OfferId, WishId};
 use super::lifecycle::{Change, DomainEvent, TransitionError};
 use super::offer::{Offer, OfferStatus};
-use super::wish::{Wish, WishStatus};
+use super::slot::{Slot, SlotStatus};
+use super::wish::{NewWish, Wish, WishStatus};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +106,62 @@ impl Wish {
     pub fn holding(&self) -> Option<&OfferId> {
         self.earlier.as_ref().map(|h| &h.offer)
     }
+}
+
+/// Why the booking system cannot hand a slot's appointment to the queue's "earlier" search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DirectBookingError {
+    #[error("the slot is not booked")]
+    NotBooked,
+    #[error("the slot was booked through an offer: its citizen asks on the appointment's page")]
+    BookedThroughOffer,
+    #[error("the appointment has begun")]
+    Begun,
+}
+
+/// An appointment the booking system booked directly (the slot is `booked`, no offer of ours)
+/// whose citizen wants an earlier one: the appointment as an accepted offer of ours, and a
+/// wish confirmed now (the booking system knows the citizen) that holds it and looks for a
+/// slot before it.
+///
+/// # Errors
+/// When the slot is not booked, was booked through an offer, or has begun.
+pub fn booked_directly(
+    (wish_id, offer_id): (WishId, OfferId),
+    new: NewWish,
+    slot: &Slot,
+    now: DateTime<Utc>,
+) -> Result<(Wish, Offer), DirectBookingError> {
+    if slot.status != SlotStatus::Booked {
+        return Err(DirectBookingError::NotBooked);
+    }
+    if slot.offer.is_some() || slot.wish.is_some() {
+        return Err(DirectBookingError::BookedThroughOffer);
+    }
+    if now >= slot.start {
+        return Err(DirectBookingError::Begun);
+    }
+    let appointment = Offer {
+        id: offer_id,
+        wish: wish_id.clone(),
+        slot: slot.id.clone(),
+        office: slot.office.clone(),
+        service: slot.service.clone(),
+        start: slot.start,
+        minutes: slot.minutes,
+        status: OfferStatus::Accepted,
+        deadline: now,
+        created_at: now,
+    };
+    let mut wish = super::lifecycle::submitted(wish_id, new, now);
+    wish.status = WishStatus::Waiting;
+    wish.confirmed_at = Some(now);
+    wish.kept_at = Some(now);
+    wish.earlier = Some(Holding {
+        offer: appointment.id.clone(),
+        before: slot.start,
+    });
+    Ok((wish, appointment))
 }
 
 /// Accepting an earlier offer: the new appointment booked, the old one replaced in the same

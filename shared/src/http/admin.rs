@@ -1,9 +1,9 @@
 //! admin-api: the booking system's and the clerks' routes (IAM in AWS, a bearer key locally).
 
 use super::dto::slot_json;
-use super::dto::{SLOT_FIELDS, SlotInput, unknown_fields};
+use super::dto::{SLOT_FIELDS, SlotInput, WishRequest, unknown_fields};
 use super::{ADMIN_BODY_LIMIT, Visit, error_response, json_error, page};
-use crate::app::{self, Deps, SlotsPut};
+use crate::app::{self, AppError, Deps, SlotsPut};
 use crate::config::AdminAuth;
 use crate::domain::time::rfc3339;
 use crate::domain::{Catalog, Language, SlotId, SlotStatus};
@@ -24,6 +24,10 @@ pub fn admin_router(deps: Deps) -> Router {
         .route("/admin/slots", put(put_slots))
         .route("/admin/slots/{id}", get(get_slot).delete(withdraw_slot))
         .route("/admin/slots/{id}/release", post(release_slot))
+        .route(
+            "/admin/slots/{id}/earlier",
+            post(earlier_for_direct_booking),
+        )
         .route("/admin/stats", get(stats))
         .route("/admin/events", get(events))
         .route("/admin/catalog", put(put_catalog))
@@ -165,6 +169,52 @@ async fn release_slot(State(deps): State<Deps>, SlotPath(id): SlotPath) -> Respo
         }
         Ok(Some(s)) => slot_conflict("slot is not booked", &s),
         Ok(None) => no_such_slot(),
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+/// The fields of `POST /admin/slots/{id}/earlier`: a wish as a citizen leaves it, without the
+/// service (the slot's) and the proof of work.
+const EARLIER_FIELDS: [&str; 4] = ["email", "offices", "windows", "language"];
+
+/// `POST /admin/slots/{id}/earlier`: the booking system booked this slot directly and its
+/// citizen would take an earlier one (an addition to the contract, see
+/// `docs/contract-notes.md`). `201 {wish, appointment, status}`.
+async fn earlier_for_direct_booking(
+    State(deps): State<Deps>,
+    SlotPath(id): SlotPath,
+    body: Bytes,
+) -> Response {
+    let not_a_wish = |why: &str| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("body must be a JSON object {{email, offices, windows, language}}{why}"),
+            json!({}),
+        )
+    };
+    let object = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(_) => return not_a_wish(""),
+        Err(e) => return not_a_wish(&format!(": {e}")),
+    };
+    let unknown = unknown_fields(&object, &EARLIER_FIELDS, "");
+    if !unknown.is_empty() {
+        return json_error(StatusCode::BAD_REQUEST, "unknown fields", json!(unknown));
+    }
+    let request: WishRequest = match serde_json::from_value(serde_json::Value::Object(object)) {
+        Ok(r) => r,
+        Err(e) => return not_a_wish(&format!(": {e}")),
+    };
+    match app::earlier_for_direct_booking(&deps, &id, request.draft()).await {
+        Ok(app::DirectEarlier::Started { wish, appointment }) => (
+            StatusCode::CREATED,
+            Json(json!({"wish": wish, "appointment": appointment, "status": "waiting"})),
+        )
+            .into_response(),
+        Ok(app::DirectEarlier::Refused(why)) => {
+            json_error(StatusCode::CONFLICT, &why.to_string(), json!({}))
+        }
+        Err(AppError::NotFound) => no_such_slot(),
         Err(e) => error_response(&e, Language::En, true),
     }
 }

@@ -172,6 +172,32 @@ impl Store {
         self.commit(vec![item], out, now).await
     }
 
+    /// An appointment the booking system booked directly, handed to the queue's search for an
+    /// earlier one: the wish (confirmed, onto the enqueue list), the appointment as an accepted
+    /// offer, the slot marked as booked by it (only while it is booked and no offer of ours
+    /// holds it), and the mail. `Conflict` when the slot changed meanwhile.
+    pub async fn create_booked_directly(
+        &self,
+        wish: &Wish,
+        appointment: &Offer,
+        now: DateTime<Utc>,
+        out: &Effects,
+    ) -> Result<(), StoreError> {
+        // Kept like a fulfilled wish: until the retention time after the appointment.
+        let kept = appointment.start + self.retention.ended;
+        let mut record = item(&WishRecord::from_wish(wish, Some(kept)))?;
+        record.insert(keys::GSI_PK.into(), s(ENQUEUE_DUE));
+        record.insert(keys::GSI_SK.into(), s(ts(now)));
+        let offer = OfferRecord::from_offer(appointment, kept);
+        let v = Values::at(now).offer(appointment);
+        let items = vec![
+            self.put(&self.wishes, record, true)?,
+            self.put(&self.wishes, item(&offer)?, true)?,
+            self.guarded(Write::SlotBookedDirectly, slot_key(&appointment.slot), &v)?,
+        ];
+        self.commit(items, out, now).await
+    }
+
     /// A wish looking for an earlier appointment stops (from the state `wish` was read in):
     /// fulfilled again; an open offer is withdrawn and its slot freed.
     pub async fn stop_looking(

@@ -72,6 +72,9 @@ pub(super) enum Write {
     WishStopsLooking,
     /// booked → free, for the offer that booked it (an appointment given back).
     SlotReturned,
+    /// A slot the booking system booked directly now belongs to an appointment of ours (its
+    /// citizen looks for an earlier one).
+    SlotBookedDirectly,
     /// open → `:to`.
     OfferClosed,
     /// A due mail or event taken over for one more attempt, if nobody took it first.
@@ -105,6 +108,7 @@ impl Write {
             | Write::SlotFreed
             | Write::SlotReleased
             | Write::SlotReturned
+            | Write::SlotBookedDirectly
             | Write::SlotUnclaimed => Table::Slots,
             _ => Table::Wishes,
         }
@@ -210,6 +214,12 @@ impl Write {
             Write::WishStopsLooking => (
                 "SET #status = :fulfilled REMOVE earlier, open_offer, gsi1pk, gsi1sk",
                 Some("#status = :from AND attribute_exists(earlier)"),
+            ),
+            Write::SlotBookedDirectly => (
+                "SET offer = :offer, wish = :wish, updated_at = :now",
+                Some(
+                    "#status = :booked AND attribute_not_exists(offer) AND attribute_not_exists(wish) AND #start = :start",
+                ),
             ),
             Write::SlotReturned => (
                 "SET #status = :free, gsi1pk = :fpk, gsi1sk = :fsk, updated_at = :now REMOVE wish, offer, unclaimed_at",
@@ -427,7 +437,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 36] = [
+    const ALL: [Write; 37] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -453,6 +463,7 @@ mod tests {
         Write::WishLooksEarlier,
         Write::WishStopsLooking,
         Write::SlotReturned,
+        Write::SlotBookedDirectly,
         Write::OfferClosed,
         Write::OutboxClaimed,
         Write::MailSent,

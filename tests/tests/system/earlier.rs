@@ -256,3 +256,88 @@ async fn cancelling_the_search_keeps_the_appointment() {
     env.settle().await;
     assert_eq!(env.mails_to(&anna).await.len(), count);
 }
+
+/// The booking system booked a slot directly; through the admin API its citizen waits for an
+/// earlier one, and the swap gives the direct booking back to the booking system.
+#[tokio::test]
+async fn the_booking_system_hands_a_direct_booking_to_the_search_for_an_earlier_one() {
+    let env = TestEnv::spawn().await;
+    let observer = Observer::attach(&env).await;
+    let clara = env.email("direct-clara");
+    let far = next_local(chrono::Weekday::Thu, 9, 0, 14);
+    let near = next_local(chrono::Weekday::Thu, 9, 30, 3);
+    env.put_slots(&json!([
+        {"id": "direct-far", "office": "bilk", "service": "id-card", "start": far, "minutes": 15, "status": "booked"},
+    ]))
+    .await;
+    let ask = |path: &'static str, body: serde_json::Value| {
+        let env = &env;
+        async move { env.admin(Method::POST, path, Some(body)).await }
+    };
+    let wish =
+        json!({"email": clara, "offices": ["bilk"], "windows": {"thu": [9]}, "language": "en"});
+
+    // Bad requests change nothing: an unknown field, a window the office is closed in, an
+    // unknown slot.
+    let mut with_service = wish.clone();
+    with_service["service"] = json!("passport");
+    let (status, body) = ask("/admin/slots/direct-far/earlier", with_service).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["fields"]["service"].is_string(), "{body}");
+    let (status, body) = ask(
+        "/admin/slots/direct-far/earlier",
+        json!({"email": clara, "offices": ["bilk"], "windows": {"sun": [9]}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["fields"]["windows"].is_string(), "{body}");
+    assert_eq!(ask("/admin/slots/nope/earlier", wish.clone()).await.0, 404);
+
+    let (status, started) = ask("/admin/slots/direct-far/earlier", wish.clone()).await;
+    assert_eq!(status, 201, "{started}");
+    assert_eq!(started["status"], "waiting");
+    // Twice for the same slot: it is ours now, the second is refused.
+    let (status, again) = ask("/admin/slots/direct-far/earlier", wish.clone()).await;
+    assert_eq!(status, 409, "{again}");
+    env.settle().await;
+    let mails = env.mails_to(&clara).await;
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0]
+            .subject
+            .starts_with("We are looking for an earlier appointment"),
+        "{}",
+        mails[0].subject
+    );
+
+    // An earlier slot is offered to Clara; she accepts; the direct booking is given back.
+    env.put_slots(&json!([
+        {"id": "direct-near", "office": "bilk", "service": "id-card", "start": near, "minutes": 15, "status": "free"},
+    ]))
+    .await;
+    env.settle().await;
+    let offer = page_link(env.mails_to(&clara).await.last().unwrap(), "/o/");
+    assert_eq!(
+        env.click(&format!("{offer}/accept")).await.1["status"],
+        "accepted"
+    );
+    env.settle().await;
+    let (_, old) = env
+        .admin(Method::GET, "/admin/slots/direct-far", None)
+        .await;
+    assert_eq!(old["status"], "free", "nobody else waits: {old}");
+    let (_, new) = env
+        .admin(Method::GET, "/admin/slots/direct-near", None)
+        .await;
+    assert_eq!(new["status"], "booked");
+    let events = observer.drain().await;
+    assert!(
+        events
+            .iter()
+            .any(|(n, d)| n == "AppointmentReturned" && d["slot"]["id"] == "direct-far"),
+        "{events:?}"
+    );
+    // A free slot is not a direct booking.
+    let (status, _) = ask("/admin/slots/direct-far/earlier", wish).await;
+    assert_eq!(status, 409);
+}
