@@ -1,6 +1,8 @@
 //! Model-based test: random sequences of operations run against the real system and against a
-//! small in-memory reference model of DESIGN.md's rules. After every step the wishes' and slots'
-//! states and the number of mails each citizen got must agree.
+//! small in-memory reference model of DESIGN.md's rules — submitting, confirming, releasing,
+//! answering, cancelling, deadlines passing, and a booked appointment given back or kept while
+//! looking for an earlier one. After every step the wishes' and slots' states and the number of
+//! mails each citizen got must agree.
 
 use crate::helpers::{TestEnv, next_local, page_link};
 use chrono::Weekday;
@@ -9,8 +11,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use shared::domain::{SlotId, SlotStatus, WishId, WishStatus};
 
-const SEQUENCES: u64 = 5;
-const STEPS: usize = 24;
+const SEQUENCES: u64 = 6;
+const STEPS: usize = 30;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Win {
@@ -39,6 +41,12 @@ struct MWish {
     mails: usize,
     created_hours: i64,
     id: Option<WishId>,
+    /// The slot of its booked appointment (fulfilled, or looking for an earlier one).
+    booked: Option<usize>,
+    /// Looking for an appointment earlier than `booked`.
+    looking: bool,
+    /// Cancelled before it was confirmed: its data goes with the pending wish's retention.
+    cancelled_pending: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +82,12 @@ impl Model {
             .iter()
             .enumerate()
             .filter(|(_, w)| {
-                w.status == MStatus::Waiting && w.windows.contains(&win) && !w.declined.contains(&s)
+                w.status == MStatus::Waiting
+                    && w.windows.contains(&win)
+                    && !w.declined.contains(&s)
+                    && (!w.looking
+                        || w.booked
+                            .is_some_and(|b| self.slots[s].start_key < self.slots[b].start_key))
             })
             .min_by_key(|(_, w)| w.order)
             .map(|(i, _)| i);
@@ -112,6 +125,21 @@ async fn wish_link(env: &TestEnv, email: &str) -> String {
     page_link(&env.mails_to(email).await[0], "/w/")
 }
 
+/// The page of the appointment the wish holds now: the newest mail's that links one.
+async fn appointment_link(env: &TestEnv, email: &str) -> String {
+    let mails = env.mails_to(email).await;
+    mails
+        .iter()
+        .rev()
+        .find_map(|m| {
+            m.links
+                .iter()
+                .any(|l| l.contains("/a/"))
+                .then(|| page_link(m, "/a/"))
+        })
+        .unwrap()
+}
+
 async fn offer_link(env: &TestEnv, email: &str) -> String {
     let mails = env.mails_to(email).await;
     let offer = mails
@@ -133,11 +161,11 @@ async fn run_sequence(seed: u64) {
         // candidates and the order matters.
         let op = match step {
             0..=3 => 0,
-            4..=7 => 20,
+            4..=7 => 15,
             _ => rng.random_range(0..100),
         };
         match op {
-            0..=19 => {
+            0..=14 => {
                 let windows = [vec![Win::Mon], vec![Win::Tue], vec![Win::Mon, Win::Tue]]
                     [rng.random_range(0..3)]
                 .clone();
@@ -158,9 +186,12 @@ async fn run_sequence(seed: u64) {
                     mails: 1,
                     created_hours: m.hours,
                     id: Some(wish.id),
+                    booked: None,
+                    looking: false,
+                    cancelled_pending: false,
                 });
             }
-            20..=34 if !m.wishes.is_empty() => {
+            15..=29 if !m.wishes.is_empty() => {
                 let i = if step < 8 {
                     step - 4
                 } else {
@@ -189,7 +220,7 @@ async fn run_sequence(seed: u64) {
                     _ => {}
                 }
             }
-            35..=54 => {
+            30..=49 => {
                 let s = m.slots.len();
                 let win = if rng.random_bool(0.5) {
                     Win::Mon
@@ -201,11 +232,13 @@ async fn run_sequence(seed: u64) {
                 } else {
                     Weekday::Tue
                 };
+                // Some weeks ahead, in any order: a later release may be an earlier slot (what
+                // a wish looking for an earlier appointment waits for).
                 let start = next_local(
                     day,
                     8,
                     u32::try_from(s % 60).unwrap(),
-                    20 + 7 * i64::try_from(s / 2).unwrap(),
+                    20 + 7 * rng.random_range(0..4),
                 );
                 trace.push(format!("release slot {s} {win:?}"));
                 let slot = json!([{"id": format!("m{s}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"}]);
@@ -222,7 +255,7 @@ async fn run_sequence(seed: u64) {
                 });
                 m.match_slot(s);
             }
-            55..=84 => {
+            50..=72 => {
                 let offered: Vec<usize> = (0..m.wishes.len())
                     .filter(|i| matches!(m.wishes[*i].status, MStatus::Offered(_)))
                     .collect();
@@ -233,7 +266,7 @@ async fn run_sequence(seed: u64) {
                 let MStatus::Offered(s) = m.wishes[i].status else {
                     unreachable!()
                 };
-                let action = ["accept", "decline", "cancel"][rng.random_range(0..3)];
+                let action = ["accept", "accept", "decline", "cancel"][rng.random_range(0..4)];
                 trace.push(format!("{action} {i} (slot {s})"));
                 let link = offer_link(&env, &m.wishes[i].email).await;
                 assert_eq!(env.click(&format!("{link}/{action}")).await.0, 200);
@@ -243,6 +276,20 @@ async fn run_sequence(seed: u64) {
                     "accept" => {
                         w.status = MStatus::Fulfilled;
                         m.slots[s].status = SStatus::Booked(i);
+                        // A wish looking for an earlier one swaps: its old slot goes on.
+                        let old = w.booked.replace(s).filter(|_| w.looking);
+                        w.looking = false;
+                        if let Some(old) = old {
+                            m.slots[old].status = SStatus::Free;
+                            m.match_slot(old);
+                        }
+                    }
+                    // Cancelling while looking for an earlier one only stops the search.
+                    "cancel" if w.looking => {
+                        w.status = MStatus::Fulfilled;
+                        w.looking = false;
+                        m.slots[s].status = SStatus::Free;
+                        m.match_slot(s);
                     }
                     "decline" => {
                         w.status = MStatus::Waiting;
@@ -258,15 +305,81 @@ async fn run_sequence(seed: u64) {
                     }
                 }
             }
+            73..=84 => {
+                // A booked appointment: given back, or kept while looking for an earlier one.
+                let booked: Vec<usize> = (0..m.wishes.len())
+                    .filter(|i| m.wishes[*i].booked.is_some())
+                    .collect();
+                if booked.is_empty() {
+                    continue;
+                }
+                let i = booked[rng.random_range(0..booked.len())];
+                let s = m.wishes[i].booked.unwrap();
+                let give_back = rng.random_bool(0.3);
+                trace.push(format!(
+                    "{} {i} (slot {s})",
+                    if give_back { "give back" } else { "earlier" }
+                ));
+                let link = appointment_link(&env, &m.wishes[i].email).await;
+                let action = if give_back { "return" } else { "earlier" };
+                assert_eq!(env.click(&format!("{link}/{action}")).await.0, 200);
+                let w = &mut m.wishes[i];
+                if give_back {
+                    // The search for an earlier one ends with it (an open offer withdrawn).
+                    w.mails += 1;
+                    w.booked = None;
+                    let offered = match w.status {
+                        MStatus::Offered(x) => Some(x),
+                        _ => None,
+                    };
+                    if w.looking {
+                        w.status = MStatus::Fulfilled;
+                        w.looking = false;
+                    }
+                    m.slots[s].status = SStatus::Free;
+                    m.match_slot(s);
+                    if let Some(x) = offered {
+                        m.slots[x].status = SStatus::Free;
+                        m.match_slot(x);
+                    }
+                } else if !w.looking {
+                    w.mails += 1;
+                    w.looking = true;
+                    w.status = MStatus::Waiting;
+                    w.unanswered = 0;
+                }
+            }
             85..=89 if !m.wishes.is_empty() => {
                 let i = rng.random_range(0..m.wishes.len());
                 trace.push(format!("cancel wish {i}"));
                 let link = wish_link(&env, &m.wishes[i].email).await;
                 env.click(&format!("{link}/cancel")).await;
                 let w = &mut m.wishes[i];
+                if w.looking {
+                    // Only the search stops; the appointment stays.
+                    if matches!(
+                        w.status,
+                        MStatus::Waiting | MStatus::Offered(_) | MStatus::Paused
+                    ) {
+                        w.mails += 1;
+                        if let MStatus::Offered(s) = w.status {
+                            m.slots[s].status = SStatus::Free;
+                            w.status = MStatus::Fulfilled;
+                            w.looking = false;
+                            m.match_slot(s);
+                        } else {
+                            w.status = MStatus::Fulfilled;
+                            w.looking = false;
+                        }
+                    }
+                    env.settle().await;
+                    compare(&env, &m, seed, step, &trace).await;
+                    continue;
+                }
                 match w.status.clone() {
                     MStatus::Pending if m.hours - w.created_hours < 24 => {
                         w.status = MStatus::Cancelled;
+                        w.cancelled_pending = true;
                         w.mails += 1;
                     }
                     MStatus::Waiting | MStatus::Paused => {
@@ -303,8 +416,10 @@ async fn run_sequence(seed: u64) {
                         };
                         m.slots[s].status = SStatus::Free;
                     }
-                    if m.wishes[i].status == MStatus::Pending
-                        && m.hours - m.wishes[i].created_hours >= 24
+                    let w = &m.wishes[i];
+                    if (w.status == MStatus::Pending
+                        || w.status == MStatus::Cancelled && w.cancelled_pending)
+                        && m.hours - w.created_hours >= 24
                     {
                         m.wishes[i].status = MStatus::Gone;
                     }

@@ -1,6 +1,7 @@
 //! Many wishes and slots, every delivery duplicated and concurrent: stream records, SlotReleased
-//! events, rescans and the citizens' clicks. Afterwards the invariants of DESIGN.md hold and the
-//! mails sent are exactly the mails owed.
+//! events, rescans and the citizens' clicks — answers to offers, then booked appointments given
+//! back or kept while looking for an earlier one, and the earlier ones accepted (swaps).
+//! Afterwards the invariants of DESIGN.md hold and the mails sent are exactly the mails owed.
 
 use crate::helpers::{Observer, TestEnv, next_local, page_link};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -57,6 +58,25 @@ fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// POSTs every URL at once, as JSON; each answers 200.
+async fn click_all(env: &TestEnv, urls: Vec<String>) {
+    let mut set = JoinSet::new();
+    for url in urls {
+        let http = env.http.clone();
+        set.spawn(async move {
+            http.post(url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let statuses = set.join_all().await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }
 
 #[tokio::test]
@@ -153,25 +173,77 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
                 }
             }
         }
-        let mut set = JoinSet::new();
-        for url in urls {
-            let http = env.http.clone();
-            set.spawn(async move {
-                http.post(url)
-                    .header("accept", "application/json")
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            });
-        }
-        let statuses = set.join_all().await;
-        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        click_all(&env, urls).await;
         env.settle().await;
         env.system.rescan().await.unwrap();
         env.settle().await;
     }
+
+    // A third round: each booked appointment is given back or kept while looking for an
+    // earlier one (bursts of identical clicks), earlier slots come free, and every offer that
+    // follows is accepted by a burst — swaps among them.
+    let mut urls = Vec::new();
+    for email in &addresses {
+        for mail in env
+            .mails_to(email)
+            .await
+            .iter()
+            .filter(|m| m.subject.starts_with("Termin bestätigt"))
+        {
+            let page = page_link(mail, "/a/");
+            let action = if rng.random_bool(0.35) {
+                "return"
+            } else {
+                "earlier"
+            };
+            for _ in 0..3 {
+                urls.push(format!("{page}/{action}"));
+            }
+        }
+    }
+    assert!(!urls.is_empty(), "the answers booked appointments");
+    click_all(&env, urls).await;
+    env.settle().await;
+    let offers_before: usize = {
+        let mut n = 0;
+        for email in &addresses {
+            n += env
+                .mails_to(email)
+                .await
+                .iter()
+                .filter(|m| m.subject.starts_with("Terminangebot"))
+                .count();
+        }
+        n
+    };
+    let earlier: Vec<serde_json::Value> = (0..SLOTS)
+        .map(|i| {
+            let start = next_local(weekdays[i % 5], 8 + u32::try_from(i % 3).unwrap(), 45, 1);
+            json!({"id": format!("st-early-{i}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"})
+        })
+        .collect();
+    assert_eq!(env.put_slots(&json!(earlier)).await, vec!["created"; SLOTS]);
+    env.settle().await;
+    let mut urls = Vec::new();
+    let mut offers_now = 0;
+    for email in &addresses {
+        let mails = env.mails_to(email).await;
+        let offered: Vec<_> = mails
+            .iter()
+            .filter(|m| m.subject.starts_with("Terminangebot"))
+            .collect();
+        offers_now += offered.len();
+        for mail in offered {
+            for _ in 0..3 {
+                urls.push(format!("{}/accept", page_link(mail, "/o/")));
+            }
+        }
+    }
+    assert!(offers_now > offers_before, "earlier slots were offered");
+    click_all(&env, urls).await;
+    env.settle().await;
+    env.system.rescan().await.unwrap();
+    env.settle().await;
 
     // ---- invariants, read straight from the tables ----
     let slot_items = scan(&env, &env.system.infra.slots_table).await;
@@ -265,6 +337,12 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
             .count()
     };
     let count_status = |status: &str| offers.iter().filter(|o| text(o, STATUS) == status).count();
+    // Offers that were accepted at some time: still booked, given back, or swapped.
+    let ever_accepted = |wish: &str| {
+        offers_in(wish, Some("accepted"))
+            + offers_in(wish, Some("returned"))
+            + offers_in(wish, Some("replaced"))
+    };
     let cancelled = wishes
         .iter()
         .filter(|w| text(w, STATUS) == "cancelled")
@@ -274,6 +352,8 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
         count_status("accepted") > 0
             && count_status("declined") > 0
             && count_status("withdrawn") > 0
+            && count_status("returned") > 0
+            && count_status("replaced") > 0
             && cancelled > 0,
         "offers by status: {:?}",
         offers.iter().map(|o| text(o, STATUS)).collect::<Vec<_>>()
@@ -287,7 +367,18 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
             ("opt-in", 1),
             ("confirmed", 1),
             ("offer", offers_in(&id, None)),
-            ("accepted", offers_in(&id, Some("accepted"))),
+            // A swap's acceptance has its own mail (with both calendar files).
+            (
+                "accepted",
+                ever_accepted(&id) - offers_in(&id, Some("replaced")),
+            ),
+            ("swapped", offers_in(&id, Some("replaced"))),
+            ("returned", offers_in(&id, Some("returned"))),
+            // Each search for an earlier one: swapped since, or still looking.
+            (
+                "earlier",
+                offers_in(&id, Some("replaced")) + usize::from(wish.contains_key("earlier")),
+            ),
             ("declined", offers_in(&id, Some("declined"))),
             ("cancelled", usize::from(text(wish, STATUS) == "cancelled")),
         ]);
@@ -300,6 +391,9 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
                 ("Ihr Terminwunsch ist aktiv", "confirmed"),
                 ("Terminangebot:", "offer"),
                 ("Termin bestätigt:", "accepted"),
+                ("Früherer Termin gebucht:", "swapped"),
+                ("Termin zurückgegeben:", "returned"),
+                ("Wir suchen einen früheren Termin:", "earlier"),
                 ("Angebot abgelehnt", "declined"),
                 ("Terminwunsch gelöscht", "cancelled"),
             ]
@@ -375,10 +469,14 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
     all_wishes.sort();
     // A slot is released when it enters the queue, and again each time an offer lets it go.
     let mut released: Vec<String> = slot_items.iter().map(|s| text(s, ID)).collect();
+    // An appointment given back or swapped releases its slot once.
     released.extend(
         offers
             .iter()
-            .filter(|o| ["declined", "withdrawn"].contains(&text(o, STATUS).as_str()))
+            .filter(|o| {
+                ["declined", "withdrawn", "returned", "replaced"]
+                    .contains(&text(o, STATUS).as_str())
+            })
             .map(|o| text(o, SLOT)),
     );
     released.sort();
@@ -386,7 +484,19 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
         ("WishConfirmed", all_wishes),
         ("SlotReleased", released),
         ("OfferSent", all_offers),
-        ("OfferAccepted", ids_where(&offers, "accepted")),
+        ("OfferAccepted", {
+            let mut ids = ids_where(&offers, "accepted");
+            ids.extend(ids_where(&offers, "returned"));
+            ids.extend(ids_where(&offers, "replaced"));
+            ids.sort();
+            ids
+        }),
+        ("AppointmentReturned", {
+            let mut ids = ids_where(&offers, "returned");
+            ids.extend(ids_where(&offers, "replaced"));
+            ids.sort();
+            ids
+        }),
         ("OfferDeclined", ids_where(&offers, "declined")),
         ("OfferWithdrawn", ids_where(&offers, "withdrawn")),
         ("WishCancelled", ids_where(&wishes, "cancelled")),
