@@ -314,10 +314,10 @@ async fn run_sequence(seed: u64) {
                     continue;
                 }
                 let i = booked[rng.random_range(0..booked.len())];
-                let s = m.wishes[i].booked.unwrap();
+                let slot = m.wishes[i].booked.unwrap();
                 let give_back = rng.random_bool(0.3);
                 trace.push(format!(
-                    "{} {i} (slot {s})",
+                    "{} {i} (slot {slot})",
                     if give_back { "give back" } else { "earlier" }
                 ));
                 let link = appointment_link(&env, &m.wishes[i].email).await;
@@ -329,18 +329,18 @@ async fn run_sequence(seed: u64) {
                     w.mails += 1;
                     w.booked = None;
                     let offered = match w.status {
-                        MStatus::Offered(x) => Some(x),
+                        MStatus::Offered(open) => Some(open),
                         _ => None,
                     };
                     if w.looking {
                         w.status = MStatus::Fulfilled;
                         w.looking = false;
                     }
-                    m.slots[s].status = SStatus::Free;
-                    m.match_slot(s);
-                    if let Some(x) = offered {
-                        m.slots[x].status = SStatus::Free;
-                        m.match_slot(x);
+                    m.slots[slot].status = SStatus::Free;
+                    m.match_slot(slot);
+                    if let Some(open) = offered {
+                        m.slots[open].status = SStatus::Free;
+                        m.match_slot(open);
                     }
                 } else if !w.looking {
                     w.mails += 1;
