@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{Duration, Utc};
 use local_runner::emulators::Emulators;
 use rand::rngs::StdRng;
-use rand::{Rng as _, SeedableRng as _};
+use rand::{RngExt as _, SeedableRng as _};
 use shared::domain::{Slot, SlotId, SlotStatus};
 use shared::store::keys;
 use std::time::Instant;

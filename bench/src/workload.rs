@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result, bail};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
-use rand::{Rng as _, SeedableRng as _};
+use rand::{RngExt as _, SeedableRng as _};
 use shared::domain::wish::{NewWishView, queue_lines, windows_map};
 use shared::domain::{Catalog, OfficeId, ServiceId, Weekday, Window, WishId};
 use shared::store::keys;

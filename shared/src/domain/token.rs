@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::TryRngCore;
+use rand::{Rng as _, TryRng as _};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -25,8 +25,8 @@ impl Token {
         let mut bytes = [0u8; TOKEN_BYTES];
         // The OS generator only fails when the platform has no entropy source at all; the
         // thread-local CSPRNG (seeded from the OS) is the fallback so issuing a link never panics.
-        if rand::rngs::OsRng.try_fill_bytes(&mut bytes).is_err() {
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        if rand::rngs::SysRng.try_fill_bytes(&mut bytes).is_err() {
+            rand::rng().fill_bytes(&mut bytes);
         }
         Self(URL_SAFE_NO_PAD.encode(bytes))
     }

@@ -4,7 +4,7 @@
 use crate::helpers::{ADMIN_KEY, TestEnv};
 use http_body_util::BodyExt;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use tower::ServiceExt;
 
 const REQUESTS: usize = 10_000;

@@ -7,7 +7,7 @@
 use crate::helpers::{TestEnv, next_local, page_link};
 use chrono::Weekday;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use shared::domain::{SlotId, SlotStatus, WishId, WishStatus};
 

@@ -7,7 +7,7 @@ use crate::helpers::{Observer, TestEnv, next_local, page_link};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Weekday;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use tokio::task::JoinSet;
