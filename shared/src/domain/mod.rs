@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod matching;
 pub mod offer;
 pub mod outbox;
+pub mod public_stats;
 pub mod request;
 pub mod slot;
 pub mod stats;
