@@ -150,7 +150,7 @@ pub async fn handle_slot_stream_counting(
             Some((seq, Counted::Taken(office, service)))
         })
         .collect();
-    let retried_from: Vec<Option<String>> = event
+    let sequence: Vec<Option<String>> = event
         .records
         .iter()
         .map(|r| r.change.sequence_number.clone())
@@ -162,11 +162,11 @@ pub async fn handle_slot_stream_counting(
         .filter_map(|f| f.item_identifier.as_deref())
         .collect();
     // Lambda retries the batch from its first failed record: everything from there comes again.
-    let first_failed = retried_from
+    let first_failed = sequence
         .iter()
         .position(|seq| seq.as_deref().is_some_and(|s| failed.contains(&s)));
     let again: Vec<&Option<String>> = first_failed
-        .map(|at| retried_from[at..].iter().collect())
+        .map(|at| sequence[at..].iter().collect())
         .unwrap_or_default();
     for (seq, what) in &counted {
         if again.contains(&seq) {

@@ -328,7 +328,15 @@ mod tests {
             html.contains(">67 %</td>") && html.contains(">12</td>"),
             "{html}"
         );
-        assert!(html.contains("weniger als 5 Angebote"), "{html}");
+        assert!(html.contains("mit mindestens 5 ersten Angeboten"), "{html}");
+        assert!(
+            html.contains(">Personalausweis beantragen</text>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains(">Reisepass beantragen</text>"),
+            "no bar: {html}"
+        );
         assert_eq!(
             html.matches("<span class=\"vh\">keine Angabe</span>")
                 .count(),

@@ -419,7 +419,7 @@ pub fn stats_page(
 const CHART_WIDTH: u32 = 360;
 /// Room at the right of the longest bar for its figure.
 const CHART_FIGURE_ROOM: u32 = 84;
-const CHART_ROW: u32 = 46;
+const CHART_ROW: u32 = 62;
 
 /// A number as the page's language writes it: `6,5` or `6.5`, without a needless `.0`.
 fn decimal(value: f64, lang: Language) -> String {
@@ -461,25 +461,26 @@ pub fn statistics_page(
     let span = f64::from(CHART_WIDTH - CHART_FIGURE_ROOM);
     let mut bars = Vec::new();
     let mut table = Vec::new();
-    for (i, g) in stats.groups.iter().enumerate() {
+    for g in &stats.groups {
         let office = office_name(catalog, &g.office);
         let service = service_name(catalog, &g.service, lang);
-        let top = u32::try_from(i).unwrap_or(0) * CHART_ROW;
-        let bar = g.median_days_to_offer.map(|days| {
+        // Only groups with a median get a bar (the table shows every group): office and
+        // service on two lines, then the bar with its figure.
+        if let Some(days) = g.median_days_to_offer {
+            let top = u32::try_from(bars.len()).unwrap_or(0) * CHART_ROW;
             // A wait of 0 days still shows a sliver, so the bar is seen to be there.
             let width = if longest > 0.0 {
                 (days / longest * span).max(2.0)
             } else {
                 2.0
             };
-            json!({"width": format!("{width:.1}"), "figure_x": format!("{:.1}", width + 6.0),
-                "figure": days_text(t, days, lang)})
-        });
-        bars.push(
-            json!({"name": format!("{office} · {service}"), "name_y": top + 14,
-            "bar_y": top + 20, "figure_y": top + 33, "bar": bar,
-            "none": t.fill("public_chart_none", &[("n", &MIN_FIRST_OFFERS.to_string())])}),
-        );
+            bars.push(
+                json!({"office": office, "service": service, "office_y": top + 14,
+                "service_y": top + 30, "bar_y": top + 36, "figure_y": top + 49,
+                "width": format!("{width:.1}"), "figure_x": format!("{:.1}", width + 6.0),
+                "figure": days_text(t, days, lang)}),
+            );
+        }
         table.push(json!({
             "office": office, "service": service, "waiting": g.waiting, "released": g.released_28d,
             "median": g.median_days_to_offer.map(|d| decimal(d, lang)),
@@ -503,8 +504,9 @@ pub fn statistics_page(
         "intro": t.fill("public_intro", &[("days", &days)]),
         "updated": t.fill("public_updated", &[("when", &t.when_long(stats.updated_at))]),
         "chart": {"width": CHART_WIDTH, "height": u32::try_from(bars.len()).unwrap_or(0) * CHART_ROW + 4,
-            "bars": bars, "empty": stats.groups.iter().all(|g| g.median_days_to_offer.is_none()),
-            "caption": t.fill("public_chart_caption", &[("days", &days)])},
+            "empty": bars.is_empty(), "bars": bars,
+            "caption": t.fill("public_chart_caption", &[("days", &days)]),
+            "desc": t.fill("public_chart_desc", &[("min", &min)])},
         "table": table,
         "caption": t.fill("public_table_caption", &[("days", &days)]),
         "how": how,
