@@ -221,3 +221,66 @@ async fn the_public_statistics_count_releases_first_offers_and_bookings_per_offi
             "median_days_to_offer": null, "taken_share": null})
     );
 }
+
+/// One slots-stream record of slot `id` at Bilk for the ID card going from `old` (none: a new
+/// slot) to `new`, with sequence number `seq`.
+fn slot_record(seq: u32, id: &str, old: Option<&str>, new: &str) -> Value {
+    let image = |status: &str| {
+        json!({"id": {"S": id}, "office": {"S": "bilk"}, "service": {"S": "id-card"},
+            "start": {"S": "2030-01-07T07:30:00.000Z"}, "minutes": {"N": "15"}, "status": {"S": status}})
+    };
+    let mut change = json!({"Keys": {"id": {"S": id}}, "NewImage": image(new),
+        "SequenceNumber": format!("{seq:030}"), "SizeBytes": 10, "StreamViewType": "NEW_AND_OLD_IMAGES"});
+    if let Some(old) = old {
+        change["OldImage"] = image(old);
+    }
+    json!({"awsRegion": "eu-central-1", "eventID": seq.to_string(),
+        "eventName": if old.is_some() { "MODIFY" } else { "INSERT" },
+        "eventSource": "aws:dynamodb", "dynamodb": change})
+}
+
+#[tokio::test]
+async fn slot_release_counts_nothing_from_the_first_record_lambda_delivers_again() {
+    let env = TestEnv::spawn().await;
+    let batch = |records: &[Value]| -> aws_lambda_events::event::dynamodb::Event {
+        serde_json::from_value(json!({"Records": records})).unwrap()
+    };
+    // Booked through an offer, released (its event fails: the bus is gone), booked through an
+    // offer, and three more releases.
+    let records = [
+        slot_record(1, "a", Some("offered"), "booked"),
+        slot_record(2, "b", None, "free"),
+        slot_record(3, "c", Some("offered"), "booked"),
+        slot_record(4, "d", Some("booked"), "free"),
+        slot_record(5, "e", None, "free"),
+        slot_record(6, "f", None, "free"),
+    ];
+    let broken = shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    let store = &env.system.deps.store;
+    let now = env.system.deps.clock.now();
+    let response =
+        shared::triggers::handle_slot_stream_counting(&broken, store, now, batch(&records)).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        4,
+        "every release from the first failure on"
+    );
+    // Lambda delivers the batch again from the first failed record; now the bus answers.
+    let again = shared::triggers::handle_slot_stream_counting(
+        &env.system.deps.events,
+        store,
+        now,
+        batch(&records[1..]),
+    )
+    .await;
+    assert!(again.batch_item_failures.is_empty());
+    // Four releases, two bookings — each counted once: the first booking in the first delivery,
+    // the second (after the failed record) only in the second.
+    let stats = statistics(&env).await;
+    let bilk = group(&stats, "bilk", "id-card");
+    assert_eq!(
+        (bilk["released_28d"].as_u64(), bilk["taken_share"].as_f64()),
+        (Some(4), Some(0.5)),
+        "{stats}"
+    );
+}
