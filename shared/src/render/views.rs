@@ -418,8 +418,8 @@ pub fn stats_page(
 /// The width of the statistics chart's drawing, in its own units (the page scales it).
 const CHART_WIDTH: u32 = 360;
 /// Room at the right of the longest bar for its figure.
-const CHART_FIGURE_ROOM: u32 = 84;
-const CHART_ROW: u32 = 62;
+const CHART_FIGURE_ROOM: u32 = 90;
+const CHART_ROW: u32 = 70;
 
 /// A number as the page's language writes it: `6,5` or `6.5`, without a needless `.0`.
 fn decimal(value: f64, lang: Language) -> String {
@@ -475,8 +475,8 @@ pub fn statistics_page(
                 2.0
             };
             bars.push(
-                json!({"office": office, "service": service, "office_y": top + 14,
-                "service_y": top + 30, "bar_y": top + 36, "figure_y": top + 49,
+                json!({"office": office, "service": service, "office_y": top + 16,
+                "service_y": top + 34, "bar_y": top + 42, "figure_y": top + 55,
                 "width": format!("{width:.1}"), "figure_x": format!("{:.1}", width + 6.0),
                 "figure": days_text(t, days, lang)}),
             );
