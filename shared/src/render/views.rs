@@ -440,9 +440,10 @@ fn days_text(t: &super::Texts, days: f64, lang: Language) -> String {
     }
 }
 
-/// The public statistics page (`/statistik`, `/statistics`): per office and service a bar of the
-/// median days to a first offer (server-drawn SVG, its geometry computed here), the table of all
-/// figures (the chart's text alternative), and how each is counted. `lang_switch` is the page in
+/// The public statistics page (`/statistik`, `/statistics`): for each office and service that has
+/// one, a bar of the median days to a first offer (server-drawn SVG, its geometry computed here),
+/// the table of every figure of every group (the chart's text alternative), and how each is
+/// counted. `lang_switch` is the page in
 /// the other language.
 #[must_use]
 pub fn statistics_page(
