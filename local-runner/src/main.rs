@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
     println!("\nTerminagent runs locally:");
     println!("  wish form        {base}/");
     println!("  offices (JSON)   {base}/api/offices");
+    println!("  statistics       {base}/statistik   (JSON: {base}/api/statistics)");
     println!("  API (OpenAPI)    {base}/api/openapi.json");
     println!("  sent mail        {base}/_dev/mail/view   (JSON: {base}/_dev/mail)");
     println!("  admin API        {base}/admin/stats   with  Authorization: Bearer {admin_key}");

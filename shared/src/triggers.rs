@@ -102,21 +102,58 @@ pub fn entered_line(record: &EventRecord) -> Option<(OfficeId, ServiceId, Window
     ))
 }
 
+/// The office and service of a slot the queue booked: a stream record whose slot went from
+/// `offered` to `booked` (an accepted offer; the booking system books only free slots).
+#[must_use]
+pub fn taken_by_queue(record: &EventRecord) -> Option<(OfficeId, ServiceId)> {
+    let SlotChange { old, new } = slot_change(record);
+    let (old, new) = (old?, new?);
+    if old.status != SlotStatus::Offered || new.status != SlotStatus::Booked {
+        return None;
+    }
+    Some((
+        OfficeId::parse(&new.office).ok()?,
+        ServiceId::parse(&new.service).ok()?,
+    ))
+}
+
+/// What slot-release counts of one stream record.
+enum Counted {
+    /// Entered a line: the wish page's release counters and the public statistics.
+    Entered(OfficeId, ServiceId, Window),
+    /// Booked through an offer: the public statistics.
+    Taken(OfficeId, ServiceId),
+}
+
 /// slot-release as deployed: [`handle_slot_stream`], then each slot that entered a line free
-/// ([`entered_line`]) is counted for the wish page's expected wait ([`Store::count_release`]),
-/// at `now`. Records reported as failures are not counted: Lambda delivers them again. The
-/// counting is best effort and never fails the batch; the offer path does not wait for it
-/// (match-offers runs on the bus event published before).
+/// ([`entered_line`]) is counted for the wish page's expected wait ([`Store::count_release`])
+/// and, with each slot the queue booked ([`taken_by_queue`]), for the public statistics
+/// ([`Store::tally_released`], [`Store::tally_taken`]), at `now`. Nothing from the first record
+/// reported as a failure on is counted: Lambda delivers those again. The counting is best effort
+/// and never fails the batch; the offer path does not wait for it (match-offers runs on the bus
+/// event published before).
 pub async fn handle_slot_stream_counting(
     events: &Events,
     store: &Store,
     now: chrono::DateTime<chrono::Utc>,
     event: DynamoDbEvent,
 ) -> DynamoDbEventResponse {
-    let entered: Vec<(Option<String>, (OfficeId, ServiceId, Window))> = event
+    let counted: Vec<(Option<String>, Counted)> = event
         .records
         .iter()
-        .filter_map(|r| Some((r.change.sequence_number.clone(), entered_line(r)?)))
+        .filter_map(|r| {
+            let seq = r.change.sequence_number.clone();
+            if let Some((office, service, window)) = entered_line(r) {
+                return Some((seq, Counted::Entered(office, service, window)));
+            }
+            let (office, service) = taken_by_queue(r)?;
+            Some((seq, Counted::Taken(office, service)))
+        })
+        .collect();
+    let sequence: Vec<Option<String>> = event
+        .records
+        .iter()
+        .map(|r| r.change.sequence_number.clone())
         .collect();
     let response = handle_slot_stream(events, event).await;
     let failed: Vec<&str> = response
@@ -124,11 +161,24 @@ pub async fn handle_slot_stream_counting(
         .iter()
         .filter_map(|f| f.item_identifier.as_deref())
         .collect();
-    for (seq, (office, service, window)) in &entered {
-        if seq.as_deref().is_some_and(|s| failed.contains(&s)) {
+    // Lambda retries the batch from its first failed record: everything from there comes again.
+    let first_failed = sequence
+        .iter()
+        .position(|seq| seq.as_deref().is_some_and(|s| failed.contains(&s)));
+    let again: Vec<&Option<String>> = first_failed
+        .map(|at| sequence[at..].iter().collect())
+        .unwrap_or_default();
+    for (seq, what) in &counted {
+        if again.contains(&seq) {
             continue;
         }
-        store.count_release(office, service, *window, now).await;
+        match what {
+            Counted::Entered(office, service, window) => {
+                store.count_release(office, service, *window, now).await;
+                store.tally_released(office, service, now).await;
+            }
+            Counted::Taken(office, service) => store.tally_taken(office, service, now).await,
+        }
     }
     response
 }
@@ -309,6 +359,41 @@ mod tests {
         assert!(released_slot(&record(&old("offered"))).is_some());
         assert!(entered_line(&record(&old("offered"))).is_none());
         assert!(entered_line(&record(&old("free"))).is_none());
+    }
+
+    #[test]
+    fn a_slot_booked_through_an_offer_is_taken_by_the_queue_and_nothing_else_is() {
+        let change = |old: &str, new: &str| {
+            let image = |status: &str| {
+                format!(
+                    r#"{{"id":{{"S":"s1"}},"office":{{"S":"bilk"}},"service":{{"S":"id-card"}},
+                "start":{{"S":"2024-01-24T07:30:00.000Z"}},"minutes":{{"N":"15"}},"status":{{"S":"{status}"}}}}"#
+                )
+            };
+            let old = if old.is_empty() {
+                String::new()
+            } else {
+                format!(r#""OldImage":{},"#, image(old))
+            };
+            record(&format!(
+                r#"{{"awsRegion":"eu-central-1","eventID":"1","eventName":"MODIFY","eventSource":"aws:dynamodb",
+                "dynamodb":{{"Keys":{{"id":{{"S":"s1"}}}},"NewImage":{},{old}"SequenceNumber":"100",
+                "SizeBytes":10,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#,
+                image(new)
+            ))
+        };
+        let (office, service) = taken_by_queue(&change("offered", "booked")).unwrap();
+        assert_eq!((office.as_ref(), service.as_ref()), ("bilk", "id-card"));
+        // Booked directly by the booking system, offered, freed, or new: not by the queue.
+        for (old, new) in [
+            ("free", "booked"),
+            ("free", "offered"),
+            ("offered", "free"),
+            ("", "booked"),
+            ("booked", "booked"),
+        ] {
+            assert!(taken_by_queue(&change(old, new)).is_none(), "{old} → {new}");
+        }
     }
 
     #[test]

@@ -381,6 +381,7 @@ const TEXT = {
     wait: /rechnen wir grob mit einem Angebot in etwa \d+ (Tagen|Wochen)/, waitUnknown: /können wir noch nicht schätzen/,
     a11yTitle: /^Erklärung zur Barrierefreiheit$/, a11yDate: /am \d{1,2}\. \S+ \d{4} erstellt/,
     noScript: /braucht JavaScript/, noProof: /JavaScript ausgeschaltet/,
+    statsTitle: /^Wie lange dauert es\?$/, statsLink: /^Wie lange dauert es\?$/, statsCaption: /Die Zahlen im Einzelnen/,
     appointmentTitle: /^Ihr Termin$/, giveBack: /Termin zurückgeben$/, earlier: /früheren Termin suchen$/, earlierTitle: /^Wir suchen einen früheren Termin$/, earlierSubject: /^Wir suchen einen früheren Termin:/, returnedTitle: /^Termin zurückgegeben$/, returnedSubject: /^Termin zurückgegeben:/,
   },
   en: {
@@ -396,6 +397,7 @@ const TEXT = {
     wait: /we roughly expect an offer within about \d+ (days|weeks)/, waitUnknown: /cannot estimate the wait yet/,
     a11yTitle: /^Accessibility statement$/, a11yDate: /made on \d{1,2} \S+ \d{4}/,
     noScript: /needs JavaScript/, noProof: /JavaScript may be switched off/,
+    statsTitle: /^How long does it take\?$/, statsLink: /^How long does it take\?$/, statsCaption: /The figures in detail/,
     appointmentTitle: /^Your appointment$/, giveBack: /give the appointment back$/, earlier: /find me an earlier one$/, earlierTitle: /^We are looking for an earlier appointment$/, earlierSubject: /^We are looking for an earlier appointment:/, returnedTitle: /^Appointment given back$/, returnedSubject: /^Appointment given back:/,
   },
 };
@@ -834,6 +836,61 @@ async function storyAccessibility(page, lang) {
   await examine(page, `${lang}-18-accessibility`, lang, { h1: T.a11yTitle });
 }
 
+/** The public statistics: from the form's link by keyboard, chart and table, both paths. */
+async function storyStatistics(page, lang) {
+  const T = TEXT[lang];
+  const path = lang === 'de' ? '/statistik' : '/statistics';
+  console.log(`\n[${lang}] the public statistics, from the form`);
+  if (lang === 'de') {
+    // Five first offers at one office, so the chart has a bar to show (a median needs five).
+    await step('five wishes at Kaiserswerth get their first offers', async () => {
+      const day = nextWeekday(1);
+      const emails = [];
+      for (let i = 0; i < 5; i += 1) {
+        const email = `stats${i}.${RUN}@example.de`;
+        await confirmedWishByApi(lang, email, 'kaiserswerth', { tue: [10] });
+        emails.push(email);
+      }
+      for (let i = 0; i < 5; i += 1) {
+        await putSlot({ id: `bt-${RUN}-stats-${i}`, office: 'kaiserswerth', service: PLAN[lang].service, start: berlin(day, 10, i * 10), minutes: 10, status: 'free' });
+      }
+      for (const email of emails) await waitForMail(email, T.offerSubject);
+      // The statistics are computed at most every ten minutes: move the runner's clock on.
+      const r = await api('POST', '/_dev/clock', { advance_minutes: 11 });
+      assertEq(r.status, 200, 'clock moved');
+    });
+  }
+  await step(`${lang}: the form's "how long" link leads to the statistics by keyboard`, async () => {
+    await gotoPage(page, `/?lang=${lang}`, 200);
+    const link = await page.$(`main a[href="${path}?lang=${lang}"]`);
+    assert(link, `a link to ${path} on the form`);
+    assert(T.statsLink.test((await link.textContent()).trim()), 'the link says what it is');
+    await fromTop(page);
+    await tabTo(page, `main a[href="${path}?lang=${lang}"]`);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'status of the statistics');
+  });
+  await check(`${lang}: the statistics show a table of every office and service, the chart named`, async () => {
+    assert(T.statsCaption.test(await page.textContent('caption')), 'the table has its caption');
+    const rows = await page.$$eval('tbody tr', (r) => r.length);
+    assert(rows >= 10, `${rows} rows`);
+    const svg = await page.$('svg.chart');
+    if (svg) {
+      assertEq(await svg.getAttribute('role'), 'img', 'the chart is an image');
+      const named = await page.$$eval('svg.chart title, svg.chart desc', (e) => e.map((x) => x.textContent.trim()).filter(Boolean).length);
+      assertEq(named, 2, 'title and description');
+    }
+  });
+  await examine(page, `${lang}-19-statistics`, lang, { h1: T.statsTitle });
+  await check(`${lang}: the language link leads to the other language's statistics page`, async () => {
+    const other = lang === 'de' ? 'en' : 'de';
+    const href = await page.getAttribute(`header a[hreflang="${other}"]`, 'href');
+    assertEq(href, lang === 'de' ? '/statistics?lang=en' : '/statistik?lang=de', 'language link');
+    await gotoPage(page, href, 200);
+    assertEq(await page.getAttribute('html', 'lang'), other, 'html lang');
+  });
+}
+
 /** `GET /admin/stats` as a page for people, behind the admin key, once the server offers it. */
 async function storyStatsPage(page, lang) {
   const probe = await fetch(`${base}/admin/stats?lang=${lang}`, { headers: { accept: 'text/html', authorization: `Bearer ${ADMIN_KEY}` } });
@@ -895,7 +952,7 @@ async function main() {
       page.on('console', (m) => {
         if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) cspErrors.push(m.text());
       });
-      for (const story of [storyMain, storyNoProof, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound, storyAccessibility]) {
+      for (const story of [storyMain, storyNoProof, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound, storyAccessibility, storyStatistics]) {
         try {
           await story(page, lang);
         } catch (e) {

@@ -1,6 +1,8 @@
 //! deliver-outbox — sends each mail and publishes each domain event that a committed change
 //! wrote into the outbox, as soon as the wishes table's stream shows the new item; marks each
-//! delivered (dropping a mail's body and address).
+//! delivered (dropping a mail's body and address). A published `OfferSent` that was its wish's
+//! first offer is counted for the public statistics (a projected read of the offer and the wish,
+//! an update of a `STATS` tally).
 //!
 //! Trigger: `DynamoDB` stream of the wishes table (`NEW_IMAGE`) with filter criteria that let
 //! only inserted `MAIL#`/`EVENT#` items through, `ReportBatchItemFailures`, bisect on error,

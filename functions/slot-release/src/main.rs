@@ -1,6 +1,7 @@
 //! slot-release — turns "a slot became free" on the slots table's `DynamoDB` stream into a
 //! `SlotReleased` event on the bus, and counts the slots that entered a line (new or released)
-//! for the wish page's rough expected wait.
+//! for the wish page's rough expected wait and the public statistics, and the slots booked
+//! through an offer for the public statistics.
 //!
 //! Trigger: `DynamoDB` stream (`NEW_AND_OLD_IMAGES`) with `ReportBatchItemFailures`. Environment:
 //! `EVENT_BUS_NAME`, `WISHES_TABLE` (plus the common ones of `shared::Config`). IAM:

@@ -10,7 +10,8 @@
 //! holds no slot its citizen cannot hear of) and `MailFailed` published for the alarm.
 
 use super::{AppError, Deps};
-use crate::domain::{DomainEvent, Effects, OwedEvent};
+use crate::domain::public_stats;
+use crate::domain::{DomainEvent, Effects, OfferId, OwedEvent, WishId};
 use crate::store::stream::Owed;
 use crate::store::{DueMail, StoreError};
 
@@ -173,6 +174,35 @@ impl Deps {
         if let Err(e) = self.store.mark_event_published(&event.key, now).await {
             tracing::error!(error = %e, "event published but not marked");
         }
+        if event.name == "OfferSent" {
+            self.count_first_offer(event).await;
+        }
         Delivery::Delivered
+    }
+
+    /// The public statistics count a wish's first offer, by the whole days it waited for it, once
+    /// its `OfferSent` is published: off the offer path (which stays one query and one
+    /// transaction), from a read of the offer and the wish ([`crate::store::Store::offer_facts`])
+    /// and the rule [`public_stats::first_offer_wait`]. Only an event published and then
+    /// published again (its mark lost) counts twice. Failures are only logged.
+    async fn count_first_offer(&self, event: &OwedEvent) {
+        let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap_or_default();
+        let id = |k: &str| detail[k].as_str().unwrap_or_default().to_owned();
+        let (Ok(offer), Ok(wish)) = (OfferId::parse(&id("offer")), WishId::parse(&id("wish")))
+        else {
+            tracing::warn!("OfferSent without offer and wish ids: first offer not counted");
+            return;
+        };
+        match self.store.offer_facts(&offer, &wish).await {
+            Ok(Some(facts)) => {
+                if let Some(days) = public_stats::first_offer_wait(&facts) {
+                    self.store
+                        .tally_first_offer(&facts.office, &facts.service, facts.offered_at, days)
+                        .await;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "first offer not counted"),
+        }
     }
 }

@@ -16,6 +16,7 @@ mod matching;
 mod offers;
 mod rescan;
 mod slots;
+mod statistics;
 mod wishes;
 
 pub use crate::domain::wait::Place;
@@ -30,6 +31,7 @@ pub use matching::match_slot;
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
 pub use rescan::{RescanReport, rescan};
 pub use slots::{SlotsPut, Withdrawal, get_slot, put_slots, release_slot, stats, withdraw_slot};
+pub use statistics::{STATISTICS_MAX_AGE, public_statistics};
 pub use wishes::{
     Submitted, cancel_by_link, cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish,
     wish_by_token,
@@ -78,6 +80,8 @@ pub struct Deps {
     pub config: Config,
     pub clock: Clock,
     catalog: Arc<RwLock<Option<CachedCatalog>>>,
+    /// The public statistics as last computed ([`public_statistics`]).
+    statistics: Arc<RwLock<Option<Arc<crate::domain::public_stats::PublicStats>>>>,
 }
 
 type CachedCatalog = (std::time::Instant, Arc<Catalog>);
@@ -144,6 +148,7 @@ impl Deps {
             config,
             clock,
             catalog: Arc::default(),
+            statistics: Arc::default(),
         }
     }
 

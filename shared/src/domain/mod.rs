@@ -10,6 +10,7 @@ pub mod matching;
 pub mod offer;
 pub mod outbox;
 pub mod quiet;
+pub mod public_stats;
 pub mod request;
 pub mod slot;
 pub mod stats;

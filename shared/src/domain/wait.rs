@@ -41,6 +41,12 @@ fn window_start(now: DateTime<Utc>) -> NaiveDate {
     (now - Duration::days(i64::from(RELEASE_WINDOW_DAYS) - 1)).date_naive()
 }
 
+/// The days in the window at `now`: the last [`RELEASE_WINDOW_DAYS`] UTC days, today included.
+#[must_use]
+pub fn window_days(now: DateTime<Utc>) -> std::ops::RangeInclusive<NaiveDate> {
+    window_start(now)..=now.date_naive()
+}
+
 /// Whether `name` is a bucket at all (a line's item holds other attributes too).
 #[must_use]
 pub fn is_bucket(name: &str) -> bool {

@@ -24,6 +24,9 @@ pub fn citizen_router(deps: Deps) -> Router {
         .route("/", get(form_page))
         .route("/barrierefreiheit", get(accessibility_statement))
         .route("/accessibility", get(accessibility_statement_en))
+        .route("/statistik", get(statistics_page))
+        .route("/statistics", get(statistics_page_en))
+        .route("/api/statistics", get(statistics_json))
         .route("/api/offices", get(list_offices))
         .route("/api/challenge", get(challenge))
         .route("/assets/altcha/{file}", get(widget_file))
@@ -65,6 +68,67 @@ fn statement_page(deps: &Deps, lang: Language) -> Response {
     match render::render("accessibility.html", lang, ctx) {
         Ok(html) => (StatusCode::OK, Html(html)).into_response(),
         Err(e) => error_response(&AppError::Render(e), lang, false),
+    }
+}
+
+/// How long browsers and caches in between may keep the statistics: together with the
+/// process's own [`app::STATISTICS_MAX_AGE`] well within the contract's hour.
+const STATISTICS_CACHE: &str = "public, max-age=300";
+
+/// `GET /statistik`: the public statistics, German unless `?lang=en` or the browser asks for
+/// English.
+async fn statistics_page(visit: Visit) -> Response {
+    statistics_html(&visit, visit.language(None)).await
+}
+
+/// `GET /statistics`: the same page, English unless `?lang=de`.
+async fn statistics_page_en(visit: Visit) -> Response {
+    statistics_html(&visit, visit.language(Some(Language::En))).await
+}
+
+async fn statistics_html(visit: &Visit, lang: Language) -> Response {
+    let lang_switch = match lang {
+        Language::De => "/statistics?lang=en",
+        Language::En => "/statistik?lang=de",
+    };
+    let (stats, catalog) = match statistics_with_catalog(&visit.deps).await {
+        Ok(found) => found,
+        Err(e) => return error_response(&e, lang, false),
+    };
+    let ctx = views::statistics_page(&stats, &catalog, lang, lang_switch);
+    match render::render("statistics.html", lang, ctx) {
+        Ok(html) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, STATISTICS_CACHE)],
+            Html(html),
+        )
+            .into_response(),
+        Err(e) => error_response(&AppError::Render(e), lang, false),
+    }
+}
+
+async fn statistics_with_catalog(
+    deps: &Deps,
+) -> Result<
+    (
+        std::sync::Arc<crate::domain::public_stats::PublicStats>,
+        std::sync::Arc<Catalog>,
+    ),
+    AppError,
+> {
+    let stats = app::public_statistics(deps).await?;
+    Ok((stats, deps.catalog().await?))
+}
+
+/// `GET /api/statistics`: the public statistics as JSON (`{updated_at, groups: […]}`).
+async fn statistics_json(visit: Visit) -> Response {
+    match app::public_statistics(&visit.deps).await {
+        Ok(stats) => (
+            [(header::CACHE_CONTROL, STATISTICS_CACHE)],
+            Json(stats.as_ref()),
+        )
+            .into_response(),
+        Err(e) => error_response(&e, visit.language(None), true),
     }
 }
 

@@ -150,6 +150,10 @@ fn env() -> &'static Environment<'static> {
             ("page.html", include_str!("../../templates/page.html")),
             ("form.html", include_str!("../../templates/form.html")),
             (
+                "statistics.html",
+                include_str!("../../templates/statistics.html"),
+            ),
+            (
                 "accessibility.html",
                 include_str!("../../templates/accessibility.html"),
             ),
@@ -287,6 +291,89 @@ mod tests {
     }
 
     #[test]
+    fn the_statistics_page_draws_a_bar_per_median_and_tables_every_figure() {
+        use crate::domain::ServiceId;
+        use crate::domain::public_stats::{GroupFigures, PublicStats};
+        let catalog = crate::domain::catalog::tests::sample();
+        let office = catalog.offices[0].id.clone();
+        let group = |service: &str, median, share| GroupFigures {
+            office: office.clone(),
+            service: ServiceId::parse(service).unwrap(),
+            waiting: 12,
+            released_28d: 9,
+            median_days_to_offer: median,
+            taken_share: share,
+            first_offers_28d: 7,
+        };
+        let stats = PublicStats {
+            updated_at: DateTime::parse_from_rfc3339("2024-01-24T07:30:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            groups: vec![
+                group("id-card", Some(6.5), Some(0.67)),
+                group("passport", None, None),
+            ],
+        };
+        let de = views::statistics_page(&stats, &catalog, Language::De, "/statistics?lang=en");
+        let html = render("statistics.html", Language::De, &de).unwrap();
+        assert!(html.contains("<svg class=\"chart\""), "{html}");
+        assert_eq!(
+            html.matches("<rect ").count(),
+            1,
+            "one bar: one group has no median"
+        );
+        assert!(
+            html.contains("6,5 Tage") && html.contains(">6,5</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(">67 %</td>") && html.contains(">12</td>"),
+            "{html}"
+        );
+        assert!(html.contains("mit mindestens 5 ersten Angeboten"), "{html}");
+        assert!(
+            html.contains(">Personalausweis beantragen</text>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains(">Reisepass beantragen</text>"),
+            "no bar: {html}"
+        );
+        assert_eq!(
+            html.matches("<span class=\"vh\">keine Angabe</span>")
+                .count(),
+            2,
+            "{html}"
+        );
+        assert!(
+            html.contains("Mittwoch, 24. Januar 2024, 8:30 Uhr"),
+            "{html}"
+        );
+        let en = views::statistics_page(&stats, &catalog, Language::En, "/statistik?lang=de");
+        let html = render("statistics.html", Language::En, &en).unwrap();
+        assert!(
+            html.contains("6.5 days") && html.contains(">67%</td>"),
+            "{html}"
+        );
+        // Nothing to chart yet: said instead of an empty drawing; the table still there.
+        let none = PublicStats {
+            groups: vec![group("passport", None, None)],
+            ..stats
+        };
+        let html = render(
+            "statistics.html",
+            Language::En,
+            views::statistics_page(&none, &catalog, Language::En, "/statistik?lang=de"),
+        )
+        .unwrap();
+        assert!(
+            !html.contains("<svg") && html.contains("too few offers lately"),
+            "{html}"
+        );
+        assert!(html.contains("<table>"), "{html}");
+    }
+
+    #[test]
     fn both_languages_have_the_same_keys_and_valid_json() {
         let de: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(include_str!("../../texts/de.json")).unwrap();
@@ -319,6 +406,8 @@ mod tests {
             "not_offered",
             // The kind of an appointment mail; its texts are `appointment_reminder_*` (below).
             "appointment_reminder",
+            // An attribute of the wishes table (the public statistics read it).
+            "confirmed_at",
         ];
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut stack = vec![root.join("src"), root.join("templates")];

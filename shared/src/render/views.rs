@@ -450,3 +450,104 @@ pub fn stats_page(
     ));
     json!({"title": t.get("stats_title"), "paragraphs": [t.get("stats_intro")], "details": details})
 }
+
+/// The width of the statistics chart's drawing, in its own units (the page scales it).
+const CHART_WIDTH: u32 = 360;
+/// Room at the right of the longest bar for its figure.
+const CHART_FIGURE_ROOM: u32 = 90;
+const CHART_ROW: u32 = 70;
+
+/// A number as the page's language writes it: `6,5` or `6.5`, without a needless `.0`.
+fn decimal(value: f64, lang: Language) -> String {
+    let text = format!("{value:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text).to_owned();
+    match lang {
+        Language::De => text.replace('.', ","),
+        Language::En => text,
+    }
+}
+
+/// "6,5 Tage", "1 day".
+fn days_text(t: &super::Texts, days: f64, lang: Language) -> String {
+    if (days - 1.0).abs() < f64::EPSILON {
+        t.get("public_day_one").to_owned()
+    } else {
+        t.fill("public_days", &[("n", &decimal(days, lang))])
+    }
+}
+
+/// The public statistics page (`/statistik`, `/statistics`): for each office and service that has
+/// one, a bar of the median days to a first offer (server-drawn SVG, its geometry computed here),
+/// the table of every figure of every group (the chart's text alternative), and how each is
+/// counted. `lang_switch` is the page in
+/// the other language.
+#[must_use]
+pub fn statistics_page(
+    stats: &crate::domain::public_stats::PublicStats,
+    catalog: &Catalog,
+    lang: Language,
+    lang_switch: &str,
+) -> serde_json::Value {
+    use crate::domain::public_stats::{MIN_FIRST_OFFERS, WINDOW_DAYS};
+    let t = texts(lang);
+    let longest = stats
+        .groups
+        .iter()
+        .filter_map(|g| g.median_days_to_offer)
+        .fold(0.0_f64, f64::max);
+    let span = f64::from(CHART_WIDTH - CHART_FIGURE_ROOM);
+    let mut bars = Vec::new();
+    let mut table = Vec::new();
+    for g in &stats.groups {
+        let office = office_name(catalog, &g.office);
+        let service = service_name(catalog, &g.service, lang);
+        // Only groups with a median get a bar (the table shows every group): office and
+        // service on two lines, then the bar with its figure.
+        if let Some(days) = g.median_days_to_offer {
+            let top = u32::try_from(bars.len()).unwrap_or(0) * CHART_ROW;
+            // A wait of 0 days still shows a sliver, so the bar is seen to be there.
+            let width = if longest > 0.0 {
+                (days / longest * span).max(2.0)
+            } else {
+                2.0
+            };
+            bars.push(
+                json!({"office": office, "service": service, "office_y": top + 16,
+                "service_y": top + 34, "bar_y": top + 42, "figure_y": top + 55,
+                "width": format!("{width:.1}"), "figure_x": format!("{:.1}", width + 6.0),
+                "figure": days_text(t, days, lang)}),
+            );
+        }
+        table.push(json!({
+            "office": office, "service": service, "waiting": g.waiting, "released": g.released_28d,
+            "median": g.median_days_to_offer.map(|d| decimal(d, lang)),
+            "share": g.taken_share.map(|s| t.fill("public_percent", &[("n", &format!("{:.0}", s * 100.0))])),
+        }));
+    }
+    let days = WINDOW_DAYS.to_string();
+    let min = MIN_FIRST_OFFERS.to_string();
+    let how: Vec<String> = [
+        "public_how_waiting",
+        "public_how_released",
+        "public_how_median",
+        "public_how_share",
+        "public_how_estimates",
+    ]
+    .iter()
+    .map(|k| t.fill(k, &[("days", &days), ("min", &min)]))
+    .collect();
+    json!({
+        "title": t.get("public_title"),
+        "intro": t.fill("public_intro", &[("days", &days)]),
+        "updated": t.fill("public_updated", &[("when", &t.when_long(stats.updated_at))]),
+        "chart": {"width": CHART_WIDTH, "height": u32::try_from(bars.len()).unwrap_or(0) * CHART_ROW + 4,
+            "empty": bars.is_empty(), "bars": bars,
+            "caption": t.fill("public_chart_caption", &[("days", &days)]),
+            "desc": t.fill("public_chart_desc", &[("min", &min)])},
+        "table": table,
+        "caption": t.fill("public_table_caption", &[("days", &days)]),
+        "how": how,
+        "form": format!("/?lang={}", lang.code()),
+        "lang_switch": lang_switch,
+    })
+}

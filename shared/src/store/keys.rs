@@ -3,7 +3,7 @@
 //! change is made here once. The layout itself is described in `docs/data-model.md`.
 
 use crate::domain::{OfferId, OfficeId, ServiceId, Window, WishId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 // ---- attribute names ---------------------------------------------------------------------------
 
@@ -37,8 +37,20 @@ pub const CATALOG: &str = "CATALOG";
 /// The partition of the statistics counters.
 pub const STATS: &str = "STATS";
 pub const OFFER_COUNTERS_SK: &str = "OFFERS";
+/// The queue counters' sort keys begin with this ([`queue_counter_sk`]).
+pub const QUEUE_COUNTER_PREFIX: &str = "QUEUE#";
 /// Release counters sort after the queue counters (`QUEUE#…` < `RELEASED#…`).
 pub const RELEASED_PREFIX: &str = "RELEASED#";
+/// The public statistics' day tallies sort after both (`RELEASED#…` < `TALLY#…`), so the clerks'
+/// statistics (`sk < RELEASED#`) never read them.
+pub const TALLY_PREFIX: &str = "TALLY#";
+/// A tally's count of slots that entered the queue.
+pub const TALLY_RELEASED: &str = "released";
+/// A tally's count of slots booked through an accepted offer.
+pub const TALLY_TAKEN: &str = "taken";
+/// Set on a wish by its first offer's transaction (`if_not_exists`), never changed after: the id
+/// of that offer, so the offer's delivery can tell a first offer from a later one.
+pub const FIRST_OFFER: &str = "first_offer";
 
 // ---- index partitions (`gsi1pk`) ---------------------------------------------------------------
 
@@ -142,7 +154,43 @@ pub fn rate_pk(client_hash: &str) -> String {
 /// The queue counter of one office and service (under [`STATS`]).
 #[must_use]
 pub fn queue_counter_sk(office: &OfficeId, service: &ServiceId) -> String {
-    format!("QUEUE#{office}#{service}")
+    format!("{QUEUE_COUNTER_PREFIX}{office}#{service}")
+}
+/// The sort key of the public statistics' tally of one office and service on one UTC day (under
+/// [`STATS`]): `TALLY#20240124#bilk#id-card`, day first, so the window is one key range
+/// ([`tally_range`]).
+#[must_use]
+pub fn tally_sk(day: NaiveDate, office: &OfficeId, service: &ServiceId) -> String {
+    format!("{TALLY_PREFIX}{}#{office}#{service}", day.format("%Y%m%d"))
+}
+/// The bounds (both inclusive, for `BETWEEN`) of the tallies of the days `from` to `to`: ids are
+/// slugs, so every key of the day `to` sorts before `TALLY#<to>~`.
+#[must_use]
+pub fn tally_range(from: NaiveDate, to: NaiveDate) -> (String, String) {
+    (
+        format!("{TALLY_PREFIX}{}", from.format("%Y%m%d")),
+        format!("{TALLY_PREFIX}{}~", to.format("%Y%m%d")),
+    )
+}
+/// The day of a tally's sort key; `None` for any other key.
+#[must_use]
+pub fn tally_day(sk: &str) -> Option<NaiveDate> {
+    let digits = sk.strip_prefix(TALLY_PREFIX)?.get(..8)?;
+    NaiveDate::parse_from_str(digits, "%Y%m%d").ok()
+}
+/// The tally attribute counting wishes first offered after `days` whole days of waiting: `w12`.
+#[must_use]
+pub fn first_offer_field(days: u32) -> String {
+    format!("w{days}")
+}
+/// The days of a [`first_offer_field`] name; `None` for any other attribute.
+#[must_use]
+pub fn first_offer_days(field: &str) -> Option<u32> {
+    let digits = field.strip_prefix('w')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 /// The sort key of a line's release counters (under [`STATS`]).
 #[must_use]
@@ -180,3 +228,38 @@ pub const MAILS_FAILED_COUNTER: &str = "mails_failed";
 pub const SUPPRESSED_COUNTER: &str = "addresses_suppressed";
 /// An outbox event once it is on the bus.
 pub const EVENT_PUBLISHED: &str = "published";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tallies_sort_by_day_after_the_other_counters_and_read_back() {
+        let day = NaiveDate::from_ymd_opt(2024, 1, 24).unwrap();
+        let (bilk, card) = (
+            OfficeId::parse("bilk").unwrap(),
+            ServiceId::parse("id-card").unwrap(),
+        );
+        let sk = tally_sk(day, &bilk, &card);
+        assert_eq!(sk, "TALLY#20240124#bilk#id-card");
+        assert_eq!(tally_day(&sk), Some(day));
+        assert_eq!(tally_day("RELEASED#bilk#id-card#mon#8"), None);
+        assert!(
+            released_sk(
+                &bilk,
+                &card,
+                Window::new(crate::domain::Weekday::Mon, 8).unwrap()
+            ) < sk
+        );
+        assert!(queue_counter_sk(&bilk, &card).as_str() < RELEASED_PREFIX);
+        let next = NaiveDate::from_ymd_opt(2024, 1, 25).unwrap();
+        let (from, to) = tally_range(day, day);
+        assert!(from <= sk && sk <= to);
+        assert!(to < tally_sk(next, &OfficeId::parse("a").unwrap(), &card));
+        assert_eq!(first_offer_field(12), "w12");
+        assert_eq!(first_offer_days("w12"), Some(12));
+        assert_eq!(first_offer_days("w"), None);
+        assert_eq!(first_offer_days("waiting"), None);
+        assert_eq!(first_offer_days("released"), None);
+    }
+}

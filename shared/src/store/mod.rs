@@ -1,5 +1,5 @@
 //! The `DynamoDB` adapter: one file per aggregate (`wishes`, `queue`, `slots`, `offers`,
-//! `outbox`, `limits`, `counters`, `catalog`), the key layout in [`keys`], the transaction and
+//! `outbox`, `limits`, `counters`, `tallies` — the public statistics' —, `catalog`), the key layout in [`keys`], the transaction and
 //! batch helpers in `tx`, the item shapes in `records`, stream images in [`stream`]. Table
 //! design and access patterns: `docs/data-model.md`.
 //!
@@ -17,6 +17,7 @@ mod queue;
 mod records;
 mod slots;
 pub mod stream;
+mod tallies;
 mod tx;
 mod wishes;
 mod writes;

@@ -338,6 +338,44 @@ impl Store {
         .await
     }
 
+    /// `BatchGetItem` of up to 100 keys of the wishes table, consistent, reading only the
+    /// attributes `names` (so a reader allowed only those — deliver-outbox — can make it).
+    pub(super) async fn batch_get_only(
+        &self,
+        keys: Vec<Item>,
+        names: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
+        let placeholders: Vec<String> = (0..names.len()).map(|i| format!("#a{i}")).collect();
+        let first = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .projection_expression(placeholders.join(", "))
+            .set_expression_attribute_names(Some(
+                placeholders
+                    .iter()
+                    .cloned()
+                    .zip(names.iter().map(|n| (*n).to_owned()))
+                    .collect(),
+            ))
+            .build()?;
+        let table = self.wishes.as_str();
+        until_processed("batch_get_only", first, |keys| async move {
+            let request = self.client.batch_get_item().request_items(table, keys);
+            let mut out = request.send().await.op("batch_get_only")?;
+            let found = out
+                .responses
+                .as_mut()
+                .and_then(|r| r.remove(table))
+                .unwrap_or_default();
+            let left = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .filter(|k| !k.keys().is_empty());
+            Ok((found, left))
+        })
+        .await
+    }
+
     /// `BatchWriteItem` of any number of requests to the wishes table, 25 at a time.
     pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         let table = self.wishes.as_str();

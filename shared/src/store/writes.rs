@@ -96,6 +96,8 @@ pub(super) enum Write {
     QueueCounted,
     /// One more slot released into a line today.
     ReleaseCounted,
+    /// One more event (`#field`) in the public statistics' tally of an office, service and day.
+    Tallied,
     /// One more offer answered (`#field` is the outcome).
     OfferCounted,
 }
@@ -142,7 +144,7 @@ impl Write {
                 Some("#status = :free AND #start = :start AND attribute_not_exists(unclaimed_at)"),
             ),
             Write::WishOffered => (
-                "SET #status = :offered, open_offer = :offer",
+                "SET #status = :offered, open_offer = :offer, first_offer = if_not_exists(first_offer, :offer)",
                 Some(
                     "#status = :waiting AND attribute_not_exists(open_offer) AND NOT contains(declined, :slot) AND (attribute_not_exists(earlier) OR earlier.#before > :start)",
                 ),
@@ -262,6 +264,10 @@ impl Write {
                 None,
             ),
             Write::ReleaseCounted => ("ADD #day :one SET expires_at = :expires", None),
+            Write::Tallied => (
+                "ADD #field :one SET expires_at = :expires, office = :office, service = :service",
+                None,
+            ),
             Write::OfferCounted => ("ADD #field :one", None),
         }
     }
@@ -437,7 +443,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 37] = [
+    const ALL: [Write; 38] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -474,6 +480,7 @@ mod tests {
         Write::AddressSuppressed,
         Write::QueueCounted,
         Write::ReleaseCounted,
+        Write::Tallied,
         Write::OfferCounted,
     ];
 

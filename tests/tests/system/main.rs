@@ -26,6 +26,7 @@ mod limits;
 mod model;
 mod quiet;
 mod rescan;
+mod statistics;
 mod story;
 mod stress;
 mod wait;
