@@ -382,6 +382,7 @@ const TEXT = {
     a11yTitle: /^Erklärung zur Barrierefreiheit$/, a11yDate: /am \d{1,2}\. \S+ \d{4} erstellt/,
     noScript: /braucht JavaScript/, noProof: /JavaScript ausgeschaltet/,
     statsTitle: /^Wie lange dauert es\?$/, statsLink: /^Wie lange dauert es\?$/, statsCaption: /Die Zahlen im Einzelnen/,
+    swappedSubject: /^Früherer Termin gebucht:/, replacedTitle: /^Dieser Termin wurde ersetzt$/,
     appointmentTitle: /^Ihr Termin$/, giveBack: /Termin zurückgeben$/, earlier: /früheren Termin suchen$/, earlierTitle: /^Wir suchen einen früheren Termin$/, earlierSubject: /^Wir suchen einen früheren Termin:/, returnedTitle: /^Termin zurückgegeben$/, returnedSubject: /^Termin zurückgegeben:/,
   },
   en: {
@@ -398,6 +399,7 @@ const TEXT = {
     a11yTitle: /^Accessibility statement$/, a11yDate: /made on \d{1,2} \S+ \d{4}/,
     noScript: /needs JavaScript/, noProof: /JavaScript may be switched off/,
     statsTitle: /^How long does it take\?$/, statsLink: /^How long does it take\?$/, statsCaption: /The figures in detail/,
+    swappedSubject: /^Earlier appointment booked:/, replacedTitle: /^This appointment was replaced$/,
     appointmentTitle: /^Your appointment$/, giveBack: /give the appointment back$/, earlier: /find me an earlier one$/, earlierTitle: /^We are looking for an earlier appointment$/, earlierSubject: /^We are looking for an earlier appointment:/, returnedTitle: /^Appointment given back$/, returnedSubject: /^Appointment given back:/,
   },
 };
@@ -612,7 +614,39 @@ async function storyMain(page, lang) {
     assertEq(json.data.status, 'booked', 'and stays booked');
   });
   await examine(page, name('07b2-appointment-earlier'), lang, { h1: T.earlierTitle });
-  await step(`${lang}: give the appointment back by keyboard`, async () => {
+  const seenBeforeEarlier = await mailCount(email);
+  await step(`${lang}: an earlier slot comes free and is offered`, async () => {
+    // The Thursday before the booked Monday: earlier, and days ahead even after the clock moved.
+    const thursdayBefore = new Date(nextWeekday(0).getTime() - 4 * 86_400_000);
+    await putSlot({ id: `bt-${RUN}-${lang}-a2`, office: 'bilk', service: P.service, start: berlin(thursdayBefore, P.hourA, 0), minutes: 15, status: 'free' });
+    const m = await waitForMail(email, T.offerSubject, seenBeforeEarlier);
+    await gotoPage(page, m.links.find((l) => /\/o\/[^/?#]+(\?.*)?$/.test(l)), 200);
+  });
+  const newAppointment = await step(`${lang}: accepting it by keyboard swaps the appointments`, async () => {
+    const seen = await mailCount(email);
+    const r = await pressButton(page, T.accept);
+    assertEq(r.status(), 200, 'status after accepting the earlier one');
+    const m = await waitForMail(email, T.swappedSubject, seen);
+    const raw = await rawMail(m.id);
+    const files = [];
+    for (let rest = raw, at; (at = rest.toLowerCase().indexOf('content-type: text/calendar')) >= 0; rest = rest.slice(at + 12)) {
+      files.push(mimePart(rest.slice(at), 'text/calendar'));
+    }
+    assertEq(files.length, 2, 'two calendar files');
+    assert(files[0].includes('METHOD:PUBLISH') && files[1].includes('METHOD:CANCEL'), 'the new one and the old one cancelled');
+    const old = await api('GET', appointmentLink);
+    assertEq(old.data.status, 'replaced', 'the old appointment is replaced');
+    const link = m.links.find((l) => /\/a\/[^/?#]+$/.test(l));
+    assert(link, `no /a/ link in ${m.links}`);
+    return link;
+  });
+  await step(`${lang}: the old appointment's page says it was replaced`, async () => {
+    await gotoPage(page, appointmentLink, 200);
+    assertEq(await page.$$eval('main button', (b) => b.length), 0, 'no buttons');
+  });
+  await examine(page, name('07b3-appointment-replaced'), lang, { h1: T.replacedTitle });
+  await step(`${lang}: give the new appointment back by keyboard`, async () => {
+    await gotoPage(page, newAppointment, 200);
     const seenBefore = await mailCount(email);
     const r = await pressButton(page, T.giveBack);
     assertEq(r.status(), 200, 'status after giving it back');
