@@ -172,6 +172,7 @@ impl Store {
             .consistent_read(lookup.consistent)
             .set_limit(lookup.limit)
             .set_exclusive_start_key(lookup.start)
+            .set_projection_expression(lookup.projection.map(str::to_owned))
             .set_select(
                 lookup
                     .count
@@ -338,24 +339,6 @@ impl Store {
         .await
     }
 
-    /// `BatchWriteItem` of any number of requests to the wishes table, 25 at a time.
-    pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let table = self.wishes.as_str();
-        for chunk in requests.chunks(25) {
-            until_processed("batch_write", chunk.to_vec(), |pending| async move {
-                let request = self.client.batch_write_item().request_items(table, pending);
-                let out = request.send().await.op("batch_write")?;
-                let left = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(table))
-                    .filter(|l| !l.is_empty());
-                Ok((Vec::<()>::new(), left))
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Items of `table`'s index partition `pk` whose sort key stands to `bound` as `condition`
     /// says (`gsi1pk = :pk AND gsi1sk … :bound`), in index order.
     pub(super) async fn index_range(
@@ -438,6 +421,8 @@ pub(super) struct Lookup<'a> {
     pub(super) start: Option<Item>,
     /// Only how many match.
     pub(super) count: bool,
+    /// Only these attributes of each item (a projection expression without placeholders).
+    pub(super) projection: Option<&'a str>,
 }
 
 impl<'a> Lookup<'a> {
@@ -450,6 +435,7 @@ impl<'a> Lookup<'a> {
             limit: None,
             start: None,
             count: false,
+            projection: None,
         }
     }
 }

@@ -23,6 +23,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod model;
+mod place;
 mod rescan;
 mod story;
 mod stress;
