@@ -63,6 +63,8 @@ pub struct DepthReport {
     pub levels: Vec<DepthResult>,
     pub queue_entries: usize,
     pub lines: usize,
+    /// The wish page near the head of the busiest line and far back in it, after the last depth.
+    pub wish_page: Option<crate::page::WishPageResult>,
 }
 
 pub struct DepthOptions {
@@ -70,6 +72,8 @@ pub struct DepthOptions {
     pub samples: usize,
     pub warmup: usize,
     pub seed: u64,
+    /// The wish page is measured at place ~10 and at about this place.
+    pub page_place: usize,
 }
 
 struct Sides {
@@ -379,10 +383,13 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
         });
     }
     fill_bar.finish_and_clear();
+    let (queue_entries, lines) = (filled.entries, filled.lines.len());
+    let wish_page = Some(crate::page::run(&phase, &mut filled, options.page_place).await?);
     Ok(DepthReport {
         levels,
-        queue_entries: filled.entries,
-        lines: filled.lines.len(),
+        queue_entries,
+        lines,
+        wish_page,
     })
 }
 

@@ -15,6 +15,7 @@
 pub mod counter;
 pub mod depth;
 pub mod functions;
+pub mod page;
 pub mod report;
 pub mod storm;
 pub mod submit;
@@ -49,6 +50,7 @@ impl Options {
                 samples: 150,
                 warmup: 20,
                 seed: 42,
+                page_place: 10_000,
             },
             storm: storm::StormOptions {
                 wishes: 10_000,
@@ -80,6 +82,7 @@ impl Options {
                 samples: 8,
                 warmup: 2,
                 seed: 42,
+                page_place: 10_000,
             },
             storm: storm::StormOptions {
                 wishes: 500,

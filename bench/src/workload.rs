@@ -5,7 +5,8 @@
 //! wishes would take over an hour, and none of that work is what the depth phase measures. It
 //! writes, with `BatchWriteItem` (25 items a request, several requests in flight), exactly the
 //! items a confirmed and enqueued wish leaves behind: the wish item (`waiting`, with its place in
-//! line) and one queue entry per (office, window) where the office is open — the layout of
+//! line), one queue entry per (office, window) where the office is open, and the lines' counts
+//! as the entries' transactions would leave them (each counts item put whole) — the layout of
 //! `docs/data-model.md`. A wish read back through `Store::get_wish` checks the format each run.
 
 use anyhow::{Context as _, Result, bail};
@@ -390,6 +391,55 @@ pub struct Filled {
     pub lines: BTreeMap<Line, usize>,
     pub entries: usize,
     pub requests: u64,
+    /// The lines' counts (`QN#…` items, by key: their number attributes), as the store's
+    /// transactions keep them for these entries (`docs/data-model.md`, "Places in line").
+    pub counts: BTreeMap<(String, String), BTreeMap<String, i64>>,
+}
+
+impl Filled {
+    /// Counts one entry of `line` confirmed at `confirmed`; returns the keys of the two counts
+    /// items it changed.
+    fn count(&mut self, line: &str, confirmed: DateTime<Utc>) -> [(String, String); 2] {
+        let pk = keys::line_counts_pk(line);
+        let changed = [
+            (
+                (pk.clone(), keys::LINE_DAYS_SK.to_owned()),
+                keys::day_count(confirmed),
+            ),
+            (
+                (pk, keys::line_hours_sk(confirmed)),
+                keys::hour_count(confirmed),
+            ),
+        ];
+        changed.map(|(item, attribute)| {
+            *self
+                .counts
+                .entry(item.clone())
+                .or_default()
+                .entry(attribute)
+                .or_default() += 1;
+            item
+        })
+    }
+
+    /// The counts items at `keys` as they stand, to be put whole.
+    fn count_items(
+        &self,
+        keys: &BTreeSet<(String, String)>,
+    ) -> Vec<HashMap<String, AttributeValue>> {
+        keys.iter()
+            .filter_map(|k| {
+                let counts = self.counts.get(k)?;
+                let mut item: HashMap<String, AttributeValue> = counts
+                    .iter()
+                    .map(|(name, n)| (name.clone(), AttributeValue::N(n.to_string())))
+                    .collect();
+                item.insert(keys::PK.to_owned(), s(k.0.clone()));
+                item.insert(keys::SK.to_owned(), s(k.1.clone()));
+                Some(item)
+            })
+            .collect()
+    }
 }
 
 /// Writes `count` more waiting wishes (and their queue entries) into `table`. Places in line
@@ -412,6 +462,7 @@ pub async fn fill(
     let span_ms = Duration::days(30).num_milliseconds();
     let total = i64::try_from(total.max(1))?;
     let mut items = Vec::with_capacity(count * 7);
+    let mut changed = BTreeSet::new();
     for _ in 0..count {
         let wish = generator.wish();
         let k = i64::try_from(filled.wishes.len())?;
@@ -419,17 +470,61 @@ pub async fn fill(
         items.push(wish_item(&wish, confirmed));
         for line in generator.lines(&wish) {
             items.push(entry_item(&line, &wish, confirmed));
+            changed.extend(filled.count(&line.pk(), confirmed));
             *filled.lines.entry(line).or_default() += 1;
             filled.entries += 1;
         }
         filled.wishes.push((wish.id, confirmed));
     }
+    // The lines' counts as the entries' transactions would leave them, each item put whole.
+    items.extend(filled.count_items(&changed));
     if let Some(p) = progress {
         p.set_length(p.length().unwrap_or(0) + items.len() as u64);
     }
     // Eight in flight: enough to keep DynamoDB Local's threads busy on two cores.
     filled.requests += batch_put(client, table, items, 8, progress).await?;
     Ok(())
+}
+
+/// Writes `count` more waiting wishes that stand in `line` alone (its office, its window),
+/// confirmed evenly over the 30 days before `now`, between the mix's; returns them.
+///
+/// # Errors
+/// When a write fails.
+pub async fn fill_line(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    filled: &mut Filled,
+    line: &Line,
+    count: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<GenWish>> {
+    let span_ms = Duration::days(30).num_milliseconds();
+    let total = i64::try_from(count.max(1))?;
+    let mut items = Vec::with_capacity(count * 2);
+    let mut changed = BTreeSet::new();
+    let mut wishes = Vec::with_capacity(count);
+    for k in 0..total {
+        let wish = GenWish {
+            id: WishId::generate(),
+            email: format!("page-{k}@bench.example.de"),
+            service: line.service.clone(),
+            offices: vec![line.office.clone()],
+            windows: BTreeSet::from([line.window]),
+            english: false,
+        };
+        let confirmed = now - Duration::days(30) + Duration::milliseconds(span_ms * k / total);
+        items.push(wish_item(&wish, confirmed));
+        items.push(entry_item(line, &wish, confirmed));
+        changed.extend(filled.count(&line.pk(), confirmed));
+        *filled.lines.entry(line.clone()).or_default() += 1;
+        filled.entries += 1;
+        filled.wishes.push((wish.id.clone(), confirmed));
+        wishes.push(wish);
+    }
+    items.extend(filled.count_items(&changed));
+    filled.requests += batch_put(client, table, items, 8, None).await?;
+    Ok(wishes)
 }
 
 #[cfg(test)]

@@ -44,6 +44,14 @@ async fn a_quick_benchmark_run_measures_every_phase_and_the_invariants_hold() {
         );
         assert!(level.floor.wcu > 0.0);
     }
+    // The wish page near the head and far back in one line (its places were checked against a
+    // count of the entries ahead while measuring).
+    let page = depth.wish_page.as_ref().unwrap();
+    assert!(
+        page.near.place >= 10 && page.far.place >= 10_000,
+        "{page:?}"
+    );
+    assert!(page.near.rcu > 0.0 && page.far.rcu > 0.0 && page.far.count_rcu > 0.0);
     // Requests per offer do not grow with the queue.
     let ratios = report::depth_ratios(&depth.levels).unwrap();
     assert!(ratios[0] < 1.1, "requests grew with depth: {ratios:?}");
@@ -56,6 +64,7 @@ async fn a_quick_benchmark_run_measures_every_phase_and_the_invariants_hold() {
     let md = report::markdown(&results);
     for heading in [
         "Cost per offer",
+        "Wish page against the place in line",
         "Release storm",
         "Submissions",
         "Functions",

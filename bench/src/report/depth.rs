@@ -1,6 +1,8 @@
 //! The cost per offer against queue depth: the table, the ratios to the goals and to the floor.
 
-use super::{DEPTH_GOAL, FLOOR_REQUESTS_GOAL, FLOOR_TIME_GOAL, per_op_table, ratio, verdict};
+use super::{
+    DEPTH_GOAL, FLOOR_REQUESTS_GOAL, FLOOR_TIME_GOAL, WISH_PAGE_GOAL, per_op_table, ratio, verdict,
+};
 use crate::Results;
 use crate::depth::DepthResult;
 use std::fmt::Write as _;
@@ -138,4 +140,49 @@ pub(super) fn depth_section(out: &mut String, r: &Results) {
             last.same_head, last.samples, last.fill_secs, last.fill_requests
         );
     }
+}
+
+/// The wish page near the head of a line and far back in it (the goal: ≤ 1.2× in RCU).
+pub(super) fn wish_page_section(out: &mut String, r: &Results) {
+    let Some(p) = r.depth.as_ref().and_then(|d| d.wish_page.as_ref()) else {
+        return;
+    };
+    let _ = writeln!(out, "\n### Wish page against the place in line\n");
+    let _ = writeln!(
+        out,
+        "The busiest line of the depth phase's queue, deepened with wishes that stand in it alone: \
+         {} wishes in it, {} waiting in all. Two of those wishes' pages (`places_in_line`: the \
+         line's counts, its release counters, the entries of the wish's own hour), each read 5 \
+         times; beside them, the same place by counting the entries ahead (`Select COUNT`, how \
+         the page read it before the lines were counted). Means per page read.\n",
+        p.line_length, p.waiting
+    );
+    let _ = writeln!(
+        out,
+        "| wishes ahead | requests | RCU | ms (p50) | by counting: requests | by counting: RCU |"
+    );
+    let _ = writeln!(out, "|--:|--:|--:|--:|--:|--:|");
+    for point in [&p.near, &p.far] {
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.2} | {:.1} | {:.2} | {:.2} |",
+            point.place,
+            point.requests,
+            point.rcu,
+            point.ms_p50,
+            point.count_requests,
+            point.count_rcu
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nRCU at place {} over place {}: **{:.2}×** (goal ≤ {:.1}×: {}); by counting it would be \
+         {:.1}×.",
+        p.far.place,
+        p.near.place,
+        p.ratio(),
+        WISH_PAGE_GOAL,
+        verdict(p.ratio() <= WISH_PAGE_GOAL),
+        ratio(p.far.count_rcu, p.near.count_rcu)
+    );
 }

@@ -10,7 +10,7 @@ mod submit;
 use crate::Results;
 use crate::counter::Snapshot;
 use bill::bill_section;
-use depth::depth_section;
+use depth::{depth_section, wish_page_section};
 use functions::functions_section;
 use std::fmt::Write as _;
 use storm::storm_section;
@@ -28,6 +28,8 @@ pub const END: &str = "<!-- bench:end -->";
 pub const DEPTH_GOAL: f64 = 1.05;
 pub const FLOOR_REQUESTS_GOAL: f64 = 1.0;
 pub const FLOOR_TIME_GOAL: f64 = 1.5;
+/// The wish page far back in a line costs at most this many times its cost near the head (RCU).
+pub const WISH_PAGE_GOAL: f64 = 1.2;
 pub const ZIP_GOAL_BYTES: u64 = 3 * 1024 * 1024;
 pub const START_GOAL: f64 = 2.0;
 pub const MEMORY_GOAL_KIB: u64 = 128 * 1024;
@@ -80,6 +82,7 @@ pub fn markdown(r: &Results) -> String {
         r.machine.load_end
     );
     depth_section(&mut out, r);
+    wish_page_section(&mut out, r);
     storm_section(&mut out, r);
     submit_section(&mut out, r);
     functions_section(&mut out, r);

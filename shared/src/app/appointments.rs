@@ -128,7 +128,7 @@ pub async fn look_for_earlier(deps: &Deps, token: &str) -> Result<(Offer, Option
     let out = Effects::mail(mail, change.events);
     match deps.store.look_for_earlier(&change.state, now, &out).await {
         Ok(()) => {
-            super::wishes::enqueue(deps, &change.state, &catalog, now).await?;
+            super::wishes::enqueue_committed(deps, &change.state, &catalog, now).await;
             tracing::info!(offer_id = %offer.id, "looking for an earlier appointment");
         }
         Err(StoreError::Conflict) => {}
@@ -231,7 +231,7 @@ pub async fn earlier_for_direct_booking(
         }
         Err(e) => return Err(e.into()),
     }
-    super::wishes::enqueue(deps, &wish, &catalog, now).await?;
+    super::wishes::enqueue_committed(deps, &wish, &catalog, now).await;
     tracing::info!(wish_id = %wish.id, "looking for an earlier appointment for a direct booking");
     Ok(DirectEarlier::Started {
         wish: wish.id,

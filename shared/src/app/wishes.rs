@@ -8,7 +8,7 @@ use crate::domain::{
     AgeStep, Effects, FieldErrors, LinkKind, Token, Wish, WishDraft, WishId, WishStatus, age_step,
     expected_wait,
 };
-use crate::store::{AddressBook, AgeMark, StoreError, keys};
+use crate::store::{AddressBook, AgeMark, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Puts a confirmed wish into its lines and onto the rescan's age list.
@@ -23,6 +23,22 @@ pub(super) async fn enqueue(
     let base = wish.kept_at.or(wish.confirmed_at).unwrap_or(now);
     let until = keep_until(deps, base);
     Ok(deps.store.enqueue(wish, &lines, next, until).await?)
+}
+
+/// [`enqueue`] right after a change that put the wish on the rescan's enqueue list (a
+/// confirmation, a search for an earlier appointment): the change is committed and its mail
+/// owed, so a failure here (a burst of enqueues into one line outlasting the retries, the
+/// database unavailable) does not fail the request — the rescan enqueues the wish from that list
+/// within minutes ([`crate::store::Store::wishes_to_enqueue`]).
+pub(super) async fn enqueue_committed(
+    deps: &Deps,
+    wish: &Wish,
+    catalog: &crate::domain::Catalog,
+    now: DateTime<Utc>,
+) {
+    if let Err(e) = enqueue(deps, wish, catalog, now).await {
+        tracing::warn!(wish_id = %wish.id, error = %e, "enqueue left to the rescan");
+    }
 }
 
 /// How long a wish whose age counts from `base` (its confirmation, or the last "keep") and its
@@ -193,14 +209,14 @@ const PLACES_SHOWN: usize = 12;
 
 /// For each line the wish stands in (office × window, at most [`PLACES_SHOWN`]): how many wishes
 /// are ahead of it and, where recent releases allow, a rough expected wait. Empty for wishes not
-/// in line. One count query per line and one batch read of the lines' release counters; nothing
-/// on the offer path.
+/// in line. Two batch reads (the lines' entry counts, their release counters) and one query per
+/// line that reads only the entries of the wish's own hour of confirmation, whatever its place
+/// ([`crate::store::Store::places_ahead`]); nothing on the offer path.
 pub async fn places_in_line(deps: &Deps, wish: &Wish) -> Result<Vec<Place>, AppError> {
-    let Some(confirmed_at) = wish.confirmed_at.filter(|_| wish.in_line()) else {
+    if wish.confirmed_at.is_none() || !wish.in_line() {
         return Ok(Vec::new());
-    };
+    }
     let catalog = deps.catalog().await?;
-    let key = keys::queue_key(confirmed_at, &wish.id);
     let lines: Vec<_> = wish
         .lines(&catalog)
         .into_iter()
@@ -210,20 +226,18 @@ pub async fn places_in_line(deps: &Deps, wish: &Wish) -> Result<Vec<Place>, AppE
         .store
         .releases_in_lines(&wish.service, &lines, deps.clock.now())
         .await?;
-    let mut places = Vec::new();
-    for ((office, window), released) in lines.into_iter().zip(releases) {
-        let ahead = deps
-            .store
-            .ahead_in_line(&office, &wish.service, window, &key)
-            .await?;
-        places.push(Place {
+    let ahead = deps.store.places_ahead(wish, &lines).await?;
+    Ok(lines
+        .into_iter()
+        .zip(releases)
+        .zip(ahead)
+        .map(|(((office, window), released), ahead)| Place {
             office,
             window,
             ahead,
             wait: expected_wait(ahead, released),
-        });
-    }
-    Ok(places)
+        })
+        .collect())
 }
 
 /// The wish behind a link, or `NotFound` for anything else (malformed, unknown, expired).
@@ -278,7 +292,7 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
         Err(e) => return Err(e.into()),
     }
     let confirmed = change.state;
-    enqueue(deps, &confirmed, &catalog, now).await?;
+    enqueue_committed(deps, &confirmed, &catalog, now).await;
     tracing::info!(wish_id = %confirmed.id, "wish confirmed");
     Ok(confirmed)
 }

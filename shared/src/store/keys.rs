@@ -122,6 +122,43 @@ fn by_time(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {
 pub fn queue_key(confirmed_at: DateTime<Utc>, id: &WishId) -> String {
     by_time(confirmed_at, id)
 }
+/// Prefix of the partitions that count a line's entries (see [`line_counts_pk`]).
+const LINE_COUNTS_PREFIX: &str = "QN#";
+/// The partition that counts the entries of the line `line_pk` (a [`line_pk`]) by confirmation
+/// time, for the wish page's place in line: `QN#<office>#<service>#<day>#<hour>`.
+#[must_use]
+pub fn line_counts_pk(line_pk: &str) -> String {
+    format!(
+        "{LINE_COUNTS_PREFIX}{}",
+        line_pk.strip_prefix("Q#").unwrap_or(line_pk)
+    )
+}
+/// The line's entries per UTC day of confirmation: one number attribute per day ([`day_count`]).
+pub const LINE_DAYS_SK: &str = "DAYS";
+/// The line's entries confirmed on the UTC day of `confirmed_at`, per hour: one number attribute
+/// per hour ([`hour_count`]).
+#[must_use]
+pub fn line_hours_sk(confirmed_at: DateTime<Utc>) -> String {
+    format!("H{}", confirmed_at.format("%Y%m%d"))
+}
+/// The attribute of [`LINE_DAYS_SK`] that counts the entries confirmed on `confirmed_at`'s UTC
+/// day: `d20261205`. Fixed width, so text order is day order.
+#[must_use]
+pub fn day_count(confirmed_at: DateTime<Utc>) -> String {
+    format!("d{}", confirmed_at.format("%Y%m%d"))
+}
+/// The attribute of a [`line_hours_sk`] item that counts the entries confirmed in
+/// `confirmed_at`'s UTC hour: `h07`. Fixed width, so text order is hour order.
+#[must_use]
+pub fn hour_count(confirmed_at: DateTime<Utc>) -> String {
+    format!("h{}", confirmed_at.format("%H"))
+}
+/// The lowest queue key of the UTC hour of `confirmed_at`: the entries confirmed in that hour
+/// sort from here ([`queue_key`]).
+#[must_use]
+pub fn hour_start_key(confirmed_at: DateTime<Utc>) -> String {
+    format!("{}", confirmed_at.format("%Y-%m-%dT%H"))
+}
 /// The index partition of an office's free slots (sorted by [`free_sk`]).
 #[must_use]
 pub fn free_pk(office: &OfficeId) -> String {

@@ -1,5 +1,5 @@
 //! The `DynamoDB` adapter: one file per aggregate (`wishes`, `queue`, `slots`, `offers`,
-//! `outbox`, `limits`, `counters`, `tallies` — the public statistics' —, `catalog`), the key layout in [`keys`], the transaction and
+//! `outbox`, `limits`, `counters`, `tallies` — the public statistics' —, `catalog`; `line_counts` for the lines' entries and their counts), the key layout in [`keys`], the transaction and
 //! batch helpers in `tx`, the item shapes in `records`, stream images in [`stream`]. Table
 //! design and access patterns: `docs/data-model.md`.
 //!
@@ -11,6 +11,7 @@ mod catalog;
 mod counters;
 pub mod keys;
 mod limits;
+mod line_counts;
 mod offers;
 mod outbox;
 mod queue;
@@ -52,8 +53,7 @@ mod prelude {
     };
     pub(super) use aws_sdk_dynamodb::error::SdkError;
     pub(super) use aws_sdk_dynamodb::types::{
-        AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
-        TransactWriteItem, Update, WriteRequest,
+        AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
     };
     pub(super) use chrono::{DateTime, Duration, Utc};
     pub(super) use std::collections::HashMap;

@@ -1,6 +1,12 @@
 //! Transactions, batches and the small builders every aggregate file uses.
 
 use super::prelude::*;
+use rand::RngExt as _;
+
+/// How often a transaction cancelled by a concurrent one (not by a condition) is tried, with
+/// jittered, doubling waits (10–30 ms at first): 1.3–3.8 s in all, enough for a burst of
+/// enqueues into one line.
+const TRANSACT_ATTEMPTS: u32 = 8;
 
 /// An item as the SDK hands it over.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -172,6 +178,7 @@ impl Store {
             .consistent_read(lookup.consistent)
             .set_limit(lookup.limit)
             .set_exclusive_start_key(lookup.start)
+            .set_projection_expression(lookup.projection.map(str::to_owned))
             .set_select(
                 lookup
                     .count
@@ -227,7 +234,7 @@ impl Store {
         token: Option<String>,
     ) -> Result<Result<(), Vec<usize>>, StoreError> {
         let mut delay = std::time::Duration::from_millis(20);
-        for attempt in 0..6 {
+        for attempt in 0..TRANSACT_ATTEMPTS {
             let result = self
                 .client
                 .transact_write_items()
@@ -256,18 +263,21 @@ impl Store {
                             if !failed.is_empty() {
                                 return Ok(Err(failed));
                             }
-                            if attempt == 5 {
+                            if attempt + 1 == TRANSACT_ATTEMPTS {
                                 return Err(StoreError::Unavailable {
                                     op: "transact",
                                     code: format!("cancelled: {}", codes.join(", ")),
                                 });
                             }
                         }
+                        // DynamoDB answers 500 now and then, and says to retry (DynamoDB
+                        // Local too, under concurrent transactions on the same items).
                         E::TransactionInProgressException(_)
+                        | E::InternalServerError(_)
                         | E::ProvisionedThroughputExceededException(_)
                         | E::ThrottlingException(_)
                         | E::RequestLimitExceeded(_)
-                            if attempt < 5 => {}
+                            if attempt + 1 < TRANSACT_ATTEMPTS => {}
                         other => {
                             use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
                             return Err(StoreError::Unavailable {
@@ -279,7 +289,9 @@ impl Store {
                 }
                 Err(e) => return Err(e).op("transact"),
             }
-            tokio::time::sleep(delay).await;
+            // Jittered: transactions that conflicted with each other must not retry in step.
+            let jitter = rand::rng().random_range(0..=delay.as_millis().try_into().unwrap_or(0u64));
+            tokio::time::sleep(delay / 2 + std::time::Duration::from_millis(jitter)).await;
             delay *= 2;
         }
         Err(StoreError::Unavailable {
@@ -376,24 +388,6 @@ impl Store {
         .await
     }
 
-    /// `BatchWriteItem` of any number of requests to the wishes table, 25 at a time.
-    pub(super) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let table = self.wishes.as_str();
-        for chunk in requests.chunks(25) {
-            until_processed("batch_write", chunk.to_vec(), |pending| async move {
-                let request = self.client.batch_write_item().request_items(table, pending);
-                let out = request.send().await.op("batch_write")?;
-                let left = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(table))
-                    .filter(|l| !l.is_empty());
-                Ok((Vec::<()>::new(), left))
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Items of `table`'s index partition `pk` whose sort key stands to `bound` as `condition`
     /// says (`gsi1pk = :pk AND gsi1sk … :bound`), in index order.
     pub(super) async fn index_range(
@@ -476,6 +470,8 @@ pub(super) struct Lookup<'a> {
     pub(super) start: Option<Item>,
     /// Only how many match.
     pub(super) count: bool,
+    /// Only these attributes of each item (a projection expression without placeholders).
+    pub(super) projection: Option<&'a str>,
 }
 
 impl<'a> Lookup<'a> {
@@ -488,6 +484,7 @@ impl<'a> Lookup<'a> {
             limit: None,
             start: None,
             count: false,
+            projection: None,
         }
     }
 }

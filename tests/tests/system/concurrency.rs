@@ -52,6 +52,7 @@ async fn concurrent_duplicates_change_state_once_and_mail_once() {
         "{answers:?}"
     );
     assert_eq!(env.mails_to(&second).await.len(), 2);
+    crate::helpers::assert_line_counts_match_entries(&env).await;
 
     // A slot is released, and the same SlotReleased event is delivered 20 more times at once.
     let wed = next_local(Weekday::Wed, 8, 0, 3);

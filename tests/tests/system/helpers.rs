@@ -459,3 +459,65 @@ pub fn assert_matches_openapi(method: &str, url: &str, status: u16, json: Option
         "{method} {template} {status} does not match the OpenAPI document: {problems:?} in {body}"
     );
 }
+
+/// The lines' counts (`QN#…` items) hold exactly what the entries (`Q#…` items) of this test's
+/// table say: per line, the entries per UTC day of confirmation and, per day, per hour — no count
+/// missing, none left over, no count left at zero.
+pub async fn assert_line_counts_match_entries(env: &TestEnv) {
+    use shared::store::keys;
+    use std::collections::BTreeMap;
+    let db = &env.system.clients.dynamodb;
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = db
+            .scan()
+            .table_name(&env.system.infra.wishes_table)
+            .filter_expression("begins_with(pk, :q)")
+            .expression_attribute_values(
+                ":q",
+                aws_sdk_dynamodb::types::AttributeValue::S("Q".into()),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    let text =
+        |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+         name: &str| { item[name].as_s().unwrap().clone() };
+    let mut expected: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
+    let mut actual: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
+    for item in &items {
+        let (pk, sk) = (text(item, "pk"), text(item, "sk"));
+        if pk.starts_with("QN#") {
+            let counts: BTreeMap<String, i64> = item
+                .iter()
+                .filter(|(name, _)| *name != "pk" && *name != "sk")
+                .map(|(name, v)| (name.clone(), v.as_n().unwrap().parse().unwrap()))
+                .collect();
+            if !counts.is_empty() {
+                actual.insert((pk, sk), counts);
+            }
+        } else if pk.starts_with("Q#") {
+            let at = parse_time(sk.split_once('#').unwrap().0);
+            let counts = keys::line_counts_pk(&pk);
+            *expected
+                .entry((counts.clone(), keys::LINE_DAYS_SK.to_owned()))
+                .or_default()
+                .entry(keys::day_count(at))
+                .or_default() += 1;
+            *expected
+                .entry((counts, keys::line_hours_sk(at)))
+                .or_default()
+                .entry(keys::hour_count(at))
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(actual, expected, "the lines' counts against their entries");
+}

@@ -64,12 +64,16 @@ async fn an_old_wish_is_reminded_can_be_kept_and_otherwise_expires() {
         4,
         "keeping twice mails once"
     );
+    // Her entries were written again with their new time to live, not counted twice.
+    crate::helpers::assert_line_counts_match_entries(&env).await;
 
     // Another 83 days: reminded again; she does not answer; a week later the wish ends.
     env.system.deps.clock.advance(83 * 24 * 60 + 1);
     assert_eq!(env.system.rescan().await.unwrap()["wishes_reminded"], 1);
     env.system.deps.clock.advance(7 * 24 * 60);
     assert_eq!(env.system.rescan().await.unwrap()["wishes_expired"], 1);
+    // The expired wish left its lines, and its counts with it.
+    crate::helpers::assert_line_counts_match_entries(&env).await;
     let mails = env.mails_to(&anna).await;
     assert_eq!(mails.len(), 6);
     assert!(

@@ -503,6 +503,9 @@ async fn compare(env: &TestEnv, m: &Model, seed: u64, step: usize, trace: &[Stri
             );
         }
     }
+    // Whatever the steps (confirm, offers and answers, cancels, repeats), every line's counts
+    // hold exactly its entries: the wish page's places are right.
+    crate::helpers::assert_line_counts_match_entries(env).await;
 }
 
 #[tokio::test]

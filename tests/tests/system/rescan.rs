@@ -166,6 +166,8 @@ async fn wish_confirmed_before_an_hour_opened(without_recorded_lines: bool) {
         "the earlier wish gets the slot"
     );
     assert!(!offered(env.mails_to(&second).await));
+    // The moves kept the lines' counts (the wish page's places) true to their entries.
+    crate::helpers::assert_line_counts_match_entries(&env).await;
 }
 
 /// Removes the recorded lines from every wish of this test, as an older release stored them.

@@ -66,17 +66,24 @@ async fn click_all(env: &TestEnv, urls: Vec<String>) {
     for url in urls {
         let http = env.http.clone();
         set.spawn(async move {
-            http.post(url)
+            let r = http
+                .post(&url)
                 .header("accept", "application/json")
                 .send()
                 .await
-                .unwrap()
-                .status()
-                .as_u16()
+                .unwrap();
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            (
+                status,
+                url.rsplit('/').next().unwrap_or_default().to_owned(),
+                body,
+            )
         });
     }
-    let statuses = set.join_all().await;
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let answers = set.join_all().await;
+    let refused: Vec<_> = answers.iter().filter(|(s, _, _)| *s != 200).collect();
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 #[tokio::test]

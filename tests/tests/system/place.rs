@@ -1,0 +1,94 @@
+//! The wish page's place in line, from the lines' counts (`docs/data-model.md`, "Places in
+//! line"): the same as counting the entries ahead, through confirmations at once, hours and days
+//! apart, cancellations; the counts hold exactly what the entries say.
+
+use crate::helpers::{TestEnv, assert_line_counts_match_entries};
+use serde_json::json;
+use shared::domain::WishId;
+
+/// Each wish's places in its lines, from the counts; asserted equal to counting the entries ahead.
+async fn places(env: &TestEnv, id: &str) -> Vec<usize> {
+    let deps = &env.system.deps;
+    let catalog = deps.catalog().await.unwrap();
+    let wish = deps
+        .store
+        .get_wish(&WishId::parse(id).unwrap(), deps.clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let lines = wish.lines(&catalog);
+    let counted = deps.store.places_ahead(&wish, &lines).await.unwrap();
+    let key = shared::store::keys::queue_key(wish.confirmed_at.unwrap(), &wish.id);
+    let mut by_entries = Vec::new();
+    for (office, window) in &lines {
+        by_entries.push(
+            deps.store
+                .ahead_in_line(office, &wish.service, *window, &key)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(counted, by_entries, "wish {id}: counts against entries");
+    counted
+}
+
+#[tokio::test]
+async fn the_place_from_the_lines_counts_is_the_number_of_wishes_ahead() {
+    let env = TestEnv::spawn().await;
+    let clock = &env.system.deps.clock;
+    let monday = json!({"mon": [8]});
+    let both = json!({"mon": [8], "tue": [8]});
+    let (anna_link, anna) = env
+        .confirmed_wish_with_id(&env.email("a"), monday.clone())
+        .await;
+    let (ben_link, ben) = env
+        .confirmed_wish_with_id(&env.email("b"), both.clone())
+        .await;
+    clock.advance(70);
+    let (cem_link, cem) = env
+        .confirmed_wish_with_id(&env.email("c"), monday.clone())
+        .await;
+    clock.advance(24 * 60);
+    let (_, dora) = env
+        .confirmed_wish_with_id(&env.email("d"), both.clone())
+        .await;
+    // Three at once into the same lines: their counts change in concurrent transactions.
+    let (e_mail, f_mail, g_mail) = (env.email("e"), env.email("f"), env.email("g"));
+    let (eva, finn, greta) = tokio::join!(
+        env.confirmed_wish_with_id(&e_mail, both.clone()),
+        env.confirmed_wish_with_id(&f_mail, monday.clone()),
+        env.confirmed_wish_with_id(&g_mail, both.clone()),
+    );
+    assert_line_counts_match_entries(&env).await;
+    assert_eq!(places(&env, &anna).await, [0]);
+    assert_eq!(places(&env, &ben).await, [1, 0]);
+    assert_eq!(places(&env, &cem).await, [2]);
+    assert_eq!(places(&env, &dora).await, [3, 1]);
+    let mut last: Vec<usize> = Vec::new();
+    for (_, id) in [&eva, &finn, &greta] {
+        last.extend(places(&env, id).await);
+    }
+    last.sort_unstable();
+    assert_eq!(
+        last,
+        [2, 3, 4, 5, 6],
+        "the three at once: behind Dora, in some order"
+    );
+
+    // Ben cancels: everyone behind him moves up, in both lines.
+    let (status, _) = env.click(&format!("{ben_link}/cancel")).await;
+    assert_eq!(status, 200);
+    assert_eq!(places(&env, &cem).await, [1]);
+    assert_eq!(places(&env, &dora).await, [2, 0]);
+    assert_line_counts_match_entries(&env).await;
+
+    // A second click changes nothing; then the whole first day leaves the line: its counts go.
+    let (status, _) = env.click(&format!("{ben_link}/cancel")).await;
+    assert_eq!(status, 200);
+    for link in [&anna_link, &cem_link] {
+        let (status, _) = env.click(&format!("{link}/cancel")).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(places(&env, &dora).await, [0, 0]);
+    assert_line_counts_match_entries(&env).await;
+}
