@@ -1,6 +1,7 @@
 //! Everything a person reads: texts per language (`texts/*.json`), page templates
 //! (`templates/*.html`, auto-escaped) and the MIME mails.
 
+pub mod staff;
 pub mod views;
 
 use crate::domain::time::OFFICE_TZ;
@@ -150,6 +151,18 @@ fn env() -> &'static Environment<'static> {
             (
                 "accessibility.html",
                 include_str!("../../templates/accessibility.html"),
+            ),
+            (
+                "staff_sign_in.html",
+                include_str!("../../templates/staff_sign_in.html"),
+            ),
+            (
+                "staff_message.html",
+                include_str!("../../templates/staff_message.html"),
+            ),
+            (
+                "staff_overview.html",
+                include_str!("../../templates/staff_overview.html"),
             ),
             ("mail.html", include_str!("../../templates/mail.html")),
             ("mail.txt", include_str!("../../templates/mail.txt")),

@@ -39,6 +39,10 @@ pub const STATS: &str = "STATS";
 pub const OFFER_COUNTERS_SK: &str = "OFFERS";
 /// Release counters sort after the queue counters (`QUEUE#…` < `RELEASED#…`).
 pub const RELEASED_PREFIX: &str = "RELEASED#";
+/// Offer outcomes per office, service and day (the console's last 28 days); after the release
+/// counters, so the statistics' query (`sk < RELEASED#`) does not read them.
+pub const QUEUE_PREFIX: &str = "QUEUE#";
+pub const TALLY_PREFIX: &str = "TALLY#";
 
 // ---- index partitions (`gsi1pk`) ---------------------------------------------------------------
 
@@ -142,7 +146,7 @@ pub fn rate_pk(client_hash: &str) -> String {
 /// The queue counter of one office and service (under [`STATS`]).
 #[must_use]
 pub fn queue_counter_sk(office: &OfficeId, service: &ServiceId) -> String {
-    format!("QUEUE#{office}#{service}")
+    format!("{QUEUE_PREFIX}{office}#{service}")
 }
 /// The sort key of a line's release counters (under [`STATS`]).
 #[must_use]
@@ -153,6 +157,29 @@ pub fn released_sk(office: &OfficeId, service: &ServiceId, window: Window) -> St
         window.hour()
     )
 }
+
+/// The sort key of an office's and service's counters of one offer outcome, a number per day
+/// (under [`STATS`]).
+#[must_use]
+pub fn tally_sk(office: &OfficeId, service: &ServiceId, outcome: &str) -> String {
+    format!("{TALLY_PREFIX}{office}#{service}#{outcome}")
+}
+/// The attribute of a queue counter that counts the wishes in one line (`h_mon_8`), from the
+/// line's partition key ([`line_pk`]), if the line is `office`'s for `service`.
+#[must_use]
+pub fn heat_attribute_of_line(pk: &str, office: &OfficeId, service: &ServiceId) -> Option<String> {
+    let rest = pk.strip_prefix(&format!("Q#{office}#{service}#"))?;
+    let (day, hour) = rest.split_once('#')?;
+    let window = Window::new(crate::domain::Weekday::parse(day)?, hour.parse().ok()?).ok()?;
+    Some(heat_attribute(window))
+}
+/// The attribute of a queue counter that counts the wishes of one weekday and hour.
+#[must_use]
+pub fn heat_attribute(window: Window) -> String {
+    format!("{HEAT_PREFIX}{}_{}", window.day().key(), window.hour())
+}
+/// The prefix of [`heat_attribute`]s.
+pub const HEAT_PREFIX: &str = "h_";
 
 // ---- small vocabularies stored as text ----------------------------------------------------------
 

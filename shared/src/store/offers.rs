@@ -97,6 +97,7 @@ impl Store {
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter("accepted").await;
+        self.count_outcome(offer, OfferStatus::Accepted, now).await;
         Ok(())
     }
 
@@ -134,6 +135,7 @@ impl Store {
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter(to.as_str()).await;
+        self.count_outcome(offer, to, now).await;
         Ok(())
     }
 
@@ -151,6 +153,7 @@ impl Store {
         ];
         self.commit(items, out, now).await?;
         self.bump_offer_counter(OfferStatus::Expired.as_str()).await;
+        self.count_outcome(offer, OfferStatus::Expired, now).await;
         Ok(())
     }
 

@@ -24,6 +24,7 @@ mod lifecycle;
 mod limits;
 mod model;
 mod rescan;
+mod staff;
 mod story;
 mod stress;
 mod wait;
