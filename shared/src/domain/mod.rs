@@ -10,6 +10,7 @@ pub mod offer;
 pub mod outbox;
 pub mod request;
 pub mod slot;
+pub mod slot_file;
 pub mod staff;
 pub mod stats;
 pub mod time;

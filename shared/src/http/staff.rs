@@ -91,6 +91,10 @@ pub fn staff_router(staff: StaffDeps) -> Router {
         .route("/staff/sign-in", get(sign_in_page).post(sign_in))
         .route("/staff/sign-out", post(sign_out))
         .route("/staff/overview", get(staff_pages::overview))
+        .route("/staff/slots", get(staff_pages::slots))
+        .route("/staff/slots/upload", post(staff_pages::upload))
+        .route("/staff/slots/release", post(staff_pages::release))
+        .route("/staff/slots/withdraw", post(staff_pages::withdraw))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .with_state(staff)
 }
@@ -157,8 +161,12 @@ impl Session {
             .iter()
             .find(|(k, _)| k == CSRF_FIELD)
             .map(|(_, v)| v.as_str());
-        sent.is_some_and(|v| Secret::new(self.csrf.clone()).matches(v))
-            .then_some(fields)
+        sent.is_some_and(|v| self.csrf_matches(v)).then_some(fields)
+    }
+
+    /// Whether `sent` is this session's CSRF value.
+    pub(crate) fn csrf_matches(&self, sent: &str) -> bool {
+        Secret::new(self.csrf.clone()).matches(sent)
     }
 
     /// The answer to a POST without the session's CSRF value (403): nothing was done.

@@ -164,6 +164,10 @@ fn env() -> &'static Environment<'static> {
                 "staff_overview.html",
                 include_str!("../../templates/staff_overview.html"),
             ),
+            (
+                "staff_slots.html",
+                include_str!("../../templates/staff_slots.html"),
+            ),
             ("mail.html", include_str!("../../templates/mail.html")),
             ("mail.txt", include_str!("../../templates/mail.txt")),
         ] {
@@ -294,6 +298,17 @@ mod tests {
                     assert_eq!(phones, expected, "{mode:?} {error:?}");
                 }
             }
+        }
+    }
+
+    /// A template file that is not registered (or does not compile) would answer every page
+    /// that uses it with a 500.
+    #[test]
+    fn every_template_file_is_registered_and_compiles() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(env().get_template(&name).is_ok(), "{name} is not usable");
         }
     }
 

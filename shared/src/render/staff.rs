@@ -2,7 +2,7 @@
 
 use super::texts;
 use crate::domain::stats::Overview;
-use crate::domain::{Catalog, Language, Weekday};
+use crate::domain::{Catalog, Language, Slot, SlotStatus, Weekday};
 use serde_json::{Value, json};
 
 /// The overview page: a table of the lines and offers per office and service, then per office
@@ -68,6 +68,57 @@ pub fn overview(overview: &Overview, catalog: &Catalog, lang: Language) -> Value
     json!({"title": t.get("staff_overview_title"), "groups": groups, "heat": heat})
 }
 
+/// What the slots page lists.
+pub struct SlotsModel<'a> {
+    /// The office chosen for the list of free slots.
+    pub office: Option<&'a str>,
+    pub listed: Option<&'a [Slot]>,
+    /// The slot looked up by id.
+    pub found: Option<&'a Slot>,
+    pub not_found: bool,
+}
+
+/// The slots page: the upload form, the look-up by id, an office's free slots, each slot with
+/// the buttons its state allows (release a booked one, withdraw one that is not booked).
+#[must_use]
+pub fn slots(catalog: &Catalog, lang: Language, model: &SlotsModel<'_>) -> Value {
+    let t = texts(lang);
+    let slot_json = |s: &Slot| {
+        let office = catalog
+            .office(&s.office)
+            .map_or_else(|| s.office.as_ref().to_owned(), |o| o.name.clone());
+        let service = catalog.service(&s.service).map_or_else(
+            || s.service.as_ref().to_owned(),
+            |x| x.name.get(lang).to_owned(),
+        );
+        let status = match s.status {
+            SlotStatus::Free => t.get("staff_slot_free"),
+            SlotStatus::Offered => t.get("staff_slot_offered"),
+            SlotStatus::Booked => t.get("staff_slot_booked_status"),
+        };
+        json!({"id": s.id.as_ref(), "office": office, "service": service,
+               "start": t.when_long(s.start), "minutes": s.minutes, "status": status,
+               "release": s.status == SlotStatus::Booked, "withdraw": s.status != SlotStatus::Booked})
+    };
+    let offices: Vec<Value> = catalog
+        .offices
+        .iter()
+        .map(|o| json!({"id": o.id.as_ref(), "name": o.name, "selected": model.office == Some(o.id.as_ref())}))
+        .collect();
+    let office_name = model
+        .office
+        .and_then(|o| catalog.office(o))
+        .map(|o| o.name.clone());
+    json!({
+        "title": t.get("staff_slots_title"),
+        "offices": offices,
+        "office_name": office_name,
+        "listed": model.listed.map(|l| l.iter().map(slot_json).collect::<Vec<_>>()),
+        "found": model.found.map(slot_json),
+        "not_found": model.not_found,
+    })
+}
+
 /// 0 (none) to 4 (the office's busiest hour), for the cell's shade.
 fn heat_level(n: i64, max: i64) -> i64 {
     if n <= 0 || max <= 0 {
@@ -107,6 +158,39 @@ mod tests {
             assert!(html.contains("<caption"), "{html}");
             assert!(html.contains("heat-4"), "{html}");
             assert!(html.contains("name=\"csrf\" value=\"x\""));
+        }
+    }
+}
+
+#[cfg(test)]
+mod slot_page_tests {
+    use super::*;
+    use crate::domain::catalog::tests::sample;
+
+    #[test]
+    fn the_slots_page_renders_with_a_slot_and_a_list_in_both_languages() {
+        let catalog = sample();
+        let slot: Slot = serde_json::from_value(json!({"id": "s-1", "office": "bilk",
+            "service": "id-card", "start": "2030-01-07T08:00:00.000Z", "minutes": 15,
+            "status": "booked", "offer": null, "wish": null}))
+        .unwrap();
+        for lang in [Language::De, Language::En] {
+            let listed = [slot.clone()];
+            let mut ctx = slots(
+                &catalog,
+                lang,
+                &SlotsModel {
+                    office: Some("bilk"),
+                    listed: Some(&listed),
+                    found: Some(&slot),
+                    not_found: false,
+                },
+            );
+            ctx["staff"] = json!({"name": "clerk@example.org", "role": "Clerk", "csrf": "x"});
+            ctx["errors"] = json!(["Zeile 3, start: bad"]);
+            let html = crate::render::render("staff_slots.html", lang, ctx).unwrap();
+            assert!(html.contains("name=\"id\" value=\"s-1\""), "{html}");
+            assert!(html.contains("Zeile 3, start: bad"));
         }
     }
 }

@@ -362,3 +362,121 @@ async fn the_overview_counts_lines_offers_outcomes_and_the_hours_in_demand() {
         2
     );
 }
+
+impl Console<'_> {
+    /// Uploads `text` as the file `name` with the page's CSRF value.
+    pub async fn upload(&mut self, name: &str, text: &str, csrf: &str) -> Answer {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::text(text.to_owned())
+                    .file_name(name.to_owned())
+                    .mime_str("text/csv")
+                    .unwrap(),
+            );
+        let r = self
+            .http
+            .post(self.env.url("/staff/slots/upload"))
+            .header("cookie", self.cookie_header())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+}
+
+#[tokio::test]
+async fn a_slot_file_with_one_bad_line_stores_nothing_and_names_the_line_and_field() {
+    let env = TestEnv::spawn().await;
+    let mut console = Console::new(&env);
+    console.sign_in_as("clerk").await;
+    let page = console.get("/staff/slots").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let csrf = hidden(&page.html, "csrf");
+    let start = next_local(chrono::Weekday::Tue, 9, 0, 3);
+    let later = next_local(chrono::Weekday::Tue, 10, 0, 3);
+    let bad = format!(
+        "id,office,service,start,minutes,status\n\
+         up-1,bilk,id-card,{start},15,free\n\
+         up-2,bilk,id-card,tomorrow,15,free\n\
+         up-3,nowhere,id-card,{later},15,free\n"
+    );
+    let answer = console.upload("export.csv", &bad, &csrf).await;
+    assert_eq!(answer.status, 422, "{}", answer.html);
+    assert!(answer.html.contains("Zeile 3, start:"), "{}", answer.html);
+    let (_, slot) = env
+        .admin(reqwest::Method::GET, "/admin/slots/up-1", None)
+        .await;
+    assert_eq!(slot["error"], "no such slot", "nothing stored: {slot}");
+    // The catalogue's check after the file's: the unknown office, by its line.
+    let unknown = bad.replace("tomorrow", &later);
+    let answer = console.upload("export.csv", &unknown, &csrf).await;
+    assert_eq!(answer.status, 422, "{}", answer.html);
+    assert!(answer.html.contains("Zeile 4, office:"), "{}", answer.html);
+
+    let good = unknown.replace("nowhere", "bilk");
+    let answer = console.upload("export.csv", &good, &csrf).await;
+    assert_eq!(answer.status, 200, "{}", answer.html);
+    assert!(
+        answer.html.contains("Gespeichert: 3 neu"),
+        "{}",
+        answer.html
+    );
+    // Without the CSRF value: refused, nothing changes.
+    let answer = console.upload("export.csv", &good, "").await;
+    assert_eq!(answer.status, 403);
+
+    let listed = console.get("/staff/slots?office=bilk&lang=en").await;
+    assert!(
+        listed.html.contains("<th scope=\"row\">up-3</th>"),
+        "{}",
+        listed.html
+    );
+    let withdrawn = console
+        .post(
+            "/staff/slots/withdraw?lang=en",
+            &[("csrf", &csrf), ("id", "up-3")],
+        )
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.html);
+    assert!(withdrawn.html.contains("Slot up-3 is withdrawn."));
+    let (status, _) = env
+        .admin(reqwest::Method::GET, "/admin/slots/up-3", None)
+        .await;
+    assert_eq!(status, 404);
+
+    // A booked slot is released into the queue.
+    env.put_slots(
+        &json!([{"id": "up-9", "office": "bilk", "service": "id-card",
+        "start": later, "minutes": 15, "status": "booked"}]),
+    )
+    .await;
+    let found = console.get("/staff/slots?id=up-9").await;
+    assert!(found.html.contains("gebucht"), "{}", found.html);
+    let released = console
+        .post("/staff/slots/release", &[("csrf", &csrf), ("id", "up-9")])
+        .await;
+    assert_eq!(released.status, 200, "{}", released.html);
+    let (_, slot) = env
+        .admin(reqwest::Method::GET, "/admin/slots/up-9", None)
+        .await;
+    assert_eq!(slot["status"], "free");
+    // A repeated click answers as the admin API does: the slot as it is now, nothing changed.
+    let again = console
+        .post("/staff/slots/release", &[("csrf", &csrf), ("id", "up-9")])
+        .await;
+    assert_eq!(again.status, 200);
+    let missing = console
+        .post(
+            "/staff/slots/withdraw",
+            &[("csrf", &csrf), ("id", "no-such")],
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let no_csrf = console
+        .post("/staff/slots/release", &[("id", "up-9")])
+        .await;
+    assert_eq!(no_csrf.status, 403);
+}
