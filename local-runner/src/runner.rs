@@ -37,6 +37,8 @@ pub struct LocalSystem {
     pub admin_key: String,
     /// The staff user pool in moto, with its users and their passwords.
     pub staff: StaffPool,
+    /// The clock the console checks its sessions' expiry at (real time; tests move it).
+    pub staff_clock: Clock,
     staff_settings: shared::identity::PoolSettings,
     stream: Arc<Mutex<StreamPoller>>,
     outbox: Arc<Mutex<StreamPoller>>,
@@ -126,6 +128,7 @@ impl LocalSystem {
             dynamodb_url: emulators.dynamodb_endpoint().to_owned(),
             admin_key: admin_key.to_owned(),
             staff,
+            staff_clock: Clock::default(),
             staff_settings,
             http: reqwest::Client::builder().no_proxy().build()?,
         })
@@ -155,11 +158,13 @@ impl LocalSystem {
     /// The staff console's dependencies: these handlers' and the pool in moto.
     #[must_use]
     pub fn staff_deps(&self) -> shared::http::StaffDeps {
-        shared::http::StaffDeps::new(
+        let mut staff = shared::http::StaffDeps::new(
             self.deps.clone(),
             self.clients.cognito.clone(),
             self.staff_settings.clone(),
-        )
+        );
+        staff.token_clock = self.staff_clock.clone();
+        staff
     }
 
     /// One round of what AWS does in the background: slot stream records go to slot-release

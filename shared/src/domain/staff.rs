@@ -49,6 +49,44 @@ impl StaffMember {
     }
 }
 
+/// What a member of staff did with personal data, as the audit log keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// Looked a wish up by its address and saw it (state, offices, place in line).
+    Viewed,
+    /// Looked an address up and found no wish.
+    FoundNothing,
+    /// Cancelled the wish on the person's request.
+    Cancelled,
+}
+
+impl AuditAction {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Viewed => "viewed",
+            AuditAction::FoundNothing => "found_nothing",
+            AuditAction::Cancelled => "cancelled",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Viewed, Self::FoundNothing, Self::Cancelled]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// One line of the audit log: who did what, when, to which wish (never the address looked up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub action: AuditAction,
+    pub wish: Option<super::WishId>,
+}
+
 /// The claims of a user pool token that the console reads (ID or access token).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PoolClaims {

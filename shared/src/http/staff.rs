@@ -44,6 +44,10 @@ pub struct StaffDeps {
     /// Whether cookies get `Secure`: yes, unless `PUBLIC_BASE_URL` is plain http (the local
     /// runner on 127.0.0.1), where a browser would not send them back.
     pub secure_cookies: bool,
+    /// The clock a session's expiry is checked at. The pool issues its tokens in real time, so
+    /// this is not the use cases' clock, which the local runner can move forward (`/_dev/clock`)
+    /// to try deadlines: a moved domain clock must not end every session.
+    pub token_clock: crate::app::Clock,
 }
 
 impl StaffDeps {
@@ -80,6 +84,7 @@ impl StaffDeps {
             identity: Identity::new(cognito, http, settings),
             deps,
             secure_cookies,
+            token_clock: crate::app::Clock::default(),
         }
     }
 }
@@ -95,6 +100,12 @@ pub fn staff_router(staff: StaffDeps) -> Router {
         .route("/staff/slots/upload", post(staff_pages::upload))
         .route("/staff/slots/release", post(staff_pages::release))
         .route("/staff/slots/withdraw", post(staff_pages::withdraw))
+        .route(
+            "/staff/support",
+            get(staff_pages::support).post(staff_pages::support_lookup),
+        )
+        .route("/staff/support/cancel", post(staff_pages::support_cancel))
+        .route("/staff/audit", get(staff_pages::audit))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .with_state(staff)
 }
@@ -129,7 +140,7 @@ impl FromRequestParts<StaffDeps> for Session {
                 Note::None,
             ));
         };
-        let now = staff.deps.clock.now().timestamp();
+        let now = staff.token_clock.now().timestamp();
         match staff.identity.verify(&token, now).await {
             Ok(member) => Ok(Self {
                 member,
@@ -142,6 +153,21 @@ impl FromRequestParts<StaffDeps> for Session {
 }
 
 impl Session {
+    /// The refusal (403) of a member whose role is below `role`; `None` when they may.
+    pub(crate) fn refusal_below(&self, role: Role) -> Option<Response> {
+        if self.member.may(role) {
+            return None;
+        }
+        let t = texts(self.lang);
+        Some(staff_page(
+            StatusCode::FORBIDDEN,
+            "staff_message.html",
+            self.lang,
+            json!({"title": t.get("staff_forbidden_title"), "paragraphs": [t.get("staff_forbidden_intro")],
+                   "staff": self.nav()}),
+        ))
+    }
+
     /// What every console page's header shows: the person, their role, the sign-out form.
     pub(crate) fn nav(&self) -> serde_json::Value {
         let t = texts(self.lang);
@@ -380,7 +406,7 @@ async fn sign_in(
     // gets no session at all.
     let token = signed_in.id_token;
     let token = String::from_utf8_lossy(token.expose()).into_owned();
-    let now = staff.deps.clock.now().timestamp();
+    let now = staff.token_clock.now().timestamp();
     if let Err(e) = staff.identity.verify(&token, now).await {
         return refused_session(&staff, lang, &e);
     }

@@ -1,10 +1,11 @@
 //! The console's pages behind the sign-in ([`super::staff::Session`]): the overview, the slots
-//! (upload, find, list, release, withdraw).
+//! (upload, find, list, release, withdraw), the support look-up and cancel, the audit log.
 
 use super::staff::{Session, StaffDeps, staff_page};
 use crate::app;
 use crate::domain::slot_file::RowError;
-use crate::domain::{Language, OfficeId, SlotId, SlotStatus};
+use crate::domain::staff::Role;
+use crate::domain::{Email, Language, OfficeId, SlotId, SlotStatus, Wish, WishId};
 use crate::render::staff as views;
 use crate::render::texts;
 use crate::store::UpsertOutcome;
@@ -295,4 +296,133 @@ async fn slot_action(
         }
     };
     slots_answer(staff, session, status, view).await
+}
+
+/// `GET /staff/support`: the look-up form.
+pub(super) async fn support(State(staff): State<StaffDeps>, session: Session) -> Response {
+    support_answer(&staff, &session, StatusCode::OK, SupportView::default()).await
+}
+
+#[derive(Default)]
+struct SupportView {
+    found: Option<Vec<(Wish, Vec<app::Place>)>>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn support_answer(
+    staff: &StaffDeps,
+    session: &Session,
+    status: StatusCode,
+    view: SupportView,
+) -> Response {
+    let lang = session.lang;
+    let Ok(catalog) = staff.deps.catalog().await else {
+        return super::staff::unavailable(lang);
+    };
+    let mut ctx = views::support(view.found.as_deref(), &catalog, lang);
+    ctx["staff"] = session.nav();
+    ctx["notice"] = json!(view.notice);
+    ctx["error"] = json!(view.error);
+    staff_page(status, "staff_support.html", lang, ctx)
+}
+
+/// `POST /staff/support` (`csrf`, `email`): the address's wishes, each look recorded in the
+/// audit log.
+pub(super) async fn support_lookup(
+    State(staff): State<StaffDeps>,
+    session: Session,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = session.checked_form(&body) else {
+        return session.csrf_refused();
+    };
+    let t = texts(session.lang);
+    let raw = field(&fields, "email");
+    let Ok(email) = Email::parse(raw.trim()) else {
+        let view = SupportView {
+            error: Some(t.get("staff_support_bad_email").to_owned()),
+            ..SupportView::default()
+        };
+        return support_answer(&staff, &session, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+    };
+    match app::support_lookup(&staff.deps, &session.member.name, &email).await {
+        Ok(found) => {
+            let view = SupportView {
+                found: Some(found),
+                ..SupportView::default()
+            };
+            support_answer(&staff, &session, StatusCode::OK, view).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "support look-up failed");
+            super::staff::unavailable(session.lang)
+        }
+    }
+}
+
+/// `POST /staff/support/cancel` (`csrf`, `wish`): the citizen's cancel, on their request.
+pub(super) async fn support_cancel(
+    State(staff): State<StaffDeps>,
+    session: Session,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = session.checked_form(&body) else {
+        return session.csrf_refused();
+    };
+    let t = texts(session.lang);
+    let not_found = || SupportView {
+        error: Some(t.get("staff_support_no_wish").to_owned()),
+        ..SupportView::default()
+    };
+    let Ok(id) = WishId::parse(field(&fields, "wish").trim()) else {
+        return support_answer(&staff, &session, StatusCode::NOT_FOUND, not_found()).await;
+    };
+    match app::support_cancel(&staff.deps, &session.member.name, &id).await {
+        Ok((_, changed)) => {
+            let key = if changed {
+                "staff_support_cancelled"
+            } else {
+                "staff_support_not_cancelled"
+            };
+            let view = SupportView {
+                notice: Some(t.get(key).to_owned()),
+                ..SupportView::default()
+            };
+            support_answer(&staff, &session, StatusCode::OK, view).await
+        }
+        Err(app::AppError::NotFound) => {
+            support_answer(&staff, &session, StatusCode::NOT_FOUND, not_found()).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "support cancel failed");
+            super::staff::unavailable(session.lang)
+        }
+    }
+}
+
+/// `GET /staff/audit` (supervisors): who looked at or changed which wish, when.
+pub(super) async fn audit(State(staff): State<StaffDeps>, session: Session) -> Response {
+    if let Some(refused) = session.refusal_below(Role::Supervisor) {
+        return refused;
+    }
+    match app::audit_log(&staff.deps).await {
+        Ok(entries) => {
+            let mut ctx = views::audit(&entries, session.lang);
+            ctx["staff"] = session.nav();
+            staff_page(StatusCode::OK, "staff_audit.html", session.lang, ctx)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit log unavailable");
+            super::staff::unavailable(session.lang)
+        }
+    }
+}
+
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }

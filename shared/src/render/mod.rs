@@ -168,6 +168,14 @@ fn env() -> &'static Environment<'static> {
                 "staff_slots.html",
                 include_str!("../../templates/staff_slots.html"),
             ),
+            (
+                "staff_support.html",
+                include_str!("../../templates/staff_support.html"),
+            ),
+            (
+                "staff_audit.html",
+                include_str!("../../templates/staff_audit.html"),
+            ),
             ("mail.html", include_str!("../../templates/mail.html")),
             ("mail.txt", include_str!("../../templates/mail.txt")),
         ] {

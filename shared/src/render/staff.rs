@@ -1,8 +1,10 @@
 //! The staff console's page models.
 
 use super::texts;
+use crate::domain::staff::{AuditAction, AuditEntry};
 use crate::domain::stats::Overview;
-use crate::domain::{Catalog, Language, Slot, SlotStatus, Weekday};
+use crate::domain::wait::Place;
+use crate::domain::{Catalog, Language, Slot, SlotStatus, Weekday, Wish};
 use serde_json::{Value, json};
 
 /// The overview page: a table of the lines and offers per office and service, then per office
@@ -115,8 +117,52 @@ pub fn slots(catalog: &Catalog, lang: Language, model: &SlotsModel<'_>) -> Value
         "office_name": office_name,
         "listed": model.listed.map(|l| l.iter().map(slot_json).collect::<Vec<_>>()),
         "found": model.found.map(slot_json),
-        "not_found": model.not_found,
+        "missing": model.not_found,
     })
+}
+
+/// The support page: per wish found its state, service, offices, hours, place in line, and a
+/// cancel button while it is active.
+#[must_use]
+pub fn support(found: Option<&[(Wish, Vec<Place>)]>, catalog: &Catalog, lang: Language) -> Value {
+    let t = texts(lang);
+    let wishes: Option<Vec<Value>> = found.map(|found| {
+        found
+            .iter()
+            .map(|(wish, places)| {
+                // The citizen's own wish page, as a model: its details and places in line.
+                let page = super::views::wish_page(wish, places, catalog, "", lang, None);
+                let mut details = page["details"].clone();
+                if let Some(rows) = details.as_array_mut() {
+                    let when = wish.confirmed_at.unwrap_or(wish.created_at);
+                    rows.push(json!([t.get("staff_support_since"), t.when_long(when)]));
+                    rows.push(json!([t.get("staff_support_wish_id"), wish.id.to_string()]));
+                }
+                json!({"id": wish.id.to_string(), "details": details, "queue": page["queue"],
+                       "cancel": wish.status.is_active()})
+            })
+            .collect()
+    });
+    json!({"title": t.get("staff_support_title"), "wishes": wishes})
+}
+
+/// The audit log page.
+#[must_use]
+pub fn audit(entries: &[AuditEntry], lang: Language) -> Value {
+    let t = texts(lang);
+    let rows: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let what = match e.action {
+                AuditAction::Viewed => t.get("staff_audit_viewed"),
+                AuditAction::FoundNothing => t.get("staff_audit_found_nothing"),
+                AuditAction::Cancelled => t.get("staff_audit_cancelled"),
+            };
+            json!({"when": t.when_long(e.at), "who": e.actor, "what": what,
+                   "wish": e.wish.as_ref().map(ToString::to_string)})
+        })
+        .collect();
+    json!({"title": t.get("staff_audit_title"), "entries": rows})
 }
 
 /// 0 (none) to 4 (the office's busiest hour), for the cell's shade.

@@ -158,6 +158,16 @@ pub fn released_sk(office: &OfficeId, service: &ServiceId, window: Window) -> St
     )
 }
 
+/// The partition of one UTC day's audit log entries.
+#[must_use]
+pub fn audit_pk(at: DateTime<Utc>) -> String {
+    format!("AUDIT#{}", at.format("%Y%m%d"))
+}
+/// An audit entry's sort key: its time, then a random suffix (two entries in one millisecond).
+#[must_use]
+pub fn audit_sk(at: DateTime<Utc>) -> String {
+    by_time(at, &uuid::Uuid::new_v4())
+}
 /// The sort key of an office's and service's counters of one offer outcome, a number per day
 /// (under [`STATS`]).
 #[must_use]

@@ -7,6 +7,7 @@
 //! the current state, and the mail about it is written into the outbox in the same transaction. So
 //! a change happens once or not at all, and its mail exists exactly when the change does.
 
+mod audit;
 mod catalog;
 mod counters;
 pub mod keys;

@@ -172,6 +172,7 @@ impl Store {
             .consistent_read(lookup.consistent)
             .set_limit(lookup.limit)
             .set_exclusive_start_key(lookup.start)
+            .scan_index_forward(!lookup.scan_backward)
             .set_select(
                 lookup
                     .count
@@ -438,6 +439,8 @@ pub(super) struct Lookup<'a> {
     pub(super) start: Option<Item>,
     /// Only how many match.
     pub(super) count: bool,
+    /// Newest (highest sort key) first.
+    pub(super) scan_backward: bool,
 }
 
 impl<'a> Lookup<'a> {
@@ -450,6 +453,7 @@ impl<'a> Lookup<'a> {
             limit: None,
             start: None,
             count: false,
+            scan_backward: false,
         }
     }
 }

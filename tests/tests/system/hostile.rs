@@ -55,6 +55,9 @@ fn random_path(rng: &mut StdRng) -> String {
         "/staff/slots/upload",
         "/staff/slots/release",
         "/staff/slots/withdraw",
+        "/staff/support",
+        "/staff/support/cancel",
+        "/staff/audit",
         "/staff/{t}",
         "/{t}",
     ];
@@ -88,7 +91,7 @@ fn random_body(rng: &mut StdRng) -> Vec<u8> {
         8 if rng.random_bool(0.5) => {
             let names = ["clerk%40x.de", "%ff%fe", "", "a%00b", &"x".repeat(300)];
             let name = names[rng.random_range(0..names.len())];
-            format!("csrf=hostile-csrf&username={name}&password=Pass-word-1234").into_bytes()
+            format!("csrf=hostile-csrf&username={name}&password=Pass-word-1234&email={name}&wish={name}&id={name}").into_bytes()
         }
         // Just over the public limit (64 KiB), and over the admin one (1 MiB).
         8 => vec![b'['; 65 * 1024],

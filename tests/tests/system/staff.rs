@@ -234,9 +234,11 @@ async fn forged_and_expired_tokens_open_no_session() {
         );
     }
 
-    // The real token still works; an hour later it has expired.
+    // The real token still works, also when the domain's clock is moved (the runner's
+    // `/_dev/clock`); an hour later in real time it has expired.
+    env.system.deps.clock.advance(24 * 60);
     assert_eq!(console.get("/staff/overview").await.status, 200);
-    env.system.deps.clock.advance(61);
+    env.system.staff_clock.advance(61);
     let page = console.get("/staff/overview?lang=en").await;
     assert_eq!(page.status, 401);
     assert!(page.html.contains("Your sign-in has expired."));
@@ -479,4 +481,95 @@ async fn a_slot_file_with_one_bad_line_stores_nothing_and_names_the_line_and_fie
         .post("/staff/slots/release", &[("id", "up-9")])
         .await;
     assert_eq!(no_csrf.status, 403);
+}
+
+#[tokio::test]
+async fn support_finds_an_addresses_wishes_cancels_one_as_the_citizen_would_and_logs_each_look() {
+    let env = TestEnv::spawn().await;
+    let email = env.email("caller");
+    let (_, wish_id) = env
+        .confirmed_wish_with_id(&email, json!({"mon": [8]}))
+        .await;
+    let mut console = Console::new(&env);
+    console.sign_in_as("clerk").await;
+    let page = console.get("/staff/support").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let csrf = hidden(&page.html, "csrf");
+    // The audit log is the supervisors'.
+    assert_eq!(console.get("/staff/audit").await.status, 403);
+    assert!(!page.html.contains("/staff/audit"), "no link for a clerk");
+
+    let found = console
+        .post(
+            "/staff/support?lang=en",
+            &[("csrf", &csrf), ("email", &email)],
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.html);
+    assert!(found.html.contains(&wish_id), "{}", found.html);
+    assert!(
+        found.html.contains("you are in the queue"),
+        "{}",
+        found.html
+    );
+    assert!(found.html.contains("No wish ahead of yours"), "its place");
+    let nobody = console
+        .post(
+            "/staff/support",
+            &[("csrf", &csrf), ("email", "nobody@example.de")],
+        )
+        .await;
+    assert!(nobody.html.contains("keinen Wunsch"), "{}", nobody.html);
+    let bad = console
+        .post(
+            "/staff/support",
+            &[("csrf", &csrf), ("email", "not an address")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(
+        console
+            .post("/staff/support", &[("email", &email)])
+            .await
+            .status,
+        403,
+        "no look-up without the CSRF value"
+    );
+
+    let cancelled = console
+        .post(
+            "/staff/support/cancel?lang=en",
+            &[("csrf", &csrf), ("wish", &wish_id)],
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.html);
+    assert!(cancelled.html.contains("The wish is deleted."));
+    // As the citizen's own cancel: the confirmation mail and the event.
+    let mails = env.mails_to(&email).await;
+    assert_eq!(mails.len(), 3, "opt-in, confirmed, cancelled");
+    let (_, wish) = env.get_json(&page_link(&mails[1], "/w/")).await;
+    assert_eq!(wish["status"], "cancelled");
+    let again = console
+        .post(
+            "/staff/support/cancel",
+            &[("csrf", &csrf), ("wish", &wish_id)],
+        )
+        .await;
+    assert!(again.html.contains("schon beendet"), "{}", again.html);
+
+    let mut supervisor = Console::new(&env);
+    supervisor.sign_in_as("supervisor").await;
+    let log = supervisor.get("/staff/audit?lang=en").await;
+    assert_eq!(log.status, 200, "{}", log.html);
+    let clerk = "clerk@buergerservice.example.org";
+    assert_eq!(log.html.matches(clerk).count(), 3, "{}", log.html);
+    assert!(log.html.contains("Wish viewed (look-up by address)"));
+    assert!(log.html.contains("Address looked up, no wish found"));
+    assert!(log.html.contains("Wish deleted"));
+    assert_eq!(log.html.matches(&wish_id).count(), 2, "{}", log.html);
+    assert!(
+        !log.html.contains(&email),
+        "the address looked up is not logged"
+    );
+    assert!(!log.html.contains("nobody@example.de"));
 }
