@@ -906,6 +906,39 @@ async function storyConsole(page, lang) {
     const after = await gotoPage(page, `/staff/overview?lang=${lang}`);
     assertEq(after.status(), 401, 'the overview after signing out');
   });
+  // A supervisor: a support look-up (a wish of this run), then the audit log that records it.
+  const boss = staffUser('supervisor');
+  const email = `console-${RUN}-${lang}@example.de`;
+  await confirmedWishByApi(lang, email, 'bilk', { mon: [8] });
+  await step(`${lang}: a supervisor signs in`, async () => {
+    await gotoPage(page, `/staff/sign-in?lang=${lang}`, 200);
+    await page.fill('#username', boss.username);
+    await page.fill('#password', boss.password);
+    await page.focus('#password');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the overview');
+  });
+  await step(`${lang}: the support look-up finds the wish by keyboard`, async () => {
+    await gotoPage(page, `/staff/support?lang=${lang}`, 200);
+    await fromTop(page);
+    await tabTo(page, '#email', 60);
+    await page.keyboard.type(email);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the look-up');
+    assertEq(await page.$$eval('form[action^="/staff/support/cancel"]', (f) => f.length), 1, 'one wish, with its cancel button');
+  });
+  await examine(page, `${lang}-24-staff-support`, lang, {});
+  await step(`${lang}: the audit log shows the look`, async () => {
+    await gotoPage(page, `/staff/audit?lang=${lang}`, 200);
+    assert((await page.textContent('main')).includes(boss.username), 'the supervisor is named');
+  });
+  await examine(page, `${lang}-25-staff-audit`, lang, {});
+  await step(`${lang}: the supervisor signs out`, async () => {
+    await fromTop(page);
+    await tabTo(page, '.sign-out button', 60);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the page after signing out');
+  });
 }
 
 // ---- main ---------------------------------------------------------------------------------------
