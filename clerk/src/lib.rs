@@ -12,5 +12,6 @@
 //! SigV4-signing client instead).
 
 pub mod api;
-pub mod file;
+/// The slot file's reading and checks, shared with the staff console's upload.
+pub use shared::domain::slot_file as file;
 pub mod table;

@@ -61,6 +61,7 @@ pub struct Emulators {
 /// The real SDK clients, each pointed at its emulator.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub sesv2: aws_sdk_sesv2::Client,
@@ -166,7 +167,7 @@ impl Emulators {
         &self.dynamodb.endpoint
     }
 
-    /// `http://127.0.0.1:<port>` of moto (`SESv2`, `EventBridge`, SQS and `/moto-api/`).
+    /// `http://127.0.0.1:<port>` of moto (`SESv2`, `EventBridge`, SQS, Cognito and `/moto-api/`).
     #[must_use]
     pub fn moto_endpoint(&self) -> &str {
         &self.moto.endpoint
@@ -205,6 +206,11 @@ impl Emulators {
                     .endpoint_url(ddb)
                     .build(),
             ),
+            cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(
+                aws_sdk_cognitoidentityprovider::config::Builder::from(sdk)
+                    .endpoint_url(moto)
+                    .build(),
+            ),
             sesv2: aws_sdk_sesv2::Client::from_conf(
                 aws_sdk_sesv2::config::Builder::from(sdk)
                     .endpoint_url(moto)
@@ -235,6 +241,7 @@ impl Emulators {
             ("AWS_ENDPOINT_URL_DYNAMODB", ddb),
             ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", ddb),
             ("AWS_ENDPOINT_URL_SESV2", moto),
+            ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", moto),
             ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto),
             ("AWS_ENDPOINT_URL_SQS", moto),
             ("AWS_REGION", REGION),

@@ -51,6 +51,16 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  clock, rescan    POST {base}/_dev/clock {{\"advance_minutes\": 60}},  POST {base}/_dev/rescan"
     );
+    println!(
+        "  staff console    {base}/staff   (pool {}):",
+        system.staff.pool_id
+    );
+    for user in &system.staff.users {
+        println!(
+            "    {:<10}     {}   password {}",
+            user.group, user.username, user.password
+        );
+    }
     // For `cargo lambda watch` / `invoke`: the same emulators and tables, reachable by env vars.
     let env_file = default_log_dir().join("lambda.env");
     let mut lines: Vec<String> = emulators
@@ -65,6 +75,9 @@ async fn main() -> anyhow::Result<()> {
         format!("MAIL_FROM={}", system.infra.mail_from),
         format!("PUBLIC_BASE_URL={base}"),
         format!("ADMIN_KEY={admin_key}"),
+        format!("STAFF_USER_POOL_ID={}", system.staff.pool_id),
+        format!("STAFF_CLIENT_ID={}", system.staff.client_id),
+        format!("STAFF_JWKS_URL={}", system.staff.jwks_url),
     ]);
     std::fs::write(&env_file, lines.join("\n") + "\n")?;
     println!("  for cargo lambda  --env-file {}", env_file.display());

@@ -2,7 +2,7 @@
 
 use crate::devmail::{DevMail, sent_mails};
 use crate::emulators::{Clients, Emulators, REGION};
-use crate::infra::{Infra, create_infra};
+use crate::infra::{Infra, StaffPool, create_infra, create_staff_pool};
 use crate::pollers::{EventQueuePoller, StreamPoller};
 use anyhow::{Context, Result};
 use axum::extract::{Path, State};
@@ -35,6 +35,11 @@ pub struct LocalSystem {
     pub moto_url: String,
     pub dynamodb_url: String,
     pub admin_key: String,
+    /// The staff user pool in moto, with its users and their passwords.
+    pub staff: StaffPool,
+    /// The clock the console checks its sessions' expiry at (real time; tests move it).
+    pub staff_clock: Clock,
+    staff_settings: shared::identity::PoolSettings,
     stream: Arc<Mutex<StreamPoller>>,
     outbox: Arc<Mutex<StreamPoller>>,
     queue: Arc<EventQueuePoller>,
@@ -84,6 +89,20 @@ impl LocalSystem {
             clients.eventbridge.clone(),
             Clock::default(),
         );
+        let staff = create_staff_pool(
+            &clients.cognito,
+            &repo_root().join("infra/template.yaml"),
+            prefix,
+            emulators.moto_endpoint(),
+            "buergerservice.example.org",
+        )
+        .await?;
+        let staff_settings = shared::identity::PoolSettings::from_lookup(|k| match k {
+            "STAFF_USER_POOL_ID" => Some(staff.pool_id.clone()),
+            "STAFF_CLIENT_ID" => Some(staff.client_id.clone()),
+            "STAFF_JWKS_URL" => Some(staff.jwks_url.clone()),
+            _ => None,
+        })?;
         let catalog = std::fs::read_to_string(repo_root().join("data/catalog.json"))
             .context("reading data/catalog.json")?;
         deps.replace_catalog(shared::domain::Catalog::from_json(&catalog)?)
@@ -108,6 +127,9 @@ impl LocalSystem {
             moto_url: emulators.moto_endpoint().to_owned(),
             dynamodb_url: emulators.dynamodb_endpoint().to_owned(),
             admin_key: admin_key.to_owned(),
+            staff,
+            staff_clock: Clock::default(),
+            staff_settings,
             http: reqwest::Client::builder().no_proxy().build()?,
         })
     }
@@ -128,8 +150,21 @@ impl LocalSystem {
             shared::http::citizen_router(self.deps.clone())
                 .merge(shared::http::offer_router(self.deps.clone()))
                 .merge(shared::http::admin_router(self.deps.clone()))
+                .merge(shared::http::staff_router(self.staff_deps()))
                 .merge(dev),
         )
+    }
+
+    /// The staff console's dependencies: these handlers' and the pool in moto.
+    #[must_use]
+    pub fn staff_deps(&self) -> shared::http::StaffDeps {
+        let mut staff = shared::http::StaffDeps::new(
+            self.deps.clone(),
+            self.clients.cognito.clone(),
+            self.staff_settings.clone(),
+        );
+        staff.token_clock = self.staff_clock.clone();
+        staff
     }
 
     /// One round of what AWS does in the background: slot stream records go to slot-release

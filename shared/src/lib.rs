@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod identity;
 pub mod mailer;
 pub mod mails;
 pub mod render;

@@ -948,6 +948,101 @@ async function storyStatsPage(page, lang) {
   }
 }
 
+/** The user of `group` the runner created, as it printed them ("clerk  clerk@…  password …"). */
+function staffUser(group) {
+  const log = readFileSync(join(ART, 'runner.log'), 'utf8');
+  const m = log.match(new RegExp(`^\\s+${group}\\s+(\\S+@\\S+)\\s+password (\\S+)`, 'm'));
+  assert(m, `the runner printed no ${group} user`);
+  return { username: m[1], password: m[2] };
+}
+
+/** The staff console by keyboard: sign in, the overview, a slot file with one bad line, sign out. */
+async function storyConsole(page, lang) {
+  console.log(`\n[${lang}] the staff console`);
+  const user = staffUser('clerk');
+  const t = lang === 'de'
+    ? { signIn: /^Anmelden$/, overview: 'Übersicht', slots: 'Termine (Slots)', line: 'Zeile 3, start:', out: 'Sie sind abgemeldet.', upload: /^Hochladen/ }
+    : { signIn: /^Sign in$/, overview: 'Overview', slots: 'Slots', line: 'Line 3, start:', out: 'You are signed out.', upload: /^Upload/ };
+  await step(`${lang}: the sign-in page opens`, async () => { await gotoPage(page, `/staff/sign-in?lang=${lang}`, 200); });
+  await examine(page, `${lang}-20-staff-sign-in`, lang, {});
+  await step(`${lang}: a clerk signs in by keyboard`, async () => {
+    await fromTop(page);
+    await tabTo(page, '#username', 40);
+    await page.keyboard.type(user.username);
+    await page.keyboard.press('Tab');
+    assert(await page.evaluate(() => document.activeElement.id === 'password'), 'Tab goes from the name to the password');
+    await page.keyboard.type(user.password);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the overview after signing in');
+    assertEq((await page.textContent('h1')).trim(), t.overview, 'the page after signing in');
+  });
+  await examine(page, `${lang}-21-staff-overview`, lang, {});
+  await step(`${lang}: the slots page opens from the navigation`, async () => {
+    await fromTop(page);
+    await tabTo(page, 'nav a[href^="/staff/slots"]', 40);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the slots page');
+    assertEq((await page.textContent('h1')).trim(), t.slots, 'its heading');
+  });
+  await examine(page, `${lang}-22-staff-slots`, lang, {});
+  await step(`${lang}: a slot file with one bad line is refused with its line and field`, async () => {
+    const start = berlin(nextWeekday(1), 9, 0);
+    const csv = `id,office,service,start,minutes,status\nbt-${RUN}-${lang}-1,bilk,id-card,${start},15,free\nbt-${RUN}-${lang}-2,bilk,id-card,tomorrow,15,free\n`;
+    await page.setInputFiles('#file', { name: 'export.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.focus('#file');
+    await tabTo(page, 'form[enctype] button[type=submit]', 5);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 422, 'the upload with a bad line');
+    const summary = await page.textContent('.error-summary');
+    assert(summary.includes(t.line), `the summary names the line and field: ${summary}`);
+    const stored = await api('GET', `/admin/slots/bt-${RUN}-${lang}-1`, undefined, { admin: true });
+    assertEq(stored.status, 404, 'nothing stored');
+  });
+  await examine(page, `${lang}-23-staff-slots-refused`, lang, {});
+  await step(`${lang}: the clerk signs out by keyboard`, async () => {
+    await fromTop(page);
+    await tabTo(page, '.sign-out button', 60);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the page after signing out');
+    assert((await page.textContent('main')).includes(t.out), 'it says so');
+    const after = await gotoPage(page, `/staff/overview?lang=${lang}`);
+    assertEq(after.status(), 401, 'the overview after signing out');
+  });
+  // A supervisor: a support look-up (a wish of this run), then the audit log that records it.
+  const boss = staffUser('supervisor');
+  const email = `console-${RUN}-${lang}@example.de`;
+  await confirmedWishByApi(lang, email, 'bilk', { mon: [8] });
+  await step(`${lang}: a supervisor signs in`, async () => {
+    await gotoPage(page, `/staff/sign-in?lang=${lang}`, 200);
+    await page.fill('#username', boss.username);
+    await page.fill('#password', boss.password);
+    await page.focus('#password');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the overview');
+  });
+  await step(`${lang}: the support look-up finds the wish by keyboard`, async () => {
+    await gotoPage(page, `/staff/support?lang=${lang}`, 200);
+    await fromTop(page);
+    await tabTo(page, '#email', 60);
+    await page.keyboard.type(email);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the look-up');
+    assertEq(await page.$$eval('form[action^="/staff/support/cancel"]', (f) => f.length), 1, 'one wish, with its cancel button');
+  });
+  await examine(page, `${lang}-24-staff-support`, lang, {});
+  await step(`${lang}: the audit log shows the look`, async () => {
+    await gotoPage(page, `/staff/audit?lang=${lang}`, 200);
+    assert((await page.textContent('main')).includes(boss.username), 'the supervisor is named');
+  });
+  await examine(page, `${lang}-25-staff-audit`, lang, {});
+  await step(`${lang}: the supervisor signs out`, async () => {
+    await fromTop(page);
+    await tabTo(page, '.sign-out button', 60);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the page after signing out');
+  });
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 async function main() {
@@ -997,6 +1092,11 @@ async function main() {
         assert(cspErrors.length === 0, cspErrors.join('\n'));
       });
       await storyStatsPage(page, lang);
+      try {
+        await storyConsole(page, lang);
+      } catch (e) {
+        if (!(e instanceof StoryAborted)) fail(`${lang}: storyConsole crashed`, e);
+      }
       if (lang === 'en') {
         await check('the dev mail view shows the sent mails (screenshot only, no axe)', async () => {
           await gotoPage(page, '/_dev/mail/view', 200);

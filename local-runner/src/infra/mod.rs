@@ -8,6 +8,7 @@
 
 mod bus;
 mod filters;
+mod staff;
 mod tables;
 mod template;
 
@@ -21,6 +22,7 @@ use tables::create_tables;
 
 pub use bus::{RuleDef, template_rules};
 pub use filters::{passes, stream_filters};
+pub use staff::{StaffPool, StaffUser, create_staff_pool};
 pub use tables::{IndexDef, KeyDef, TableDef, template_tables};
 
 /// What [`create_infra`] made; the names are what the functions' env vars take

@@ -317,6 +317,16 @@ async fn resume_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
 /// Cancels a wish (from its page or an offer page); an open offer is withdrawn and its slot goes
 /// on to the next wish. Repeats answer the same and send nothing.
 pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
+    cancel_wish_audited(deps, wish, None).await
+}
+
+/// [`cancel_wish`], by a member of staff on the person's request: `actor` names them in the
+/// audit entry the cancel's transaction writes (none when the wish had ended already).
+pub async fn cancel_wish_audited(
+    deps: &Deps,
+    wish: Wish,
+    actor: Option<&str>,
+) -> Result<Wish, AppError> {
     let catalog = deps.catalog().await?;
     let mut wish = wish;
     for _ in 0..5 {
@@ -330,6 +340,14 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
             wish = reread(deps, &wish.id).await?;
             continue;
         }
+        let audit = |at| {
+            actor.map(|name| crate::domain::staff::AuditEntry {
+                at,
+                actor: name.to_owned(),
+                action: crate::domain::staff::AuditAction::Cancelled,
+                wish: Some(wish.id.clone()),
+            })
+        };
         let offer = deps.open_offer(&wish).await?;
         let Ok(change) = wish.cancel(offer.as_ref()) else {
             return Ok(wish);
@@ -337,7 +355,7 @@ pub async fn cancel_wish(deps: &Deps, wish: Wish) -> Result<Wish, AppError> {
         let out = Effects::mail(deps.mails(&catalog, now).cancelled(&wish)?, change.events);
         match deps
             .store
-            .cancel_wish(&wish, offer.as_ref(), now, &out)
+            .cancel_wish(&wish, offer.as_ref(), now, &out, audit(now).as_ref())
             .await
         {
             Ok(()) => {

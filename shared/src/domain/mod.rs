@@ -13,6 +13,8 @@ pub mod public_stats;
 pub mod quiet;
 pub mod request;
 pub mod slot;
+pub mod slot_file;
+pub mod staff;
 pub mod stats;
 pub mod time;
 pub mod token;

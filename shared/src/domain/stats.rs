@@ -22,3 +22,45 @@ pub struct QueueStat {
     pub service: String,
     pub waiting: i64,
 }
+
+/// The staff console's overview: per office and service the line, the open offers and the
+/// offers' outcomes in the last 28 days; per office the waiting wishes by weekday and hour.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    pub groups: Vec<GroupFigures>,
+    /// Office id → (weekday, hour) → wishes waiting for that hour at that office (a wish counts
+    /// once in each of its hours there).
+    pub heat:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<(super::Weekday, u8), i64>>,
+}
+
+/// One office and service in the [`Overview`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFigures {
+    pub office: String,
+    pub service: String,
+    pub waiting: i64,
+    pub offers_open: u64,
+    pub accepted_28d: u64,
+    pub declined_28d: u64,
+    pub expired_28d: u64,
+}
+
+impl Overview {
+    /// The figures of `office` and `service`, added if new.
+    pub fn group(&mut self, office: &str, service: &str) -> &mut GroupFigures {
+        let at = self
+            .groups
+            .iter()
+            .position(|g| g.office == office && g.service == service);
+        let at = at.unwrap_or_else(|| {
+            self.groups.push(GroupFigures {
+                office: office.to_owned(),
+                service: service.to_owned(),
+                ..GroupFigures::default()
+            });
+            self.groups.len() - 1
+        });
+        &mut self.groups[at]
+    }
+}

@@ -11,11 +11,14 @@ pub mod dto;
 mod offers;
 pub mod openapi;
 mod origin;
+mod staff;
+mod staff_pages;
 
 pub use admin::admin_router;
 pub use citizen::{ClientAddr, citizen_router};
 pub use dto::{SlotInput, WishRequest};
 pub use offers::offer_router;
+pub use staff::{StaffDeps, staff_router};
 
 use crate::app::AppError;
 use crate::domain::Language;

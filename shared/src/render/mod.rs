@@ -1,6 +1,7 @@
 //! Everything a person reads: texts per language (`texts/*.json`), page templates
 //! (`templates/*.html`, auto-escaped) and the MIME mails.
 
+pub mod staff;
 pub mod views;
 
 use crate::domain::time::OFFICE_TZ;
@@ -157,6 +158,30 @@ fn env() -> &'static Environment<'static> {
                 "accessibility.html",
                 include_str!("../../templates/accessibility.html"),
             ),
+            (
+                "staff_sign_in.html",
+                include_str!("../../templates/staff_sign_in.html"),
+            ),
+            (
+                "staff_message.html",
+                include_str!("../../templates/staff_message.html"),
+            ),
+            (
+                "staff_overview.html",
+                include_str!("../../templates/staff_overview.html"),
+            ),
+            (
+                "staff_slots.html",
+                include_str!("../../templates/staff_slots.html"),
+            ),
+            (
+                "staff_support.html",
+                include_str!("../../templates/staff_support.html"),
+            ),
+            (
+                "staff_audit.html",
+                include_str!("../../templates/staff_audit.html"),
+            ),
             ("mail.html", include_str!("../../templates/mail.html")),
             ("mail.txt", include_str!("../../templates/mail.txt")),
         ] {
@@ -287,6 +312,17 @@ mod tests {
                     assert_eq!(phones, expected, "{mode:?} {error:?}");
                 }
             }
+        }
+    }
+
+    /// A template file that is not registered (or does not compile) would answer every page
+    /// that uses it with a 500.
+    #[test]
+    fn every_template_file_is_registered_and_compiles() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(env().get_template(&name).is_ok(), "{name} is not usable");
         }
     }
 

@@ -6,16 +6,46 @@ impl Store {
     /// Queue-length counters for the clerks' statistics. Updated outside the transactions on
     /// purpose: a shared counter inside every transaction would make concurrent offers conflict.
     /// A crash between the two loses one count; the statistics are approximate by design.
-    pub(super) async fn bump_waiting(&self, wish: &Wish, delta: i64) {
+    ///
+    /// The same `UpdateItem` (one per office, as before) counts the wish in each of its lines at
+    /// that office (`lines`: their partition keys), an attribute per weekday and hour
+    /// (`h_mon_8`): the console's demand heat map reads these, never the lines themselves.
+    pub(super) async fn bump_waiting(&self, wish: &Wish, delta: i64, lines: &[String]) {
         for office in &wish.offices {
             let key = key(STATS.into(), &keys::queue_counter_sk(office, &wish.service));
-            let v = Values::new()
+            let mut v = Values::new()
                 .with(":delta", n(delta))
                 .with(":office", s(office.as_ref()))
                 .with(":service", s(wish.service.as_ref()));
-            let update = writes::update(&self.wishes, key, Write::QueueCounted, &v);
+            let mut adds = vec!["waiting :delta".to_owned()];
+            for (i, attr) in lines
+                .iter()
+                .filter_map(|pk| keys::heat_attribute_of_line(pk, office, &wish.service))
+                .enumerate()
+            {
+                v = v.name(&format!("#h{i}"), &attr);
+                adds.push(format!("#h{i} :delta"));
+            }
+            let expression = format!(
+                "ADD {} SET office = :office, service = :service",
+                adds.join(", ")
+            );
+            let update = writes::expression_update(&self.wishes, key, &expression, None, &v);
             self.count(update, "queue length").await;
         }
+    }
+
+    /// Counts an offer's outcome (accepted, declined, expired) for its office and service, one
+    /// number per UTC day, for the console's last 28 days. Like every counter here: outside the
+    /// answer's transaction, after it, never on the offer path (`match_slot`).
+    pub(super) async fn count_outcome(
+        &self,
+        offer: &Offer,
+        outcome: OfferStatus,
+        now: DateTime<Utc>,
+    ) {
+        let sk = keys::answers_sk(&offer.office, &offer.service, outcome.as_str());
+        self.count_in_window(&sk, now, "outcome").await;
     }
 
     /// Counts one slot entering a line, for the wish page's rough expected wait
@@ -35,6 +65,13 @@ impl Store {
         now: DateTime<Utc>,
     ) {
         let sk = released_sk(office, service, window);
+        self.count_in_window(&sk, now, "release").await;
+    }
+
+    /// One more in today's counter of the day-bucketed item `STATS`/`sk`, its TTL a day past
+    /// the window; the days that left the window are removed (see [`Store::count_release`]).
+    /// Failures are only logged.
+    async fn count_in_window(&self, sk: &str, now: DateTime<Utc>, what: &'static str) {
         let expires = now + Duration::days(i64::from(wait::RELEASE_WINDOW_DAYS) + 1);
         let v = Values::new()
             .name("#day", &wait::release_bucket(now))
@@ -42,7 +79,7 @@ impl Store {
         let counted = self
             .apply(
                 Write::ReleaseCounted,
-                key(STATS.into(), &sk),
+                key(STATS.into(), sk),
                 &v,
                 "count_release",
             )
@@ -50,7 +87,7 @@ impl Store {
         let item = match counted {
             Ok(after) => after.unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(error = %e, "release not counted");
+                tracing::warn!(error = %e, what, "not counted");
                 return;
             }
         };
@@ -66,8 +103,8 @@ impl Store {
         }
         let expression = format!("REMOVE {}", placeholders.join(", "));
         let update =
-            writes::expression_update(&self.wishes, key(STATS.into(), &sk), &expression, None, &v);
-        self.count(update, "old release counters").await;
+            writes::expression_update(&self.wishes, key(STATS.into(), sk), &expression, None, &v);
+        self.count(update, "old day counters").await;
     }
 
     /// For each of `lines` (of one service), how many slots entered it in the window at `now`
@@ -189,4 +226,117 @@ impl Store {
             addresses_suppressed: get(keys::SUPPRESSED_COUNTER),
         })
     }
+}
+
+impl Store {
+    /// The console's overview at `now`: the queue counters (with their hours), the offers'
+    /// outcome counters (`TALLY#…`) and the open offers. Two queries of the `STATS` partition and
+    /// one of the open offers' index: the cost grows with offices × services and open offers,
+    /// never with the wishes waiting.
+    pub async fn overview(&self, now: DateTime<Utc>) -> Result<Overview, StoreError> {
+        let mut overview = Overview::default();
+        for item in self.stats_items(keys::QUEUE_COUNTER_PREFIX).await? {
+            let (Some(office), Some(service)) = (text(&item, "office"), text(&item, "service"))
+            else {
+                continue;
+            };
+            overview.group(&office, &service).waiting = number(&item, "waiting").max(0);
+            let heat = overview.heat.entry(office).or_default();
+            for (name, value) in &item {
+                let Some((day, hour)) = name
+                    .strip_prefix(keys::HEAT_PREFIX)
+                    .and_then(|rest| rest.split_once('_'))
+                else {
+                    continue;
+                };
+                let (Some(day), Ok(hour)) = (crate::domain::Weekday::parse(day), hour.parse())
+                else {
+                    continue;
+                };
+                let count = value.as_n().ok().and_then(|v| v.parse::<i64>().ok());
+                *heat.entry((day, hour)).or_default() += count.unwrap_or(0).max(0);
+            }
+        }
+        for item in self.stats_items(keys::ANSWERS_PREFIX).await? {
+            let Some(sk) = text(&item, "sk") else {
+                continue;
+            };
+            let mut parts = sk.trim_start_matches(keys::ANSWERS_PREFIX).split('#');
+            let (Some(office), Some(service), Some(outcome)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let buckets = item
+                .iter()
+                .filter_map(|(name, v)| Some((name.as_str(), v.as_n().ok()?.parse::<u64>().ok()?)));
+            let count = wait::releases_in_window(buckets, now);
+            let group = overview.group(office, service);
+            match outcome {
+                "accepted" => group.accepted_28d = count,
+                "declined" => group.declined_28d = count,
+                "expired" => group.expired_28d = count,
+                _ => {}
+            }
+        }
+        let mut start = None;
+        loop {
+            let lookup = Lookup {
+                index: Some(keys::GSI),
+                start,
+                ..Lookup::new(
+                    "gsi1pk = :pk",
+                    Values::default().with(":pk", s(OPEN_OFFERS)),
+                )
+            };
+            let out = self.query(Table::Wishes, lookup, "overview").await?;
+            for item in out.items.unwrap_or_default() {
+                if let (Some(office), Some(service)) =
+                    (text(&item, "office"), text(&item, "service"))
+                {
+                    overview.group(&office, &service).offers_open += 1;
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        overview
+            .groups
+            .sort_by(|a, b| (&a.office, &a.service).cmp(&(&b.office, &b.service)));
+        Ok(overview)
+    }
+
+    /// Every item of the `STATS` partition whose sort key begins with `prefix`.
+    async fn stats_items(&self, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let values = Values::default()
+                .with(":pk", s(STATS))
+                .with(":prefix", s(prefix));
+            let lookup = Lookup {
+                start,
+                ..Lookup::new("pk = :pk AND begins_with(sk, :prefix)", values)
+            };
+            let out = self.query(Table::Wishes, lookup, "overview").await?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn number(item: &Item, name: &str) -> i64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

@@ -51,6 +51,11 @@ pub const TALLY_TAKEN: &str = "taken";
 /// Set on a wish by its first offer's transaction (`if_not_exists`), never changed after: the id
 /// of that offer, so the offer's delivery can tell a first offer from a later one.
 pub const FIRST_OFFER: &str = "first_offer";
+/// Offer answers per office, service and day (the staff console's last 28 days): after the
+/// release counters, so the clerks' statistics (`sk < RELEASED#`) never read them, and after the
+/// public statistics' day tallies (`TALLY#<day>…~` < `TALLY_ANSWERS#…`), so their window's range
+/// never does either.
+pub const ANSWERS_PREFIX: &str = "TALLY_ANSWERS#";
 
 // ---- index partitions (`gsi1pk`) ---------------------------------------------------------------
 
@@ -238,6 +243,39 @@ pub fn released_sk(office: &OfficeId, service: &ServiceId, window: Window) -> St
         window.hour()
     )
 }
+
+/// The partition of one UTC day's audit log entries.
+#[must_use]
+pub fn audit_pk(at: DateTime<Utc>) -> String {
+    format!("AUDIT#{}", at.format("%Y%m%d"))
+}
+/// An audit entry's sort key: its time, then a random suffix (two entries in one millisecond).
+#[must_use]
+pub fn audit_sk(at: DateTime<Utc>) -> String {
+    by_time(at, &uuid::Uuid::new_v4())
+}
+/// The sort key of an office's and service's counters of one offer outcome, a number per day
+/// (under [`STATS`]).
+#[must_use]
+pub fn answers_sk(office: &OfficeId, service: &ServiceId, outcome: &str) -> String {
+    format!("{ANSWERS_PREFIX}{office}#{service}#{outcome}")
+}
+/// The attribute of a queue counter that counts the wishes in one line (`h_mon_8`), from the
+/// line's partition key ([`line_pk`]), if the line is `office`'s for `service`.
+#[must_use]
+pub fn heat_attribute_of_line(pk: &str, office: &OfficeId, service: &ServiceId) -> Option<String> {
+    let rest = pk.strip_prefix(&format!("Q#{office}#{service}#"))?;
+    let (day, hour) = rest.split_once('#')?;
+    let window = Window::new(crate::domain::Weekday::parse(day)?, hour.parse().ok()?).ok()?;
+    Some(heat_attribute(window))
+}
+/// The attribute of a queue counter that counts the wishes of one weekday and hour.
+#[must_use]
+pub fn heat_attribute(window: Window) -> String {
+    format!("{HEAT_PREFIX}{}_{}", window.day().key(), window.hour())
+}
+/// The prefix of [`heat_attribute`]s.
+pub const HEAT_PREFIX: &str = "h_";
 
 // ---- small vocabularies stored as text ----------------------------------------------------------
 

@@ -7,6 +7,7 @@
 //! the current state, and the mail about it is written into the outbox in the same transaction. So
 //! a change happens once or not at all, and its mail exists exactly when the change does.
 
+mod audit;
 mod catalog;
 mod counters;
 pub mod keys;
@@ -42,8 +43,8 @@ mod prelude {
     pub(super) use super::tx::{Item, Lookup, Op, item, key, n, offer_key, s, slot_key, wish_key};
     pub(super) use super::writes::{Table, Values, Write};
     pub(super) use super::{
-        AddressBook, Effects, LinkKind, OutgoingMail, QueueStat, Stats, Store, StoreError, keys,
-        records, writes,
+        AddressBook, Effects, LinkKind, OutgoingMail, Overview, QueueStat, Stats, Store,
+        StoreError, keys, records, writes,
     };
     pub(super) use crate::domain::slot::SlotUpsert;
     pub(super) use crate::domain::wait;
@@ -60,7 +61,7 @@ mod prelude {
 }
 
 pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, OwedEvent};
-pub use crate::domain::stats::{QueueStat, Stats};
+pub use crate::domain::stats::{GroupFigures, Overview, QueueStat, Stats};
 pub use limits::{AddressBook, LimitKey};
 pub use offers::OfferCommit;
 pub use outbox::{DueMail, FeedEvent};

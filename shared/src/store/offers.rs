@@ -105,6 +105,7 @@ impl Store {
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter("accepted").await;
+        self.count_outcome(offer, OfferStatus::Accepted, now).await;
         Ok(())
     }
 
@@ -149,6 +150,7 @@ impl Store {
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter(to.as_str()).await;
+        self.count_outcome(offer, to, now).await;
         Ok(())
     }
 
@@ -166,6 +168,7 @@ impl Store {
         ];
         self.commit(items, out, now).await?;
         self.bump_offer_counter(OfferStatus::Expired.as_str()).await;
+        self.count_outcome(offer, OfferStatus::Expired, now).await;
         Ok(())
     }
 

@@ -58,7 +58,8 @@ impl Store {
         let moved = self.apply(Write::WishEnqueued, key, &v, "enqueue").await?;
         // Counted once: only the call that moved the marker counts the wish.
         if moved.is_some() {
-            self.bump_waiting(wish, 1).await;
+            let lines: Vec<String> = entries.iter().map(|(pk, _)| pk.clone()).collect();
+            self.bump_waiting(wish, 1, &lines).await;
             return Ok(());
         }
         // Not moved: enqueued before (a repeat, or a refresh), or the wish ended meanwhile.
@@ -92,8 +93,9 @@ impl Store {
                 .map(Iterator::collect)
                 .unwrap_or_default(),
         };
+        let lines: Vec<String> = entries.iter().map(|(pk, _)| pk.clone()).collect();
         self.delete_entries(wish, entries).await?;
-        self.bump_waiting(wish, -1).await;
+        self.bump_waiting(wish, -1, &lines).await;
         Ok(())
     }
 

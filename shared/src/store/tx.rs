@@ -179,6 +179,7 @@ impl Store {
             .set_limit(lookup.limit)
             .set_exclusive_start_key(lookup.start)
             .set_projection_expression(lookup.projection.map(str::to_owned))
+            .scan_index_forward(!lookup.scan_backward)
             .set_select(
                 lookup
                     .count
@@ -472,6 +473,8 @@ pub(super) struct Lookup<'a> {
     pub(super) count: bool,
     /// Only these attributes of each item (a projection expression without placeholders).
     pub(super) projection: Option<&'a str>,
+    /// Newest (highest sort key) first.
+    pub(super) scan_backward: bool,
 }
 
 impl<'a> Lookup<'a> {
@@ -485,6 +488,7 @@ impl<'a> Lookup<'a> {
             start: None,
             count: false,
             projection: None,
+            scan_backward: false,
         }
     }
 }

@@ -141,14 +141,21 @@ impl Store {
 
     /// waiting|offered|pending → cancelled; an open offer is withdrawn and its slot set free again
     /// (which the stream turns into a `SlotReleased`).
+    ///
+    /// `audit`: the console's entry for a cancel a member of staff made, written in the same
+    /// transaction and kept exactly as long as the ended wish.
     pub async fn cancel_wish(
         &self,
         wish: &Wish,
         open_offer: Option<&Offer>,
         now: DateTime<Utc>,
         out: &Effects,
+        audit: Option<&crate::domain::staff::AuditEntry>,
     ) -> Result<(), StoreError> {
         let mut items = vec![self.end_wish_update(wish, WishStatus::Cancelled, now)?];
+        if let Some(entry) = audit {
+            items.push(self.audit_put(entry, now + self.ended_retention(wish))?);
+        }
         if let Some(offer) = open_offer {
             items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
             items.push(self.free_slot_update(offer, now)?);
@@ -245,18 +252,22 @@ impl Store {
         now: DateTime<Utc>,
         kept_from: DateTime<Utc>,
     ) -> Result<TransactWriteItem, StoreError> {
-        // An unconfirmed wish was never in line: nothing of it is kept longer than it would
-        // have been kept anyway.
-        let keep = if wish.status == WishStatus::Pending {
-            self.retention.pending
-        } else {
-            self.retention.ended
-        };
+        let keep = self.ended_retention(wish);
         let v = Values::at(now)
             .wish(wish)
             .with(":to", s(status.as_str()))
             .with(":ended", n(epoch(kept_from.max(now) + keep)));
         self.guarded(Write::WishEnded, wish_key(&wish.id), &v)
+    }
+
+    /// How long an ended wish's data is kept after it ended. An unconfirmed wish was never in
+    /// line: nothing of it is kept longer than it would have been kept anyway.
+    fn ended_retention(&self, wish: &Wish) -> Duration {
+        if wish.status == WishStatus::Pending {
+            self.retention.pending
+        } else {
+            self.retention.ended
+        }
     }
 
     /// offered → waiting (or paused) after a decline or an expiry: the wish keeps its place and

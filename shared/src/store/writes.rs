@@ -92,9 +92,8 @@ pub(super) enum Write {
     ChallengeSpent,
     /// SES reported the address (a permanent bounce, a complaint): no new wish until `:until`.
     AddressSuppressed,
-    /// The queue counters of the statistics.
-    QueueCounted,
-    /// One more slot released into a line today.
+    /// One more in today's counter of a day-bucketed item: a slot released into a line, an
+    /// offer's outcome.
     ReleaseCounted,
     /// One more event (`#field`) in the public statistics' tally of an office, service and day.
     Tallied,
@@ -258,10 +257,6 @@ impl Write {
             Write::ChallengeSpent => (
                 "SET expires_at = :expires",
                 Some("attribute_not_exists(pk)"),
-            ),
-            Write::QueueCounted => (
-                "ADD waiting :delta SET office = :office, service = :service",
-                None,
             ),
             Write::ReleaseCounted => ("ADD #day :one SET expires_at = :expires", None),
             Write::Tallied => (
@@ -443,7 +438,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 38] = [
+    const ALL: [Write; 37] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -478,7 +473,6 @@ mod tests {
         Write::ClientCounted,
         Write::ChallengeSpent,
         Write::AddressSuppressed,
-        Write::QueueCounted,
         Write::ReleaseCounted,
         Write::Tallied,
         Write::OfferCounted,

@@ -46,6 +46,24 @@ async fn sample_http_events_are_answered_by_their_functions() {
         "English names with ?lang=en"
     );
 
+    // The console's sign-in page: HTML, with its form's CSRF cookie.
+    let request =
+        lambda_http::request::from_str(include_str!("../../../events/staff-sign-in-page.json"))
+            .unwrap();
+    let response = shared::http::staff_router(env.system.staff_deps())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("console-signin=")
+    );
+    let page = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&page).contains("Staff sign-in"));
+
     // The offer page event carries a placeholder token: as it is, no offer has it.
     let sample = include_str!("../../../events/respond-offer-page.json");
     let sample_path = format!("/o/{SAMPLE_OFFER_TOKEN}");

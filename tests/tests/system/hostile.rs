@@ -48,6 +48,19 @@ fn random_path(rng: &mut StdRng) -> String {
         "/accessibility",
         "/_dev/mail",
         "/_dev/mail/{t}/attachment/{t}",
+        "/staff",
+        "/staff/sign-in",
+        "/staff/sign-out",
+        "/staff/overview",
+        "/staff/slots",
+        "/staff/slots?office={t}&id={t}",
+        "/staff/slots/upload",
+        "/staff/slots/release",
+        "/staff/slots/withdraw",
+        "/staff/support",
+        "/staff/support/cancel",
+        "/staff/audit",
+        "/staff/{t}",
         "/{t}",
     ];
     let mut path = templates[rng.random_range(0..templates.len())].replace("{t}", &token);
@@ -75,6 +88,12 @@ fn random_body(rng: &mut StdRng) -> Vec<u8> {
             let proofs = ["%%%", "e30=", "eyJhbGdvcml0aG0iOiJTSEEtMjU2IiwiY2hhbGxlbmdlIjoiMDAiLCJudW1iZXIiOjEsInNhbHQiOiJ4P2V4cGlyZXM9OTk5OTk5OTk5OSYiLCJzaWduYXR1cmUiOiIwMCJ9", ""];
             let proof = proofs[rng.random_range(0..proofs.len())];
             format!(r#"{{"email":"a@b.de","service":"id-card","offices":["bilk"],"windows":{{"mon":[8]}},"altcha":"{proof}"}}"#).into_bytes()
+        }
+        // The console's forms: a CSRF value the cookies below may or may not carry, odd names.
+        8 if rng.random_bool(0.5) => {
+            let names = ["clerk%40x.de", "%ff%fe", "", "a%00b", &"x".repeat(300)];
+            let name = names[rng.random_range(0..names.len())];
+            format!("csrf=hostile-csrf&username={name}&password=Pass-word-1234&email={name}&wish={name}&id={name}").into_bytes()
         }
         // Just over the public limit (64 KiB), and over the admin one (1 MiB).
         8 => vec![b'['; 65 * 1024],
@@ -117,6 +136,17 @@ async fn ten_thousand_malformed_requests_never_get_a_server_error() {
                     "Bearer nope".into()
                 },
             );
+        }
+        if rng.random_bool(0.3) {
+            // The console's cookies: its sign-in form's value, forged or garbled sessions.
+            let cookies = [
+                "console-signin=hostile-csrf",
+                "console-session=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+                "console-session=eyJhbGciOiJSUzI1NiIsImtpZCI6ImR1bW15In0.e30.AAAA",
+                "console-session=%ff%fe; console-signin=",
+                "console-session=a.b.c; console-signin=hostile-csrf",
+            ];
+            request = request.header("cookie", cookies[rng.random_range(0..cookies.len())]);
         }
         let body = random_body(&mut rng);
         let request = request.body(axum::body::Body::from(body)).unwrap();

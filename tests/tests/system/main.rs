@@ -27,6 +27,7 @@ mod model;
 mod place;
 mod quiet;
 mod rescan;
+mod staff;
 mod statistics;
 mod story;
 mod stress;

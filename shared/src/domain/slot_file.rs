@@ -1,6 +1,8 @@
 //! Slot files exported by a booking system, CSV or JSON, read and checked as a whole before
 //! anything is sent: a file with one bad row is refused entirely, with every problem named by its
-//! line and field.
+//! line and field. One implementation for the clerks' CLI (`clerk slots load`) and the staff
+//! console's upload; the rows then go through the same checks against the catalogue as
+//! `PUT /admin/slots` ([`super::slot::SlotRow::validate`]).
 
 use chrono::DateTime;
 use serde::Serialize;
@@ -65,6 +67,25 @@ pub struct SlotRow {
 pub struct Located {
     pub line: usize,
     pub row: SlotRow,
+}
+
+impl Located {
+    /// The row in the shape of `PUT /admin/slots`, for [`super::slot::SlotRow::validate`].
+    #[must_use]
+    pub fn contract_row(&self) -> super::slot::SlotRow {
+        let status = match self.row.status {
+            Status::Free => "free",
+            Status::Booked => "booked",
+        };
+        super::slot::SlotRow {
+            id: Some(self.row.id.clone()),
+            office: Some(self.row.office.clone()),
+            service: Some(self.row.service.clone()),
+            start: Some(self.row.start.clone()),
+            minutes: Some(u64::from(self.row.minutes)),
+            status: Some(status.to_owned()),
+        }
+    }
 }
 
 /// One problem in a file: where (line, and field if there is one) and what.

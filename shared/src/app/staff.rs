@@ -1,0 +1,140 @@
+//! What the staff console reads and does beyond the admin API's use cases: the overview, a
+//! slot file's upload, the support look-up and cancel, the audit log.
+
+use super::{AppError, Deps};
+use crate::domain::slot_file::{self, RowError};
+use crate::domain::staff::{AuditAction, AuditEntry};
+use crate::domain::{Email, Wish, WishId};
+use crate::store::Overview;
+
+/// The console's overview: lines, open offers and 28 days of outcomes per office and service,
+/// and the demand per office by weekday and hour — all from counters, never from the lines.
+pub async fn staff_overview(deps: &Deps) -> Result<Overview, AppError> {
+    Ok(deps.store.overview(deps.clock.now()).await?)
+}
+
+/// What became of an uploaded slot file.
+#[derive(Debug, Clone)]
+pub enum Upload {
+    /// Every row stored (or left as it was): how many of each outcome, by slot.
+    Stored(Vec<(crate::domain::SlotId, crate::store::UpsertOutcome)>),
+    /// Nothing stored: every problem, by line (and field).
+    Invalid(Vec<RowError>),
+}
+
+/// A slot file uploaded in the console: read and checked as the clerks' CLI does
+/// (`domain::slot_file`), then checked against the catalogue and stored as `PUT /admin/slots`
+/// does ([`super::put_slots`]): one bad row anywhere and nothing is stored.
+pub async fn upload_slots(deps: &Deps, file_name: &str, text: &str) -> Result<Upload, AppError> {
+    let located = match slot_file::parse(text, slot_file::Format::guess(file_name, text)) {
+        Ok(rows) => rows,
+        Err(errors) => return Ok(Upload::Invalid(errors)),
+    };
+    let rows: Vec<_> = located
+        .iter()
+        .map(slot_file::Located::contract_row)
+        .collect();
+    match super::put_slots(deps, &rows).await? {
+        super::SlotsPut::Stored(results) => Ok(Upload::Stored(results)),
+        super::SlotsPut::Invalid(invalid) => {
+            let mut errors = Vec::new();
+            for (index, problems) in invalid {
+                let line = located.get(index).map_or(0, |l| l.line);
+                for (field, problem) in problems.iter() {
+                    errors.push(RowError {
+                        line,
+                        field: Some(field.clone()),
+                        message: problem.message.clone(),
+                    });
+                }
+            }
+            Ok(Upload::Invalid(errors))
+        }
+    }
+}
+
+/// The free slots of `office` from now on, earliest first (at most `limit`), as the console
+/// lists them.
+pub async fn free_slots_of(
+    deps: &Deps,
+    office: &crate::domain::OfficeId,
+    limit: i32,
+) -> Result<Vec<crate::domain::Slot>, AppError> {
+    let (slots, _) = deps
+        .store
+        .free_slots(office, deps.clock.now(), None, limit)
+        .await?;
+    Ok(slots)
+}
+
+/// The wishes of one address, for a support call: each with its places in line. Every wish
+/// shown is written to the audit log first (a look that finds nothing too, without the address):
+/// the console shows no personal data it has not recorded a look at.
+pub async fn support_lookup(
+    deps: &Deps,
+    actor: &str,
+    email: &Email,
+) -> Result<Vec<(Wish, Vec<super::Place>)>, AppError> {
+    let now = deps.clock.now();
+    let book = deps.store.address_book(email).await?;
+    let mut ids = book.wishes.clone();
+    ids.extend(book.pending.values().cloned());
+    let wishes: Vec<Wish> = deps
+        .store
+        .get_wishes(&ids, now)
+        .await?
+        .into_iter()
+        .filter(|w| w.email == *email)
+        .collect();
+    let entries: Vec<AuditEntry> = if wishes.is_empty() {
+        vec![AuditEntry {
+            at: now,
+            actor: actor.to_owned(),
+            action: AuditAction::FoundNothing,
+            wish: None,
+        }]
+    } else {
+        wishes
+            .iter()
+            .map(|w| AuditEntry {
+                at: now,
+                actor: actor.to_owned(),
+                action: AuditAction::Viewed,
+                wish: Some(w.id.clone()),
+            })
+            .collect()
+    };
+    deps.store.record_looks(&entries, now).await?;
+    let mut found = Vec::new();
+    for wish in wishes {
+        let places = super::places_in_line(deps, &wish).await?;
+        found.push((wish, places));
+    }
+    Ok(found)
+}
+
+/// Cancels a wish on its person's request (support): the citizen's cancel — the same mail,
+/// events and outbox — with the audit entry in its transaction. `false` when the wish had ended
+/// already (nothing changed, nothing logged); `NotFound` for an unknown or expired wish.
+pub async fn support_cancel(
+    deps: &Deps,
+    actor: &str,
+    id: &WishId,
+) -> Result<(Wish, bool), AppError> {
+    let wish = deps
+        .store
+        .get_wish(id, deps.clock.now())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !wish.status.is_active() {
+        return Ok((wish, false));
+    }
+    let after = super::wishes::cancel_wish_audited(deps, wish, Some(actor)).await?;
+    let changed = after.status == crate::domain::WishStatus::Cancelled;
+    Ok((after, changed))
+}
+
+/// The audit log of the last 7 days, newest first (at most 500 entries).
+pub async fn audit_log(deps: &Deps) -> Result<Vec<AuditEntry>, AppError> {
+    Ok(deps.store.audit_log(deps.clock.now(), 7, 500).await?)
+}

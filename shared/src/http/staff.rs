@@ -1,0 +1,518 @@
+//! staff-console: the signed-in console of the city's clerks and supervisors (`/staff/…`).
+//!
+//! Sign-in posts a user name and password; the function asks the user pool (`InitiateAuth`,
+//! `USER_PASSWORD_AUTH`) and keeps the pool's ID token in an `HttpOnly`, `SameSite=Strict`
+//! cookie (`Secure` unless the console is served over plain http, as the local runner is). Every
+//! request verifies that token again (`identity::Identity::verify`: the pool's keys, issuer,
+//! client, expiry, group), so a session ends when its token expires, and sign-out removes it.
+//! Every POST carries a CSRF token in a hidden field: the sign-in form a random value that also
+//! sits in a cookie of its own (double submit), every other form an HMAC of the session's token,
+//! which only a page of the session can know. None of these routes is in the citizen router.
+
+use super::staff_pages;
+use super::{ADMIN_BODY_LIMIT, LangQuery, language};
+use crate::app::Deps;
+use crate::config::Secret;
+use crate::domain::staff::{Role, StaffMember, TokenRefusal};
+use crate::domain::{Language, Token};
+use crate::identity::{Identity, PoolSettings, SignInError, VerifyError};
+use crate::render::{self, texts};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use std::fmt::Write as _;
+
+/// The session cookie: the pool's ID token.
+const SESSION_COOKIE: &str = "console-session";
+/// The sign-in form's CSRF value (double submit), before there is a session.
+const SIGN_IN_COOKIE: &str = "console-signin";
+/// The name of the hidden CSRF field in every form.
+pub(crate) const CSRF_FIELD: &str = "csrf";
+
+/// What the console's handlers need: the use cases' dependencies and the user pool.
+#[derive(Clone)]
+pub struct StaffDeps {
+    pub deps: Deps,
+    pub identity: Identity,
+    /// Whether cookies get `Secure`: yes, unless `PUBLIC_BASE_URL` is plain http (the local
+    /// runner on 127.0.0.1), where a browser would not send them back.
+    pub secure_cookies: bool,
+    /// The clock a session's expiry is checked at. The pool issues its tokens in real time, so
+    /// this is not the use cases' clock, which the local runner can move forward (`/_dev/clock`)
+    /// to try deadlines: a moved domain clock must not end every session.
+    pub token_clock: crate::app::Clock,
+}
+
+impl StaffDeps {
+    /// The console's dependencies from the environment ([`PoolSettings::from_lookup`]).
+    ///
+    /// # Errors
+    /// When the pool's variables are missing or invalid.
+    pub fn from_env(
+        deps: &Deps,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let settings =
+            PoolSettings::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))?;
+        Ok(Self::new(
+            deps.clone(),
+            aws_sdk_cognitoidentityprovider::Client::new(sdk),
+            settings,
+        ))
+    }
+
+    /// Builds from an explicit Cognito client (the local runner points it at moto).
+    #[must_use]
+    pub fn new(
+        deps: Deps,
+        cognito: aws_sdk_cognitoidentityprovider::Client,
+        settings: PoolSettings,
+    ) -> Self {
+        let secure_cookies = !deps.config.public_base_url.starts_with("http://");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        Self {
+            identity: Identity::new(cognito, http, settings),
+            deps,
+            secure_cookies,
+            token_clock: crate::app::Clock::default(),
+        }
+    }
+}
+
+/// Routes of the staff-console function.
+pub fn staff_router(staff: StaffDeps) -> Router {
+    Router::new()
+        .route("/staff", get(home))
+        .route("/staff/sign-in", get(sign_in_page).post(sign_in))
+        .route("/staff/sign-out", post(sign_out))
+        .route("/staff/overview", get(staff_pages::overview))
+        .route("/staff/slots", get(staff_pages::slots))
+        .route("/staff/slots/upload", post(staff_pages::upload))
+        .route("/staff/slots/release", post(staff_pages::release))
+        .route("/staff/slots/withdraw", post(staff_pages::withdraw))
+        .route(
+            "/staff/support",
+            get(staff_pages::support).post(staff_pages::support_lookup),
+        )
+        .route("/staff/support/cancel", post(staff_pages::support_cancel))
+        .route("/staff/audit", get(staff_pages::audit))
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .with_state(staff)
+}
+
+async fn home(Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+    let lang = language(&q, None, &headers);
+    Redirect::to(&format!("/staff/overview?lang={}", lang.code())).into_response()
+}
+
+/// A request of a signed-in member of staff: who, in which language, and the session's CSRF
+/// value for the page's forms. Without a valid session the request is answered with the sign-in
+/// page (401), or a refusal (403) for a user in neither staff group.
+pub(crate) struct Session {
+    pub(crate) member: StaffMember,
+    pub(crate) lang: Language,
+    pub(crate) csrf: String,
+}
+
+impl FromRequestParts<StaffDeps> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        staff: &StaffDeps,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = request_language(parts);
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(sign_in_answer(
+                staff,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                Note::None,
+            ));
+        };
+        let now = staff.token_clock.now().timestamp();
+        match staff.identity.verify(&token, now).await {
+            Ok(member) => Ok(Self {
+                member,
+                lang,
+                csrf: csrf_of_session(&token),
+            }),
+            Err(e) => Err(refused_session(staff, lang, &e)),
+        }
+    }
+}
+
+impl Session {
+    /// The refusal (403) of a member whose role is below `role`; `None` when they may.
+    pub(crate) fn refusal_below(&self, role: Role) -> Option<Response> {
+        if self.member.may(role) {
+            return None;
+        }
+        let t = texts(self.lang);
+        Some(staff_page(
+            StatusCode::FORBIDDEN,
+            "staff_message.html",
+            self.lang,
+            json!({"title": t.get("staff_forbidden_title"), "paragraphs": [t.get("staff_forbidden_intro")],
+                   "staff": self.nav()}),
+        ))
+    }
+
+    /// What every console page's header shows: the person, their role, the sign-out form.
+    pub(crate) fn nav(&self) -> serde_json::Value {
+        let t = texts(self.lang);
+        let role = match self.member.role {
+            Role::Clerk => t.get("staff_role_clerk"),
+            Role::Supervisor => t.get("staff_role_supervisor"),
+        };
+        json!({"name": self.member.name, "role": role, "csrf": self.csrf,
+               "supervisor": self.member.may(Role::Supervisor)})
+    }
+
+    /// The fields of a POST's body, if its CSRF field matches the session (else answer
+    /// [`Session::csrf_refused`]).
+    pub(crate) fn checked_form(&self, body: &Bytes) -> Option<Vec<(String, String)>> {
+        let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        let sent = fields
+            .iter()
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.as_str());
+        sent.is_some_and(|v| self.csrf_matches(v)).then_some(fields)
+    }
+
+    /// Whether `sent` is this session's CSRF value.
+    pub(crate) fn csrf_matches(&self, sent: &str) -> bool {
+        Secret::new(self.csrf.clone()).matches(sent)
+    }
+
+    /// The answer to a POST without the session's CSRF value (403): nothing was done.
+    pub(crate) fn csrf_refused(&self) -> Response {
+        csrf_refused(self.lang)
+    }
+}
+
+fn request_language(parts: &Parts) -> Language {
+    let q = Query::<LangQuery>::try_from_uri(&parts.uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    language(&q, None, &parts.headers)
+}
+
+/// The answer to a request whose session token does not hold.
+fn refused_session(staff: &StaffDeps, lang: Language, error: &VerifyError) -> Response {
+    let t = texts(lang);
+    match error {
+        VerifyError::Refused(TokenRefusal::NoRole) => {
+            let mut r = sign_in_answer(
+                staff,
+                lang,
+                StatusCode::FORBIDDEN,
+                Note::Error(t.get("staff_no_role")),
+            );
+            expire_cookie(r.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+            r
+        }
+        VerifyError::Refused(TokenRefusal::Expired) => {
+            let mut r = sign_in_answer(
+                staff,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                Note::Error(t.get("staff_session_expired")),
+            );
+            expire_cookie(r.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+            r
+        }
+        VerifyError::Refused(_) => {
+            let mut r = sign_in_answer(staff, lang, StatusCode::UNAUTHORIZED, Note::None);
+            expire_cookie(r.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+            r
+        }
+        VerifyError::KeysUnavailable(e) => {
+            tracing::error!(error = %e, "user pool keys unavailable");
+            unavailable(lang)
+        }
+    }
+}
+
+pub(crate) fn unavailable(lang: Language) -> Response {
+    let t = texts(lang);
+    staff_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "staff_message.html",
+        lang,
+        json!({"title": t.get("error_title"), "paragraphs": [t.get("error_intro")]}),
+    )
+}
+
+fn csrf_refused(lang: Language) -> Response {
+    let t = texts(lang);
+    staff_page(
+        StatusCode::FORBIDDEN,
+        "staff_message.html",
+        lang,
+        json!({"title": t.get("staff_csrf_title"), "paragraphs": [t.get("staff_csrf_intro")],
+               "links": [{"href": format!("/staff/overview?lang={}", lang.code()), "label": t.get("staff_nav_overview")}]}),
+    )
+}
+
+/// The CSRF value of a session: an HMAC keyed with its token, so only someone who holds the
+/// session (its pages) can know it, and it changes with every sign-in.
+fn csrf_of_session(token: &str) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(token.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(b"terminagent staff console csrf");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Renders a console template (`staff` in the context adds the navigation).
+pub(crate) fn staff_page(
+    status: StatusCode,
+    template: &str,
+    lang: Language,
+    mut ctx: serde_json::Value,
+) -> Response {
+    if ctx.get("lang_switch").is_none() {
+        ctx["lang_switch"] = json!(format!("?lang={}", lang.other().code()));
+    }
+    match render::render(template, lang, ctx) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "console page not rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// What the sign-in page says above its form.
+enum Note<'a> {
+    None,
+    Error(&'a str),
+    Notice(&'a str),
+}
+
+/// The sign-in page with a fresh CSRF value in its form and its cookie.
+fn sign_in_answer(staff: &StaffDeps, lang: Language, status: StatusCode, note: Note) -> Response {
+    let t = texts(lang);
+    let value = Token::generate().expose().to_owned();
+    let (error, notice) = match note {
+        Note::None => (None, None),
+        Note::Error(e) => (Some(e), None),
+        Note::Notice(n) => (None, Some(n)),
+    };
+    let mut response = staff_page(
+        status,
+        "staff_sign_in.html",
+        lang,
+        json!({"title": t.get("staff_sign_in_title"), "error": error, "notice": notice, "csrf": value,
+               "action": format!("/staff/sign-in?lang={}", lang.code()),
+               "lang_switch": format!("/staff/sign-in?lang={}", lang.other().code())}),
+    );
+    set_cookie(
+        response.headers_mut(),
+        SIGN_IN_COOKIE,
+        &value,
+        Some(15 * 60),
+        staff.secure_cookies,
+    );
+    response
+}
+
+async fn sign_in_page(
+    State(staff): State<StaffDeps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = language(&q, None, &headers);
+    sign_in_answer(&staff, lang, StatusCode::OK, Note::None)
+}
+
+/// `POST /staff/sign-in`: `username`, `password` and the form's CSRF value.
+async fn sign_in(
+    State(staff): State<StaffDeps>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let lang = language(&q, None, &headers);
+    let t = texts(lang);
+    let field = |name: &str| {
+        form_urlencoded::parse(&body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let expected = cookie(&headers, SIGN_IN_COOKIE);
+    let sent = field(CSRF_FIELD);
+    if !expected.is_some_and(|e| !e.is_empty() && Secret::new(e).matches(&sent)) {
+        return csrf_refused(lang);
+    }
+    let (username, password) = (field("username"), field("password"));
+    if username.trim().is_empty()
+        || password.is_empty()
+        || username.len() > 256
+        || password.len() > 256
+    {
+        return sign_in_answer(
+            &staff,
+            lang,
+            StatusCode::UNAUTHORIZED,
+            Note::Error(t.get("staff_sign_in_failed")),
+        );
+    }
+    let signed_in = match staff.identity.sign_in(username.trim(), &password).await {
+        Ok(s) => s,
+        Err(SignInError::Refused) => {
+            return sign_in_answer(
+                &staff,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                Note::Error(t.get("staff_sign_in_failed")),
+            );
+        }
+        Err(SignInError::Challenge(name)) => {
+            tracing::info!(challenge = %name, "sign-in needs a step the console does not offer");
+            return sign_in_answer(
+                &staff,
+                lang,
+                StatusCode::UNAUTHORIZED,
+                Note::Error(t.get("staff_sign_in_challenge")),
+            );
+        }
+        Err(SignInError::TooManyAttempts) => {
+            return sign_in_answer(
+                &staff,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                Note::Error(t.get("rate_limited_intro")),
+            );
+        }
+        Err(SignInError::Unavailable(e)) => {
+            tracing::error!(error = %e, "user pool unavailable");
+            return unavailable(lang);
+        }
+    };
+    // The pool's answer is checked like every later request, so a user in neither staff group
+    // gets no session at all.
+    let token = signed_in.id_token;
+    let token = String::from_utf8_lossy(token.expose()).into_owned();
+    let now = staff.token_clock.now().timestamp();
+    if let Err(e) = staff.identity.verify(&token, now).await {
+        return refused_session(&staff, lang, &e);
+    }
+    tracing::info!("staff signed in");
+    let mut response =
+        Redirect::to(&format!("/staff/overview?lang={}", lang.code())).into_response();
+    let h = response.headers_mut();
+    set_cookie(
+        h,
+        SESSION_COOKIE,
+        &token,
+        Some(signed_in.expires_in.max(0)),
+        staff.secure_cookies,
+    );
+    expire_cookie(h, SIGN_IN_COOKIE, staff.secure_cookies);
+    response
+}
+
+/// `POST /staff/sign-out`: the cookie is removed and the sign-in page shown.
+async fn sign_out(State(staff): State<StaffDeps>, session: Session, body: Bytes) -> Response {
+    if session.checked_form(&body).is_none() {
+        return session.csrf_refused();
+    }
+    let t = texts(session.lang);
+    let mut response = sign_in_answer(
+        &staff,
+        session.lang,
+        StatusCode::OK,
+        Note::Notice(t.get("staff_signed_out")),
+    );
+    expire_cookie(response.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+    response
+}
+
+/// The value of cookie `name` in the request.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn set_cookie(
+    headers: &mut HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+    secure: bool,
+) {
+    let mut c = format!("{name}={value}; Path=/staff; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        let _ = write!(c, "; Max-Age={age}");
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
+fn expire_cookie(headers: &mut HeaderMap, name: &str, secure: bool) {
+    set_cookie(headers, name, "", Some(0), secure);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csrf_value_depends_on_the_session() {
+        let a = csrf_of_session("token-a");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, csrf_of_session("token-a"));
+        assert_ne!(a, csrf_of_session("token-b"));
+    }
+
+    #[test]
+    fn cookies_are_read_by_exact_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("x-console-session=1; console-session=abc.def; other=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc.def"));
+        assert_eq!(cookie(&h, SIGN_IN_COOKIE), None);
+    }
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_unless_served_over_http() {
+        let mut h = HeaderMap::new();
+        set_cookie(&mut h, SESSION_COOKIE, "v", Some(60), true);
+        set_cookie(&mut h, SIGN_IN_COOKIE, "w", None, false);
+        let all: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(
+            all[0],
+            "console-session=v; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
+        );
+        assert_eq!(
+            all[1],
+            "console-signin=w; Path=/staff; HttpOnly; SameSite=Strict"
+        );
+    }
+}

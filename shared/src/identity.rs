@@ -1,0 +1,269 @@
+//! The city's user pool (Amazon Cognito): signing staff in with their password, and verifying
+//! the pool's tokens the console's session holds — the signature against the pool's published
+//! keys (JWKS, fetched and cached), then the claims (`domain::staff::admit`).
+//!
+//! Locally the same code talks to moto: the SDK client follows `AWS_ENDPOINT_URL_COGNITO_…`, and
+//! the keys come from `STAFF_JWKS_URL` (moto serves them at `/{pool id}/.well-known/jwks.json`).
+
+use crate::config::{ConfigError, Secret};
+use crate::domain::staff::{PoolClaims, PoolRef, StaffMember, TokenRefusal, admit, pool_issuer};
+use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
+use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+/// How long fetched keys are used before they are fetched again. Cognito rotates keys rarely
+/// and publishes a new one before it signs with it; a token with an unknown `kid` fetches at
+/// once (at most every [`REFETCH_AFTER`]).
+const KEYS_TTL: Duration = Duration::from_hours(6);
+/// A token naming a key we do not have fetches the keys again, but not more often than this:
+/// forged tokens with random key ids must not turn into a flood of requests to the pool.
+const REFETCH_AFTER: Duration = Duration::from_mins(1);
+
+/// The pool a console signs in with (`STAFF_USER_POOL_ID`, `STAFF_CLIENT_ID`, optionally
+/// `STAFF_JWKS_URL`).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub pool_id: String,
+    pub pool: PoolRef,
+    pub jwks_url: String,
+}
+
+impl PoolSettings {
+    /// # Errors
+    /// A missing variable, or a pool id that is not one.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let missing: Vec<&str> = ["STAFF_USER_POOL_ID", "STAFF_CLIENT_ID"]
+            .into_iter()
+            .filter(|k| get(k).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing(missing.join(", ")));
+        }
+        let pool_id = get("STAFF_USER_POOL_ID").unwrap_or_default();
+        let issuer = pool_issuer(&pool_id).ok_or_else(|| {
+            ConfigError::Invalid("STAFF_USER_POOL_ID", "not a user pool id".into())
+        })?;
+        let jwks_url =
+            get("STAFF_JWKS_URL").unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        Ok(Self {
+            pool_id,
+            pool: PoolRef {
+                issuer,
+                client_id: get("STAFF_CLIENT_ID").unwrap_or_default(),
+            },
+            jwks_url,
+        })
+    }
+}
+
+/// A successful sign-in: the ID token (it names the person and their groups) and how long it
+/// is valid.
+pub struct SignedIn {
+    pub id_token: Secret,
+    pub expires_in: i64,
+}
+
+/// Why a sign-in did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Wrong password, unknown user, disabled user: the same answer for each.
+    #[error("user name or password wrong")]
+    Refused,
+    /// The pool asks for more than a password (a new password, a second factor), which the
+    /// console cannot answer yet.
+    #[error("the pool asks for {0}")]
+    Challenge(String),
+    #[error("too many attempts")]
+    TooManyAttempts,
+    #[error("user pool unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Why a token could not be checked or opens no session.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Refused(#[from] TokenRefusal),
+    /// The pool's keys could not be fetched: the session is neither accepted nor refused.
+    #[error("keys unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+struct CachedKeys {
+    fetched: Instant,
+    keys: JwkSet,
+}
+
+/// The user pool adapter.
+#[derive(Clone)]
+pub struct Identity {
+    cognito: aws_sdk_cognitoidentityprovider::Client,
+    http: reqwest::Client,
+    pub settings: PoolSettings,
+    keys: Arc<RwLock<Option<CachedKeys>>>,
+}
+
+impl Identity {
+    #[must_use]
+    pub fn new(
+        cognito: aws_sdk_cognitoidentityprovider::Client,
+        http: reqwest::Client,
+        settings: PoolSettings,
+    ) -> Self {
+        Self {
+            cognito,
+            http,
+            settings,
+            keys: Arc::default(),
+        }
+    }
+
+    /// `InitiateAuth` with `USER_PASSWORD_AUTH` (the app client has no secret).
+    ///
+    /// # Errors
+    /// [`SignInError`]; never says which of user name and password was wrong.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<SignedIn, SignInError> {
+        let out = self
+            .cognito
+            .initiate_auth()
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .client_id(&self.settings.pool.client_id)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .map_err(|e| match e.into_service_error() {
+                InitiateAuthError::NotAuthorizedException(_)
+                | InitiateAuthError::UserNotFoundException(_)
+                | InitiateAuthError::InvalidParameterException(_) => SignInError::Refused,
+                InitiateAuthError::TooManyRequestsException(_) => SignInError::TooManyAttempts,
+                InitiateAuthError::PasswordResetRequiredException(_) => {
+                    SignInError::Challenge("PASSWORD_RESET_REQUIRED".into())
+                }
+                InitiateAuthError::UserNotConfirmedException(_) => {
+                    SignInError::Challenge("USER_NOT_CONFIRMED".into())
+                }
+                other => {
+                    SignInError::Unavailable(other.code().unwrap_or("no error code").to_owned())
+                }
+            })?;
+        if let Some(challenge) = out.challenge_name() {
+            let name = match challenge {
+                ChallengeNameType::NewPasswordRequired => "NEW_PASSWORD_REQUIRED",
+                other => other.as_str(),
+            };
+            return Err(SignInError::Challenge(name.to_owned()));
+        }
+        let result = out
+            .authentication_result()
+            .ok_or_else(|| SignInError::Unavailable("no authentication result".into()))?;
+        let id_token = result
+            .id_token()
+            .ok_or_else(|| SignInError::Unavailable("no ID token".into()))?;
+        Ok(SignedIn {
+            id_token: Secret::new(id_token),
+            expires_in: i64::from(result.expires_in()),
+        })
+    }
+
+    /// Verifies a token's signature with the pool's keys, then its claims at `now` (seconds).
+    ///
+    /// # Errors
+    /// [`VerifyError::Refused`] for a token that opens no session, whatever is wrong with it;
+    /// [`VerifyError::KeysUnavailable`] when the keys could not be fetched.
+    pub async fn verify(&self, token: &str, now: i64) -> Result<StaffMember, VerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Invalid)?;
+        // Cognito signs with RS256 only; anything else (`none`, HS256 keyed with the public key)
+        // is refused before a key is looked at.
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenRefusal::Invalid.into());
+        }
+        let kid = header.kid.ok_or(TokenRefusal::Invalid)?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        // Expiry, issuer and client are checked by `admit`, at the console's clock.
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<PoolClaims>(token, &key, &validation)
+            .map_err(|_| TokenRefusal::Invalid)?;
+        Ok(admit(&data.claims, &self.settings.pool, now)?)
+    }
+
+    /// The key `kid` names, from the cache or freshly fetched.
+    async fn key(&self, kid: &str) -> Result<DecodingKey, VerifyError> {
+        {
+            let cache = self.keys.read().await;
+            if let Some(cached) = cache.as_ref() {
+                let fresh = cached.fetched.elapsed() < KEYS_TTL;
+                if let Some(jwk) = cached.keys.find(kid).filter(|_| fresh) {
+                    return DecodingKey::from_jwk(jwk).map_err(|_| TokenRefusal::Invalid.into());
+                }
+                if fresh && cached.fetched.elapsed() < REFETCH_AFTER {
+                    return Err(TokenRefusal::Invalid.into());
+                }
+            }
+        }
+        let mut cache = self.keys.write().await;
+        // Another request may have fetched them while we waited for the lock.
+        let recent = cache
+            .as_ref()
+            .is_some_and(|c| c.fetched.elapsed() < REFETCH_AFTER);
+        if !recent {
+            let keys = self.fetch_keys().await?;
+            *cache = Some(CachedKeys {
+                fetched: Instant::now(),
+                keys,
+            });
+        }
+        let jwk = cache
+            .as_ref()
+            .and_then(|c| c.keys.find(kid))
+            .ok_or(TokenRefusal::Invalid)?;
+        DecodingKey::from_jwk(jwk).map_err(|_| TokenRefusal::Invalid.into())
+    }
+
+    async fn fetch_keys(&self) -> Result<JwkSet, VerifyError> {
+        let unavailable = |e: &dyn std::fmt::Display| VerifyError::KeysUnavailable(e.to_string());
+        let response = self
+            .http
+            .get(&self.settings.jwks_url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?
+            .error_for_status()
+            .map_err(|e| unavailable(&e))?;
+        response.json::<JwkSet>().await.map_err(|e| unavailable(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keys_url_defaults_to_the_issuers() {
+        let s = PoolSettings::from_lookup(|k| match k {
+            "STAFF_USER_POOL_ID" => Some("eu-central-1_abc".into()),
+            "STAFF_CLIENT_ID" => Some("c1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            s.jwks_url,
+            "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_abc/.well-known/jwks.json"
+        );
+        let missing = PoolSettings::from_lookup(|_| None).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("STAFF_USER_POOL_ID, STAFF_CLIENT_ID")
+        );
+    }
+}
