@@ -16,8 +16,8 @@ mod matching;
 mod offers;
 mod rescan;
 mod slots;
-mod statistics;
 mod staff;
+mod statistics;
 mod wishes;
 
 pub use crate::domain::wait::Place;
@@ -32,10 +32,10 @@ pub use matching::match_slot;
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
 pub use rescan::{RescanReport, rescan};
 pub use slots::{SlotsPut, Withdrawal, get_slot, put_slots, release_slot, stats, withdraw_slot};
-pub use statistics::{STATISTICS_MAX_AGE, public_statistics};
 pub use staff::{
     Upload, audit_log, free_slots_of, staff_overview, support_cancel, support_lookup, upload_slots,
 };
+pub use statistics::{STATISTICS_MAX_AGE, public_statistics};
 pub use wishes::{
     Submitted, cancel_by_link, cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish,
     wish_by_token,
