@@ -1,7 +1,7 @@
 //! admin-api: the booking system's and the clerks' routes (IAM in AWS, a bearer key locally).
 
 use super::dto::slot_json;
-use super::dto::{SLOT_FIELDS, SlotInput, WishRequest, unknown_fields};
+use super::dto::{SLOT_FIELDS, SlotInput, unknown_fields, wish_request_json};
 use super::{ADMIN_BODY_LIMIT, Visit, error_response, json_error, page};
 use crate::app::{self, AppError, Deps, SlotsPut};
 use crate::config::AdminAuth;
@@ -185,25 +185,10 @@ async fn earlier_for_direct_booking(
     SlotPath(id): SlotPath,
     body: Bytes,
 ) -> Response {
-    let not_a_wish = |why: &str| {
-        json_error(
-            StatusCode::BAD_REQUEST,
-            &format!("body must be a JSON object {{email, offices, windows, language}}{why}"),
-            json!({}),
-        )
-    };
-    let object = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Object(object)) => object,
-        Ok(_) => return not_a_wish(""),
-        Err(e) => return not_a_wish(&format!(": {e}")),
-    };
-    let unknown = unknown_fields(&object, &EARLIER_FIELDS, "");
-    if !unknown.is_empty() {
-        return json_error(StatusCode::BAD_REQUEST, "unknown fields", json!(unknown));
-    }
-    let request: WishRequest = match serde_json::from_value(serde_json::Value::Object(object)) {
+    let shape = "a JSON object {email, offices, windows, language}";
+    let request = match wish_request_json(&body, &EARLIER_FIELDS, shape) {
         Ok(r) => r,
-        Err(e) => return not_a_wish(&format!(": {e}")),
+        Err(refused) => return *refused,
     };
     match app::earlier_for_direct_booking(&deps, &id, request.draft()).await {
         Ok(app::DirectEarlier::Started { wish, appointment }) => (

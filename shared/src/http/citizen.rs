@@ -1,10 +1,9 @@
 //! submit-wish: the form, the offices, wish submission and the wish's page and actions.
 
-use super::dto::WishRequest;
 use super::dto::{
-    WISH_FIELDS, form_proof, form_to_request, offices_json, unknown_fields, wish_json,
+    WISH_FIELDS, form_proof, form_to_request, offices_json, wish_json, wish_request_json,
 };
-use super::{LangQuery, PUBLIC_BODY_LIMIT, Visit, error_response, json_error, language, page};
+use super::{LangQuery, PUBLIC_BODY_LIMIT, Visit, error_response, language, page};
 use crate::app::{self, AppError, Deps};
 use crate::domain::{Catalog, ChallengeMode, FieldErrors, Language, Wish};
 use crate::render::views::{self, form_context, localized_errors};
@@ -270,25 +269,9 @@ async fn post_wish(
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("application/json") {
-        let not_a_wish = |why: &str| {
-            json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("body is not a JSON wish object{why}"),
-                json!({}),
-            )
-        };
-        let object = match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(serde_json::Value::Object(object)) => object,
-            Ok(_) => return not_a_wish(""),
-            Err(e) => return not_a_wish(&format!(": {e}")),
-        };
-        let unknown = unknown_fields(&object, &WISH_FIELDS, "");
-        if !unknown.is_empty() {
-            return json_error(StatusCode::BAD_REQUEST, "unknown fields", json!(unknown));
-        }
-        let request: WishRequest = match serde_json::from_value(serde_json::Value::Object(object)) {
+        let request = match wish_request_json(&body, &WISH_FIELDS, "a JSON wish object") {
             Ok(r) => r,
-            Err(e) => return not_a_wish(&format!(": {e}")),
+            Err(refused) => return *refused,
         };
         let proof = request.proof();
         return match app::submit_wish(&deps, &request.draft(), proof.as_deref(), client.as_deref())

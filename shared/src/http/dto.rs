@@ -107,6 +107,39 @@ impl WishRequest {
     }
 }
 
+/// A wish as a JSON body: an object whose fields are all among `known` (else `400` naming the
+/// others), each then checked by field ([`WishDraft::validate`]); `shape` names the object the
+/// body must be in the `400` for anything else.
+pub(super) fn wish_request_json(
+    body: &[u8],
+    known: &[&str],
+    shape: &str,
+) -> Result<WishRequest, Box<axum::response::Response>> {
+    use axum::http::StatusCode;
+    let not_a_wish = |why: &str| {
+        super::json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("body is not {shape}{why}"),
+            json!({}),
+        )
+    };
+    let object = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => return Err(Box::new(not_a_wish(""))),
+        Err(e) => return Err(Box::new(not_a_wish(&format!(": {e}")))),
+    };
+    let unknown = unknown_fields(&object, known, "");
+    if !unknown.is_empty() {
+        return Err(Box::new(super::json_error(
+            StatusCode::BAD_REQUEST,
+            "unknown fields",
+            json!(unknown),
+        )));
+    }
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| Box::new(not_a_wish(&format!(": {e}"))))
+}
+
 /// One row of `PUT /admin/slots` as it arrives.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

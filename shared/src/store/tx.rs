@@ -333,22 +333,7 @@ impl Store {
             .set_keys(Some(keys))
             .consistent_read(consistent)
             .build()?;
-        let table = self.wishes.as_str();
-        until_processed("batch_get", first, |keys| async move {
-            let request = self.client.batch_get_item().request_items(table, keys);
-            let mut out = request.send().await.op("batch_get")?;
-            let found = out
-                .responses
-                .as_mut()
-                .and_then(|r| r.remove(table))
-                .unwrap_or_default();
-            let left = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(table))
-                .filter(|k| !k.keys().is_empty());
-            Ok((found, left))
-        })
-        .await
+        self.batch_get_of(first, "batch_get").await
     }
 
     /// `BatchGetItem` of up to 100 keys of the wishes table, consistent, reading only the
@@ -371,10 +356,20 @@ impl Store {
                     .collect(),
             ))
             .build()?;
+        self.batch_get_of(first, "batch_get_only").await
+    }
+
+    /// `BatchGetItem` of the wishes table's keys and attributes `first`, unprocessed keys tried
+    /// again ([`until_processed`]).
+    async fn batch_get_of(
+        &self,
+        first: KeysAndAttributes,
+        op: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
         let table = self.wishes.as_str();
-        until_processed("batch_get_only", first, |keys| async move {
+        until_processed(op, first, |keys| async move {
             let request = self.client.batch_get_item().request_items(table, keys);
-            let mut out = request.send().await.op("batch_get_only")?;
+            let mut out = request.send().await.op(op)?;
             let found = out
                 .responses
                 .as_mut()
