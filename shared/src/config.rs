@@ -83,6 +83,10 @@ pub struct Config {
     /// How long before a booked appointment its reminder goes out (`APPOINTMENT_REMINDER_DAYS`,
     /// 2); an appointment booked less than that ahead gets none.
     pub appointment_reminder: Duration,
+    /// `EARLIER_RANK`: `own` (the default: a wish that holds an appointment and looks for an
+    /// earlier one ranks by its own confirmation time) or `behind` (behind every wish without an
+    /// appointment).
+    pub earlier_behind: bool,
 }
 
 /// The proof of work on wish submissions (ALTCHA).
@@ -229,6 +233,7 @@ impl Config {
         Ok(Self {
             challenge,
             appointment_reminder: Duration::days(number("APPOINTMENT_REMINDER_DAYS", 2)?),
+            earlier_behind: earlier_behind(get("EARLIER_RANK"))?,
             limits_key,
             origin_secret,
             feed_settle,
@@ -248,6 +253,18 @@ impl Config {
             admin,
             timing,
         })
+    }
+}
+
+/// `EARLIER_RANK`: whether wishes looking for an earlier appointment rank behind the others.
+fn earlier_behind(value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("own") => Ok(false),
+        Some("behind") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid(
+            "EARLIER_RANK",
+            format!("{other:?}: use own or behind"),
+        )),
     }
 }
 
@@ -378,6 +395,35 @@ mod tests {
         let mut short = base.to_vec();
         short.push(("ADMIN_KEY", "abc"));
         assert!(Config::from_lookup(lookup(&short)).is_err());
+    }
+
+    #[test]
+    fn quiet_hours_and_the_rank_of_earlier_searches_are_read_and_checked() {
+        let base = [
+            ("WISHES_TABLE", "w"),
+            ("SLOTS_TABLE", "s"),
+            ("EVENT_BUS_NAME", "b"),
+            ("MAIL_FROM", "m@x.de"),
+            ("PUBLIC_BASE_URL", "http://x/"),
+        ];
+        let c = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(
+            c.timing.quiet.map(|q| q.to_string()).as_deref(),
+            Some("22:00-07:00")
+        );
+        assert!(!c.earlier_behind);
+        let mut set = base.to_vec();
+        set.extend([("QUIET_HOURS", "off"), ("EARLIER_RANK", "behind")]);
+        let c = Config::from_lookup(lookup(&set)).unwrap();
+        assert_eq!((c.timing.quiet, c.earlier_behind), (None, true));
+        for (k, v) in [("QUIET_HOURS", "night"), ("EARLIER_RANK", "later")] {
+            let mut bad = base.to_vec();
+            bad.push((k, v));
+            assert!(
+                matches!(Config::from_lookup(lookup(&bad)), Err(ConfigError::Invalid(name, _)) if name == k),
+                "{k}={v}"
+            );
+        }
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub async fn look_for_earlier(deps: &Deps, token: &str) -> Result<(Offer, Option
     let Some(wish) = wish else {
         return Ok((offer, None));
     };
-    let Ok(change) = wish.look_for_earlier(&offer, now) else {
+    let Ok(change) = wish.look_for_earlier(&offer, now, deps.config.earlier_behind) else {
         return Ok((offer, Some(wish)));
     };
     let catalog = deps.catalog().await?;
@@ -213,11 +213,15 @@ pub async fn earlier_for_direct_booking(
     let new = request.validate(&catalog).map_err(AppError::Invalid)?;
     let now = deps.clock.now();
     let ids = (crate::domain::WishId::generate(), OfferId::generate());
-    let (wish, appointment) =
-        match crate::domain::appointment::booked_directly(ids, new, &slot, now) {
-            Ok(found) => found,
-            Err(why) => return Ok(DirectEarlier::Refused(why)),
-        };
+    let (wish, appointment) = match crate::domain::appointment::booked_directly(
+        ids,
+        new,
+        &slot,
+        (now, deps.config.earlier_behind),
+    ) {
+        Ok(found) => found,
+        Err(why) => return Ok(DirectEarlier::Refused(why)),
+    };
     let mail = deps.mails(&catalog, now).earlier(&wish, &appointment)?;
     let out = Effects::mail(mail, Vec::new());
     match deps

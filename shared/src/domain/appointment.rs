@@ -23,7 +23,16 @@ pub struct Holding {
     pub offer: OfferId,
     #[serde(with = "super::time::stored")]
     pub before: DateTime<Utc>,
+    /// The city ranks such wishes behind every wish without an appointment (`EARLIER_RANK=behind`)
+    /// instead of at their own confirmation time; fixed when the search starts, so a change of
+    /// the setting never moves a wish already in line.
+    #[serde(default)]
+    pub behind: bool,
 }
+
+/// How far a wish ranked behind ([`Holding::behind`]) is moved back in its lines: past any
+/// confirmation time there will be (its queue keys and counts then sort after all others).
+const RANK_BEHIND_DAYS: i64 = 366_000;
 
 impl Holding {
     /// Whether a slot starting at `start` is earlier than the appointment held.
@@ -34,6 +43,20 @@ impl Holding {
 }
 
 impl Wish {
+    /// The time the wish ranks by in its lines: its confirmation, or, for a wish looking for
+    /// an earlier appointment that the city ranks behind, that moved past every other's.
+    #[must_use]
+    pub fn ranked_at(&self) -> Option<DateTime<Utc>> {
+        let behind = self.earlier.as_ref().is_some_and(|h| h.behind);
+        self.confirmed_at.map(|t| {
+            if behind {
+                t + chrono::Duration::days(RANK_BEHIND_DAYS)
+            } else {
+                t
+            }
+        })
+    }
+
     /// fulfilled → waiting, holding `appointment` (its booked offer, still to come): the wish
     /// goes back into its lines with its place and looks for a slot before the appointment.
     /// Its age counts from now.
@@ -44,6 +67,7 @@ impl Wish {
         &self,
         appointment: &Offer,
         now: DateTime<Utc>,
+        behind: bool,
     ) -> Result<Change<Wish>, TransitionError> {
         if self.status != WishStatus::Fulfilled || self.earlier.is_some() {
             return Err(TransitionError::WishNotIn(self.status, "fulfilled"));
@@ -59,6 +83,7 @@ impl Wish {
         w.earlier = Some(Holding {
             offer: appointment.id.clone(),
             before: appointment.start,
+            behind,
         });
         w.open_offer = None;
         w.unanswered = 0;
@@ -130,7 +155,7 @@ pub fn booked_directly(
     (wish_id, offer_id): (WishId, OfferId),
     new: NewWish,
     slot: &Slot,
-    now: DateTime<Utc>,
+    (now, behind): (DateTime<Utc>, bool),
 ) -> Result<(Wish, Offer), DirectBookingError> {
     if slot.status != SlotStatus::Booked {
         return Err(DirectBookingError::NotBooked);
@@ -160,6 +185,7 @@ pub fn booked_directly(
     wish.earlier = Some(Holding {
         offer: appointment.id.clone(),
         before: slot.start,
+        behind,
     });
     Ok((wish, appointment))
 }
@@ -262,7 +288,7 @@ mod tests {
     fn a_booked_wish_looks_for_an_earlier_slot_once_and_only_before_its_appointment() {
         let wish = fulfilled();
         let booked = offer(&wish, OfferStatus::Accepted, 30);
-        let looking = wish.look_for_earlier(&booked, now()).unwrap().state;
+        let looking = wish.look_for_earlier(&booked, now(), false).unwrap().state;
         assert_eq!(looking.status, WishStatus::Waiting);
         assert_eq!(looking.holding(), Some(&booked.id));
         assert_eq!((looking.unanswered, looking.kept_at), (0, Some(now())));
@@ -270,19 +296,32 @@ mod tests {
         assert!(held.wants(booked.start - Duration::minutes(1)));
         assert!(!held.wants(booked.start));
         // Twice, for an appointment that has begun, or for another wish's: no.
-        assert!(looking.look_for_earlier(&booked, now()).is_err());
-        assert!(wish.look_for_earlier(&booked, booked.start).is_err());
+        assert!(looking.look_for_earlier(&booked, now(), false).is_err());
+        assert!(wish.look_for_earlier(&booked, booked.start, false).is_err());
         let other = offer(&fulfilled(), OfferStatus::Accepted, 30);
-        assert!(wish.look_for_earlier(&other, now()).is_err());
+        assert!(wish.look_for_earlier(&other, now(), false).is_err());
         let returned = offer(&wish, OfferStatus::Returned, 30);
-        assert!(wish.look_for_earlier(&returned, now()).is_err());
+        assert!(wish.look_for_earlier(&returned, now(), false).is_err());
+    }
+
+    #[test]
+    fn a_search_ranked_behind_sorts_after_every_confirmation_and_its_own_rank_otherwise() {
+        let wish = fulfilled();
+        let booked = offer(&wish, OfferStatus::Accepted, 30);
+        let own = wish.look_for_earlier(&booked, now(), false).unwrap().state;
+        assert_eq!(own.ranked_at(), wish.confirmed_at);
+        let behind = wish.look_for_earlier(&booked, now(), true).unwrap().state;
+        let far = behind.ranked_at().unwrap();
+        assert!(far > now() + Duration::days(365 * 900), "{far}");
+        // Its queue keys still sort by its own confirmation among those ranked behind.
+        assert!(crate::domain::time::rfc3339(far) > crate::domain::time::rfc3339(now()));
     }
 
     #[test]
     fn stopping_the_search_keeps_the_appointment_and_withdraws_an_open_offer() {
         let wish = fulfilled();
         let booked = offer(&wish, OfferStatus::Accepted, 30);
-        let mut looking = wish.look_for_earlier(&booked, now()).unwrap().state;
+        let mut looking = wish.look_for_earlier(&booked, now(), false).unwrap().state;
         let open = offer(&looking, OfferStatus::Open, 3);
         looking.status = WishStatus::Offered;
         looking.open_offer = Some(open.id.clone());

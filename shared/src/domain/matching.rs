@@ -367,6 +367,7 @@ mod tests {
                 w.earlier = Some(crate::domain::appointment::Holding {
                     offer: OfferId::parse("held").unwrap(),
                     before: slot.start + Duration::hours(*hours),
+                    behind: false,
                 });
             }
             let picked = pick(&slot, &line);

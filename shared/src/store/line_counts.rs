@@ -81,7 +81,7 @@ impl Store {
         entries: &[(String, String)],
         keep_until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let Some(at) = wish.confirmed_at else {
+        let Some(at) = wish.ranked_at() else {
             return Ok(());
         };
         for chunk in entries.chunks(ENTRIES_PER_TX) {
@@ -152,7 +152,7 @@ impl Store {
         wish: &Wish,
         entries: Vec<(String, String)>,
     ) -> Result<(), StoreError> {
-        let Some(at) = wish.confirmed_at else {
+        let Some(at) = wish.ranked_at() else {
             return Ok(());
         };
         for chunk in entries.chunks(ENTRIES_PER_TX) {
@@ -322,7 +322,7 @@ impl Store {
         wish: &Wish,
         lines: &[(OfficeId, Window)],
     ) -> Result<Vec<usize>, StoreError> {
-        let Some(at) = wish.confirmed_at else {
+        let Some(at) = wish.ranked_at() else {
             return Ok(vec![0; lines.len()]);
         };
         let place = queue_key(at, &wish.id);

@@ -21,7 +21,7 @@ fn entry_keys<'a>(
     wish: &'a Wish,
     lines: &'a [(OfficeId, Window)],
 ) -> Option<impl Iterator<Item = (String, String)> + 'a> {
-    let place = queue_key(wish.confirmed_at?, &wish.id);
+    let place = queue_key(wish.ranked_at()?, &wish.id);
     Some(
         lines
             .iter()
@@ -80,7 +80,7 @@ impl Store {
         wish: &Wish,
         lines: &[(OfficeId, Window)],
     ) -> Result<(), StoreError> {
-        let Some(place) = wish.confirmed_at.map(|t| queue_key(t, &wish.id)) else {
+        let Some(place) = wish.ranked_at().map(|t| queue_key(t, &wish.id)) else {
             return Ok(());
         };
         let recorded = self
@@ -132,7 +132,7 @@ impl Store {
         lines: &[(OfficeId, Window)],
         keep_until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let Some(place) = wish.confirmed_at.map(|t| queue_key(t, &wish.id)) else {
+        let Some(place) = wish.ranked_at().map(|t| queue_key(t, &wish.id)) else {
             return Ok(false);
         };
         let now_in: Vec<String> = lines

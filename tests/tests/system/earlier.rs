@@ -341,3 +341,74 @@ async fn the_booking_system_hands_a_direct_booking_to_the_search_for_an_earlier_
     let (status, _) = ask("/admin/slots/direct-far/earlier", wish).await;
     assert_eq!(status, 409);
 }
+
+/// The city ranks wishes that hold an appointment behind those without one: a slot both could
+/// take goes to the wish without an appointment, even one confirmed later.
+#[tokio::test]
+async fn ranked_behind_a_wish_with_an_appointment_waits_for_those_without_one() {
+    let env = TestEnv::spawn_with(|c| c.earlier_behind = true).await;
+    let (anna, ben) = (env.email("behind-anna"), env.email("behind-ben"));
+    env.confirmed_wish(&anna, json!({"mon": [8], "tue": [8]}))
+        .await;
+    let far = next_local(chrono::Weekday::Tue, 8, 0, 14);
+    env.put_slots(
+        &json!([{"id": "behind-far", "office": "bilk", "service": "id-card",
+        "start": far, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let offer = page_link(env.mails_to(&anna).await.last().unwrap(), "/o/");
+    env.click(&format!("{offer}/accept")).await;
+    env.settle().await;
+    let page = page_link(env.mails_to(&anna).await.last().unwrap(), "/a/");
+    assert_eq!(
+        env.click(&format!("{page}/earlier")).await.1["earlier"],
+        true
+    );
+    // Ben, confirmed after Anna, has no appointment.
+    env.confirmed_wish(&ben, json!({"mon": [8], "tue": [8]}))
+        .await;
+    env.settle().await;
+
+    let near = next_local(chrono::Weekday::Mon, 8, 0, 3);
+    env.put_slots(
+        &json!([{"id": "behind-near", "office": "bilk", "service": "id-card",
+        "start": near, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let (_, slot) = env
+        .admin(Method::GET, "/admin/slots/behind-near", None)
+        .await;
+    let ben_mails = env.mails_to(&ben).await;
+    let ben_offer = ben_mails.last().unwrap();
+    assert!(
+        ben_offer.subject.starts_with("Terminangebot"),
+        "{}",
+        ben_offer.subject
+    );
+    let (_, offered) = env.get_json(&page_link(ben_offer, "/o/")).await;
+    assert_eq!(
+        (slot["status"].as_str(), offered["slot"]["id"].as_str()),
+        (Some("offered"), Some("behind-near"))
+    );
+    // Ben takes it; the next earlier slot is Anna's, and the swap works as ever.
+    env.click(&format!("{}/accept", page_link(ben_offer, "/o/")))
+        .await;
+    let second = next_local(chrono::Weekday::Tue, 8, 15, 3);
+    env.put_slots(
+        &json!([{"id": "behind-second", "office": "bilk", "service": "id-card",
+        "start": second, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    env.settle().await;
+    let anna_offer = page_link(env.mails_to(&anna).await.last().unwrap(), "/o/");
+    let (_, accepted) = env.click(&format!("{anna_offer}/accept")).await;
+    assert_eq!(accepted["slot"]["id"], "behind-second", "{accepted}");
+    env.settle().await;
+    let (_, old) = env
+        .admin(Method::GET, "/admin/slots/behind-far", None)
+        .await;
+    assert_eq!(old["status"], "free", "the old slot went back: {old}");
+    assert_eq!(env.get_json(&page).await.1["status"], "replaced");
+}
