@@ -6,28 +6,44 @@ use crate::helpers::{Observer, TestEnv, next_local, page_link};
 use reqwest::Method;
 use serde_json::json;
 
-#[tokio::test]
-async fn an_earlier_slot_swaps_the_appointment_and_the_old_slot_goes_to_the_next_wish() {
-    let env = TestEnv::spawn().await;
-    let observer = Observer::attach(&env).await;
-    let (anna, ben) = (env.email("early-anna"), env.email("early-ben"));
-    env.confirmed_wish(&anna, json!({"mon": [8], "tue": [8]}))
+/// A wish for `windows` confirmed for `email`, offered the free slot `id` at `start` and
+/// booked: the appointment page's link.
+async fn booked(
+    env: &TestEnv,
+    email: &str,
+    windows: serde_json::Value,
+    id: &str,
+    start: &str,
+) -> String {
+    env.confirmed_wish(email, windows).await;
+    env.put_slots(&json!([{"id": id, "office": "bilk", "service": "id-card",
+        "start": start, "minutes": 15, "status": "free"}]))
         .await;
-    // Anna books a Tuesday two weeks ahead.
-    let far = next_local(chrono::Weekday::Tue, 8, 0, 14);
-    env.put_slots(
-        &json!([{"id": "far-tue", "office": "bilk", "service": "id-card",
-        "start": far, "minutes": 15, "status": "free"}]),
-    )
-    .await;
     env.settle().await;
-    let offer = page_link(env.mails_to(&anna).await.last().unwrap(), "/o/");
+    let offer = page_link(env.mails_to(email).await.last().unwrap(), "/o/");
     assert_eq!(
         env.click(&format!("{offer}/accept")).await.1["status"],
         "accepted"
     );
     env.settle().await;
-    let page = page_link(env.mails_to(&anna).await.last().unwrap(), "/a/");
+    page_link(env.mails_to(email).await.last().unwrap(), "/a/")
+}
+
+#[tokio::test]
+async fn an_earlier_slot_swaps_the_appointment_and_the_old_slot_goes_to_the_next_wish() {
+    let env = TestEnv::spawn().await;
+    let observer = Observer::attach(&env).await;
+    let (anna, ben) = (env.email("early-anna"), env.email("early-ben"));
+    // Anna books a Tuesday two weeks ahead.
+    let far = next_local(chrono::Weekday::Tue, 8, 0, 14);
+    let page = booked(
+        &env,
+        &anna,
+        json!({"mon": [8], "tue": [8]}),
+        "far-tue",
+        &far,
+    )
+    .await;
     let html = env.get_html(&page).await;
     assert!(
         html.contains("früheren Termin suchen"),
@@ -206,18 +222,8 @@ async fn an_earlier_slot_swaps_the_appointment_and_the_old_slot_goes_to_the_next
 async fn cancelling_the_search_keeps_the_appointment() {
     let env = TestEnv::spawn().await;
     let anna = env.email("stop-anna");
-    env.confirmed_wish(&anna, json!({"wed": [8]})).await;
     let far = next_local(chrono::Weekday::Wed, 8, 0, 14);
-    env.put_slots(
-        &json!([{"id": "keep-wed", "office": "bilk", "service": "id-card",
-        "start": far, "minutes": 15, "status": "free"}]),
-    )
-    .await;
-    env.settle().await;
-    let offer = page_link(env.mails_to(&anna).await.last().unwrap(), "/o/");
-    env.click(&format!("{offer}/accept")).await;
-    env.settle().await;
-    let page = page_link(env.mails_to(&anna).await.last().unwrap(), "/a/");
+    let page = booked(&env, &anna, json!({"wed": [8]}), "keep-wed", &far).await;
     env.click(&format!("{page}/earlier")).await;
     env.settle().await;
     let wish_page = page_link(env.mails_to(&anna).await.last().unwrap(), "/w/");
@@ -348,19 +354,15 @@ async fn the_booking_system_hands_a_direct_booking_to_the_search_for_an_earlier_
 async fn ranked_behind_a_wish_with_an_appointment_waits_for_those_without_one() {
     let env = TestEnv::spawn_with(|c| c.earlier_behind = true).await;
     let (anna, ben) = (env.email("behind-anna"), env.email("behind-ben"));
-    env.confirmed_wish(&anna, json!({"mon": [8], "tue": [8]}))
-        .await;
     let far = next_local(chrono::Weekday::Tue, 8, 0, 14);
-    env.put_slots(
-        &json!([{"id": "behind-far", "office": "bilk", "service": "id-card",
-        "start": far, "minutes": 15, "status": "free"}]),
+    let page = booked(
+        &env,
+        &anna,
+        json!({"mon": [8], "tue": [8]}),
+        "behind-far",
+        &far,
     )
     .await;
-    env.settle().await;
-    let offer = page_link(env.mails_to(&anna).await.last().unwrap(), "/o/");
-    env.click(&format!("{offer}/accept")).await;
-    env.settle().await;
-    let page = page_link(env.mails_to(&anna).await.last().unwrap(), "/a/");
     assert_eq!(
         env.click(&format!("{page}/earlier")).await.1["earlier"],
         true
