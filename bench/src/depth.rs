@@ -275,6 +275,7 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
                 status: SlotStatus::Free,
                 offer: None,
                 wish: None,
+                persons: 1,
             };
             slots.push((slot, floor));
         }
@@ -413,13 +414,13 @@ async fn check_format(phase: &Phase, filled: &Filled) -> Result<()> {
         bail!("a filled wish reads back differently: {:?}", wish.status);
     }
     if let Some(line) = filled.lines.keys().next() {
-        let (head, _) = phase
+        let head = phase
             .deps()
             .store
-            .head_of_line(&line.office, &line.service, line.window, None, 1)
+            .head_of_line((&line.office, &line.service, line.window), 1, None, 1)
             .await
             .map_err(|e| anyhow::anyhow!("reading a filled line: {e}"))?;
-        if head.first().is_none_or(|e| e.email.is_none()) {
+        if head.entries.first().is_none_or(|e| e.email.is_none()) {
             bail!("a filled queue entry reads back without its address");
         }
     }

@@ -278,6 +278,7 @@ pub async fn run(emulators: &Emulators, options: &SubmitOptions) -> Result<Submi
             status: SlotStatus::Free,
             offer: None,
             wish: None,
+            persons: 1,
         });
     }
     batch_put(&phase.raw, phase.slots_table(), slot_items, 8, None).await?;

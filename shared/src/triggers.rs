@@ -23,6 +23,9 @@ pub struct ReleasedSlot {
     pub service: String,
     pub start: String,
     pub minutes: u16,
+    /// How many persons the slot serves (absent: one).
+    #[serde(default = "crate::domain::party::one")]
+    pub persons: u8,
 }
 
 /// A stream record means "a slot became free" when its new image is free and its old image (if
@@ -45,6 +48,7 @@ pub fn released_slot(record: &EventRecord) -> Option<ReleasedSlot> {
         service: new.service,
         start: new.start,
         minutes: new.minutes,
+        persons: new.persons,
     })
 }
 
@@ -237,6 +241,7 @@ pub fn parse_trigger(event: &serde_json::Value) -> Result<MatchTrigger, TriggerE
                 status: SlotStatus::Free,
                 offer: None,
                 wish: None,
+                persons: r.persons,
             }))
         }
         ("aws.events" | "aws.scheduler", "Scheduled Event") => Ok(MatchTrigger::Rescan),
@@ -413,6 +418,7 @@ mod tests {
                 status: SlotStatus::Free,
                 offer: None,
                 wish: None,
+                persons: 1,
             })
         );
         let scheduled: serde_json::Value =

@@ -52,7 +52,12 @@ fn same_lines(
 ) -> bool {
     lines.len() == queued.len()
         && lines.iter().all(|(office, window)| {
-            queued.contains(&crate::store::keys::line_pk(office, &wish.service, *window))
+            queued.contains(&crate::store::keys::party_line_pk(
+                office,
+                &wish.service,
+                *window,
+                wish.persons,
+            ))
         })
 }
 
@@ -66,6 +71,8 @@ fn every_other_line(
         .iter()
         .flat_map(|office| wish.windows.iter().map(move |window| (office, *window)))
         .filter(|(office, window)| !lines.iter().any(|(o, w)| o == *office && w == window))
-        .map(|(office, window)| crate::store::keys::line_pk(office, &wish.service, window))
+        .map(|(office, window)| {
+            crate::store::keys::party_line_pk(office, &wish.service, window, wish.persons)
+        })
         .collect()
 }

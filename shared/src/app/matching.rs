@@ -2,7 +2,8 @@
 
 use super::{AppError, Deps};
 use crate::domain::lifecycle;
-use crate::domain::matching::pick;
+use crate::domain::matching::fits;
+use crate::domain::party;
 use crate::domain::{
     Effects, Email, OfferId, Slot, SlotStatus, Token, Wish, WishId, local_window, offer_deadline,
 };
@@ -16,16 +17,22 @@ use chrono::{DateTime, Utc};
 const HEAD: i32 = 5;
 /// How many queue entries each later read takes.
 const PAGE: i32 = 25;
+/// Most free slots read after a slot to find families' runs from it.
+const FOLLOWING: i32 = 100;
 
-/// Offers a free slot to the first wish in line.
+/// Offers a free slot to the first wish in line — or, for families, the run of back-to-back free
+/// slots that starts with it to the first family of that size (DESIGN.md, "several persons").
 ///
-/// The usual offer costs one query (the head of the line; its entries say whom to write to) and
-/// one transaction whose conditions check that the slot is still free and the wish still waiting
-/// and has not declined this slot — independent of the length of the line. When only the
-/// wish's condition fails (it holds another offer, declined this slot, or left), the slot is
-/// known to be free still: the wishes of the entries already read are looked at in one batch
-/// read and the first that may take it gets the offer — one read and one transaction more.
-/// Only when the slot's condition fails is the slot read again.
+/// The usual offer costs one query (the head of the slot's line; its entries say whom to write
+/// to, and the line's first item which party sizes wait in the same hour) and one transaction
+/// whose conditions check that the slot is still free and the wish still waiting and has not
+/// declined this slot — independent of the length of the line. Only when families wait in the
+/// hour are the free slots after it read (one query) and the heads of those families' lines (one
+/// query per party size a run serves): the cost is bounded by the party sizes, never by the
+/// queue. When only the wish's condition fails (it holds another offer, declined this slot, or
+/// left), the slot is known to be free still: the wishes of the entries already read are looked
+/// at in one batch read and the first that may take it gets the offer. Only when the slot's
+/// condition fails is the slot read again.
 #[tracing::instrument(skip_all, fields(slot_id = %slot.id))]
 pub async fn match_slot(
     deps: &Deps,
@@ -33,27 +40,29 @@ pub async fn match_slot(
 ) -> Result<Option<crate::domain::Offer>, AppError> {
     let catalog = deps.catalog().await?;
     let mut slot = slot.clone();
-    let mut line = Line::default();
+    let mut lines = Lines::default();
     for _attempt in 0..8 {
         let now = deps.clock.now();
-        // Read: who is first in line (from the head's entry on the first try, from the wishes'
-        // states after a conflict).
-        let Some(first) = line.first(deps, &slot, now).await? else {
+        // Read: who is first in line (from the heads' entries on the first try, from the
+        // wishes' states after a conflict), and the run they would get.
+        let Some(first) = lines.first(deps, &slot, now).await? else {
             return unclaimed(deps, &slot, now).await;
         };
-        let to = first.recipient();
+        let to = first.who.recipient();
         // Decide: the offer and its mail.
         let Some(deadline) = offer_deadline(now, slot.start, deps.config.timing) else {
             return unclaimed(deps, &slot, now).await;
         };
-        let Ok(change) = lifecycle::offer(OfferId::generate(), &slot, to.id, deadline, now) else {
+        let wish = (to.id, first.persons);
+        let Ok(change) = lifecycle::offer(OfferId::generate(), &first.run, wish, deadline, now)
+        else {
             return Ok(None);
         };
         let offer = change.state;
         let token = Token::generate();
         let mail = deps.mails(&catalog, now).offer(&offer, to, &token)?;
         let out = Effects::mail(mail, change.events);
-        // Commit, conditioned on the slot being free and the wish waiting as read.
+        // Commit, conditioned on the slots being free and the wish waiting as read.
         match deps
             .store
             .create_offer(&offer, &token.hash(), &out, now)
@@ -64,14 +73,16 @@ pub async fn match_slot(
                 return Ok(Some(offer));
             }
             // The wish cannot take it (any more): the slot is still free for the next.
-            OfferCommit::WishTaken => line.verify(),
+            OfferCommit::WishTaken => lines.verify(),
+            // A later slot of the run was taken: families get only what the slot alone serves.
+            OfferCommit::RunChanged => lines.alone(),
             // Someone else changed the slot: read it again, and the wishes with it.
             OfferCommit::SlotChanged => {
                 slot = match deps.store.get_slot(&slot.id).await? {
                     Some(s) => s,
                     None => return Ok(None),
                 };
-                line.verify();
+                lines.verify();
             }
         }
     }
@@ -96,48 +107,106 @@ async fn unclaimed(
     Ok(None)
 }
 
-/// Whom a slot is offered to: the entry at the head of its line (which says whom to write to),
-/// or a wish read with its current state.
-enum First {
+/// Whom a slot is offered to: the entry at the head of a line (which says whom to write to), or
+/// a wish read with its current state.
+enum Who {
     Entry(QueueEntry, Email),
     Wish(Wish),
 }
 
-impl First {
+impl Who {
     fn recipient(&self) -> Recipient<'_> {
         match self {
-            First::Entry(entry, email) => Recipient {
+            Who::Entry(entry, email) => Recipient {
                 id: &entry.wish,
                 email,
                 language: entry.language,
                 active: true,
             },
-            First::Wish(wish) => wish.into(),
+            Who::Wish(wish) => wish.into(),
         }
     }
 }
 
-/// What one matching has read of the slot's line: the entries from its head, and whether the
-/// head's entry can still be trusted (the first try) or the wishes' states must be read.
-#[derive(Default)]
-struct Line {
-    /// The entries read so far, from the head, and where the next read starts.
+/// The first in line for the slot: who, and the run they get (the slot alone, or a family's
+/// back-to-back slots from it) for how many persons.
+struct First {
+    who: Who,
+    run: Vec<Slot>,
+    persons: u8,
+}
+
+/// The line of one party size that a run from the slot serves: the run, and the entries read
+/// from its head that are still to be looked at.
+struct SizeLine {
+    persons: u8,
+    run: Vec<Slot>,
     entries: Vec<QueueEntry>,
+    /// Where the next read of the line starts (its last place read), when there may be more.
     next: Option<String>,
+}
+
+/// What one matching has read of the slot's lines, and whether the heads' entries can still be
+/// trusted (the first try) or the wishes' states must be read.
+#[derive(Default)]
+struct Lines {
+    sizes: Vec<SizeLine>,
     read: bool,
     /// A try failed on a wish's condition: from now on, states are read, not assumed.
     verify: bool,
+    /// A later slot of a run was taken meanwhile: only runs of the slot alone are offered.
+    alone: bool,
 }
 
-impl Line {
+impl Lines {
     fn verify(&mut self) {
         self.verify = true;
     }
 
-    /// The first wish in the slot's line that may take it, if the slot is free: on the first
-    /// try the head's entry (one query; the offer's conditions catch a head that cannot take
-    /// it), after a conflict the first of the entries read whose wish may take it (one batch
-    /// read of their states), reading further pages only when none may.
+    fn alone(&mut self) {
+        (self.alone, self.read, self.verify) = (true, false, true);
+    }
+
+    /// Reads the heads of the slot's lines: the one-person line of its hour (whose first item
+    /// says which families wait in that hour) and, for each such family size that a run from
+    /// the slot serves, that size's line.
+    async fn read(&mut self, deps: &Deps, slot: &Slot) -> Result<(), AppError> {
+        let line = (&slot.office, &slot.service, local_window(slot.start));
+        let head = deps.store.head_of_line(line, 1, None, HEAD).await?;
+        self.sizes = vec![SizeLine {
+            persons: 1,
+            run: vec![slot.clone()],
+            entries: head.entries,
+            next: head.next,
+        }];
+        // Free slots after this one are read only for families the slot alone cannot serve.
+        let following = if self.alone || head.families.iter().all(|n| *n <= slot.persons) {
+            Vec::new()
+        } else {
+            let until = party::run_reach(slot);
+            deps.store.free_slots_after(slot, until, FOLLOWING).await?
+        };
+        for persons in head.families {
+            let Some(run) = party::run_for(slot, &following, persons) else {
+                continue;
+            };
+            let head = deps.store.head_of_line(line, persons, None, HEAD).await?;
+            self.sizes.push(SizeLine {
+                persons,
+                run,
+                entries: head.entries,
+                next: head.next,
+            });
+        }
+        self.read = true;
+        Ok(())
+    }
+
+    /// The first in line that may take the slot (or a run from it), if the slot is free: on the
+    /// first try the earliest head entry of the lines (the offer's conditions catch a head that
+    /// cannot take it), after a conflict the first of the entries read, over all lines in queue
+    /// order, whose wish may take its run (one batch read of their states), reading further
+    /// pages only when none may.
     async fn first(
         &mut self,
         deps: &Deps,
@@ -147,42 +216,75 @@ impl Line {
         if slot.status != SlotStatus::Free {
             return Ok(None);
         }
-        let window = local_window(slot.start);
         if !self.read {
-            let (entries, next) = deps
-                .store
-                .head_of_line(&slot.office, &slot.service, window, None, HEAD)
-                .await?;
-            (self.entries, self.next, self.read) = (entries, next, true);
+            self.read(deps, slot).await?;
         }
         if !self.verify {
-            let Some(entry) = self.entries.first() else {
+            let Some(line) = self
+                .sizes
+                .iter()
+                .filter(|l| !l.entries.is_empty())
+                .min_by(|a, b| a.entries[0].place.cmp(&b.entries[0].place))
+            else {
                 return Ok(None);
             };
+            let entry = &line.entries[0];
             if let Some(email) = entry.email.clone() {
-                return Ok(Some(First::Entry(entry.clone(), email)));
+                return Ok(Some(First {
+                    who: Who::Entry(entry.clone(), email),
+                    run: line.run.clone(),
+                    persons: line.persons,
+                }));
             }
         }
         loop {
-            let ids: Vec<WishId> = self.entries.iter().map(|e| e.wish.clone()).collect();
-            let wishes = deps.store.get_wishes(&ids, now).await?;
-            // Back into queue order: the batch read returns items in any order.
-            let ordered: Vec<&Wish> = ids
+            // Entries up to the last place read of a line that has more are in queue order over
+            // all lines; those after it wait until that line is read further.
+            let bound: Option<String> = self.sizes.iter().filter_map(|l| l.next.clone()).min();
+            let within = |e: &QueueEntry| bound.as_ref().is_none_or(|b| e.place <= *b);
+            let mut ahead: Vec<(usize, &QueueEntry)> = self
+                .sizes
                 .iter()
-                .filter_map(|id| wishes.iter().find(|w| &w.id == id))
+                .enumerate()
+                .flat_map(|(i, l)| l.entries.iter().map(move |e| (i, e)))
+                .filter(|(_, e)| within(e))
                 .collect();
-            if let Some(w) = pick(slot, ordered) {
-                return Ok(Some(First::Wish(w.clone())));
+            ahead.sort_by(|a, b| a.1.place.cmp(&b.1.place));
+            let ids: Vec<WishId> = ahead.iter().map(|(_, e)| e.wish.clone()).collect();
+            let wishes = deps.store.get_wishes(&ids, now).await?;
+            for (i, entry) in ahead {
+                let line = &self.sizes[i];
+                if let Some(w) = wishes.iter().find(|w| w.id == entry.wish)
+                    && fits(w, &line.run, line.persons)
+                {
+                    return Ok(Some(First {
+                        who: Who::Wish(w.clone()),
+                        run: line.run.clone(),
+                        persons: line.persons,
+                    }));
+                }
             }
-            // None of these may take it: the next page of the line.
-            let Some(after) = self.next.take() else {
+            // None of these may take it: the next page of the lines read least far.
+            let Some(bound) = bound else {
                 return Ok(None);
             };
-            let (entries, next) = deps
-                .store
-                .head_of_line(&slot.office, &slot.service, window, Some(&after), PAGE)
-                .await?;
-            (self.entries, self.next) = (entries, next);
+            for line in &mut self.sizes {
+                line.entries.retain(|e| e.place > bound);
+                if line.entries.is_empty()
+                    && let Some(after) = line.next.take()
+                {
+                    let head = deps
+                        .store
+                        .head_of_line(
+                            (&slot.office, &slot.service, local_window(slot.start)),
+                            line.persons,
+                            Some(&after),
+                            PAGE,
+                        )
+                        .await?;
+                    (line.entries, line.next) = (head.entries, head.next);
+                }
+            }
         }
     }
 }

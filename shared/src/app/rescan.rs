@@ -203,6 +203,7 @@ async fn expire_overdue(
     let event = crate::domain::DomainEvent::OfferExpired {
         offer: offer.id.clone(),
         slot: offer.slot.clone(),
+        also: offer.also_ids(),
         wish: offer.wish.clone(),
     };
     let out = Effects::events(format!("offer-{}-expired", offer.id), vec![event]);

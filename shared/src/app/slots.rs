@@ -82,7 +82,7 @@ pub async fn withdraw_slot(deps: &Deps, id: &SlotId) -> Result<Withdrawal, AppEr
                 let Some(wish) = deps.store.get_wish(&offer.wish, now).await? else {
                     continue;
                 };
-                let Ok(change) = offer.withdraw() else {
+                let Ok(change) = offer.withdraw(&slot.id) else {
                     continue;
                 };
                 let mail = deps.mails(&catalog, now).withdrawn(&offer, &wish)?;

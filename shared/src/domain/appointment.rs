@@ -120,6 +120,7 @@ impl Wish {
             .map(|o| DomainEvent::OfferWithdrawn {
                 offer: o.id.clone(),
                 slot: o.slot.clone(),
+                also: o.also_ids(),
             })
             .into_iter()
             .collect();
@@ -177,6 +178,8 @@ pub fn booked_directly(
         status: OfferStatus::Accepted,
         deadline: now,
         created_at: now,
+        persons: slot.persons,
+        also: Vec::new(),
     };
     let mut wish = super::lifecycle::submitted(wish_id, new, now);
     wish.status = WishStatus::Waiting;
@@ -266,6 +269,7 @@ mod tests {
             reminded_at: None,
             unanswered: 2,
             earlier: None,
+            persons: 1,
         }
     }
 
@@ -281,6 +285,8 @@ mod tests {
             status,
             deadline: now() + Duration::hours(20),
             created_at: now(),
+            persons: 1,
+            also: Vec::new(),
         }
     }
 

@@ -37,30 +37,37 @@ pub enum DomainEvent {
     WishExpired {
         wish: WishId,
     },
+    // The offer events name the offer's first slot (`slot`) and the slots of a family's run
+    // after it (`also`, empty for one slot); their detail lists them all as `slots`.
     OfferSent {
         offer: OfferId,
         slot: SlotId,
+        also: Vec<SlotId>,
         wish: WishId,
         deadline: DateTime<Utc>,
     },
     OfferAccepted {
         offer: OfferId,
         slot: SlotId,
+        also: Vec<SlotId>,
         wish: WishId,
     },
     OfferDeclined {
         offer: OfferId,
         slot: SlotId,
+        also: Vec<SlotId>,
         wish: WishId,
     },
     OfferExpired {
         offer: OfferId,
         slot: SlotId,
+        also: Vec<SlotId>,
         wish: WishId,
     },
     OfferWithdrawn {
         offer: OfferId,
         slot: SlotId,
+        also: Vec<SlotId>,
     },
     SlotWithdrawn {
         slot: SlotId,
@@ -76,6 +83,7 @@ pub enum DomainEvent {
         offer: OfferId,
         wish: WishId,
         slot: SlotId,
+        also: Vec<SlotId>,
         office: OfficeId,
         service: ServiceId,
         start: DateTime<Utc>,
@@ -130,17 +138,36 @@ impl DomainEvent {
             DomainEvent::OfferSent {
                 offer,
                 slot,
+                also,
                 wish,
                 deadline,
             } => {
-                json!({"offer": offer, "slot": slot, "wish": wish, "deadline": super::time::rfc3339(*deadline)})
+                json!({"offer": offer, "slot": slot, "slots": all(slot, also), "wish": wish,
+                    "deadline": super::time::rfc3339(*deadline)})
             }
-            DomainEvent::OfferAccepted { offer, slot, wish }
-            | DomainEvent::OfferDeclined { offer, slot, wish }
-            | DomainEvent::OfferExpired { offer, slot, wish } => {
-                json!({"offer": offer, "slot": slot, "wish": wish})
+            DomainEvent::OfferAccepted {
+                offer,
+                slot,
+                also,
+                wish,
             }
-            DomainEvent::OfferWithdrawn { offer, slot } => json!({"offer": offer, "slot": slot}),
+            | DomainEvent::OfferDeclined {
+                offer,
+                slot,
+                also,
+                wish,
+            }
+            | DomainEvent::OfferExpired {
+                offer,
+                slot,
+                also,
+                wish,
+            } => {
+                json!({"offer": offer, "slot": slot, "slots": all(slot, also), "wish": wish})
+            }
+            DomainEvent::OfferWithdrawn { offer, slot, also } => {
+                json!({"offer": offer, "slot": slot, "slots": all(slot, also)})
+            }
             DomainEvent::SlotWithdrawn { slot } => json!({"slot": slot}),
             DomainEvent::MailFailed { mail, wish } => json!({"mail": mail, "wish": wish}),
             DomainEvent::SlotUnclaimed {
@@ -155,15 +182,23 @@ impl DomainEvent {
                 offer,
                 wish,
                 slot,
+                also,
                 office,
                 service,
                 start,
                 minutes,
             } => json!({"offer": offer, "wish": wish, "slot": {"id": slot, "office": office,
                 "service": service, "start": super::time::rfc3339(*start), "minutes": minutes,
-                "status": "free"}}),
+                "status": "free"}, "slots": all(slot, also)}),
         }
     }
+}
+
+/// The first slot and the slots after it, as one list.
+fn all(first: &SlotId, also: &[SlotId]) -> Vec<SlotId> {
+    std::iter::once(first.clone())
+        .chain(also.iter().cloned())
+        .collect()
 }
 
 /// Why a transition does not apply to the current state.
@@ -181,6 +216,8 @@ pub enum TransitionError {
     NotReminded,
     #[error("the slot is {0:?}")]
     SlotNotFree(SlotStatus),
+    #[error("an offer needs at least one slot")]
+    EmptyRun,
     #[error("the offer is {0:?}, not an appointment still to come")]
     NotBooked(OfferStatus),
 }
@@ -215,6 +252,7 @@ pub fn submitted(id: WishId, new: NewWish, now: DateTime<Utc>) -> Wish {
         reminded_at: None,
         unanswered: 0,
         earlier: None,
+        persons: new.persons,
     }
 }
 
@@ -271,6 +309,7 @@ impl Wish {
             events.push(DomainEvent::OfferWithdrawn {
                 offer: o.id.clone(),
                 slot: o.slot.clone(),
+                also: o.also_ids(),
             });
         }
         Ok(change(w, events))
@@ -298,6 +337,7 @@ impl Wish {
             events.push(DomainEvent::OfferWithdrawn {
                 offer: o.id.clone(),
                 slot: o.slot.clone(),
+                also: o.also_ids(),
             });
         }
         change(Some(w), events)
@@ -361,10 +401,6 @@ impl Wish {
     }
 }
 
-/// An offer of a free slot to a wish, open until `deadline`.
-///
-/// # Errors
-/// When the slot is not free.
 /// A free slot that no wish in its line can take (or too soon for anyone to answer an offer)
 /// is unclaimed: the booking system may now give it to anyone.
 ///
@@ -383,15 +419,23 @@ pub fn unclaimed(slot: &Slot) -> Result<DomainEvent, TransitionError> {
     })
 }
 
+/// An offer of a run of free slots (one slot, or a family's back-to-back slots, the first
+/// first) to a wish for `persons`, open until `deadline`.
+///
+/// # Errors
+/// When the run is empty or a slot of it is not free.
 pub fn offer(
     id: OfferId,
-    slot: &Slot,
-    wish: &WishId,
+    run: &[Slot],
+    (wish, persons): (&WishId, u8),
     deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Change<Offer>, TransitionError> {
-    if slot.status != SlotStatus::Free {
-        return Err(TransitionError::SlotNotFree(slot.status));
+    let Some((slot, also)) = run.split_first() else {
+        return Err(TransitionError::EmptyRun);
+    };
+    if let Some(taken) = run.iter().find(|s| s.status != SlotStatus::Free) {
+        return Err(TransitionError::SlotNotFree(taken.status));
     }
     let offer = Offer {
         id,
@@ -404,10 +448,13 @@ pub fn offer(
         status: OfferStatus::Open,
         deadline,
         created_at: now,
+        persons,
+        also: also.iter().map(super::party::RunSlot::from).collect(),
     };
     let event = DomainEvent::OfferSent {
         offer: offer.id.clone(),
         slot: offer.slot.clone(),
+        also: offer.also_ids(),
         wish: offer.wish.clone(),
         deadline,
     };
@@ -442,6 +489,7 @@ impl Offer {
         let event = DomainEvent::OfferAccepted {
             offer: o.id.clone(),
             slot: o.slot.clone(),
+            also: o.also_ids(),
             wish: o.wish.clone(),
         };
         Ok(change(o, vec![event]))
@@ -462,6 +510,7 @@ impl Offer {
             offer: o.id.clone(),
             wish: o.wish.clone(),
             slot: o.slot.clone(),
+            also: o.also_ids(),
             office: o.office.clone(),
             service: o.service.clone(),
             start: o.start,
@@ -492,6 +541,7 @@ impl Offer {
                 let e = DomainEvent::OfferDeclined {
                     offer: ids.0,
                     slot: ids.1,
+                    also: self.also_ids(),
                     wish: wish_id,
                 };
                 (WishStatus::Waiting, 0, e)
@@ -510,6 +560,7 @@ impl Offer {
                 let e = DomainEvent::OfferExpired {
                     offer: ids.0,
                     slot: ids.1,
+                    also: self.also_ids(),
                     wish: wish_id,
                 };
                 (status, n, e)
@@ -529,11 +580,12 @@ impl Offer {
         })
     }
 
-    /// open → withdrawn: the office took the slot back; the wish waits on with its place.
+    /// open → withdrawn: the office took the slot `taken` back (one of the offer's); the wish
+    /// waits on with its place, the offer's other slots go on.
     ///
     /// # Errors
     /// When the offer is no longer open.
-    pub fn withdraw(&self) -> Result<Change<Offer>, TransitionError> {
+    pub fn withdraw(&self, taken: &SlotId) -> Result<Change<Offer>, TransitionError> {
         if self.status != OfferStatus::Open {
             return Err(TransitionError::OfferNotOpen(self.status));
         }
@@ -543,9 +595,10 @@ impl Offer {
             DomainEvent::OfferWithdrawn {
                 offer: o.id.clone(),
                 slot: o.slot.clone(),
+                also: o.also_ids(),
             },
             DomainEvent::SlotWithdrawn {
-                slot: o.slot.clone(),
+                slot: taken.clone(),
             },
         ];
         Ok(change(o, events))
@@ -590,6 +643,7 @@ mod tests {
                 offices: vec![OfficeId::parse("bilk").unwrap()],
                 windows: [Window::new(crate::domain::Weekday::Mon, 8).unwrap()].into(),
                 language: Language::De,
+                persons: 1,
             },
             now(),
         )
@@ -605,11 +659,12 @@ mod tests {
             status: SlotStatus::Free,
             offer: None,
             wish: None,
+            persons: 1,
         };
         offer(
             OfferId::generate(),
-            &slot,
-            &wish.id,
+            &[slot],
+            (&wish.id, wish.persons),
             now() + Duration::days(1),
             now(),
         )

@@ -72,6 +72,16 @@ pub fn is_candidate(wish: &Wish, slot: &Slot) -> bool {
             .is_none_or(|held| held.wants(slot.start))
 }
 
+/// Whether `wish` may be offered `run` (one slot, or a family's back-to-back slots, the first
+/// first), the run for a party of `persons`: it is a candidate for the first slot
+/// ([`is_candidate`]), is for that many persons, and declined none of the run's slots.
+#[must_use]
+pub fn fits(wish: &Wish, run: &[Slot], persons: u8) -> bool {
+    run.first().is_some_and(|first| is_candidate(wish, first))
+        && wish.persons == persons
+        && run.iter().all(|s| !wish.declined.contains(&s.id))
+}
+
 /// The first wish in line (given in queue order) that may be offered the slot, if the slot is free.
 #[must_use]
 pub fn pick<'a>(
@@ -232,6 +242,7 @@ mod tests {
                 reminded_at: None,
                 unanswered: 0,
                 earlier: None,
+                persons: 1,
             }
         }
     }
@@ -260,6 +271,7 @@ mod tests {
                 status: SlotStatus::Free,
                 offer: None,
                 wish: None,
+                persons: 1,
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod matching;
 pub mod offer;
 pub mod outbox;
+pub mod party;
 pub mod public_stats;
 pub mod quiet;
 pub mod request;

@@ -62,6 +62,13 @@ pub struct Offer {
     pub deadline: DateTime<Utc>,
     #[serde(with = "super::time::stored")]
     pub created_at: DateTime<Utc>,
+    /// How many persons the wish is for.
+    #[serde(default = "super::party::one")]
+    pub persons: u8,
+    /// The slots the offer holds after its first, back to back (a family's run); empty for one
+    /// slot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<super::party::RunSlot>,
 }
 
 /// A booked appointment (an accepted offer) as its page shows it.
@@ -90,6 +97,43 @@ impl AppointmentStatus {
 }
 
 impl Offer {
+    /// Every slot the offer holds, the first first.
+    pub fn slot_ids(&self) -> impl Iterator<Item = &SlotId> {
+        std::iter::once(&self.slot).chain(self.also.iter().map(|s| &s.id))
+    }
+
+    /// The slots it holds after the first (for the events).
+    #[must_use]
+    pub fn also_ids(&self) -> Vec<SlotId> {
+        self.also.iter().map(|s| s.id.clone()).collect()
+    }
+
+    /// The slots it holds, each as a run slot, the first first.
+    #[must_use]
+    pub fn run(&self) -> Vec<super::party::RunSlot> {
+        let first = super::party::RunSlot {
+            id: self.slot.clone(),
+            start: self.start,
+            minutes: self.minutes,
+        };
+        std::iter::once(first).chain(self.also.iter().cloned()).collect()
+    }
+
+    /// When the appointment ends: the end of its last slot.
+    #[must_use]
+    pub fn end(&self) -> DateTime<Utc> {
+        self.also.last().map_or(
+            self.start + chrono::Duration::minutes(i64::from(self.minutes)),
+            |last| last.start + chrono::Duration::minutes(i64::from(last.minutes)),
+        )
+    }
+
+    /// How long the appointment lasts, all its slots together, in minutes.
+    #[must_use]
+    pub fn total_minutes(&self) -> i64 {
+        (self.end() - self.start).num_minutes()
+    }
+
     /// When the reminder of this appointment, accepted at `booked_at`, is due: `before` its
     /// start, unless it was booked less than that ahead (then none).
     #[must_use]

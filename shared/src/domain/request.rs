@@ -4,6 +4,7 @@
 use super::catalog::Catalog;
 use super::email::Email;
 use super::ids::{OfficeId, ServiceId};
+use super::party::MAX_PERSONS;
 use super::time::{Weekday, Window};
 use super::wish::Language;
 use serde::Serialize;
@@ -105,6 +106,33 @@ pub struct WishDraft {
     /// `None` when missing (German). A value that is not a text is kept as its JSON text, which
     /// names no language.
     pub language: Option<String>,
+    /// For how many persons (absent: one).
+    pub persons: Given,
+}
+
+/// A count as given: absent, a whole number, or anything else.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Given {
+    #[default]
+    Absent,
+    Whole(u64),
+    NotWhole,
+}
+
+impl Given {
+    /// How many persons: one when absent, else a whole number from one to `max`; an `invalid`
+    /// error for `persons` otherwise.
+    pub fn persons(self, max: u8, errors: &mut FieldErrors) -> Option<u8> {
+        match self {
+            Given::Absent => Some(1),
+            Given::Whole(n) if (1..=u64::from(max)).contains(&n) => u8::try_from(n).ok(),
+            _ => errors.refuse(
+                "persons",
+                "invalid",
+                format!("persons must be a whole number from 1 to {max}"),
+            ),
+        }
+    }
 }
 
 /// The hours given for one weekday key, as given: `hours` is `None` when not a list, an hour is
@@ -123,6 +151,7 @@ pub struct NewWish {
     pub offices: Vec<OfficeId>,
     pub windows: BTreeSet<Window>,
     pub language: Language,
+    pub persons: u8,
 }
 
 impl WishDraft {
@@ -180,6 +209,7 @@ impl WishDraft {
             None
         };
 
+        let persons = self.persons.persons(MAX_PERSONS, &mut errors);
         let offices = self.parse_offices(catalog, service.as_ref(), &mut errors);
         let windows = self.parse_windows(&mut errors);
 
@@ -217,16 +247,22 @@ impl WishDraft {
             }
         }
 
-        match (email, service, offices, windows, language) {
-            (Some(email), Some(service), Some(offices), Some(windows), Some(language))
-                if errors.is_empty() =>
-            {
+        match (email, service, offices, windows, language, persons) {
+            (
+                Some(email),
+                Some(service),
+                Some(offices),
+                Some(windows),
+                Some(language),
+                Some(persons),
+            ) if errors.is_empty() => {
                 Ok(NewWish {
                     email,
                     service,
                     offices,
                     windows,
                     language,
+                    persons,
                 })
             }
             _ => Err(errors),

@@ -2,6 +2,7 @@
 
 use super::catalog::Catalog;
 use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+use super::party::MAX_SLOT_PERSONS;
 use super::wish::FieldErrors;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,10 @@ pub struct Slot {
     pub status: SlotStatus,
     pub offer: Option<OfferId>,
     pub wish: Option<WishId>,
+    /// How many persons the booking system's appointment serves (a family takes one slot for
+    /// enough persons, or a run of back-to-back slots).
+    #[serde(default = "super::party::one")]
+    pub persons: u8,
 }
 
 /// One slot row as the booking system gives it (`PUT /admin/slots`), before any check: each
@@ -56,6 +61,8 @@ pub struct SlotRow {
     pub start: Option<String>,
     pub minutes: Option<u64>,
     pub status: Option<String>,
+    /// How many persons the slot serves (absent: one).
+    pub persons: super::request::Given,
 }
 
 /// A checked slot row: what the booking system says the slot is now.
@@ -68,6 +75,7 @@ pub struct SlotUpsert {
     pub minutes: u16,
     /// Only `Free` or `Booked`: an offer is ours to make.
     pub status: SlotStatus,
+    pub persons: u8,
 }
 
 impl SlotRow {
@@ -152,10 +160,17 @@ impl SlotRow {
                 None
             }
         };
-        match (id, office, service, start, minutes, status) {
-            (Some(id), Some(office), Some(service), Some(start), Some(minutes), Some(status))
-                if errors.is_empty() =>
-            {
+        let persons = self.persons.persons(MAX_SLOT_PERSONS, &mut errors);
+        match (id, office, service, start, minutes, status, persons) {
+            (
+                Some(id),
+                Some(office),
+                Some(service),
+                Some(start),
+                Some(minutes),
+                Some(status),
+                Some(persons),
+            ) if errors.is_empty() => {
                 Ok(SlotUpsert {
                     id,
                     office: office.id.clone(),
@@ -163,6 +178,7 @@ impl SlotRow {
                     start,
                     minutes,
                     status,
+                    persons,
                 })
             }
             _ => Err(errors),

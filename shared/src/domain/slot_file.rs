@@ -4,13 +4,18 @@
 //! console's upload; the rows then go through the same checks against the catalogue as
 //! `PUT /admin/slots` ([`super::slot::SlotRow::validate`]).
 
+use super::party::MAX_SLOT_PERSONS;
 use chrono::DateTime;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
 
 /// The columns of a slot file, in the order the admin API names them.
-pub const COLUMNS: [&str; 6] = ["id", "office", "service", "start", "minutes", "status"];
+pub const COLUMNS: [&str; 7] = [
+    "id", "office", "service", "start", "minutes", "status", "persons",
+];
+/// The columns a file may leave out (`persons`: one person each).
+pub const OPTIONAL: [&str; 1] = ["persons"];
 
 /// The longest slot duration the admin API takes, in minutes.
 pub const MAX_MINUTES: u64 = 480;
@@ -60,6 +65,14 @@ pub struct SlotRow {
     pub start: String,
     pub minutes: u16,
     pub status: Status,
+    /// How many persons the slot serves; absent in the file: one.
+    #[serde(skip_serializing_if = "is_one")]
+    pub persons: u8,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_one(n: &u8) -> bool {
+    *n == 1
 }
 
 /// A checked slot and the line of the file it came from (for the server's answers).
@@ -84,6 +97,7 @@ impl Located {
             start: Some(self.row.start.clone()),
             minutes: Some(u64::from(self.row.minutes)),
             status: Some(status.to_owned()),
+            persons: super::request::Given::Whole(u64::from(self.row.persons)),
         }
     }
 }
@@ -211,28 +225,10 @@ fn check_row(r: &RawRow) -> Result<SlotRow, Vec<RowError>> {
     let service = text("service");
     let start = text("start");
     let status = text("status");
-    let minutes = match r.values.get("minutes") {
-        None => Err("missing".to_owned()),
-        Some(Value::Json(serde_json::Value::Number(n))) => n
-            .as_u64()
-            .ok_or_else(|| format!("{n} is not a whole number")),
-        Some(v) => match v.text().map(str::trim) {
-            Some("") => Err("empty".to_owned()),
-            Some(s) => s
-                .parse::<u64>()
-                .map_err(|_| format!("{s:?} is not a whole number")),
-            None => Err("must be a whole number".to_owned()),
-        },
-    }
-    .and_then(|m| {
-        if (1..=MAX_MINUTES).contains(&m) {
-            u16::try_from(m).map_err(|_| format!("must be from 1 to {MAX_MINUTES}"))
-        } else {
-            Err(format!("{m} is not from 1 to {MAX_MINUTES}"))
-        }
-    })
-    .map_err(|m| errors.push(RowError::new(line, Some("minutes"), m)))
-    .ok();
+    let minutes = whole(r, "minutes", MAX_MINUTES, None)
+        .and_then(|m| u16::try_from(m).map_err(|_| format!("must be from 1 to {MAX_MINUTES}")))
+        .map_err(|m| errors.push(RowError::new(line, Some("minutes"), m)))
+        .ok();
 
     if let Some(id) = &id
         && let Err(m) = check_slot_id(id)
@@ -267,10 +263,20 @@ fn check_row(r: &RawRow) -> Result<SlotRow, Vec<RowError>> {
             None
         }
     });
-    match (id, office, service, start, minutes, status) {
-        (Some(id), Some(office), Some(service), Some(start), Some(minutes), Some(status))
-            if errors.is_empty() =>
-        {
+    let persons = whole(r, "persons", u64::from(MAX_SLOT_PERSONS), Some(1))
+        .and_then(|n| u8::try_from(n).map_err(|_| format!("must be from 1 to {MAX_SLOT_PERSONS}")))
+        .map_err(|m| errors.push(RowError::new(line, Some("persons"), m)))
+        .ok();
+    match (id, office, service, start, minutes, status, persons) {
+        (
+            Some(id),
+            Some(office),
+            Some(service),
+            Some(start),
+            Some(minutes),
+            Some(status),
+            Some(persons),
+        ) if errors.is_empty() => {
             Ok(SlotRow {
                 id,
                 office,
@@ -278,9 +284,35 @@ fn check_row(r: &RawRow) -> Result<SlotRow, Vec<RowError>> {
                 start,
                 minutes,
                 status,
+                persons,
             })
         }
         _ => Err(errors),
+    }
+}
+
+/// A whole-number column from one to `max`; `absent` is its value when the row leaves it out or
+/// empty (`None`: the column is required).
+fn whole(r: &RawRow, field: &str, max: u64, absent: Option<u64>) -> Result<u64, String> {
+    let given = match r.values.get(field) {
+        None | Some(Value::Json(serde_json::Value::Null)) => None,
+        Some(Value::Json(serde_json::Value::Number(n))) => Some(
+            n.as_u64()
+                .ok_or_else(|| format!("{n} is not a whole number"))?,
+        ),
+        Some(v) => match v.text().map(str::trim) {
+            Some("") => return absent.ok_or_else(|| "empty".to_owned()),
+            Some(s) => Some(
+                s.parse::<u64>()
+                    .map_err(|_| format!("{s:?} is not a whole number"))?,
+            ),
+            None => return Err("must be a whole number".to_owned()),
+        },
+    };
+    match given {
+        None => absent.ok_or_else(|| "missing".to_owned()),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(format!("{n} is not from 1 to {max}")),
     }
 }
 
@@ -469,7 +501,7 @@ fn csv_rows(text: &str) -> Rows {
         }
     }
     for c in COLUMNS {
-        if !columns.contains(&Some(c)) {
+        if !columns.contains(&Some(c)) && !OPTIONAL.contains(&c) {
             errors.push(RowError::new(
                 header.line,
                 Some(c),
@@ -618,8 +650,31 @@ mod tests {
                 start: "2026-12-02T09:00:00+01:00".into(),
                 minutes: 30,
                 status: Status::Booked,
+                persons: 1,
             }
         );
+    }
+
+    #[test]
+    fn a_persons_column_says_how_many_each_slot_serves() {
+        let text = "id,office,service,start,minutes,status,persons\n\
+            b-1,bilk,id-card,2026-12-02T08:30:00+01:00,15,free,3\n\
+            b-2,bilk,id-card,2026-12-02T08:45:00+01:00,15,free,\n";
+        let rows = parse(text, Format::Csv).unwrap();
+        assert_eq!(rows[0].row.persons, 3);
+        assert_eq!(rows[1].row.persons, 1, "empty is one person");
+        let bad = "id,office,service,start,minutes,status,persons\n\
+            b-1,bilk,id-card,2026-12-02T08:30:00+01:00,15,free,0\n\
+            b-2,bilk,id-card,2026-12-02T08:45:00+01:00,15,free,zwei\n";
+        assert_eq!(
+            errors(bad, Format::Csv),
+            [
+                "line 2, persons: 0 is not from 1 to 20",
+                "line 3, persons: \"zwei\" is not a whole number"
+            ]
+        );
+        let json = r#"[{"id": "b-1", "office": "bilk", "service": "id-card", "start": "2026-12-02T08:30:00+01:00", "minutes": 15, "status": "free", "persons": 2}]"#;
+        assert_eq!(parse(json, Format::Json).unwrap()[0].row.persons, 2);
     }
 
     #[test]
@@ -673,7 +728,7 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                r#"line 1: unknown column "begin" in the header (expected id,office,service,start,minutes,status)"#,
+                r#"line 1: unknown column "begin" in the header (expected id,office,service,start,minutes,status,persons)"#,
                 "line 1, status: this column appears twice in the header",
                 "line 1, start: this column is missing from the header",
             ]
@@ -681,7 +736,7 @@ mod tests {
         assert_eq!(
             errors("", Format::Csv),
             vec![
-                "line 1: the file is empty; it needs the header id,office,service,start,minutes,status"
+                "line 1: the file is empty; it needs the header id,office,service,start,minutes,status,persons"
             ]
         );
         assert_eq!(
@@ -735,7 +790,7 @@ mod tests {
         assert_eq!(
             errors(text, Format::Json),
             vec![
-                "line 4, room: unknown field (expected id, office, service, start, minutes, status)",
+                "line 4, room: unknown field (expected id, office, service, start, minutes, status, persons)",
                 "line 6, id: must be text",
                 "line 6, minutes: 1.5 is not a whole number",
                 "line 7: each entry must be an object",

@@ -133,6 +133,9 @@ pub struct Wish {
     /// While a fulfilled wish looks for an earlier appointment: the one it holds.
     #[serde(default)]
     pub earlier: Option<super::appointment::Holding>,
+    /// How many persons come (1 to [`super::party::MAX_PERSONS`]).
+    #[serde(default = "super::party::one")]
+    pub persons: u8,
 }
 
 /// A wish's windows as the table keeps them: weekday → hours.
@@ -381,6 +384,7 @@ mod tests {
             reminded_at: reminded.map(t),
             unanswered: 0,
             earlier: None,
+            persons: 1,
         }
     }
 

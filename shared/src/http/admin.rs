@@ -175,7 +175,7 @@ async fn release_slot(State(deps): State<Deps>, SlotPath(id): SlotPath) -> Respo
 
 /// The fields of `POST /admin/slots/{id}/earlier`: a wish as a citizen leaves it, without the
 /// service (the slot's) and the proof of work.
-const EARLIER_FIELDS: [&str; 4] = ["email", "offices", "windows", "language"];
+const EARLIER_FIELDS: [&str; 5] = ["email", "offices", "windows", "language", "persons"];
 
 /// `POST /admin/slots/{id}/earlier`: the booking system booked this slot directly and its
 /// citizen would take an earlier one (an addition to the contract, see
@@ -185,7 +185,7 @@ async fn earlier_for_direct_booking(
     SlotPath(id): SlotPath,
     body: Bytes,
 ) -> Response {
-    let shape = "a JSON object {email, offices, windows, language}";
+    let shape = "a JSON object {email, offices, windows, language, persons}";
     let request = match wish_request_json(&body, &EARLIER_FIELDS, shape) {
         Ok(r) => r,
         Err(refused) => return *refused,

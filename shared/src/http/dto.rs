@@ -5,6 +5,7 @@ use crate::domain::offer::AppointmentStatus;
 use crate::domain::slot::SlotRow;
 use crate::domain::time::rfc3339;
 use crate::domain::wish::windows_map;
+use crate::domain::request::Given;
 use crate::domain::{Catalog, DayHours, Language, Offer, Slot, Wish, WishDraft};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,17 +25,21 @@ pub struct WishRequest {
     pub windows: Option<Value>,
     #[serde(default)]
     pub language: Option<Value>,
+    #[serde(default)]
+    pub persons: Option<Value>,
     /// The solved proof-of-work challenge (the widget's payload), when one is asked for.
     #[serde(default)]
     pub altcha: Option<Value>,
 }
 
 /// The fields `POST /api/wishes` takes.
-pub const WISH_FIELDS: [&str; 6] = [
-    "email", "service", "offices", "windows", "language", "altcha",
+pub const WISH_FIELDS: [&str; 7] = [
+    "email", "service", "offices", "windows", "language", "persons", "altcha",
 ];
 /// The fields of a row of `PUT /admin/slots`.
-pub const SLOT_FIELDS: [&str; 6] = ["id", "office", "service", "start", "minutes", "status"];
+pub const SLOT_FIELDS: [&str; 7] = [
+    "id", "office", "service", "start", "minutes", "status", "persons",
+];
 
 /// The fields of a JSON object that are not among `known`, each with a message naming the
 /// known ones (keyed `{prefix}{field}`): a typo such as `window` is refused, not ignored.
@@ -59,6 +64,15 @@ pub fn unknown_fields(
 /// A field's text; `None` when it is missing or not a text.
 fn text(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A count as given: absent (or null), a whole number, or anything else.
+fn whole(v: Option<&Value>) -> Given {
+    match v.filter(|v| !v.is_null()).map(Value::as_u64) {
+        None => Given::Absent,
+        Some(Some(n)) => Given::Whole(n),
+        Some(None) => Given::NotWhole,
+    }
 }
 
 /// A JSON value as text: a text as it is, anything else as its JSON (which names no id or code).
@@ -103,6 +117,7 @@ impl WishRequest {
                         .collect()
                 }),
             language: self.language.as_ref().filter(|v| !v.is_null()).map(as_text),
+            persons: whole(self.persons.as_ref()),
         }
     }
 }
@@ -150,6 +165,8 @@ pub struct SlotInput {
     pub start: Option<Value>,
     pub minutes: Option<Value>,
     pub status: Option<Value>,
+    #[serde(default)]
+    pub persons: Option<Value>,
 }
 
 impl SlotInput {
@@ -163,6 +180,7 @@ impl SlotInput {
             start: text(self.start.as_ref()),
             minutes: self.minutes.as_ref().and_then(Value::as_u64),
             status: text(self.status.as_ref()),
+            persons: whole(self.persons.as_ref()),
         }
     }
 }
@@ -196,6 +214,9 @@ pub(super) fn form_to_request(body: &[u8]) -> (WishDraft, Value) {
             "email" => draft.email = Some(v.into_owned()),
             "service" => draft.service = Some(v.into_owned()),
             "language" => draft.language = Some(v.into_owned()),
+            "persons" => {
+                draft.persons = v.parse::<u64>().map_or(Given::NotWhole, Given::Whole);
+            }
             "offices" => draft.offices.get_or_insert_default().push(v.into_owned()),
             "w" => {
                 if let Some((day, hour)) = v.split_once('-') {
@@ -214,7 +235,7 @@ pub(super) fn form_to_request(body: &[u8]) -> (WishDraft, Value) {
             _ => {}
         }
     }
-    let values = json!({"email": draft.email, "service": draft.service, "offices": draft.offices, "windows": window_keys});
+    let values = json!({"email": draft.email, "service": draft.service, "offices": draft.offices, "windows": window_keys, "persons": match draft.persons { Given::Whole(n) => Some(n), _ => None }});
     // In the JSON contract's order: weekdays sorted by their key.
     days.sort_by(|a, b| a.day.cmp(&b.day));
     draft.windows = (!days.is_empty()).then_some(days);
@@ -236,28 +257,40 @@ pub(super) fn wish_json(w: &Wish) -> serde_json::Value {
         "offices": w.offices,
         "windows": windows_map(&w.windows),
         "language": w.language.code(),
+        "persons": w.persons,
     })
 }
 
+/// Every slot an offer holds (one, or a family's run), each in the contract's slot shape.
+fn run_json(o: &Offer) -> Vec<serde_json::Value> {
+    o.run()
+        .iter()
+        .map(|s| json!({"id": s.id, "office": o.office, "service": o.service, "start": rfc3339(s.start), "minutes": s.minutes}))
+        .collect()
+}
+
 pub(super) fn offer_json(o: &Offer, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    let slots = run_json(o);
     json!({
         "id": o.id,
         "status": o.effective_status(now).as_str(),
         "deadline": rfc3339(o.deadline),
-        "slot": {"id": o.slot, "office": o.office, "service": o.service, "start": rfc3339(o.start), "minutes": o.minutes},
+        "slot": slots[0],
+        "slots": slots,
+        "persons": o.persons,
     })
 }
 
-/// An appointment as its page's JSON: `slots` is every slot it holds (one, until a family's
-/// run of slots), `earlier` whether it looks for an earlier one (not yet offered: `false`).
-/// `/a/{token}`'s JSON; `earlier` while its wish looks for an earlier appointment.
+/// `/a/{token}`'s JSON: `slot` the first slot, `slots` every slot it holds (a family's run),
+/// `earlier` while its wish looks for an earlier appointment.
 pub(super) fn appointment_json(
     o: &Offer,
     status: AppointmentStatus,
     earlier: bool,
 ) -> serde_json::Value {
-    let slot = json!({"id": o.slot, "office": o.office, "service": o.service, "start": rfc3339(o.start), "minutes": o.minutes});
-    json!({"id": o.id, "status": status.as_str(), "slot": slot, "slots": [slot], "earlier": earlier})
+    let slots = run_json(o);
+    json!({"id": o.id, "status": status.as_str(), "slot": slots[0], "slots": slots,
+        "persons": o.persons, "earlier": earlier})
 }
 
 pub(super) fn slot_json(s: &Slot) -> serde_json::Value {
@@ -266,7 +299,7 @@ pub(super) fn slot_json(s: &Slot) -> serde_json::Value {
         crate::domain::SlotStatus::Offered => "offered",
         crate::domain::SlotStatus::Booked => "booked",
     };
-    let mut v = json!({"id": s.id, "office": s.office, "service": s.service, "start": rfc3339(s.start), "minutes": s.minutes, "status": status});
+    let mut v = json!({"id": s.id, "office": s.office, "service": s.service, "start": rfc3339(s.start), "minutes": s.minutes, "status": status, "persons": s.persons});
     if let Some(w) = &s.wish {
         v["wish"] = json!(w);
     }

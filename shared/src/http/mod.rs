@@ -281,6 +281,7 @@ mod tests {
             offices: Some(json!(["bilk"])),
             windows: Some(json!({"mon": [7, 8], "sat": [9]})),
             language: None,
+            persons: None,
             altcha: None,
         };
         let errors = request.draft().validate(&sample()).unwrap_err();

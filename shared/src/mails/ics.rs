@@ -3,7 +3,7 @@
 use crate::domain::{Catalog, Language, Offer};
 use crate::render::texts;
 use crate::render::views::{office_name, service_name};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 /// What a calendar file does with its event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub fn appointment(
         format!("DTSTART:{}", fmt(offer.start)),
         format!(
             "DTEND:{}",
-            fmt(offer.start + Duration::minutes(i64::from(offer.minutes)))
+            fmt(offer.end())
         ),
         match method {
             Method::Publish => "STATUS:CONFIRMED".into(),

@@ -81,6 +81,13 @@ impl Texts {
         )
     }
 
+    /// "8:30", the time of day in the office's time zone.
+    #[must_use]
+    pub fn clock(&self, t: DateTime<Utc>) -> String {
+        let local = t.with_timezone(&OFFICE_TZ);
+        format!("{}:{:02}", local.hour(), local.minute())
+    }
+
     /// "Mi 24.01. 8:30" for subjects.
     #[must_use]
     pub fn when_short(&self, t: DateTime<Utc>) -> String {

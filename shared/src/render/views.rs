@@ -58,7 +58,7 @@ pub fn wish_rows(wish: &Wish, catalog: &Catalog, lang: Language) -> Vec<(String,
 pub fn offer_rows(offer: &Offer, catalog: &Catalog, lang: Language) -> Vec<(String, String)> {
     let t = texts(lang);
     let office = catalog.office(&offer.office);
-    rows(
+    let mut details = rows(
         &[
             ("label_service", service_name(catalog, &offer.service, lang)),
             ("label_office", office_name(catalog, &offer.office)),
@@ -69,11 +69,19 @@ pub fn offer_rows(offer: &Offer, catalog: &Catalog, lang: Language) -> Vec<(Stri
             ("label_when", t.when_long(offer.start)),
             (
                 "label_duration",
-                t.fill("minutes", &[("n", &offer.minutes.to_string())]),
+                t.fill("minutes", &[("n", &offer.total_minutes().to_string())]),
             ),
         ],
         lang,
-    )
+    );
+    // A family: how many come, and the whole run ("for 3 persons, 8:30–9:15").
+    if offer.persons > 1 || !offer.also.is_empty() {
+        let (from, to) = (t.clock(offer.start), t.clock(offer.end()));
+        let n = offer.persons.to_string();
+        let party = t.fill("persons_for", &[("n", &n), ("from", &from), ("to", &to)]);
+        details.push((t.get("label_persons").to_owned(), party));
+    }
+    details
 }
 
 /// The wish page: status and details, the place in each line with a rough wait, and the

@@ -118,6 +118,34 @@ pub fn event_pk(key: &str) -> String {
 pub fn line_pk(office: &OfficeId, service: &ServiceId, window: Window) -> String {
     format!("Q#{office}#{service}#{}#{}", window.day(), window.hour())
 }
+/// The line of wishes for `persons` (a family's line: `<line>#p<persons>`; one person's is the
+/// [`line_pk`] itself), so that a slot or run for a party size reads only the head of that
+/// size's line.
+#[must_use]
+pub fn party_line_pk(office: &OfficeId, service: &ServiceId, window: Window, persons: u8) -> String {
+    let line = line_pk(office, service, window);
+    if persons <= 1 {
+        line
+    } else {
+        format!("{line}#p{persons}")
+    }
+}
+/// The one-person line of a family's line and the family's size (`None` for a one-person line).
+#[must_use]
+pub fn family_of_line(pk: &str) -> Option<(&str, u8)> {
+    let (line, size) = pk.rsplit_once("#p")?;
+    let persons: u8 = size.parse().ok()?;
+    (persons > 1).then_some((line, persons))
+}
+/// In each one-person line, the item that counts the families waiting in the same hour by size
+/// (`p2` … `p5`), changed with their entries: it sorts before every entry, so the query of the
+/// line's head reads it for free and matching asks a family's line only when one waits.
+pub const PARTIES_SK: &str = "#parties";
+/// The attribute of [`PARTIES_SK`] that counts the families of `persons`.
+#[must_use]
+pub fn party_count(persons: u8) -> String {
+    format!("p{persons}")
+}
 /// `<time>#<id>`: sorts by time, the id breaks ties. The shape of every time-ordered sort key.
 fn by_time(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {
     format!("{}#{id}", ts(at))

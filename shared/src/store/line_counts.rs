@@ -109,6 +109,10 @@ impl Store {
                     entry_at.push(Some(i));
                     items.push(self.put_when(Table::Wishes, &record, condition, &Values::new())?);
                     if *is_new {
+                        if let Some(change) = self.family_change(pk, 1)? {
+                            entry_at.push(None);
+                            items.push(change);
+                        }
                         for count in [
                             (LINE_DAYS_SK.to_owned(), keys::day_count(at)),
                             (keys::line_hours_sk(at), keys::hour_count(at)),
@@ -180,6 +184,10 @@ impl Store {
                         .build()?;
                     entry_at.push(Some(i));
                     items.push(TransactWriteItem::builder().delete(delete).build());
+                    if let Some(change) = self.family_change(pk, -1)? {
+                        entry_at.push(None);
+                        items.push(change);
+                    }
                     let day = number(days, &keys::day_count(at));
                     let hour = number(hours, &keys::hour_count(at));
                     if day <= 0 {
@@ -235,6 +243,30 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// For an entry of a family's line: its size's count in the one-person line of the same hour
+    /// ([`keys::PARTIES_SK`]) changed by `delta`, as a part of the entry's transaction. `None`
+    /// for an entry of a one-person line.
+    fn family_change(
+        &self,
+        line: &str,
+        delta: i64,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        let Some((one_person_line, persons)) = keys::family_of_line(line) else {
+            return Ok(None);
+        };
+        let values = Values::new()
+            .name("#size", &keys::party_count(persons))
+            .with(":delta", n(delta));
+        let update = writes::expression_update(
+            &self.wishes,
+            key(one_person_line.to_owned(), keys::PARTIES_SK),
+            "ADD #size :delta",
+            None,
+            &values,
+        )?;
+        Ok(Some(TransactWriteItem::builder().update(update).build()))
     }
 
     /// One change of one count of `line` (`(sort key, attribute)` of its counts partition), as
@@ -328,7 +360,7 @@ impl Store {
         let place = queue_key(at, &wish.id);
         let pks: Vec<String> = lines
             .iter()
-            .map(|(office, window)| line_pk(office, &wish.service, *window))
+            .map(|(office, window)| party_line_pk(office, &wish.service, *window, wish.persons))
             .collect();
         let counts = self.line_counts(&pks, at, false).await?;
         let mut places = Vec::with_capacity(pks.len());

@@ -32,7 +32,7 @@ use prelude::Duration;
 mod prelude {
     pub(super) use super::keys::{
         ADDRESS_SK, AGE_DUE, CATALOG, ENQUEUE_DUE, MAIL_DUE, MAIL_SK, OFFER_COUNTERS_SK,
-        OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk,
+        OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk, party_line_pk,
         mail_pk, queue_key, released_sk, token_pk, ts,
     };
     pub(super) use super::limits::AddressRecord;
@@ -65,7 +65,7 @@ pub use crate::domain::stats::{GroupFigures, Overview, QueueStat, Stats};
 pub use limits::{AddressBook, LimitKey};
 pub use offers::OfferCommit;
 pub use outbox::{DueMail, FeedEvent};
-pub use queue::{ListCursor, QueueEntry};
+pub use queue::{Head, ListCursor, QueueEntry};
 pub use slots::UpsertOutcome;
 pub use wishes::AgeMark;
 

@@ -10,6 +10,9 @@ pub enum OfferCommit {
     SlotChanged,
     /// Only the wish's condition failed: the slot is still free for the next in line.
     WishTaken,
+    /// Only a later slot of a family's run was no longer free as read: the first slot is still
+    /// free, but the runs from it must be read again.
+    RunChanged,
 }
 
 impl Store {
@@ -25,8 +28,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<OfferCommit, StoreError> {
         let v = Values::at(now).offer(offer);
-        let slot = self.guarded(Write::SlotOffered, slot_key(&offer.slot), &v)?;
-        let wish = self.guarded(Write::WishOffered, wish_key(&offer.wish), &v)?;
+        let mut slots = self.run_writes(Write::SlotOffered, offer, &v)?;
+        let slot = slots.remove(0);
+        let wish = self.wish_offered(offer, &v)?;
         let token_record = TokenRecord {
             pk: token_pk(token.as_ref()),
             sk: TOKEN_SK.into(),
@@ -48,14 +52,44 @@ impl Store {
             self.put(&self.wishes, item(&token_record)?, true)?,
         ];
         let mut items = items;
+        // A family's run: its other slots last, after the outbox.
         items.extend(self.outbox_put(out, now)?);
+        let first_of_run = items.len();
+        items.extend(slots);
         Ok(match self.transact_or_failed(items, None).await? {
             Ok(()) => OfferCommit::Made,
             // The slot's condition is the first item, the wish's the second.
             Err(failed) if failed.contains(&0) => OfferCommit::SlotChanged,
             Err(failed) if failed == [1] => OfferCommit::WishTaken,
+            Err(failed) if failed.iter().all(|i| *i >= first_of_run) => OfferCommit::RunChanged,
             Err(_) => OfferCommit::SlotChanged,
         })
+    }
+
+    /// The wish's part of the offer transaction ([`Write::WishOffered`]): for a family's run,
+    /// also unless it declined any later slot of the run before.
+    fn wish_offered(&self, offer: &Offer, v: &Values) -> Result<TransactWriteItem, StoreError> {
+        if offer.also.is_empty() {
+            return self.guarded(Write::WishOffered, wish_key(&offer.wish), v);
+        }
+        let (update, condition) = Write::WishOffered.spec();
+        let mut condition = condition.unwrap_or_default().to_owned();
+        let mut v = v.clone();
+        for (i, slot) in offer.also.iter().enumerate() {
+            let placeholder = format!(":also{i}");
+            condition.push_str(" AND NOT contains(declined, ");
+            condition.push_str(&placeholder);
+            condition.push(')');
+            v = v.with(&placeholder, s(slot.id.as_ref()));
+        }
+        let update = writes::expression_update(
+            &self.wishes,
+            wish_key(&offer.wish),
+            update,
+            Some(&condition),
+            &v,
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     pub async fn get_offer(&self, id: &OfferId) -> Result<Option<Offer>, StoreError> {
@@ -91,16 +125,15 @@ impl Store {
             }
             None => self.guarded(Write::OfferAccepted, offer_key(&offer.id), &v)?,
         };
-        let book = self.guarded(Write::SlotBooked, slot_key(&offer.slot), &v)?;
         let mut items = vec![
             close,
-            book,
             self.end_wish_update_kept_from(wish, WishStatus::Fulfilled, now, offer.start)?,
         ];
+        items.extend(self.run_writes(Write::SlotBooked, offer, &v)?);
         if let Some(old) = replacing {
             let v = Values::at(now).offer(old);
             items.push(self.guarded(Write::OfferReplaced, offer_key(&old.id), &v)?);
-            items.push(self.guarded(Write::SlotReturned, slot_key(&old.slot), &v)?);
+            items.extend(self.run_writes(Write::SlotReturned, old, &v)?);
         }
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
@@ -123,10 +156,8 @@ impl Store {
         out: &Effects,
     ) -> Result<(), StoreError> {
         let v = Values::at(now).offer(offer);
-        let mut items = vec![
-            self.guarded(Write::OfferReturned, offer_key(&offer.id), &v)?,
-            self.guarded(Write::SlotReturned, slot_key(&offer.slot), &v)?,
-        ];
+        let mut items = vec![self.guarded(Write::OfferReturned, offer_key(&offer.id), &v)?];
+        items.extend(self.run_writes(Write::SlotReturned, offer, &v)?);
         if let Some((wish, open)) = stop {
             items.extend(self.stop_looking_items(wish, open, now)?);
         }
@@ -145,8 +176,8 @@ impl Store {
         let mut items = vec![
             self.close_offer_update(offer, to, now)?,
             self.back_to_waiting_update(offer, wish_after.0, wish_after.1)?,
-            self.free_slot_update(offer, now)?,
         ];
+        items.extend(self.free_slot_update(offer, now)?);
         items.extend(self.outbox_put(out, now)?);
         self.transact(items, None).await?;
         self.bump_offer_counter(to.as_str()).await;
@@ -162,10 +193,8 @@ impl Store {
         out: &Effects,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let items = vec![
-            self.close_offer_update(offer, OfferStatus::Expired, now)?,
-            self.free_slot_update(offer, now)?,
-        ];
+        let mut items = vec![self.close_offer_update(offer, OfferStatus::Expired, now)?];
+        items.extend(self.free_slot_update(offer, now)?);
         self.commit(items, out, now).await?;
         self.bump_offer_counter(OfferStatus::Expired.as_str()).await;
         self.count_outcome(offer, OfferStatus::Expired, now).await;

@@ -225,7 +225,7 @@ impl Store {
             )?);
             if let Some(offer) = offer {
                 items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
-                items.push(self.free_slot_update(offer, now)?);
+                items.extend(self.free_slot_update(offer, now)?);
             }
         }
         self.commit(items, out, now).await?;

@@ -9,10 +9,23 @@ pub struct ListCursor(pub(super) Item);
 /// One place in a line.
 #[derive(Debug, Clone)]
 pub struct QueueEntry {
+    /// Its sort key: the wish's place (entries of different lines compare by it).
+    pub place: String,
     pub wish: WishId,
     /// `None` for entries written before addresses were kept in them.
     pub email: Option<crate::domain::Email>,
     pub language: crate::domain::Language,
+}
+
+/// The head of one line as one query reads it ([`Store::head_of_line`]).
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    pub entries: Vec<QueueEntry>,
+    /// Where the next read starts (the last place read), when there may be more.
+    pub next: Option<String>,
+    /// Read from the start of a one-person line: the party sizes (2 to 5) of the families that
+    /// wait in its hour.
+    pub families: Vec<u8>,
 }
 
 /// The keys (line, place) of a wish's entries in `lines`; `None` before it is confirmed (it has
@@ -25,7 +38,10 @@ fn entry_keys<'a>(
     Some(
         lines
             .iter()
-            .map(move |(office, window)| (line_pk(office, &wish.service, *window), place.clone())),
+            .map(move |(office, window)| {
+                let pk = party_line_pk(office, &wish.service, *window, wish.persons);
+                (pk, place.clone())
+            }),
     )
 }
 
@@ -137,7 +153,7 @@ impl Store {
         };
         let now_in: Vec<String> = lines
             .iter()
-            .map(|(office, window)| line_pk(office, &wish.service, *window))
+            .map(|(office, window)| party_line_pk(office, &wish.service, *window, wish.persons))
             .collect();
         let added: Vec<(String, String)> = now_in
             .iter()
@@ -179,31 +195,50 @@ impl Store {
         Self::current_wishes(items, now)
     }
 
-    /// The head of one line: wish ids in queue order, starting after `after` (a queue key).
-    /// One query, whatever the length of the line.
+    /// The head of the line of `persons` (see [`keys::party_line_pk`]): up to `limit` entries in
+    /// queue order, starting after `after` (a queue key). One query, whatever the length of the
+    /// line; from the start of a one-person line it also reads which families wait in its hour
+    /// ([`keys::PARTIES_SK`], sorted first).
     pub async fn head_of_line(
         &self,
-        office: &OfficeId,
-        service: &ServiceId,
-        window: Window,
+        (office, service, window): (&OfficeId, &ServiceId, Window),
+        persons: u8,
         after: Option<&str>,
         limit: i32,
-    ) -> Result<(Vec<QueueEntry>, Option<String>), StoreError> {
-        let pk = line_pk(office, service, window);
+    ) -> Result<Head, StoreError> {
+        let pk = keys::party_line_pk(office, service, window, persons);
+        let with_parties = after.is_none() && persons <= 1;
         let lookup = Lookup {
             consistent: true,
-            limit: Some(limit),
+            limit: Some(limit + i32::from(with_parties)),
             start: after.map(|sk| key(pk.clone(), sk)),
             ..Lookup::new("pk = :pk", Values::default().with(":pk", s(pk.clone())))
         };
         let out = self.query(Table::Wishes, lookup, "head_of_line").await?;
+        let mut families = Vec::new();
         let ids = out
             .items
             .unwrap_or_default()
             .into_iter()
+            .filter(|item| {
+                let parties = item.get(keys::SK).and_then(|v| v.as_s().ok())
+                    == Some(&keys::PARTIES_SK.to_owned());
+                if parties {
+                    families = (2..=crate::domain::party::MAX_PERSONS)
+                        .filter(|p| {
+                            item.get(&keys::party_count(*p))
+                                .and_then(|v| v.as_n().ok())
+                                .and_then(|v| v.parse::<i64>().ok())
+                                .is_some_and(|n| n > 0)
+                        })
+                        .collect();
+                }
+                !parties
+            })
             .map(|item| {
                 let r: QueueEntryRecord = serde_dynamo::from_item(item)?;
                 Ok(QueueEntry {
+                    place: r.sk.clone(),
                     wish: WishId::parse(&r.wish)
                         .map_err(|_| StoreError::Corrupt("queue entry".into()))?,
                     email: r
@@ -216,8 +251,13 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let next = out
             .last_evaluated_key
-            .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
-        Ok((ids, next))
+            .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned())
+            .filter(|sk| sk != keys::PARTIES_SK);
+        Ok(Head {
+            entries: ids,
+            next,
+            families,
+        })
     }
 
     /// How many wishes stand ahead of the queue key `before` in one line, by counting the
@@ -230,11 +270,18 @@ impl Store {
         window: Window,
         before: &str,
     ) -> Result<usize, StoreError> {
+        let pk = line_pk(office, service, window);
         let values = Values::default()
-            .with(":pk", s(line_pk(office, service, window)))
+            .with(":pk", s(pk.clone()))
             .with(":before", s(before));
-        self.count_all("pk = :pk AND sk < :before", values, "ahead_in_line")
-            .await
+        let counted = self
+            .count_all("pk = :pk AND sk < :before", values, "ahead_in_line")
+            .await?;
+        // The families' count sorts before every entry.
+        let parties = self
+            .read::<serde_json::Value>(Table::Wishes, key(pk, keys::PARTIES_SK), "ahead_in_line")
+            .await?;
+        Ok(counted.saturating_sub(usize::from(parties.is_some())))
     }
 
     /// For tests and the local runner: the line a wish is in, to check queue order.
@@ -244,7 +291,10 @@ impl Store {
         service: &ServiceId,
         window: Window,
     ) -> Result<usize, StoreError> {
-        let values = Values::default().with(":pk", s(line_pk(office, service, window)));
-        self.count_all("pk = :pk", values, "line_length").await
+        let values = Values::default()
+            .with(":pk", s(line_pk(office, service, window)))
+            .with(":parties", s(keys::PARTIES_SK));
+        self.count_all("pk = :pk AND sk > :parties", values, "line_length")
+            .await
     }
 }

@@ -31,6 +31,20 @@ impl Store {
                 let v = Values::at(now).offer(offer);
                 items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
                 items.push(self.guarded(Write::WishOfferWithdrawn, wish_key(&offer.wish), &v)?);
+                // A family's run: its other slots are free again.
+                let others = Offer {
+                    also: Vec::new(),
+                    ..offer.clone()
+                };
+                for other in offer.run().into_iter().filter(|s| s.id != slot.id) {
+                    let one = Offer {
+                        slot: other.id,
+                        start: other.start,
+                        minutes: other.minutes,
+                        ..others.clone()
+                    };
+                    items.extend(self.free_slot_update(&one, now)?);
+                }
                 ("#status = :offered AND offer = :offer", v)
             }
             _ => return Err(StoreError::Conflict),
@@ -57,6 +71,7 @@ impl Store {
                 status: u.status,
                 offer: None,
                 wish: None,
+                persons: u.persons,
             },
             gsi1pk: free.then(|| free_pk(&u.office)),
             gsi1sk: free.then(|| free_sk(u.start, &u.id)),
@@ -98,6 +113,7 @@ impl Store {
             && current.service == u.service
             && current.start == u.start
             && current.minutes == u.minutes
+            && current.persons == u.persons
             && current.status == u.status
         {
             return Ok(UpsertOutcome::Unchanged);
@@ -180,6 +196,33 @@ impl Store {
         Ok((slots, more))
     }
 
+    /// The free slots of `slot`'s office that start after it, until `until`, earliest first, at
+    /// most `limit` (from the free index: a family's run of back-to-back slots is found among
+    /// them). One query, whatever the queue.
+    pub async fn free_slots_after(
+        &self,
+        slot: &Slot,
+        until: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Slot>, StoreError> {
+        let values = Values::default()
+            .with(":pk", s(free_pk(&slot.office)))
+            .with(":after", s(free_sk(slot.start, &slot.id)))
+            .with(":until", s(ts(until)));
+        let lookup = Lookup {
+            index: Some(keys::GSI),
+            limit: Some(limit),
+            ..Lookup::new("gsi1pk = :pk AND gsi1sk BETWEEN :after AND :until", values)
+        };
+        let out = self.query(Table::Slots, lookup, "free_slots_after").await?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, SlotRecord>(item)?.into_slot()))
+            .filter(|s| s.as_ref().map_or(true, |s: &Slot| s.id != slot.id))
+            .collect()
+    }
+
     /// Records that a free slot found no taker, with its event; `false` when the slot changed
     /// meanwhile or was already said to be unclaimed (once per slot until it changes).
     pub async fn mark_unclaimed(
@@ -202,11 +245,28 @@ impl Store {
         &self,
         offer: &Offer,
         now: DateTime<Utc>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        self.guarded(
-            Write::SlotFreed,
-            slot_key(&offer.slot),
-            &Values::at(now).offer(offer),
-        )
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        self.run_writes(Write::SlotFreed, offer, &Values::at(now).offer(offer))
+    }
+
+    /// One `write` for each slot the offer holds (a family's run has several), each bound to its
+    /// own start and place in the free index.
+    pub(super) fn run_writes(
+        &self,
+        write: Write,
+        offer: &Offer,
+        v: &Values,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        offer
+            .run()
+            .iter()
+            .map(|slot| {
+                let v = v
+                    .clone()
+                    .with(":start", s(ts(slot.start)))
+                    .with(":fsk", s(free_sk(slot.start, &slot.id)));
+                self.guarded(write, slot_key(&slot.id), &v)
+            })
+            .collect()
     }
 }

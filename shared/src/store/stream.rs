@@ -16,6 +16,8 @@ pub struct SlotImage {
     pub start: String,
     pub minutes: u16,
     pub status: crate::domain::SlotStatus,
+    #[serde(default = "crate::domain::party::one")]
+    pub persons: u8,
 }
 
 /// One change of a slot item: its image before (none for a new item) and after (none for a

@@ -158,7 +158,7 @@ impl Store {
         }
         if let Some(offer) = open_offer {
             items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
-            items.push(self.free_slot_update(offer, now)?);
+            items.extend(self.free_slot_update(offer, now)?);
         }
         self.commit(items, out, now).await
     }
@@ -229,7 +229,7 @@ impl Store {
         let mut items = vec![self.guarded(Write::WishStopsLooking, wish_key(&wish.id), &v)?];
         if let Some(offer) = open_offer.filter(|o| o.status == OfferStatus::Open) {
             items.push(self.close_offer_update(offer, OfferStatus::Withdrawn, now)?);
-            items.push(self.free_slot_update(offer, now)?);
+            items.extend(self.free_slot_update(offer, now)?);
         }
         Ok(items)
     }

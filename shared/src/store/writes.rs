@@ -311,7 +311,10 @@ impl Values {
     pub(super) fn offer(self, offer: &Offer) -> Self {
         self.with(":offer", s(offer.id.as_ref()))
             .with(":slot", s(offer.slot.as_ref()))
-            .with(":declined", AttributeValue::L(vec![s(offer.slot.as_ref())]))
+            .with(
+                ":declined",
+                AttributeValue::L(offer.slot_ids().map(|id| s(id.as_ref())).collect()),
+            )
             .with(":wish", s(offer.wish.as_ref()))
             .with(":office", s(offer.office.as_ref()))
             .with(":service", s(offer.service.as_ref()))

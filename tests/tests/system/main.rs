@@ -17,6 +17,7 @@ mod challenge;
 mod concurrency;
 mod earlier;
 mod events;
+mod families;
 mod faults;
 mod feed;
 mod helpers;
