@@ -54,6 +54,8 @@ pub struct DepthResult {
     pub mean_line: f64,
     /// Samples where `match_slot` chose the same wish as the floor (the head of the line).
     pub same_head: usize,
+    /// Samples where a family got the slot and the free slot after it (a run).
+    pub runs: usize,
     pub fill_secs: f64,
     pub fill_requests: u64,
 }
@@ -61,6 +63,8 @@ pub struct DepthResult {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DepthReport {
     pub levels: Vec<DepthResult>,
+    /// Percent of the wishes that are families.
+    pub families: u32,
     pub queue_entries: usize,
     pub lines: usize,
     /// The wish page near the head of the busiest line and far back in it, after the last depth.
@@ -74,6 +78,10 @@ pub struct DepthOptions {
     pub seed: u64,
     /// The wish page is measured at place ~10 and at about this place.
     pub page_place: usize,
+    /// Percent of the wishes for families (two to five persons), in their own lines; each
+    /// sampled slot gets a free slot right after it, so runs for families are found and their
+    /// lines read.
+    pub families: u32,
 }
 
 struct Sides {
@@ -214,7 +222,8 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
     phase.wishes_stream(false).await?;
     let deps = phase.deps();
     let catalog = (*deps.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?).clone();
-    let mut generator = Generator::new(catalog, options.seed, "depth-");
+    let mut generator =
+        Generator::new(catalog, options.seed, "depth-").with_families(options.families);
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed);
     let floor_counter = Counter::default();
     let sdk = emulators.sdk_config().await;
@@ -260,11 +269,30 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
             .collect();
         for (i, line) in all.iter().enumerate() {
             let minute = 15 * rng.random_range(0..4u32);
-            let start = next_local(now, line.window.day(), line.window.hour(), minute, 3);
+            // A week of its own per sample: no sample's slots are back to back with another's.
+            let days = 3 + 7 * i64::try_from(i)?;
+            let start = next_local(now, line.window.day(), line.window.hour(), minute, days);
             let ours = format!("bench-d{level}-{i}-ours");
             let floor = format!("bench-d{level}-{i}-floor");
             for id in [&ours, &floor] {
                 slot_items.push(slot_item(id, &line.office, &line.service, start, true, now));
+            }
+            if options.families > 0 {
+                // Right after ours, for one or two persons: runs for families of two and three.
+                let next = format!("bench-d{level}-{i}-next");
+                let mut item = slot_item(
+                    &next,
+                    &line.office,
+                    &line.service,
+                    start + Duration::minutes(15),
+                    true,
+                    now,
+                );
+                item.insert(
+                    "persons".to_owned(),
+                    AttributeValue::N((1 + i % 2).to_string()),
+                );
+                slot_items.push(item);
             }
             let slot = Slot {
                 id: SlotId::parse(&ours)?,
@@ -286,7 +314,7 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
             floor: Vec::new(),
             delivery: Vec::new(),
         };
-        let mut same_head = 0;
+        let (mut same_head, mut runs) = (0, 0);
         for (i, (line, (ours_slot, floor_slot))) in all.iter().zip(&slots).enumerate() {
             let warm = i < options.warmup;
             let mut ours_wish = None;
@@ -336,6 +364,9 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
                             .push((ms, phase.counter.snapshot().since(&before)));
                     }
                     reset_wish(&phase.raw, phase.wishes_table(), offer.wish.as_ref()).await?;
+                    if !warm && !offer.also.is_empty() {
+                        runs += 1;
+                    }
                     ours_wish = Some(offer.wish.to_string());
                 } else {
                     let before = floor_counter.snapshot();
@@ -379,6 +410,7 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
             delivery: cost(&sides.delivery),
             mean_line,
             same_head,
+            runs,
             fill_secs,
             fill_requests: filled.requests - before,
         });
@@ -388,6 +420,7 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
     let wish_page = Some(crate::page::run(&phase, &mut filled, options.page_place).await?);
     Ok(DepthReport {
         levels,
+        families: options.families,
         queue_entries,
         lines,
         wish_page,

@@ -51,6 +51,7 @@ impl Options {
                 warmup: 20,
                 seed: 42,
                 page_place: 10_000,
+                families: 20,
             },
             storm: storm::StormOptions {
                 wishes: 10_000,
@@ -83,6 +84,7 @@ impl Options {
                 warmup: 2,
                 seed: 42,
                 page_place: 10_000,
+                families: 20,
             },
             storm: storm::StormOptions {
                 wishes: 500,

@@ -44,9 +44,17 @@ pub struct GenWish {
     pub offices: Vec<OfficeId>,
     pub windows: BTreeSet<Window>,
     pub english: bool,
+    /// How many persons (a family's wish stands in its size's lines).
+    pub persons: u8,
 }
 
 impl GenWish {
+    /// The partition of this wish's entry in `line` (its party size's line).
+    #[must_use]
+    pub fn line_pk(&self, line: &Line) -> String {
+        keys::party_line_pk(&line.office, &line.service, line.window, self.persons)
+    }
+
     /// The body of `POST /api/wishes` for this wish.
     #[must_use]
     pub fn request_json(&self) -> serde_json::Value {
@@ -60,6 +68,7 @@ impl GenWish {
             "offices": self.offices,
             "windows": windows,
             "language": if self.english { "en" } else { "de" },
+            "persons": self.persons,
         })
     }
 }
@@ -71,6 +80,8 @@ pub struct Generator {
     catalog: Catalog,
     prefix: String,
     n: u64,
+    /// Percent of wishes for two to five persons (none unless asked for).
+    family_share: u32,
 }
 
 fn weighted<T: Copy>(rng: &mut StdRng, items: &[(T, u32)]) -> Option<T> {
@@ -96,7 +107,15 @@ impl Generator {
             catalog,
             prefix: email_prefix.to_owned(),
             n: 0,
+            family_share: 0,
         }
+    }
+
+    /// The same mix with `percent` of the wishes for families of two to five (most of two).
+    #[must_use]
+    pub fn with_families(mut self, percent: u32) -> Self {
+        self.family_share = percent;
+        self
     }
 
     #[must_use]
@@ -205,6 +224,17 @@ impl Generator {
             offices,
             windows,
             english: self.rng.random_range(0..100) < 15,
+            persons: self.persons(),
+        }
+    }
+
+    /// How many persons the next wish is for: one, or a family (mostly of two) at the share
+    /// asked for.
+    fn persons(&mut self) -> u8 {
+        if self.family_share > 0 && self.rng.random_range(0..100) < self.family_share {
+            weighted(&mut self.rng, &[(2u8, 10), (3, 6), (4, 3), (5, 1)]).unwrap_or(2)
+        } else {
+            1
         }
     }
 
@@ -275,6 +305,10 @@ pub fn wish_item(w: &GenWish, confirmed: DateTime<Utc>) -> HashMap<String, Attri
         ("queue_key".to_owned(), s(queue_key)),
         ("declined".to_owned(), AttributeValue::L(vec![])),
         ("unanswered".to_owned(), AttributeValue::N("0".into())),
+        (
+            "persons".to_owned(),
+            AttributeValue::N(w.persons.to_string()),
+        ),
         // Where `enqueue` leaves a wish: on the age list, due 83 days after confirmation.
         (keys::GSI_PK.to_owned(), s(keys::AGE_DUE)),
         (
@@ -290,7 +324,7 @@ fn entry_item(
     confirmed: DateTime<Utc>,
 ) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (keys::PK.to_owned(), s(line.pk())),
+        (keys::PK.to_owned(), s(w.line_pk(line))),
         (keys::SK.to_owned(), s(keys::queue_key(confirmed, &w.id))),
         ("wish".to_owned(), s(w.id.as_ref())),
         // Who to write to: the usual offer reads no wish (`QueueEntryRecord`).
@@ -394,6 +428,8 @@ pub struct Filled {
     /// The lines' counts (`QN#…` items, by key: their number attributes), as the store's
     /// transactions keep them for these entries (`docs/data-model.md`, "Places in line").
     pub counts: BTreeMap<(String, String), BTreeMap<String, i64>>,
+    /// Entries of families (not in `lines`, which counts the one-person lines).
+    pub family_entries: usize,
 }
 
 impl Filled {
@@ -470,8 +506,21 @@ pub async fn fill(
         items.push(wish_item(&wish, confirmed));
         for line in generator.lines(&wish) {
             items.push(entry_item(&line, &wish, confirmed));
-            changed.extend(filled.count(&line.pk(), confirmed));
-            *filled.lines.entry(line).or_default() += 1;
+            changed.extend(filled.count(&wish.line_pk(&line), confirmed));
+            if wish.persons > 1 {
+                // The family's count in the one-person line of the hour (`#parties`).
+                let parties = (line.pk(), keys::PARTIES_SK.to_owned());
+                *filled
+                    .counts
+                    .entry(parties.clone())
+                    .or_default()
+                    .entry(keys::party_count(wish.persons))
+                    .or_default() += 1;
+                changed.insert(parties);
+                filled.family_entries += 1;
+            } else {
+                *filled.lines.entry(line).or_default() += 1;
+            }
             filled.entries += 1;
         }
         filled.wishes.push((wish.id, confirmed));
@@ -512,6 +561,7 @@ pub async fn fill_line(
             offices: vec![line.office.clone()],
             windows: BTreeSet::from([line.window]),
             english: false,
+            persons: 1,
         };
         let confirmed = now - Duration::days(30) + Duration::milliseconds(span_ms * k / total);
         items.push(wish_item(&wish, confirmed));

@@ -55,7 +55,8 @@ enum Command {
 enum SlotsCommand {
     /// Add or update slots from a CSV or JSON file (all or nothing).
     Load {
-        /// The file; CSV header: id,office,service,start,minutes,status (`,` or `;`).
+        /// The file; CSV header: id,office,service,start,minutes,status[,persons] (`,` or `;`;
+        /// `persons`, how many people a slot serves, may be left out: one).
         file: PathBuf,
         /// The file's format; by default from its extension, else its content.
         #[arg(long, value_enum)]

@@ -76,7 +76,7 @@ async fn a_clerk_loads_releases_withdraws_and_reads_stats_and_a_bad_file_stores_
     let csv = file(
         "slots.csv",
         &format!(
-            "\u{feff}status;id;office;service;start;minutes\r\nfree;{free};bilk;id-card;{};15\r\nbooked;{booked};bilk;id-card;{};15\r\nfree;{other};altstadt;passport;{};20\r\n",
+            "\u{feff}status;id;office;service;start;minutes;persons\r\nfree;{free};bilk;id-card;{};15;2\r\nbooked;{booked};bilk;id-card;{};15;\r\nfree;{other};altstadt;passport;{};20;1\r\n",
             start(0),
             start(15),
             start(30)
@@ -93,6 +93,13 @@ async fn a_clerk_loads_releases_withdraws_and_reads_stats_and_a_bad_file_stores_
         r.out
     );
 
+    let r = clerk(&base, KEY, &["slots", "show", &free]).await;
+    assert!(
+        r.ok && r.out.contains("persons  2"),
+        "a slot for two persons: {}{}",
+        r.out,
+        r.err
+    );
     let r = clerk(&base, KEY, &["slots", "show", &booked]).await;
     assert!(
         r.ok && r.out.contains("status   booked"),

@@ -705,6 +705,76 @@ async function storyDeclineAndCancel(page, lang) {
   await check(`${lang}: the cancellation is confirmed by mail`, async () => { await waitForMail(email, T.cancelledSubject, seen2); });
 }
 
+async function storyFamily(page, lang) {
+  const T = TEXT[lang];
+  const P = PLAN[lang];
+  const email = `fam.${lang}.${RUN}@example.de`;
+  const name = (n) => `${lang}-${n}`;
+  const hour = lang === 'de' ? 10 : 14;
+  const party = lang === 'de' ? `für 3 Personen, ${hour}:00–${hour}:30 Uhr` : `for 3 persons, ${hour}:00–${hour}:30`;
+  console.log(`\n[${lang}] a family of three: the persons select, then two back-to-back slots`);
+  await step(`${lang}: a wish for three persons filled in and sent by keyboard`, async () => {
+    await gotoPage(page, '/', 200);
+    await fromTop(page);
+    await tabTo(page, 'input[name=service]');
+    await chooseRadioByKeyboard(page, P.service);
+    await tabTo(page, 'input[name=offices][value=garath]');
+    await page.keyboard.press('Space');
+    await tabTo(page, `input[name=w][value="tue-${hour}"]`);
+    await page.keyboard.press('Space');
+    await tabTo(page, '#field-persons');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assertEq(await page.inputValue('#field-persons'), '3', 'three persons chosen by keyboard');
+    await tabTo(page, '#field-email');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(email);
+    await tabTo(page, 'button[type=submit]');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 202, 'status of the submitted page');
+  });
+  await step(`${lang}: the family's wish is confirmed and says three persons`, async () => {
+    const mail = await waitForMail(email, T.confirmSubject);
+    const wish = tokenPath(mail.links.find((l) => l.includes('/w/')), 'w');
+    const c = await api('POST', `${wish}/confirm`);
+    assertEq(c.status, 200, `confirm ${JSON.stringify(c.data)}`);
+    assertEq(c.data.persons, 3, 'persons');
+    await gotoPage(page, wish, 200);
+    const body = await page.textContent('main');
+    assert(body.includes(lang === 'de' ? '3 Personen' : '3 persons'), `the wish page names the party: ${body}`);
+  });
+  await examine(page, name('26-wish-family'), lang, { h1: T.wishTitle });
+  const day = nextWeekday(1);
+  const [first, second] = [`bt-${RUN}-${lang}-f1`, `bt-${RUN}-${lang}-f2`];
+  const seen = await mailCount(email);
+  await step(`${lang}: a slot for two, then the slot for one right before it, come free`, async () => {
+    await putSlot({ id: second, office: 'garath', service: P.service, start: berlin(day, hour, 15), minutes: 15, status: 'free', persons: 2 });
+    await putSlot({ id: first, office: 'garath', service: P.service, start: berlin(day, hour, 0), minutes: 15, status: 'free', persons: 1 });
+  });
+  const offerMail = await step(`${lang}: the offer mail names the party and the whole run`, async () => {
+    const m = await waitForMail(email, T.offerSubject, seen);
+    assert(m.text.includes(party), `"${party}" in ${m.text}`);
+    return m;
+  });
+  const offerLink = offerMail.links.find((l) => /\/o\/[^/?#]+(\?.*)?$/.test(l)) || offerMail.links.find((l) => l.includes('/o/'));
+  await step(`${lang}: the offer page names the party and the whole run`, async () => {
+    await gotoPage(page, offerLink, 200);
+    const body = await page.textContent('main');
+    assert(body.includes(party), `"${party}" in ${body}`);
+  });
+  await examine(page, name('27-offer-family'), lang, { h1: T.offerTitle });
+  await step(`${lang}: the family accepts by keyboard`, async () => {
+    const r = await pressButton(page, T.accept);
+    assertEq(r.status(), 200, 'status after accept');
+  });
+  await check(`${lang}: both slots are booked for the family`, async () => {
+    for (const id of [first, second]) {
+      const r = await api('GET', `/admin/slots/${id}`, undefined, { admin: true });
+      assertEq(r.data.status, 'booked', `slot ${id}`);
+    }
+  });
+}
+
 async function storyWishPageCancel(page, lang) {
   const T = TEXT[lang];
   const email = `cem.${lang}.${RUN}@example.de`;
@@ -1081,7 +1151,7 @@ async function main() {
       page.on('console', (m) => {
         if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) cspErrors.push(m.text());
       });
-      for (const story of [storyMain, storyNoProof, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound, storyAccessibility, storyStatistics]) {
+      for (const story of [storyMain, storyNoProof, storyDeclineAndCancel, storyWishPageCancel, storyGoneOffers, storyNotFound, storyAccessibility, storyStatistics, storyFamily]) {
         try {
           await story(page, lang);
         } catch (e) {

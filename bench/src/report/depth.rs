@@ -31,10 +31,19 @@ pub(super) fn depth_section(out: &mut String, r: &Results) {
         "Each row: {} offers made through `shared::app::match_slot`, each paired with the floor \
          (one `Query` for the head of the line + one raw `TransactWriteItems`: slot, wish, offer) \
          from the same state; means per offer, times as p50 (mean). {} lines in all, {} queue \
-         entries at the largest depth.\n",
+         entries at the largest depth. {}% of the wishes are families (two to five persons, in \
+         their own lines); each sampled slot has a free slot right after it for one or two \
+         persons, so runs for families of two and three exist and their lines are read where \
+         such families wait; offers that went to a family's run, per depth: {}.\n",
         d.levels.first().map_or(0, |l| l.samples),
         d.lines,
-        d.queue_entries
+        d.queue_entries,
+        d.families,
+        d.levels
+            .iter()
+            .map(|l| format!("{} of {}", l.runs, l.samples))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let _ = writeln!(
         out,

@@ -118,6 +118,45 @@ mod tests {
     }
 
     #[test]
+    fn a_family_fits_a_run_for_its_size_only_and_never_one_it_declined_a_slot_of() {
+        let slot = |id: &str, minute: i64| Slot {
+            id: SlotId::parse(id).unwrap(),
+            office: OfficeId::parse("bilk").unwrap(),
+            service: ServiceId::parse("id-card").unwrap(),
+            start: t("2024-01-22T07:00:00Z") + Duration::minutes(minute),
+            minutes: 15,
+            status: SlotStatus::Free,
+            offer: None,
+            wish: None,
+            persons: 1,
+        };
+        let run = [slot("a", 0), slot("b", 15)];
+        let mut wish = Wish {
+            id: WishId::parse("w").unwrap(),
+            email: Email::parse("a@b.de").unwrap(),
+            service: ServiceId::parse("id-card").unwrap(),
+            offices: vec![OfficeId::parse("bilk").unwrap()],
+            windows: [Window::new(Weekday::Mon, 8).unwrap()].into(),
+            language: Language::De,
+            status: WishStatus::Waiting,
+            created_at: t("2024-01-01T00:00:00Z"),
+            confirmed_at: Some(t("2024-01-01T00:00:00Z")),
+            open_offer: None,
+            declined: BTreeSet::new(),
+            kept_at: None,
+            reminded_at: None,
+            unanswered: 0,
+            earlier: None,
+            persons: 2,
+        };
+        assert!(fits(&wish, &run, 2));
+        assert!(!fits(&wish, &run, 3), "a run for another party size");
+        assert!(!fits(&wish, &run[..1], 1), "the slot alone is for one");
+        wish.declined.insert(SlotId::parse("b").unwrap());
+        assert!(!fits(&wish, &run, 2), "it declined the run's second slot");
+    }
+
+    #[test]
     fn deadline_is_24_hours_when_the_slot_is_far_away() {
         let now = t("2024-01-19T22:25:00Z");
         let d = offer_deadline(now, t("2024-01-24T07:30:00Z"), round_the_clock()).unwrap();

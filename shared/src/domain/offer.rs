@@ -116,7 +116,9 @@ impl Offer {
             start: self.start,
             minutes: self.minutes,
         };
-        std::iter::once(first).chain(self.also.iter().cloned()).collect()
+        std::iter::once(first)
+            .chain(self.also.iter().cloned())
+            .collect()
     }
 
     /// When the appointment ends: the end of its last slot.

@@ -141,7 +141,10 @@ mod tests {
             slot("b", 15, 15, 1),
             slot("d", 45, 15, 1),
         ];
-        assert_eq!(ids(&run_for(&first, &following, 3).unwrap()), ["a", "b", "c"]);
+        assert_eq!(
+            ids(&run_for(&first, &following, 3).unwrap()),
+            ["a", "b", "c"]
+        );
         let runs = runs_from(&first, &following);
         let sizes: Vec<u8> = runs.iter().map(|(n, _)| *n).collect();
         assert_eq!(sizes, [1, 2, 3, 4]);

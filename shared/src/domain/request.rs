@@ -255,16 +255,14 @@ impl WishDraft {
                 Some(windows),
                 Some(language),
                 Some(persons),
-            ) if errors.is_empty() => {
-                Ok(NewWish {
-                    email,
-                    service,
-                    offices,
-                    windows,
-                    language,
-                    persons,
-                })
-            }
+            ) if errors.is_empty() => Ok(NewWish {
+                email,
+                service,
+                offices,
+                windows,
+                language,
+                persons,
+            }),
             _ => Err(errors),
         }
     }

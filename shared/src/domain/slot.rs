@@ -170,17 +170,15 @@ impl SlotRow {
                 Some(minutes),
                 Some(status),
                 Some(persons),
-            ) if errors.is_empty() => {
-                Ok(SlotUpsert {
-                    id,
-                    office: office.id.clone(),
-                    service,
-                    start,
-                    minutes,
-                    status,
-                    persons,
-                })
-            }
+            ) if errors.is_empty() => Ok(SlotUpsert {
+                id,
+                office: office.id.clone(),
+                service,
+                start,
+                minutes,
+                status,
+                persons,
+            }),
             _ => Err(errors),
         }
     }

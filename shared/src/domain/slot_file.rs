@@ -276,17 +276,15 @@ fn check_row(r: &RawRow) -> Result<SlotRow, Vec<RowError>> {
             Some(minutes),
             Some(status),
             Some(persons),
-        ) if errors.is_empty() => {
-            Ok(SlotRow {
-                id,
-                office,
-                service,
-                start,
-                minutes,
-                status,
-                persons,
-            })
-        }
+        ) if errors.is_empty() => Ok(SlotRow {
+            id,
+            office,
+            service,
+            start,
+            minutes,
+            status,
+            persons,
+        }),
         _ => Err(errors),
     }
 }

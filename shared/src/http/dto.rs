@@ -2,10 +2,10 @@
 //! contract's shape.
 
 use crate::domain::offer::AppointmentStatus;
+use crate::domain::request::Given;
 use crate::domain::slot::SlotRow;
 use crate::domain::time::rfc3339;
 use crate::domain::wish::windows_map;
-use crate::domain::request::Given;
 use crate::domain::{Catalog, DayHours, Language, Offer, Slot, Wish, WishDraft};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -71,10 +71,7 @@ pub fn appointment(
         },
         format!("DTSTAMP:{}", fmt(offer.created_at)),
         format!("DTSTART:{}", fmt(offer.start)),
-        format!(
-            "DTEND:{}",
-            fmt(offer.end())
-        ),
+        format!("DTEND:{}", fmt(offer.end())),
         match method {
             Method::Publish => "STATUS:CONFIRMED".into(),
             Method::Cancel => "STATUS:CANCELLED".into(),

@@ -37,10 +37,11 @@ pub fn office_names(catalog: &Catalog, offices: &[OfficeId]) -> String {
         .join(", ")
 }
 
-/// Service, offices and windows of a wish.
+/// Service, offices and windows of a wish (and how many persons, for a family).
 #[must_use]
 pub fn wish_rows(wish: &Wish, catalog: &Catalog, lang: Language) -> Vec<(String, String)> {
-    rows(
+    let t = texts(lang);
+    let mut details = rows(
         &[
             ("label_service", service_name(catalog, &wish.service, lang)),
             ("label_offices", office_names(catalog, &wish.offices)),
@@ -50,7 +51,13 @@ pub fn wish_rows(wish: &Wish, catalog: &Catalog, lang: Language) -> Vec<(String,
             ),
         ],
         lang,
-    )
+    );
+    if wish.persons > 1 {
+        let n = wish.persons.to_string();
+        let party = t.fill("persons_many", &[("n", &n)]);
+        details.push((t.get("label_persons").to_owned(), party));
+    }
+    details
 }
 
 /// Service, office, address, time and length of an offered slot.

@@ -122,7 +122,12 @@ pub fn line_pk(office: &OfficeId, service: &ServiceId, window: Window) -> String
 /// [`line_pk`] itself), so that a slot or run for a party size reads only the head of that
 /// size's line.
 #[must_use]
-pub fn party_line_pk(office: &OfficeId, service: &ServiceId, window: Window, persons: u8) -> String {
+pub fn party_line_pk(
+    office: &OfficeId,
+    service: &ServiceId,
+    window: Window,
+    persons: u8,
+) -> String {
     let line = line_pk(office, service, window);
     if persons <= 1 {
         line

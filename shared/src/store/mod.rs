@@ -32,8 +32,8 @@ use prelude::Duration;
 mod prelude {
     pub(super) use super::keys::{
         ADDRESS_SK, AGE_DUE, CATALOG, ENQUEUE_DUE, MAIL_DUE, MAIL_SK, OFFER_COUNTERS_SK,
-        OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk, party_line_pk,
-        mail_pk, queue_key, released_sk, token_pk, ts,
+        OPEN_OFFERS, RELEASED_PREFIX, STATS, TOKEN_SK, due_sk, epoch, free_pk, free_sk, line_pk,
+        mail_pk, party_line_pk, queue_key, released_sk, token_pk, ts,
     };
     pub(super) use super::limits::AddressRecord;
     pub(super) use super::records::{

@@ -35,14 +35,10 @@ fn entry_keys<'a>(
     lines: &'a [(OfficeId, Window)],
 ) -> Option<impl Iterator<Item = (String, String)> + 'a> {
     let place = queue_key(wish.ranked_at()?, &wish.id);
-    Some(
-        lines
-            .iter()
-            .map(move |(office, window)| {
-                let pk = party_line_pk(office, &wish.service, *window, wish.persons);
-                (pk, place.clone())
-            }),
-    )
+    Some(lines.iter().map(move |(office, window)| {
+        let pk = party_line_pk(office, &wish.service, *window, wish.persons);
+        (pk, place.clone())
+    }))
 }
 
 impl Store {

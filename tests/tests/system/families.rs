@@ -52,10 +52,18 @@ async fn a_family_of_three_is_not_offered_a_slot_too_short_but_two_back_to_back(
     env.put_slots(&json!([slot("fam-one", &monday(30, 2), 1)]))
         .await;
     env.settle().await;
-    assert_eq!(env.mails_to(&family).await.len(), 2, "no offer for the family");
+    assert_eq!(
+        env.mails_to(&family).await.len(),
+        2,
+        "no offer for the family"
+    );
     let ben_offer = env.mails_to(&ben).await;
     assert!(
-        ben_offer.last().unwrap().subject.starts_with("Terminangebot"),
+        ben_offer
+            .last()
+            .unwrap()
+            .subject
+            .starts_with("Terminangebot"),
         "{:?}",
         ben_offer.last().unwrap().subject
     );
@@ -96,11 +104,17 @@ async fn a_family_of_three_is_not_offered_a_slot_too_short_but_two_back_to_back(
         assert_eq!(env.slot_status(id).await.0, "offered", "{id}");
     }
     let html = env.get_html(&offer).await;
-    assert!(html.contains("für 3 Personen, 8:00–8:30 Uhr"), "the page too");
+    assert!(
+        html.contains("für 3 Personen, 8:00–8:30 Uhr"),
+        "the page too"
+    );
 
     // Accepting books the whole run; the booking system hears of both slots.
     let (status, accepted) = env.click(&format!("{offer}/accept")).await;
-    assert_eq!((status, accepted["status"].as_str()), (200, Some("accepted")));
+    assert_eq!(
+        (status, accepted["status"].as_str()),
+        (200, Some("accepted"))
+    );
     env.settle().await;
     for id in ["fam-a", "fam-b"] {
         let (status, slot) = env.slot_status(id).await;
@@ -122,7 +136,10 @@ async fn a_family_of_three_is_not_offered_a_slot_too_short_but_two_back_to_back(
     assert_eq!(appointment["slots"].as_array().unwrap().len(), 2);
     assert_eq!(appointment["persons"], 3);
     let (status, returned) = env.click(&format!("{page}/return")).await;
-    assert_eq!((status, returned["status"].as_str()), (200, Some("returned")));
+    assert_eq!(
+        (status, returned["status"].as_str()),
+        (200, Some("returned"))
+    );
     env.settle().await;
     for id in ["fam-a", "fam-b"] {
         assert_eq!(env.slot_status(id).await.0, "free", "{id} is free again");
@@ -155,8 +172,11 @@ async fn a_slot_for_enough_persons_serves_a_family_and_a_decline_frees_a_whole_r
 
     // A run of three one-person slots for a family of three; the family declines it.
     env.confirmed_family(&trio, json!({"mon": [8]}), 3).await;
-    env.put_slots(&json!([slot("run-c", &monday(30, 3), 1), slot("run-b", &monday(15, 3), 1)]))
-        .await;
+    env.put_slots(&json!([
+        slot("run-c", &monday(30, 3), 1),
+        slot("run-b", &monday(15, 3), 1)
+    ]))
+    .await;
     env.settle().await;
     env.put_slots(&json!([slot("run-a", &monday(0, 3), 1)]))
         .await;
@@ -165,7 +185,10 @@ async fn a_slot_for_enough_persons_serves_a_family_and_a_decline_frees_a_whole_r
     let (_, shown) = env.get_json(&offer).await;
     assert_eq!(shown["slots"].as_array().unwrap().len(), 3, "{shown}");
     let (status, declined) = env.click(&format!("{offer}/decline")).await;
-    assert_eq!((status, declined["status"].as_str()), (200, Some("declined")));
+    assert_eq!(
+        (status, declined["status"].as_str()),
+        (200, Some("declined"))
+    );
     env.settle().await;
     for id in ["run-a", "run-b", "run-c"] {
         assert_eq!(env.slot_status(id).await.0, "free", "{id} is free again");

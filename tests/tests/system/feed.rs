@@ -249,6 +249,6 @@ fn the_event_schemas_refuse_an_address_and_a_missing_id() {
     assert!(n >= 13, "a schema per event type");
     crate::helpers::assert_matches_schema(
         "OfferAccepted",
-        &json!({"offer": "0190f5c2", "slot": "bilk-42", "wish": "0190f5b1"}),
+        &json!({"offer": "0190f5c2", "slot": "bilk-42", "slots": ["bilk-42"], "wish": "0190f5b1"}),
     );
 }

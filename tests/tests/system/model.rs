@@ -1,8 +1,9 @@
 //! Model-based test: random sequences of operations run against the real system and against a
 //! small in-memory reference model of DESIGN.md's rules — submitting, confirming, releasing,
-//! answering, cancelling, deadlines passing, and a booked appointment given back or kept while
-//! looking for an earlier one. After every step the wishes' and slots' states and the number of
-//! mails each citizen got must agree.
+//! answering, cancelling, deadlines passing, a booked appointment given back or kept while
+//! looking for an earlier one, and families (wishes for two or three persons, offered a slot for
+//! enough persons or a run of back-to-back slots). After every step the wishes' and slots'
+//! states and the number of mails each citizen got must agree.
 
 use crate::helpers::{TestEnv, next_local, page_link};
 use chrono::Weekday;
@@ -24,7 +25,8 @@ enum Win {
 enum MStatus {
     Pending,
     Waiting,
-    Offered(usize),
+    /// Holding an open offer of these slots (one, or a family's run, the first first).
+    Offered(Vec<usize>),
     Paused,
     Fulfilled,
     Cancelled,
@@ -41,8 +43,9 @@ struct MWish {
     mails: usize,
     created_hours: i64,
     id: Option<WishId>,
-    /// The slot of its booked appointment (fulfilled, or looking for an earlier one).
-    booked: Option<usize>,
+    /// The slots of its booked appointment (fulfilled, or looking for an earlier one).
+    booked: Option<Vec<usize>>,
+    persons: u8,
     /// Looking for an appointment earlier than `booked`.
     looking: bool,
     /// Cancelled before it was confirmed: its data goes with the pending wish's retention.
@@ -59,6 +62,9 @@ enum SStatus {
 struct MSlot {
     win: Win,
     start_key: String,
+    /// When the next slot must start to be back to back with this one.
+    end_key: String,
+    persons: u8,
     status: SStatus,
 }
 
@@ -71,7 +77,26 @@ struct Model {
 }
 
 impl Model {
-    /// Offers slot `s` to the first waiting wish in confirmation order that fits, if it is free.
+    /// The run for `persons` from the free slot `s`: `s` alone when it serves them, else `s` and
+    /// the free slots back to back after it until their persons reach the party.
+    fn run_from(&self, s: usize, persons: u8) -> Option<Vec<usize>> {
+        let mut run = vec![s];
+        let mut served = self.slots[s].persons;
+        while served < persons {
+            let end = &self.slots[*run.last()?].end_key;
+            let next = (0..self.slots.len()).find(|t| {
+                self.slots[*t].status == SStatus::Free
+                    && self.slots[*t].start_key == *end
+                    && !run.contains(t)
+            })?;
+            served += self.slots[next].persons;
+            run.push(next);
+        }
+        Some(run)
+    }
+
+    /// Offers slot `s` (alone, or as the start of a family's run) to the first waiting wish in
+    /// confirmation order that fits, if it is free.
     fn match_slot(&mut self, s: usize) {
         if self.slots[s].status != SStatus::Free {
             return;
@@ -84,17 +109,32 @@ impl Model {
             .filter(|(_, w)| {
                 w.status == MStatus::Waiting
                     && w.windows.contains(&win)
-                    && !w.declined.contains(&s)
                     && (!w.looking
                         || w.booked
-                            .is_some_and(|b| self.slots[s].start_key < self.slots[b].start_key))
+                            .as_ref()
+                            .is_some_and(|b| self.slots[s].start_key < self.slots[b[0]].start_key))
             })
-            .min_by_key(|(_, w)| w.order)
-            .map(|(i, _)| i);
-        if let Some(i) = candidate {
-            self.wishes[i].status = MStatus::Offered(s);
+            .filter_map(|(i, w)| {
+                let run = self.run_from(s, w.persons)?;
+                (!run.iter().any(|r| w.declined.contains(r))).then_some((i, w.order, run))
+            })
+            .min_by_key(|(_, order, _)| *order);
+        if let Some((i, _, run)) = candidate {
+            for r in &run {
+                self.slots[*r].status = SStatus::Offered(i);
+            }
+            self.wishes[i].status = MStatus::Offered(run);
             self.wishes[i].mails += 1;
-            self.slots[s].status = SStatus::Offered(i);
+        }
+    }
+
+    /// The slots of a run are free again and go on, each as a released slot, in run order.
+    fn free(&mut self, run: &[usize]) {
+        for r in run {
+            self.slots[*r].status = SStatus::Free;
+        }
+        for r in run {
+            self.match_slot(*r);
         }
     }
 
@@ -170,8 +210,12 @@ async fn run_sequence(seed: u64) {
                     [rng.random_range(0..3)]
                 .clone();
                 let email = env.email(&format!("s{seed}w{}", m.wishes.len()));
-                trace.push(format!("submit {} {windows:?}", m.wishes.len()));
-                let request: shared::http::WishRequest = serde_json::from_value(json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows_json(&windows)})).unwrap();
+                let persons = [1, 1, 1, 2, 3][rng.random_range(0..5)];
+                trace.push(format!(
+                    "submit {} {windows:?} for {persons}",
+                    m.wishes.len()
+                ));
+                let request: shared::http::WishRequest = serde_json::from_value(json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows_json(&windows), "persons": persons})).unwrap();
                 let wish = shared::app::submit_wish(&env.system.deps, &request.draft(), None, None)
                     .await
                     .unwrap()
@@ -187,6 +231,7 @@ async fn run_sequence(seed: u64) {
                     created_hours: m.hours,
                     id: Some(wish.id),
                     booked: None,
+                    persons,
                     looking: false,
                     cancelled_pending: false,
                 });
@@ -221,7 +266,6 @@ async fn run_sequence(seed: u64) {
                 }
             }
             30..=49 => {
-                let s = m.slots.len();
                 let win = if rng.random_bool(0.5) {
                     Win::Mon
                 } else {
@@ -233,27 +277,39 @@ async fn run_sequence(seed: u64) {
                     Weekday::Tue
                 };
                 // Some weeks ahead, in any order: a later release may be an earlier slot (what
-                // a wish looking for an earlier appointment waits for).
-                let start = next_local(
-                    day,
-                    8,
-                    u32::try_from(s % 60).unwrap(),
-                    20 + 7 * rng.random_range(0..4),
-                );
-                trace.push(format!("release slot {s} {win:?}"));
-                let slot = json!([{"id": format!("m{s}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"}]);
-                assert_eq!(
-                    env.put_slots(&slot).await,
-                    ["created"],
-                    "seed {seed}: {trace:?}"
-                );
-                let start_key = shared::domain::time::rfc3339(crate::helpers::parse_time(&start));
-                m.slots.push(MSlot {
-                    win,
-                    start_key,
-                    status: SStatus::Free,
-                });
-                m.match_slot(s);
+                // a wish looking for an earlier appointment waits for). A third of the releases
+                // are two back-to-back slots (for one or two persons each): runs for families.
+                // The later one is released first, then the one before it, whose run it ends.
+                let weeks = 20 + 7 * rng.random_range(0..4);
+                let minute = u32::try_from(m.slots.len() % 60).unwrap();
+                let pair = rng.random_bool(0.33);
+                let mut starts = vec![next_local(day, 8, minute, weeks)];
+                if pair {
+                    let second =
+                        crate::helpers::parse_time(&starts[0]) + chrono::Duration::minutes(15);
+                    starts.insert(0, second.to_rfc3339());
+                }
+                for start in starts {
+                    let s = m.slots.len();
+                    let persons: u8 = if rng.random_bool(0.25) { 2 } else { 1 };
+                    trace.push(format!("release slot {s} {win:?} for {persons}"));
+                    let slot = json!([{"id": format!("m{s}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free", "persons": persons}]);
+                    assert_eq!(
+                        env.put_slots(&slot).await,
+                        ["created"],
+                        "seed {seed}: {trace:?}"
+                    );
+                    env.settle().await;
+                    let at = crate::helpers::parse_time(&start);
+                    m.slots.push(MSlot {
+                        win,
+                        start_key: shared::domain::time::rfc3339(at),
+                        end_key: shared::domain::time::rfc3339(at + chrono::Duration::minutes(15)),
+                        persons,
+                        status: SStatus::Free,
+                    });
+                    m.match_slot(s);
+                }
             }
             50..=72 => {
                 let offered: Vec<usize> = (0..m.wishes.len())
@@ -263,11 +319,11 @@ async fn run_sequence(seed: u64) {
                     continue;
                 }
                 let i = offered[rng.random_range(0..offered.len())];
-                let MStatus::Offered(s) = m.wishes[i].status else {
+                let MStatus::Offered(run) = m.wishes[i].status.clone() else {
                     unreachable!()
                 };
                 let action = ["accept", "accept", "decline", "cancel"][rng.random_range(0..4)];
-                trace.push(format!("{action} {i} (slot {s})"));
+                trace.push(format!("{action} {i} (slots {run:?})"));
                 let link = offer_link(&env, &m.wishes[i].email).await;
                 assert_eq!(env.click(&format!("{link}/{action}")).await.0, 200);
                 let w = &mut m.wishes[i];
@@ -275,33 +331,31 @@ async fn run_sequence(seed: u64) {
                 match action {
                     "accept" => {
                         w.status = MStatus::Fulfilled;
-                        m.slots[s].status = SStatus::Booked(i);
-                        // A wish looking for an earlier one swaps: its old slot goes on.
-                        let old = w.booked.replace(s).filter(|_| w.looking);
+                        for r in &run {
+                            m.slots[*r].status = SStatus::Booked(i);
+                        }
+                        // A wish looking for an earlier one swaps: its old slots go on.
+                        let old = w.booked.replace(run).filter(|_| w.looking);
                         w.looking = false;
                         if let Some(old) = old {
-                            m.slots[old].status = SStatus::Free;
-                            m.match_slot(old);
+                            m.free(&old);
                         }
                     }
                     // Cancelling while looking for an earlier one only stops the search.
                     "cancel" if w.looking => {
                         w.status = MStatus::Fulfilled;
                         w.looking = false;
-                        m.slots[s].status = SStatus::Free;
-                        m.match_slot(s);
+                        m.free(&run);
                     }
                     "decline" => {
                         w.status = MStatus::Waiting;
-                        w.declined.push(s);
+                        w.declined.extend(&run);
                         w.unanswered = 0;
-                        m.slots[s].status = SStatus::Free;
-                        m.match_slot(s);
+                        m.free(&run);
                     }
                     _ => {
                         w.status = MStatus::Cancelled;
-                        m.slots[s].status = SStatus::Free;
-                        m.match_slot(s);
+                        m.free(&run);
                     }
                 }
             }
@@ -314,10 +368,10 @@ async fn run_sequence(seed: u64) {
                     continue;
                 }
                 let i = booked[rng.random_range(0..booked.len())];
-                let slot = m.wishes[i].booked.unwrap();
+                let held = m.wishes[i].booked.clone().unwrap();
                 let give_back = rng.random_bool(0.3);
                 trace.push(format!(
-                    "{} {i} (slot {slot})",
+                    "{} {i} (slots {held:?})",
                     if give_back { "give back" } else { "earlier" }
                 ));
                 let link = appointment_link(&env, &m.wishes[i].email).await;
@@ -328,19 +382,17 @@ async fn run_sequence(seed: u64) {
                     // The search for an earlier one ends with it (an open offer withdrawn).
                     w.mails += 1;
                     w.booked = None;
-                    let offered = match w.status {
-                        MStatus::Offered(open) => Some(open),
+                    let offered = match &w.status {
+                        MStatus::Offered(open) => Some(open.clone()),
                         _ => None,
                     };
                     if w.looking {
                         w.status = MStatus::Fulfilled;
                         w.looking = false;
                     }
-                    m.slots[slot].status = SStatus::Free;
-                    m.match_slot(slot);
+                    m.free(&held);
                     if let Some(open) = offered {
-                        m.slots[open].status = SStatus::Free;
-                        m.match_slot(open);
+                        m.free(&open);
                     }
                 } else if !w.looking {
                     w.mails += 1;
@@ -362,11 +414,10 @@ async fn run_sequence(seed: u64) {
                         MStatus::Waiting | MStatus::Offered(_) | MStatus::Paused
                     ) {
                         w.mails += 1;
-                        if let MStatus::Offered(s) = w.status {
-                            m.slots[s].status = SStatus::Free;
+                        if let MStatus::Offered(run) = w.status.clone() {
                             w.status = MStatus::Fulfilled;
                             w.looking = false;
-                            m.match_slot(s);
+                            m.free(&run);
                         } else {
                             w.status = MStatus::Fulfilled;
                             w.looking = false;
@@ -386,11 +437,10 @@ async fn run_sequence(seed: u64) {
                         w.status = MStatus::Cancelled;
                         w.mails += 1;
                     }
-                    MStatus::Offered(s) => {
+                    MStatus::Offered(run) => {
                         w.status = MStatus::Cancelled;
                         w.mails += 1;
-                        m.slots[s].status = SStatus::Free;
-                        m.match_slot(s);
+                        m.free(&run);
                     }
                     MStatus::Pending => w.status = MStatus::Gone,
                     _ => {}
@@ -404,9 +454,9 @@ async fn run_sequence(seed: u64) {
                 m.hours += 48;
                 env.system.rescan().await.unwrap();
                 for i in 0..m.wishes.len() {
-                    if let MStatus::Offered(s) = m.wishes[i].status {
+                    if let MStatus::Offered(run) = m.wishes[i].status.clone() {
                         let w = &mut m.wishes[i];
-                        w.declined.push(s);
+                        w.declined.extend(&run);
                         w.unanswered += 1;
                         w.mails += 1;
                         w.status = if w.unanswered >= 3 {
@@ -414,7 +464,9 @@ async fn run_sequence(seed: u64) {
                         } else {
                             MStatus::Waiting
                         };
-                        m.slots[s].status = SStatus::Free;
+                        for r in run {
+                            m.slots[r].status = SStatus::Free;
+                        }
                     }
                     let w = &m.wishes[i];
                     if (w.status == MStatus::Pending
@@ -462,19 +514,21 @@ async fn compare(env: &TestEnv, m: &Model, seed: u64, step: usize, trace: &[Stri
             w.mails,
             "seed {seed} step {step} mails of wish {i}: {trace:#?}"
         );
-        if let (MStatus::Offered(s), Some(real)) = (&w.status, &real) {
-            let slot = env
-                .system
-                .deps
-                .store
-                .get_slot(&SlotId::parse(&format!("m{s}")).unwrap())
-                .await
-                .unwrap()
-                .unwrap();
-            assert_eq!(
-                slot.offer, real.open_offer,
-                "seed {seed} step {step}: wish {i} holds slot {s}: {trace:#?}"
-            );
+        if let (MStatus::Offered(run), Some(real)) = (&w.status, &real) {
+            for s in run {
+                let slot = env
+                    .system
+                    .deps
+                    .store
+                    .get_slot(&SlotId::parse(&format!("m{s}")).unwrap())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    slot.offer, real.open_offer,
+                    "seed {seed} step {step}: wish {i} holds slot {s}: {trace:#?}"
+                );
+            }
         }
     }
     for (s, slot) in m.slots.iter().enumerate() {

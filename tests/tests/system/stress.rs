@@ -1,7 +1,8 @@
 //! Many wishes and slots, every delivery duplicated and concurrent: stream records, SlotReleased
 //! events, rescans and the citizens' clicks — answers to offers, then booked appointments given
-//! back or kept while looking for an earlier one, and the earlier ones accepted (swaps).
-//! Afterwards the invariants of DESIGN.md hold and the mails sent are exactly the mails owed.
+//! back or kept while looking for an earlier one, and the earlier ones accepted (swaps); some
+//! wishes are families, offered runs of back-to-back slots. Afterwards the invariants of
+//! DESIGN.md hold and the mails sent are exactly the mails owed.
 
 use crate::helpers::{Observer, TestEnv, next_local, page_link};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,6 +15,8 @@ use tokio::task::JoinSet;
 
 const WISHES: usize = 24;
 const SLOTS: usize = 12;
+/// Slots right after the first week's (8:30, back to back with 8:15): runs for families.
+const RUN_SLOTS: usize = 5;
 const DUPLICATES: usize = 10;
 
 // The tables' layout, from the store's own key module; the attribute names below are the fields
@@ -51,6 +54,17 @@ async fn scan(env: &TestEnv, table: &str) -> Vec<HashMap<String, AttributeValue>
             return items;
         }
     }
+}
+
+/// Every slot an offer item holds: its slot, and a family's run after it (`also`).
+fn slots_of(offer: &HashMap<String, AttributeValue>) -> Vec<String> {
+    let also = offer
+        .get("also")
+        .and_then(|v| v.as_l().ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_m().ok().map(|m| text(m, ID)));
+    std::iter::once(text(offer, SLOT)).chain(also).collect()
 }
 
 fn text(item: &HashMap<String, AttributeValue>, key: &str) -> String {
@@ -111,8 +125,13 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
             }
         }
         windows.entry("mon").or_insert(json!([9]));
-        env.confirmed_wish(&email, serde_json::Value::Object(windows))
-            .await;
+        let windows = serde_json::Value::Object(windows);
+        // Every sixth a family of two, the first of them first in line.
+        if i % 6 == 0 {
+            env.confirmed_family(&email, windows, 2).await;
+        } else {
+            env.confirmed_wish(&email, windows).await;
+        }
         addresses.push(email);
     }
 
@@ -124,13 +143,20 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
         Weekday::Thu,
         Weekday::Fri,
     ];
-    let slots: Vec<serde_json::Value> = (0..SLOTS)
+    let mut slots: Vec<serde_json::Value> = (0..SLOTS)
         .map(|i| {
             let start = next_local(weekdays[i % 5], 8 + u32::try_from(i % 3).unwrap(), 15, 3 + 7 * i64::try_from(i / 5 % 2).unwrap());
             json!({"id": format!("st-{i}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"})
         })
         .collect();
-    assert_eq!(env.put_slots(&json!(slots)).await, vec!["created"; SLOTS]);
+    slots.extend((0..RUN_SLOTS).map(|i| {
+        let start = next_local(weekdays[i % 5], 8 + u32::try_from(i % 3).unwrap(), 30, 3);
+        json!({"id": format!("st-next-{i}"), "office": "bilk", "service": "id-card", "start": start, "minutes": 15, "status": "free"})
+    }));
+    assert_eq!(
+        env.put_slots(&json!(slots)).await,
+        vec!["created"; SLOTS + RUN_SLOTS]
+    );
 
     // Every SlotReleased delivered DUPLICATES times at once, while the stream is pumped and the
     // schedule rescans concurrently.
@@ -303,13 +329,16 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
     for o in &offers {
         match text(o, STATUS).as_str() {
             "open" => {
-                open_by_slot
-                    .entry(text(o, SLOT))
-                    .or_default()
-                    .push(text(o, ID));
+                for slot in slots_of(o) {
+                    open_by_slot.entry(slot).or_default().push(text(o, ID));
+                }
                 *open_by_wish.entry(text(o, WISH)).or_default() += 1;
             }
-            "accepted" => *accepted_by_slot.entry(text(o, SLOT)).or_default() += 1,
+            "accepted" => {
+                for slot in slots_of(o) {
+                    *accepted_by_slot.entry(slot).or_default() += 1;
+                }
+            }
             _ => {}
         }
     }
@@ -364,6 +393,11 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
             && cancelled > 0,
         "offers by status: {:?}",
         offers.iter().map(|o| text(o, STATUS)).collect::<Vec<_>>()
+    );
+
+    assert!(
+        offers.iter().any(|o| slots_of(o).len() > 1),
+        "a family was offered a run of back-to-back slots"
     );
 
     // Mails, as each citizen sees them: what their wish and its offers went through, each once.
@@ -476,7 +510,7 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
     all_wishes.sort();
     // A slot is released when it enters the queue, and again each time an offer lets it go.
     let mut released: Vec<String> = slot_items.iter().map(|s| text(s, ID)).collect();
-    // An appointment given back or swapped releases its slot once.
+    // An appointment given back or swapped releases its slots once (a family's run: each).
     released.extend(
         offers
             .iter()
@@ -484,7 +518,7 @@ async fn duplicated_concurrent_deliveries_keep_every_invariant_and_owe_no_mail()
                 ["declined", "withdrawn", "returned", "replaced"]
                     .contains(&text(o, STATUS).as_str())
             })
-            .map(|o| text(o, SLOT)),
+            .flat_map(|o| slots_of(o)),
     );
     released.sort();
     let expected: BTreeMap<&str, Vec<String>> = BTreeMap::from([
