@@ -10,7 +10,7 @@
 use crate::counter::{Counter, Snapshot};
 use crate::system::Phase;
 use crate::util::{bar, mean, next_local, percentile, reset_wish, slot_item};
-use crate::workload::{Filled, Generator, Line, fill};
+use crate::workload::{Filled, Generator, Line, fill, fill_line};
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{Duration, Utc};
@@ -127,8 +127,10 @@ async fn floor_offer(
     let head = client
         .query()
         .table_name(wishes)
-        .key_condition_expression("pk = :pk")
+        // The first entry (the families' count, where families wait, sorts before it).
+        .key_condition_expression("pk = :pk AND sk > :parties")
         .expression_attribute_values(":pk", s(&line.pk()))
+        .expression_attribute_values(":parties", s(keys::PARTIES_SK))
         .consistent_read(true)
         .limit(1)
         .send()
@@ -257,6 +259,18 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
         if lines.is_empty() {
             lines = pick_lines(&filled, options.samples, &mut rng);
             check_format(&phase, &filled).await?;
+            if options.families > 0 {
+                // Families of two and three wait in every sampled hour at every depth (at the
+                // back of their lines, confirmed now): what matching reads for them does not
+                // depend on how many other wishes happen to be families there.
+                for line in &lines {
+                    for persons in [2, 3] {
+                        let at = (Utc::now(), Duration::zero());
+                        let table = phase.wishes_table();
+                        fill_line(&phase.raw, table, &mut filled, line, (1, persons), at).await?;
+                    }
+                }
+            }
         }
         // Two fresh free slots per sample (and warm-up), in the sampled line's window.
         let now = Utc::now();

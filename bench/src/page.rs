@@ -12,7 +12,7 @@ use crate::util::{mean, percentile};
 use crate::workload::{Filled, GenWish, Line, fill_line};
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use shared::domain::WishId;
 use shared::store::keys;
 use std::collections::HashSet;
@@ -69,13 +69,16 @@ pub async fn run(phase: &Phase, filled: &mut Filled, place: usize) -> Result<Wis
         .max_by_key(|(_, n)| **n)
         .map(|(l, _)| l.clone())
         .context("no line to measure the wish page in")?;
+    // Confirmed evenly over the 30 days before now, between the mix's.
+    let span = Duration::days(30);
+    let step = span / i32::try_from(place.max(1))?;
     let own: HashSet<String> = fill_line(
         &phase.raw,
         phase.wishes_table(),
         filled,
         &line,
-        place,
-        Utc::now(),
+        (place, 1),
+        (Utc::now() - span, step),
     )
     .await?
     .into_iter()
@@ -114,13 +117,13 @@ async fn find(
             .send()
             .await?;
         for item in page.items() {
-            let wish = item.get("wish").and_then(|v| v.as_s().ok());
+            // Entries only: the families' count (`#parties`) is no place in line.
+            let Some(wish) = item.get("wish").and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
             for (slot, at) in found.iter_mut().zip(places) {
-                if slot.is_none()
-                    && index >= at
-                    && let Some(w) = wish.filter(|w| own.contains(*w))
-                {
-                    *slot = Some(WishId::parse(w)?);
+                if slot.is_none() && index >= at && own.contains(wish) {
+                    *slot = Some(WishId::parse(wish)?);
                 }
             }
             index += 1;

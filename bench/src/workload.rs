@@ -458,6 +458,20 @@ impl Filled {
         })
     }
 
+    /// Counts one entry of a family of `persons` in the one-person line of its hour
+    /// (`#parties`); returns the key of that item.
+    fn count_family(&mut self, line: &Line, persons: u8) -> (String, String) {
+        let parties = (line.pk(), keys::PARTIES_SK.to_owned());
+        *self
+            .counts
+            .entry(parties.clone())
+            .or_default()
+            .entry(keys::party_count(persons))
+            .or_default() += 1;
+        self.family_entries += 1;
+        parties
+    }
+
     /// The counts items at `keys` as they stand, to be put whole.
     fn count_items(
         &self,
@@ -508,16 +522,7 @@ pub async fn fill(
             items.push(entry_item(&line, &wish, confirmed));
             changed.extend(filled.count(&wish.line_pk(&line), confirmed));
             if wish.persons > 1 {
-                // The family's count in the one-person line of the hour (`#parties`).
-                let parties = (line.pk(), keys::PARTIES_SK.to_owned());
-                *filled
-                    .counts
-                    .entry(parties.clone())
-                    .or_default()
-                    .entry(keys::party_count(wish.persons))
-                    .or_default() += 1;
-                changed.insert(parties);
-                filled.family_entries += 1;
+                changed.insert(filled.count_family(&line, wish.persons));
             } else {
                 *filled.lines.entry(line).or_default() += 1;
             }
@@ -535,39 +540,42 @@ pub async fn fill(
     Ok(())
 }
 
-/// Writes `count` more waiting wishes that stand in `line` alone (its office, its window),
-/// confirmed evenly over the 30 days before `now`, between the mix's; returns them.
+/// Writes `count` more waiting wishes for `persons` that stand in `line` alone (its office, its
+/// window), confirmed evenly from `from` on, `step` apart; returns them.
 ///
 /// # Errors
 /// When a write fails.
+#[allow(clippy::too_many_arguments)]
 pub async fn fill_line(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     filled: &mut Filled,
     line: &Line,
-    count: usize,
-    now: DateTime<Utc>,
+    (count, persons): (usize, u8),
+    (from, step): (DateTime<Utc>, Duration),
 ) -> Result<Vec<GenWish>> {
-    let span_ms = Duration::days(30).num_milliseconds();
-    let total = i64::try_from(count.max(1))?;
     let mut items = Vec::with_capacity(count * 2);
     let mut changed = BTreeSet::new();
     let mut wishes = Vec::with_capacity(count);
-    for k in 0..total {
+    for k in 0..i32::try_from(count)? {
         let wish = GenWish {
             id: WishId::generate(),
-            email: format!("page-{k}@bench.example.de"),
+            email: format!("line-{persons}-{k}@bench.example.de"),
             service: line.service.clone(),
             offices: vec![line.office.clone()],
             windows: BTreeSet::from([line.window]),
             english: false,
-            persons: 1,
+            persons,
         };
-        let confirmed = now - Duration::days(30) + Duration::milliseconds(span_ms * k / total);
+        let confirmed = from + step * k;
         items.push(wish_item(&wish, confirmed));
         items.push(entry_item(line, &wish, confirmed));
-        changed.extend(filled.count(&line.pk(), confirmed));
-        *filled.lines.entry(line.clone()).or_default() += 1;
+        changed.extend(filled.count(&wish.line_pk(line), confirmed));
+        if persons > 1 {
+            changed.insert(filled.count_family(line, persons));
+        } else {
+            *filled.lines.entry(line.clone()).or_default() += 1;
+        }
         filled.entries += 1;
         filled.wishes.push((wish.id.clone(), confirmed));
         wishes.push(wish);

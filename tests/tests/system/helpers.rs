@@ -462,7 +462,8 @@ pub fn assert_matches_openapi(method: &str, url: &str, status: u16, json: Option
 
 /// The lines' counts (`QN#…` items) hold exactly what the entries (`Q#…` items) of this test's
 /// table say: per line, the entries per UTC day of confirmation and, per day, per hour — no count
-/// missing, none left over, no count left at zero.
+/// missing, none left over, no count left at zero; and each one-person line's `#parties` counts
+/// the entries of the families' lines of its hour, by size.
 pub async fn assert_line_counts_match_entries(env: &TestEnv) {
     use shared::store::keys;
     use std::collections::BTreeMap;
@@ -495,7 +496,17 @@ pub async fn assert_line_counts_match_entries(env: &TestEnv) {
     let mut actual: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
     for item in &items {
         let (pk, sk) = (text(item, "pk"), text(item, "sk"));
-        if pk.starts_with("QN#") {
+        if sk == keys::PARTIES_SK {
+            let counts: BTreeMap<String, i64> = item
+                .iter()
+                .filter(|(name, _)| *name != "pk" && *name != "sk")
+                .map(|(name, v)| (name.clone(), v.as_n().unwrap().parse().unwrap()))
+                .filter(|(_, n)| *n != 0)
+                .collect();
+            if !counts.is_empty() {
+                actual.insert((pk, sk), counts);
+            }
+        } else if pk.starts_with("QN#") {
             let counts: BTreeMap<String, i64> = item
                 .iter()
                 .filter(|(name, _)| *name != "pk" && *name != "sk")
@@ -506,6 +517,13 @@ pub async fn assert_line_counts_match_entries(env: &TestEnv) {
             }
         } else if pk.starts_with("Q#") {
             let at = parse_time(sk.split_once('#').unwrap().0);
+            if let Some((one_person_line, persons)) = keys::family_of_line(&pk) {
+                *expected
+                    .entry((one_person_line.to_owned(), keys::PARTIES_SK.to_owned()))
+                    .or_default()
+                    .entry(keys::party_count(persons))
+                    .or_default() += 1;
+            }
             let counts = keys::line_counts_pk(&pk);
             *expected
                 .entry((counts.clone(), keys::LINE_DAYS_SK.to_owned()))
