@@ -30,6 +30,17 @@ impl TestEnv {
     }
 }
 
+/// The details of the events of `kind` published since the observer last looked.
+async fn details(observer: &Observer, kind: &str) -> Vec<Value> {
+    observer
+        .drain()
+        .await
+        .into_iter()
+        .filter(|(k, _)| k == kind)
+        .map(|(_, detail)| detail)
+        .collect()
+}
+
 /// A Monday 8:00 slot of the Bilk office `weeks` ahead, `minute` past eight.
 fn monday(minute: u32, weeks: i64) -> String {
     next_local(chrono::Weekday::Mon, 8, minute, 7 * weeks)
@@ -77,19 +88,12 @@ async fn a_family_of_three_is_not_offered_a_slot_too_short_but_two_back_to_back(
     env.put_slots(&json!([slot("fam-a", &monday(0, 3), 1)]))
         .await;
     env.settle().await;
-    let mails = env.mails_to(&family).await;
-    let offer_mail = mails.last().unwrap();
-    assert!(
-        offer_mail.subject.starts_with("Terminangebot"),
-        "{:?}",
-        offer_mail.subject
-    );
+    let (offer_mail, offer) = env.latest_offer(&family).await;
     assert!(
         offer_mail.text.contains("für 3 Personen, 8:00–8:30 Uhr"),
         "the mail names the party and the whole run: {}",
         offer_mail.text
     );
-    let offer = page_link(offer_mail, "/o/");
     let (_, shown) = env.get_json(&offer).await;
     assert_eq!(shown["persons"], 3);
     let ids: Vec<&str> = shown["slots"]
@@ -121,13 +125,8 @@ async fn a_family_of_three_is_not_offered_a_slot_too_short_but_two_back_to_back(
         assert_eq!(status, "booked", "{id}");
         assert!(slot["wish"].is_string(), "booked for the family: {slot}");
     }
-    let events = observer.drain().await;
-    let booked: Vec<&Value> = events
-        .iter()
-        .filter(|(kind, _)| kind == "OfferAccepted")
-        .map(|(_, detail)| detail)
-        .collect();
-    assert_eq!(booked.len(), 1, "{events:?}");
+    let booked = details(&observer, "OfferAccepted").await;
+    assert_eq!(booked.len(), 1, "{booked:?}");
     assert_eq!(booked[0]["slots"], json!(["fam-a", "fam-b"]));
 
     // The appointment's page holds both; giving it back frees both.
@@ -144,13 +143,8 @@ async fn a_family_of_three_is_not_offered_a_slot_too_short_but_two_back_to_back(
     for id in ["fam-a", "fam-b"] {
         assert_eq!(env.slot_status(id).await.0, "free", "{id} is free again");
     }
-    let events = observer.drain().await;
-    let given_back: Vec<&Value> = events
-        .iter()
-        .filter(|(kind, _)| kind == "AppointmentReturned")
-        .map(|(_, detail)| detail)
-        .collect();
-    assert_eq!(given_back.len(), 1, "{events:?}");
+    let given_back = details(&observer, "AppointmentReturned").await;
+    assert_eq!(given_back.len(), 1, "{given_back:?}");
     assert_eq!(given_back[0]["slots"], json!(["fam-a", "fam-b"]));
 }
 

@@ -224,6 +224,18 @@ impl TestEnv {
         self.system.settle().await.unwrap();
     }
 
+    /// The newest mail to `email`, which must be an offer: the mail and its offer page's link.
+    pub async fn latest_offer(&self, email: &str) -> (DevMail, String) {
+        let mail = self.mails_to(email).await.pop().expect("a mail");
+        assert!(
+            mail.subject.starts_with("Terminangebot"),
+            "{:?}",
+            mail.subject
+        );
+        let link = page_link(&mail, "/o/");
+        (mail, link)
+    }
+
     /// Submits and confirms a wish; returns its page link.
     pub async fn confirmed_wish(&self, email: &str, windows: Value) -> String {
         self.confirmed_wish_with_id(email, windows).await.0

@@ -490,6 +490,17 @@ async fn run_sequence(seed: u64) -> usize {
     m.runs
 }
 
+/// The model's slot `s` as the store has it.
+async fn real_slot(env: &TestEnv, s: usize) -> shared::domain::Slot {
+    env.system
+        .deps
+        .store
+        .get_slot(&SlotId::parse(&format!("m{s}")).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn compare(env: &TestEnv, m: &Model, seed: u64, step: usize, trace: &[String]) {
     let now = env.system.deps.clock.now();
     for (i, w) in m.wishes.iter().enumerate() {
@@ -521,14 +532,7 @@ async fn compare(env: &TestEnv, m: &Model, seed: u64, step: usize, trace: &[Stri
         );
         if let (MStatus::Offered(run), Some(real)) = (&w.status, &real) {
             for s in run {
-                let slot = env
-                    .system
-                    .deps
-                    .store
-                    .get_slot(&SlotId::parse(&format!("m{s}")).unwrap())
-                    .await
-                    .unwrap()
-                    .unwrap();
+                let slot = real_slot(env, *s).await;
                 assert_eq!(
                     slot.offer, real.open_offer,
                     "seed {seed} step {step}: wish {i} holds slot {s}: {trace:#?}"
@@ -537,14 +541,7 @@ async fn compare(env: &TestEnv, m: &Model, seed: u64, step: usize, trace: &[Stri
         }
     }
     for (s, slot) in m.slots.iter().enumerate() {
-        let real = env
-            .system
-            .deps
-            .store
-            .get_slot(&SlotId::parse(&format!("m{s}")).unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let real = real_slot(env, s).await;
         let expected = match slot.status {
             SStatus::Free => SlotStatus::Free,
             SStatus::Offered(_) => SlotStatus::Offered,
