@@ -241,6 +241,23 @@ impl Client {
         }
     }
 
+    /// `POST /admin/lines/recount?after=…`: one page of lines recounted.
+    ///
+    /// # Errors
+    /// A transport problem or an unexpected answer.
+    pub async fn recount(&self, after: Option<&str>) -> Result<Value, ApiError> {
+        let path = match after {
+            Some(a) => format!("/admin/lines/recount?after={}", query_value(a)),
+            None => "/admin/lines/recount".to_owned(),
+        };
+        let (status, body) = self.call(Method::POST, &path, None).await?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(server(status, &body))
+        }
+    }
+
     /// `GET /admin/stats`.
     ///
     /// # Errors
@@ -264,6 +281,19 @@ pub struct LoadSummary {
     pub conflicts: u64,
     /// Slots held by an open offer or booked through one: left alone, the offer decides.
     pub conflict_ids: Vec<String>,
+}
+
+/// A query parameter's value, percent-encoded (a line's key holds `#`).
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn slot_path(id: &str) -> Result<String, ApiError> {

@@ -43,12 +43,22 @@ enum Command {
     /// Appointment slots.
     #[command(subcommand)]
     Slots(SlotsCommand),
+    /// The queue's lines.
+    #[command(subcommand)]
+    Lines(LinesCommand),
     /// Wishes waiting per office and service, offers and acceptance rate.
     Stats {
         /// Print the server's JSON instead of tables.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum LinesCommand {
+    /// Recount every line's counts (the wish page's places) from its entries: once after an
+    /// upgrade that brings the counts, or to repair them. Safe while the system runs.
+    Recount,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +141,23 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let client = Client::new(&cli.url, cli.key.filter(|k| !k.trim().is_empty()))?;
     match cli.command {
+        Command::Lines(LinesCommand::Recount) => {
+            let (mut lines, mut entries, mut corrected) = (0, 0, 0);
+            let mut after: Option<String> = None;
+            loop {
+                let page = client.recount(after.as_deref()).await?;
+                let count = |k: &str| page[k].as_u64().unwrap_or(0);
+                lines += count("lines");
+                entries += count("entries");
+                corrected += count("corrected");
+                after = page["next"].as_str().map(str::to_owned);
+                match &after {
+                    Some(next) => eprintln!("… {lines} lines so far (next: {next})"),
+                    None => break,
+                }
+            }
+            println!("{lines} lines recounted ({entries} entries); {corrected} counts set right.");
+        }
         Command::Stats { json } => {
             let stats = client.stats().await?;
             if json {

@@ -12,6 +12,7 @@ mod feedback;
 pub use deliver::Delivery;
 pub use feedback::{FeedbackKind, MailFeedback, mail_feedback};
 mod feed;
+mod lines;
 mod matching;
 mod offers;
 mod rescan;
@@ -28,6 +29,7 @@ pub use appointments::{
 pub use catalog::update_catalog;
 pub use challenge::new_challenge;
 pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};
+pub use lines::{LineFilter, RecountPage, recount_lines};
 pub use matching::match_slot;
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
 pub use rescan::{RescanReport, rescan};

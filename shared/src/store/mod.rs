@@ -17,6 +17,7 @@ mod offers;
 mod outbox;
 mod queue;
 mod records;
+mod recount;
 mod slots;
 pub mod stream;
 mod tallies;
@@ -66,6 +67,7 @@ pub use limits::{AddressBook, LimitKey};
 pub use offers::OfferCommit;
 pub use outbox::{DueMail, FeedEvent};
 pub use queue::{Head, ListCursor, QueueEntry};
+pub use recount::Recounted;
 pub use slots::UpsertOutcome;
 pub use wishes::AgeMark;
 
