@@ -1,6 +1,9 @@
 //! A free slot offered to the first wish in line that may take it (DESIGN.md, "Matching rule").
 
 use super::{AppError, Deps};
+use crate::domain::allocation::{
+    AllocationRecord, ChainLink, Entry, QueueLine, Skip, Skipped, why_not,
+};
 use crate::domain::lifecycle;
 use crate::domain::matching::pick;
 use crate::domain::{
@@ -53,10 +56,13 @@ pub async fn match_slot(
         let token = Token::generate();
         let mail = deps.mails(&catalog, now).offer(&offer, to, &token)?;
         let out = Effects::mail(mail, change.events);
-        // Commit, conditioned on the slot being free and the wish waiting as read.
+        // The allocation record: whom the line's head passed over, and why.
+        let record = line.record(deps, &slot, &first, now)?;
+        // Commit, conditioned on the slot being free, the wish waiting as read and the line's
+        // chain where it was read.
         match deps
             .store
-            .create_offer(&offer, &token.hash(), &out, now)
+            .create_offer(&offer, &token.hash(), &out, &record, now)
             .await?
         {
             OfferCommit::Made => {
@@ -65,6 +71,16 @@ pub async fn match_slot(
             }
             // The wish cannot take it (any more): the slot is still free for the next.
             OfferCommit::WishTaken => line.verify(),
+            // Another offer in this line came first: its chain head, again.
+            OfferCommit::ChainMoved { wish_taken } => {
+                line.chain = deps
+                    .store
+                    .chain_head(&QueueLine::of(&slot).to_string())
+                    .await?;
+                if wish_taken {
+                    line.verify();
+                }
+            }
             // Someone else changed the slot: read it again, and the wishes with it.
             OfferCommit::SlotChanged => {
                 slot = match deps.store.get_slot(&slot.id).await? {
@@ -100,7 +116,8 @@ async fn unclaimed(
 /// or a wish read with its current state.
 enum First {
     Entry(QueueEntry, Email),
-    Wish(Wish),
+    /// The wish, and the time its place in line sorts by.
+    Wish(Wish, DateTime<Utc>),
 }
 
 impl First {
@@ -112,7 +129,7 @@ impl First {
                 language: entry.language,
                 active: true,
             },
-            First::Wish(wish) => wish.into(),
+            First::Wish(wish, _) => wish.into(),
         }
     }
 }
@@ -127,6 +144,12 @@ struct Line {
     read: bool,
     /// A try failed on a wish's condition: from now on, states are read, not assumed.
     verify: bool,
+    /// The entries passed over, with the rule's reason: those of the pages left behind, and
+    /// those of the current page ahead of the one chosen.
+    passed: Vec<(WishId, DateTime<Utc>, Skip)>,
+    skipped: Vec<(WishId, DateTime<Utc>, Skip)>,
+    /// The last record of the line's allocation chain, read with the head of the line.
+    chain: Option<ChainLink>,
 }
 
 impl Line {
@@ -149,12 +172,19 @@ impl Line {
         }
         let window = local_window(slot.start);
         if !self.read {
-            let (entries, next) = deps
-                .store
-                .head_of_line(&slot.office, &slot.service, window, None, HEAD)
-                .await?;
+            // The chain's head in parallel: the usual offer stays one round trip before its
+            // transaction.
+            let line = QueueLine::of(slot).to_string();
+            let (head, chain) = tokio::join!(
+                deps.store
+                    .head_of_line(&slot.office, &slot.service, window, None, HEAD),
+                deps.store.chain_head(&line)
+            );
+            let (entries, next) = head?;
             (self.entries, self.next, self.read) = (entries, next, true);
+            self.chain = chain?;
         }
+        self.skipped.clear();
         if !self.verify {
             let Some(entry) = self.entries.first() else {
                 return Ok(None);
@@ -171,10 +201,28 @@ impl Line {
                 .iter()
                 .filter_map(|id| wishes.iter().find(|w| &w.id == id))
                 .collect();
-            if let Some(w) = pick(slot, ordered) {
-                return Ok(Some(First::Wish(w.clone())));
+            let picked = pick(slot, ordered);
+            // Every entry ahead of the pick is passed over, each for the rule's reason.
+            for entry in &self.entries {
+                if picked.is_some_and(|w| w.id == entry.wish) {
+                    break;
+                }
+                let wish = wishes.iter().find(|w| w.id == entry.wish);
+                let reason = wish.map_or(Some(Skip::Gone), |w| why_not(w, slot));
+                let reason = reason.unwrap_or_else(Skip::unexplained);
+                self.skipped
+                    .push((entry.wish.clone(), entry.ranked_at, reason));
+            }
+            if let Some(w) = picked {
+                let ranked_at = self
+                    .entries
+                    .iter()
+                    .find(|e| e.wish == w.id)
+                    .map_or(w.confirmed_at.unwrap_or(now), |e| e.ranked_at);
+                return Ok(Some(First::Wish(w.clone(), ranked_at)));
             }
             // None of these may take it: the next page of the line.
+            self.passed.append(&mut self.skipped);
             let Some(after) = self.next.take() else {
                 return Ok(None);
             };
@@ -184,5 +232,44 @@ impl Line {
                 .await?;
             (self.entries, self.next) = (entries, next);
         }
+    }
+
+    /// The allocation record of offering `slot` to `first`: the entries passed over to reach
+    /// it (by pseudonym), appended to the line's chain as read.
+    fn record(
+        &self,
+        deps: &Deps,
+        slot: &Slot,
+        first: &First,
+        now: DateTime<Utc>,
+    ) -> Result<AllocationRecord, AppError> {
+        let (wish, ranked_at) = match first {
+            First::Entry(entry, _) => (&entry.wish, entry.ranked_at),
+            First::Wish(wish, ranked_at) => (&wish.id, *ranked_at),
+        };
+        let skipped = self
+            .passed
+            .iter()
+            .chain(&self.skipped)
+            .map(|(id, ranked_at, reason)| {
+                Ok(Skipped {
+                    who: deps.store.pseudonym(id)?,
+                    ranked_at: *ranked_at,
+                    reason: reason.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let chosen = Entry {
+            who: deps.store.pseudonym(wish)?,
+            ranked_at,
+        };
+        Ok(AllocationRecord::append(
+            self.chain.as_ref(),
+            slot,
+            skipped,
+            chosen,
+            now,
+            deps.store.retention.ended,
+        ))
     }
 }

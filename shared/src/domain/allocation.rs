@@ -238,6 +238,14 @@ impl Skip {
         }
     }
 
+    /// What matching records when `pick` passed over an entry for which [`why_not`] gives no
+    /// reason — the two disagree, which the property tests rule out; recorded rather than
+    /// hidden, so that verification reports the allocation.
+    #[must_use]
+    pub fn unexplained() -> Self {
+        Skip::Unknown("unexplained".into())
+    }
+
     /// The reason a [`Skip::code`] names; anything else is [`Skip::Unknown`].
     #[must_use]
     pub fn from_code(code: &str) -> Self {
@@ -252,11 +260,13 @@ impl Skip {
             ("other_service", "") => Some(Skip::OtherService),
             ("other_office", "") => Some(Skip::OtherOffice),
             ("outside_windows", "") => Some(Skip::OutsideWindows),
-            ("not_earlier", at) => DateTime::parse_from_rfc3339(at)
-                .ok()
-                .map(|t| Skip::NotEarlier {
-                    before: t.with_timezone(&Utc),
-                }),
+            ("not_earlier", at) => {
+                DateTime::parse_from_rfc3339(at)
+                    .ok()
+                    .map(|t| Skip::NotEarlier {
+                        before: t.with_timezone(&Utc),
+                    })
+            }
             ("gone", "") => Some(Skip::Gone),
             _ => None,
         };
@@ -540,7 +550,9 @@ pub enum RuleBreach {
 /// the reason the rule gives for passing it over (`None`: it may take the slot). The entries up
 /// to the first that may take it make the record; `None` when none may.
 #[must_use]
-pub fn split_head(head: Vec<(Pseudonym, DateTime<Utc>, Option<Skip>)>) -> Option<(Vec<Skipped>, Entry)> {
+pub fn split_head(
+    head: Vec<(Pseudonym, DateTime<Utc>, Option<Skip>)>,
+) -> Option<(Vec<Skipped>, Entry)> {
     let mut skipped = Vec::new();
     for (who, ranked_at, reason) in head {
         match reason {
@@ -555,189 +567,11 @@ pub fn split_head(head: Vec<(Pseudonym, DateTime<Utc>, Option<Skip>)>) -> Option
     None
 }
 
-// ---- verification of a stretch of chain ------------------------------------------------------
-
-/// A record as read from the table: where it was found (its key's line, number and day), the
-/// hash stored with it, and its content — or why that could not be read.
-#[derive(Debug, Clone)]
-pub struct StoredRecord {
-    pub line: String,
-    pub seq: u64,
-    pub day: NaiveDate,
-    pub hash: Option<ChainHash>,
-    pub record: Result<AllocationRecord, String>,
-}
-
-/// One line's records in a period, in key order, with what verification needs around them.
-#[derive(Debug, Clone)]
-pub struct ChainStretch {
-    pub line: String,
-    /// The record before the first one of the period, when the first one's `prev_at` says where
-    /// it is and it is still kept (`None`: not found, or the period starts the chain).
-    pub before: Option<StoredRecord>,
-    pub records: Vec<StoredRecord>,
-    /// The line's chain head, when the period reaches the present (its last record must be
-    /// the head's).
-    pub head: Option<ChainLink>,
-}
-
-/// What is wrong at one position of a chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
-    /// The record's content does not hash to its stored hash, or its successor (or the chain's
-    /// head) holds another hash for it: it was changed after it was written.
-    Edited,
-    /// No record at this position (through `through`), though its successor says it should
-    /// still be kept.
-    Missing { through: u64 },
-    /// The record is not where its content says (line, number, day), or its time is before its
-    /// predecessor's, or the head of the chain is behind it.
-    OutOfOrder(&'static str),
-    /// The record could not be read.
-    Unreadable(String),
-    /// The matching rule would not have made this allocation.
-    Rule(RuleBreach),
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Problem::Edited => f.write_str("edited: its hash does not match"),
-            Problem::Missing { through } => write!(f, "missing (through number {through})"),
-            Problem::OutOfOrder(why) => write!(f, "out of order: {why}"),
-            Problem::Unreadable(why) => write!(f, "unreadable: {why}"),
-            Problem::Rule(breach) => write!(f, "not the matching rule's allocation: {breach}"),
-        }
-    }
-}
-
-impl Problem {
-    /// A short name for programs (`edited`, `missing`, `out_of_order`, `unreadable`, `rule`).
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Problem::Edited => "edited",
-            Problem::Missing { .. } => "missing",
-            Problem::OutOfOrder(_) => "out_of_order",
-            Problem::Unreadable(_) => "unreadable",
-            Problem::Rule(_) => "rule",
-        }
-    }
-}
-
-/// A problem at a position: the chain (line) and the record's number in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub line: String,
-    pub seq: u64,
-    pub problem: Problem,
-}
-
-/// The verdict on one stretch of chain.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StretchVerdict {
-    pub findings: Vec<Finding>,
-    /// The stretch starts after records that expired (the number of its first record): their
-    /// absence is the retention rule at work, not a gap.
-    pub expired_start: Option<u64>,
-}
-
-/// Walks one line's stretch of chain: each record's hash, its place, its link to the one before,
-/// the gaps, the head — and replays each against the matching rule. Records whose predecessor
-/// is absent are accepted as the chain's start only when that predecessor's expiry (which the
-/// record carries, hashed) has passed by `now`: expiry never decreases along a chain, so every
-/// record before has expired too.
-#[must_use]
-pub fn verify_stretch(stretch: &ChainStretch, now: DateTime<Utc>) -> StretchVerdict {
-    let mut verdict = StretchVerdict::default();
-    let line = stretch.line.clone();
-    let mut find = |seq: u64, problem: Problem| {
-        verdict.findings.push(Finding {
-            line: line.clone(),
-            seq,
-            problem,
-        });
-    };
-    // The predecessor as the next record must see it: number, stored hash, time and expiry
-    // (the latter two unknown for an unreadable one).
-    let mut prev: Option<(u64, Option<ChainHash>, Option<&AllocationRecord>)> =
-        stretch.before.as_ref().map(|b| (b.seq, b.hash.clone(), b.record.as_ref().ok()));
-    let mut expired_start = None;
-    for stored in &stretch.records {
-        let rec = match &stored.record {
-            Ok(rec) => rec,
-            Err(why) => {
-                find(stored.seq, Problem::Unreadable(why.clone()));
-                prev = Some((stored.seq, stored.hash.clone(), None));
-                continue;
-            }
-        };
-        if rec.seq != stored.seq || rec.line.to_string() != stored.line || rec.day() != stored.day
-        {
-            find(
-                stored.seq,
-                Problem::OutOfOrder("its content names another place in the chain"),
-            );
-        }
-        if stored.hash.as_ref() != Some(&rec.hash()) {
-            find(stored.seq, Problem::Edited);
-        }
-        if let Err(breach) = rec.replay() {
-            find(stored.seq, Problem::Rule(breach));
-        }
-        match prev {
-            Some((p_seq, ref p_hash, p_rec)) if p_seq + 1 == stored.seq => {
-                if p_hash.as_ref() != Some(&rec.prev) {
-                    // The predecessor's hash is not the one this record was chained to: it was
-                    // changed (and its hash recomputed) after this record was written.
-                    find(p_seq, Problem::Edited);
-                }
-                if let Some(p) = p_rec {
-                    if rec.at < p.at || rec.prev_at != Some(p.at) {
-                        find(stored.seq, Problem::OutOfOrder("its time is not after its predecessor's"));
-                    }
-                    if rec.prev_expires_at != p.expires_at || rec.expires_at < p.expires_at {
-                        find(p_seq, Problem::Edited);
-                    }
-                }
-            }
-            Some((p_seq, _, _)) if p_seq < stored.seq => find(
-                p_seq + 1,
-                Problem::Missing {
-                    through: stored.seq - 1,
-                },
-            ),
-            Some(_) => find(
-                stored.seq,
-                Problem::OutOfOrder("its number does not follow its predecessor's"),
-            ),
-            None if rec.seq == 1 => {
-                if rec.prev != ChainHash::genesis() || rec.prev_at.is_some() {
-                    find(stored.seq, Problem::Edited);
-                }
-            }
-            None if rec.prev_expires_at <= now.timestamp() => expired_start = Some(rec.seq),
-            None => find(
-                rec.seq - 1,
-                Problem::Missing {
-                    through: rec.seq - 1,
-                },
-            ),
-        }
-        prev = Some((stored.seq, stored.hash.clone(), Some(rec)));
-    }
-    if let (Some(head), Some((last, hash, _))) = (&stretch.head, &prev) {
-        if head.seq > *last {
-            find(last + 1, Problem::Missing { through: head.seq });
-        } else if head.seq < *last {
-            find(*last, Problem::OutOfOrder("it is beyond the head of its chain"));
-        } else if hash.as_ref() != Some(&head.hash) {
-            find(*last, Problem::Edited);
-        }
-    }
-    verdict.expired_start = expired_start;
-    verdict
-}
+mod verify;
+pub use verify::{
+    AllocationReport, ChainStretch, Finding, Period, Problem, StoredRecord, StretchVerdict,
+    verify_stretch,
+};
 
 #[cfg(test)]
 mod tests;

@@ -254,6 +254,37 @@ pub fn audit_pk(at: DateTime<Utc>) -> String {
 pub fn audit_sk(at: DateTime<Utc>) -> String {
     by_time(at, &uuid::Uuid::new_v4())
 }
+/// The partition of the allocation records made on one UTC day (every line's; the chains run
+/// per line through the days): `ALLOC#20261206`.
+#[must_use]
+pub fn allocation_pk(day: NaiveDate) -> String {
+    format!("{ALLOCATION_PREFIX}{}", day.format("%Y%m%d"))
+}
+/// The day of an [`allocation_pk`]; `None` for any other key.
+#[must_use]
+pub fn allocation_day(pk: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(pk.strip_prefix(ALLOCATION_PREFIX)?, "%Y%m%d").ok()
+}
+pub const ALLOCATION_PREFIX: &str = "ALLOC#";
+/// An allocation record's sort key: its line (a chain), then its number in the chain, fixed
+/// width so that text order is chain order: `bilk#id-card#mon#8#000000000042`.
+#[must_use]
+pub fn allocation_sk(line: &str, seq: u64) -> String {
+    format!("{line}#{seq:012}")
+}
+/// The line and number of an [`allocation_sk`].
+#[must_use]
+pub fn allocation_position(sk: &str) -> Option<(&str, u64)> {
+    let (line, seq) = sk.rsplit_once('#')?;
+    Some((line, seq.parse().ok()?))
+}
+/// The head of one line's chain of allocation records (its last number and hash): `CHAIN#<line>`
+/// / [`CHAIN_HEAD_SK`].
+#[must_use]
+pub fn chain_pk(line: &str) -> String {
+    format!("CHAIN#{line}")
+}
+pub const CHAIN_HEAD_SK: &str = "HEAD";
 /// The sort key of an office's and service's counters of one offer outcome, a number per day
 /// (under [`STATS`]).
 #[must_use]

@@ -13,6 +13,8 @@ pub struct QueueEntry {
     /// `None` for entries written before addresses were kept in them.
     pub email: Option<crate::domain::Email>,
     pub language: crate::domain::Language,
+    /// The time its place sorts by (the first part of its queue key).
+    pub ranked_at: DateTime<Utc>,
 }
 
 /// The keys (line, place) of a wish's entries in `lines`; `None` before it is confirmed (it has
@@ -203,7 +205,13 @@ impl Store {
             .into_iter()
             .map(|item| {
                 let r: QueueEntryRecord = serde_dynamo::from_item(item)?;
+                let ranked_at =
+                    r.sk.split_once('#')
+                        .and_then(|(at, _)| DateTime::parse_from_rfc3339(at).ok())
+                        .ok_or_else(|| StoreError::Corrupt("queue entry".into()))?
+                        .with_timezone(&Utc);
                 Ok(QueueEntry {
+                    ranked_at,
                     wish: WishId::parse(&r.wish)
                         .map_err(|_| StoreError::Corrupt("queue entry".into()))?,
                     email: r

@@ -186,7 +186,10 @@ fn records_moved_to_each_other_s_place_are_out_of_order() {
     let verdict = verify_stretch(&s, now());
     for seq in [2, 3] {
         assert!(
-            verdict.findings.iter().any(|f| f.seq == seq && matches!(f.problem, Problem::OutOfOrder(_))),
+            verdict
+                .findings
+                .iter()
+                .any(|f| f.seq == seq && matches!(f.problem, Problem::OutOfOrder(_))),
             "{verdict:?}"
         );
     }
@@ -258,22 +261,34 @@ fn an_allocation_the_rule_would_not_make_is_found() {
     let waiting = bad(&|r| r.skipped[0].reason = Skip::NotWaiting(WishStatus::Waiting));
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].seq, 2);
-    assert!(matches!(waiting[0].problem, Problem::Rule(RuleBreach::Reason { index: 0, .. })));
+    assert!(matches!(
+        waiting[0].problem,
+        Problem::Rule(RuleBreach::Reason { index: 0, .. })
+    ));
     let order = bad(&|r| r.skipped[0].ranked_at = t("2024-01-02T00:00:00Z"));
     assert_eq!(
         order[0].problem,
         Problem::Rule(RuleBreach::OutOfQueueOrder { index: 1 })
     );
     let twice = bad(&|r| r.chosen.who = r.skipped[0].who.clone());
-    assert_eq!(twice[0].problem, Problem::Rule(RuleBreach::Twice { index: 1 }));
+    assert_eq!(
+        twice[0].problem,
+        Problem::Rule(RuleBreach::Twice { index: 1 })
+    );
     let unknown = bad(&|r| r.skipped[0].reason = Skip::from_code("felt_like_it"));
-    assert!(matches!(unknown[0].problem, Problem::Rule(RuleBreach::Reason { .. })));
+    assert!(matches!(
+        unknown[0].problem,
+        Problem::Rule(RuleBreach::Reason { .. })
+    ));
     let earlier = bad(&|r| {
         r.skipped[0].reason = Skip::NotEarlier {
             before: r.slot.start + Duration::hours(1),
         };
     });
-    assert!(matches!(earlier[0].problem, Problem::Rule(RuleBreach::Reason { .. })));
+    assert!(matches!(
+        earlier[0].problem,
+        Problem::Rule(RuleBreach::Reason { .. })
+    ));
     let line = bad(&|r| r.slot.start += Duration::hours(1));
     assert_eq!(line[0].problem, Problem::Rule(RuleBreach::NotThisLine));
 }
@@ -301,7 +316,10 @@ fn reasons_read_back_exactly_and_unknown_ones_stay_unknown() {
     );
     // Not the exact form: unknown, so that it cannot hash like a known one.
     assert!(matches!(Skip::from_code("holds_offer:"), Skip::Unknown(_)));
-    assert!(matches!(Skip::from_code("not_waiting:nope"), Skip::Unknown(_)));
+    assert!(matches!(
+        Skip::from_code("not_waiting:nope"),
+        Skip::Unknown(_)
+    ));
 }
 
 #[test]
@@ -426,4 +444,23 @@ proptest! {
         prop_assert!(verdict.findings.iter().any(|f| f.seq == records[at].seq && f.problem == Problem::Edited),
             "{:?}", verdict);
     }
+}
+
+#[test]
+fn a_period_is_a_week_by_default_and_at_most_a_month() {
+    let today = NaiveDate::from_ymd_opt(2024, 1, 31).unwrap();
+    let p = Period::parse(None, Some(" "), today).unwrap();
+    assert_eq!(
+        (p.from, p.to),
+        (NaiveDate::from_ymd_opt(2024, 1, 25).unwrap(), today)
+    );
+    assert_eq!(p.days().count(), 7);
+    let p = Period::parse(Some("2024-01-01"), Some("2024-01-31"), today).unwrap();
+    assert_eq!(p.days().count(), 31);
+    let e = Period::parse(Some("2023-12-31"), Some("2024-01-31"), today).unwrap_err();
+    assert!(e.contains_key("to"));
+    let e = Period::parse(Some("2024-01-05"), Some("2024-01-04"), today).unwrap_err();
+    assert!(e.contains_key("to"));
+    let e = Period::parse(Some("5.1.2024"), Some("x"), today).unwrap_err();
+    assert_eq!(e.len(), 2);
 }
