@@ -291,14 +291,15 @@ impl<'de> Deserialize<'de> for Skip {
 }
 
 /// Why `wish` may not be offered `slot` — the conditions of `matching::is_candidate`, one by
-/// one, in its order — or `None` when it may (a property test holds the two together).
+/// one — or `None` when it may (a property test holds the two together).
 #[must_use]
 pub fn why_not(wish: &Wish, slot: &Slot) -> Option<Skip> {
-    if wish.status != WishStatus::Waiting {
-        return Some(Skip::NotWaiting(wish.status));
-    }
+    // An offered wish is not waiting either; that it holds an offer says more.
     if wish.open_offer.is_some() {
         return Some(Skip::HoldsOffer);
+    }
+    if wish.status != WishStatus::Waiting {
+        return Some(Skip::NotWaiting(wish.status));
     }
     if wish.service != slot.service {
         return Some(Skip::OtherService);
