@@ -148,7 +148,8 @@ struct Line {
     /// those of the current page ahead of the one chosen.
     passed: Vec<(WishId, DateTime<Utc>, Skip)>,
     skipped: Vec<(WishId, DateTime<Utc>, Skip)>,
-    /// The last record of the line's allocation chain, read with the head of the line.
+    /// The last record of the line's allocation chain, read with the head of the line (and
+    /// again when another offer appended first).
     chain: Option<ChainLink>,
 }
 
@@ -172,17 +173,13 @@ impl Line {
         }
         let window = local_window(slot.start);
         if !self.read {
-            // The chain's head in parallel: the usual offer stays one round trip before its
-            // transaction.
-            let line = QueueLine::of(slot).to_string();
-            let (head, chain) = tokio::join!(
-                deps.store
-                    .head_of_line(&slot.office, &slot.service, window, None, HEAD),
-                deps.store.chain_head(&line)
-            );
-            let (entries, next) = head?;
-            (self.entries, self.next, self.read) = (entries, next, true);
-            self.chain = chain?;
+            // The line's allocation chain head comes with it: the usual offer stays one query
+            // and one transaction.
+            let (entries, next, chain) = deps
+                .store
+                .line_head(&slot.office, &slot.service, window, HEAD)
+                .await?;
+            (self.entries, self.next, self.read, self.chain) = (entries, next, true, chain);
         }
         self.skipped.clear();
         if !self.verify {

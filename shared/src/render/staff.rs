@@ -178,8 +178,8 @@ pub fn allocations(
 ) -> Value {
     let t = texts(lang);
     let errors: Vec<Value> = field_errors
-        .iter()
-        .map(|(field, _)| {
+        .keys()
+        .map(|field| {
             let text = if field == "from" {
                 t.get("staff_alloc_error_from")
             } else {
@@ -333,7 +333,12 @@ mod slot_page_tests {
             expired_starts: vec![(line, 2)],
         };
         for lang in [Language::De, Language::En] {
-            let mut ctx = allocations(("2024-01-01", ""), &Default::default(), Some(&report), lang);
+            let mut ctx = allocations(
+                ("2024-01-01", ""),
+                &std::collections::BTreeMap::default(),
+                Some(&report),
+                lang,
+            );
             ctx["staff"] = json!({"name": "s@example.org", "role": "Supervisor", "csrf": "x", "supervisor": true});
             let html = crate::render::render("staff_allocations.html", lang, ctx).unwrap();
             assert!(html.contains("bilk#id-card#mon#8"), "{html}");

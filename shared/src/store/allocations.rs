@@ -5,8 +5,8 @@ use super::prelude::*;
 use crate::domain::allocation::{AllocationRecord, ChainHash, ChainLink, Pseudonym, StoredRecord};
 use chrono::NaiveDate;
 
-/// The head of a line's chain: no personal data (numbers, a hash, times), so no TTL — a chain
-/// whose records all expired goes on from its last number and hash.
+/// The head of a line's chain, in the line's partition: no personal data (numbers, a hash,
+/// times), so no TTL — a chain whose records all expired goes on from its last number and hash.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct ChainHeadRecord {
     pk: String,
@@ -16,6 +16,22 @@ struct ChainHeadRecord {
     #[serde(with = "crate::domain::time::stored")]
     last_at: DateTime<Utc>,
     last_expires_at: i64,
+}
+
+impl ChainHeadRecord {
+    fn into_link(self) -> ChainLink {
+        ChainLink {
+            seq: self.last_seq,
+            hash: self.last_hash,
+            at: self.last_at,
+            expires_at: self.last_expires_at,
+        }
+    }
+}
+
+/// The chain's head, read from an item of a line's partition (the head of the line's query).
+pub(super) fn chain_link(item: Item) -> Result<ChainLink, StoreError> {
+    Ok(serde_dynamo::from_item::<_, ChainHeadRecord>(item)?.into_link())
 }
 
 /// A record as stored: its keys, its hash, and the record's own fields beside them (its
@@ -52,12 +68,7 @@ impl Store {
         let head = self
             .read::<ChainHeadRecord>(Table::Wishes, key, "chain_head")
             .await?;
-        Ok(head.map(|h| ChainLink {
-            seq: h.last_seq,
-            hash: h.last_hash,
-            at: h.last_at,
-            expires_at: h.last_expires_at,
-        }))
+        Ok(head.map(ChainHeadRecord::into_link))
     }
 
     /// The two parts of an offer's transaction that append `record` to its line's chain: the

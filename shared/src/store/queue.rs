@@ -1,6 +1,7 @@
 //! The lines: one partition per office × service × weekday × hour, entries sorted by confirmation time.
 
 use super::prelude::*;
+use crate::domain::allocation::ChainLink;
 
 /// Where a listing of wishes goes on (opaque).
 #[derive(Debug, Clone)]
@@ -191,41 +192,81 @@ impl Store {
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<QueueEntry>, Option<String>), StoreError> {
-        let pk = line_pk(office, service, window);
+        let (entries, next, _) = self
+            .line_page(line_pk(office, service, window), after, limit, true)
+            .await?;
+        Ok((entries, next))
+    }
+
+    /// The first `limit` entries of one line and the head of its allocation chain (`None`
+    /// before the line's first offer), in the same query: the chain's head sorts before every
+    /// entry of the line's partition.
+    pub async fn line_head(
+        &self,
+        office: &OfficeId,
+        service: &ServiceId,
+        window: Window,
+        limit: i32,
+    ) -> Result<(Vec<QueueEntry>, Option<String>, Option<ChainLink>), StoreError> {
+        self.line_page(line_pk(office, service, window), None, limit + 1, false)
+            .await
+    }
+
+    /// A page of a line's partition: its entries from `after`, and the chain's head when the
+    /// page holds it (never with `entries_only`, whose query starts at the first entry).
+    async fn line_page(
+        &self,
+        pk: String,
+        after: Option<&str>,
+        limit: i32,
+        entries_only: bool,
+    ) -> Result<(Vec<QueueEntry>, Option<String>, Option<ChainLink>), StoreError> {
+        let values = Values::default()
+            .with(":pk", s(pk.clone()))
+            .with(":from", s(keys::ENTRIES_FROM));
+        let condition = if entries_only {
+            "pk = :pk AND sk >= :from"
+        } else {
+            "pk = :pk"
+        };
         let lookup = Lookup {
             consistent: true,
             limit: Some(limit),
             start: after.map(|sk| key(pk.clone(), sk)),
-            ..Lookup::new("pk = :pk", Values::default().with(":pk", s(pk.clone())))
+            ..Lookup::new(condition, values)
         };
         let out = self.query(Table::Wishes, lookup, "head_of_line").await?;
-        let ids = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                let r: QueueEntryRecord = serde_dynamo::from_item(item)?;
-                let ranked_at =
-                    r.sk.split_once('#')
-                        .and_then(|(at, _)| DateTime::parse_from_rfc3339(at).ok())
-                        .ok_or_else(|| StoreError::Corrupt("queue entry".into()))?
-                        .with_timezone(&Utc);
-                Ok(QueueEntry {
-                    ranked_at,
-                    wish: WishId::parse(&r.wish)
-                        .map_err(|_| StoreError::Corrupt("queue entry".into()))?,
-                    email: r
-                        .email
-                        .as_deref()
-                        .and_then(|e| crate::domain::Email::parse(e).ok()),
-                    language: r.language.unwrap_or_default(),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut chain = None;
+        let mut entries = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let sk = item.get(keys::SK).and_then(|v| v.as_s().ok());
+            if sk.is_some_and(|sk| sk.as_str() < keys::ENTRIES_FROM) {
+                if sk.is_some_and(|sk| sk == keys::CHAIN_HEAD_SK) {
+                    chain = Some(super::allocations::chain_link(item)?);
+                }
+                continue;
+            }
+            let r: QueueEntryRecord = serde_dynamo::from_item(item)?;
+            let ranked_at =
+                r.sk.split_once('#')
+                    .and_then(|(at, _)| DateTime::parse_from_rfc3339(at).ok())
+                    .ok_or_else(|| StoreError::Corrupt("queue entry".into()))?
+                    .with_timezone(&Utc);
+            entries.push(QueueEntry {
+                ranked_at,
+                wish: WishId::parse(&r.wish)
+                    .map_err(|_| StoreError::Corrupt("queue entry".into()))?,
+                email: r
+                    .email
+                    .as_deref()
+                    .and_then(|e| crate::domain::Email::parse(e).ok()),
+                language: r.language.unwrap_or_default(),
+            });
+        }
         let next = out
             .last_evaluated_key
             .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
-        Ok((ids, next))
+        Ok((entries, next, chain))
     }
 
     /// How many wishes stand ahead of the queue key `before` in one line, by counting the
@@ -240,9 +281,16 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let values = Values::default()
             .with(":pk", s(line_pk(office, service, window)))
+            .with(":from", s(keys::ENTRIES_FROM))
             .with(":before", s(before));
-        self.count_all("pk = :pk AND sk < :before", values, "ahead_in_line")
-            .await
+        // Items before the entries (the chain's head) are not wishes in line.
+        let all = self
+            .count_all("pk = :pk AND sk < :before", values.clone(), "ahead_in_line")
+            .await?;
+        let other = self
+            .count_all("pk = :pk AND sk < :from", values, "ahead_in_line")
+            .await?;
+        Ok(all.saturating_sub(other))
     }
 
     /// For tests and the local runner: the line a wish is in, to check queue order.
@@ -252,7 +300,10 @@ impl Store {
         service: &ServiceId,
         window: Window,
     ) -> Result<usize, StoreError> {
-        let values = Values::default().with(":pk", s(line_pk(office, service, window)));
-        self.count_all("pk = :pk", values, "line_length").await
+        let values = Values::default()
+            .with(":pk", s(line_pk(office, service, window)))
+            .with(":from", s(keys::ENTRIES_FROM));
+        self.count_all("pk = :pk AND sk >= :from", values, "line_length")
+            .await
     }
 }
