@@ -39,46 +39,61 @@ pub enum AllocationError {
     Hash(String),
 }
 
-/// A wish as allocation records name it: 128 bits of a keyed hash of its id, hex.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Pseudonym(String);
+/// A text of exactly `$len` lowercase hex digits, checked when it is made or read.
+macro_rules! hex_text {
+    ($(#[$doc:meta])* $name:ident, $len:expr, $error:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl Pseudonym {
-    /// # Errors
-    /// Unless the text is 32 lowercase hex digits.
-    pub fn parse(text: &str) -> Result<Self, AllocationError> {
-        if text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(AllocationError::Pseudonym(text.to_owned()))
+        impl $name {
+            /// # Errors
+            #[doc = concat!("Unless the text is ", stringify!($len), " lowercase hex digits.")]
+            pub fn parse(text: &str) -> Result<Self, AllocationError> {
+                if text.len() == $len
+                    && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                {
+                    Ok(Self(text.to_owned()))
+                } else {
+                    Err(AllocationError::$error(text.to_owned()))
+                }
+            }
         }
-    }
+
+        impl TryFrom<String> for $name {
+            type Error = AllocationError;
+            fn try_from(value: String) -> Result<Self, AllocationError> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl TryFrom<String> for Pseudonym {
-    type Error = AllocationError;
-    fn try_from(value: String) -> Result<Self, AllocationError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Pseudonym> for String {
-    fn from(p: Pseudonym) -> String {
-        p.0
-    }
-}
-
-impl fmt::Display for Pseudonym {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A SHA-256 as 64 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ChainHash(String);
+hex_text!(
+    /// A wish as allocation records name it: 128 bits of a keyed hash of its id, hex.
+    Pseudonym,
+    32,
+    Pseudonym
+);
+hex_text!(
+    /// A SHA-256 as 64 lowercase hex digits.
+    ChainHash,
+    64,
+    Hash
+);
 
 impl ChainHash {
     /// The `prev` of a chain's first record.
@@ -87,38 +102,9 @@ impl ChainHash {
         Self(GENESIS.to_owned())
     }
 
-    /// # Errors
-    /// Unless the text is 64 lowercase hex digits.
-    pub fn parse(text: &str) -> Result<Self, AllocationError> {
-        if text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(AllocationError::Hash(text.to_owned()))
-        }
-    }
-
     fn of(bytes: &[u8]) -> Self {
         use sha2::Digest as _;
         Self(hex::encode(sha2::Sha256::digest(bytes)))
-    }
-}
-
-impl TryFrom<String> for ChainHash {
-    type Error = AllocationError;
-    fn try_from(value: String) -> Result<Self, AllocationError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<ChainHash> for String {
-    fn from(h: ChainHash) -> String {
-        h.0
-    }
-}
-
-impl fmt::Display for ChainHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -102,6 +102,19 @@ fn now() -> DateTime<Utc> {
     t("2024-01-06T00:00:00Z")
 }
 
+/// The verdict on `s` is exactly one finding: `problem` at `seq`.
+fn only(s: &ChainStretch, seq: u64, problem: Problem) {
+    let verdict = verify_stretch(s, now());
+    assert_eq!(
+        verdict.findings,
+        vec![Finding {
+            line: s.line.clone(),
+            seq,
+            problem
+        }]
+    );
+}
+
 #[test]
 fn the_canonical_encoding_and_its_hash_are_fixed() {
     let rec = &chain(2)[1];
@@ -135,22 +148,11 @@ fn an_edited_record_is_found_at_its_position() {
     if let Ok(rec) = &mut s.records[2].record {
         rec.skipped[0].reason = Skip::DeclinedSlot;
     }
-    let verdict = verify_stretch(&s, now());
-    assert_eq!(
-        verdict.findings,
-        vec![Finding {
-            line: s.line.clone(),
-            seq: 3,
-            problem: Problem::Edited
-        }]
-    );
+    only(&s, 3, Problem::Edited);
     // Its hash recomputed too: the successor's link gives it away.
     let rehashed = s.records[2].record.as_ref().unwrap().hash();
     s.records[2].hash = Some(rehashed);
-    let verdict = verify_stretch(&s, now());
-    assert_eq!(verdict.findings.len(), 1);
-    assert_eq!(verdict.findings[0].seq, 3);
-    assert_eq!(verdict.findings[0].problem, Problem::Edited);
+    only(&s, 3, Problem::Edited);
 }
 
 #[test]
@@ -158,15 +160,7 @@ fn a_missing_record_is_found_in_the_middle_and_at_the_end() {
     let records = chain(6);
     let mut s = stretch(&records);
     s.records.remove(2);
-    let verdict = verify_stretch(&s, now());
-    assert_eq!(
-        verdict.findings,
-        vec![Finding {
-            line: s.line.clone(),
-            seq: 3,
-            problem: Problem::Missing { through: 3 }
-        }]
-    );
+    only(&s, 3, Problem::Missing { through: 3 });
     // The last one: only the chain's head knows it was there.
     let mut s = stretch(&records);
     s.records.pop();
