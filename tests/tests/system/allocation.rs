@@ -184,3 +184,46 @@ async fn a_bad_period_is_refused_with_its_field_named() {
         (Some(true), Some(0))
     );
 }
+
+/// Offers of one line made at once append to its chain one after the other: each that finds the
+/// chain moved on reads its head again, and the chain ends with one record per offer, in order,
+/// each replaying against the rule.
+#[tokio::test]
+async fn concurrent_offers_in_one_line_append_to_its_chain_one_after_the_other() {
+    let env = TestEnv::spawn().await;
+    for n in 0..6 {
+        env.confirmed_wish(&env.email(&format!("w{n}")), json!({"mon": [8]}))
+            .await;
+    }
+    let slots: Vec<Value> = (0..6)
+        .map(|n| {
+            json!({"id": format!("race-{n}"), "office": "bilk", "service": "id-card",
+                "start": next_local(chrono::Weekday::Mon, 8, 5 * n, 3), "minutes": 5, "status": "free"})
+        })
+        .collect();
+    env.put_slots(&json!(slots)).await;
+    // Six matchings at once, before the stream would start any.
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..6 {
+        let deps = env.system.deps.clone();
+        set.spawn(async move {
+            let id = shared::domain::SlotId::parse(&format!("race-{n}")).unwrap();
+            let slot = deps.store.get_slot(&id).await.unwrap().unwrap();
+            // A matching that lost every race leaves its slot free for the next (as before).
+            shared::app::match_slot(&deps, &slot).await.ok().flatten()
+        });
+    }
+    let mut offered = set.join_all().await.into_iter().flatten().count();
+    env.settle().await;
+    let swept = env.system.rescan().await.unwrap();
+    offered += usize::try_from(swept["offers_made"].as_u64().unwrap_or(0)).unwrap();
+    assert_eq!(offered, 6, "every slot offered: {swept}");
+    let report = verify(&env).await;
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["records"], 6, "one record per offer: {report}");
+    // The chain's records are numbered 1 to 6 and each passes over the offers before it.
+    for seq in 1..=6u64 {
+        let r = record(&env, seq).await;
+        assert_eq!(r["skipped"].as_l().unwrap().len() as u64, seq - 1, "{r:?}");
+    }
+}
