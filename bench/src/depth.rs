@@ -124,13 +124,15 @@ async fn floor_offer(
     slot: &str,
 ) -> Result<String> {
     let s = |v: &str| AttributeValue::S(v.to_owned());
+    // From the first queue key: the line's partition also holds the head of its allocation
+    // chain, which the floor (an offer without its record) does not read.
     let head = client
         .query()
         .table_name(wishes)
-        // The first entry (the families' count, where families wait, sorts before it).
-        .key_condition_expression("pk = :pk AND sk > :parties")
+        // The first entry (the chain's head and the families' count sort before it).
+        .key_condition_expression("pk = :pk AND sk >= :from")
         .expression_attribute_values(":pk", s(&line.pk()))
-        .expression_attribute_values(":parties", s(keys::PARTIES_SK))
+        .expression_attribute_values(":from", s(keys::ENTRIES_FROM))
         .consistent_read(true)
         .limit(1)
         .send()

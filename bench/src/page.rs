@@ -110,8 +110,10 @@ async fn find(
             .raw
             .query()
             .table_name(phase.wishes_table())
-            .key_condition_expression("pk = :pk")
+            // The entries only (the partition also holds the line's allocation chain head).
+            .key_condition_expression("pk = :pk AND sk >= :from")
             .expression_attribute_values(":pk", AttributeValue::S(line.pk()))
+            .expression_attribute_values(":from", AttributeValue::S(keys::ENTRIES_FROM.into()))
             .projection_expression("wish")
             .set_exclusive_start_key(start)
             .send()

@@ -270,6 +270,54 @@ impl Client {
             Err(server(status, &body))
         }
     }
+
+    /// `GET /admin/allocations/verify`: the allocation record of the period (`from`, `to`:
+    /// `YYYY-MM-DD`, `None` for the server's default) walked and replayed.
+    ///
+    /// # Errors
+    /// A period the server refuses (its fields named), a transport problem or an unexpected
+    /// answer.
+    pub async fn verify_allocations(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let mut query = Vec::new();
+        for (name, value) in [("from", from), ("to", to)] {
+            if let Some(v) = value {
+                // Dates only: anything else is refused here, before it reaches a URL.
+                if !v.bytes().all(|b| b.is_ascii_digit() || b == b'-') || v.is_empty() {
+                    return Err(ApiError::Refused(format!(
+                        "--{name} must be a date YYYY-MM-DD, not {v:?}"
+                    )));
+                }
+                query.push(format!("{name}={v}"));
+            }
+        }
+        let path = if query.is_empty() {
+            "/admin/allocations/verify".to_owned()
+        } else {
+            format!("/admin/allocations/verify?{}", query.join("&"))
+        };
+        let (status, body) = self.call(Method::GET, &path, None).await?;
+        match status {
+            s if s.is_success() => Ok(body),
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+                let fields = body
+                    .get("fields")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                    .unwrap_or_default();
+                Err(ApiError::Refused(format!("{} ({fields})", message(&body))))
+            }
+            _ => Err(server(status, &body)),
+        }
+    }
 }
 
 /// What loading a file did, added up over its batches.

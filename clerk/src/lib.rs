@@ -6,6 +6,9 @@
 //!   `GET /api/offices`), and any bad row stops it with every problem named by line and field:
 //!   nothing is half-loaded.
 //! - `clerk slots release|withdraw|show ID`, `clerk stats`.
+//! - `clerk audit verify [--from DAY] [--to DAY]` — the allocation record of the period walked
+//!   and replayed by the server; every edited, missing or out-of-order record and every
+//!   allocation the matching rule would not have made, by chain and position; exit code 1 then.
 //!
 //! Talks to `--url` / `TERMINAGENT_URL` with `Authorization: Bearer` `--key` /
 //! `TERMINAGENT_ADMIN_KEY` (the server's `ADMIN_KEY`; deployments with `ADMIN_AUTH=iam` need a

@@ -15,7 +15,7 @@ const MAX_SHOWN: usize = 50;
     name = "clerk",
     version,
     about = "Feed Terminagent's appointment slots from a booking system and look at the queue",
-    after_help = "Examples:\n  clerk slots load export.csv\n  clerk slots release bilk-2026-12-02-0830\n  clerk stats\n\nThe key is best passed as TERMINAGENT_ADMIN_KEY (a --key shows in the process list)."
+    after_help = "Examples:\n  clerk slots load export.csv\n  clerk slots release bilk-2026-12-02-0830\n  clerk stats\n  clerk audit verify --from 2026-12-01 --to 2026-12-06\n\nThe key is best passed as TERMINAGENT_ADMIN_KEY (a --key shows in the process list)."
 )]
 struct Cli {
     /// Base URL of the Terminagent server.
@@ -46,6 +46,9 @@ enum Command {
     /// The queue's lines.
     #[command(subcommand)]
     Lines(LinesCommand),
+    /// The allocation record: every offer's hash-chained record of whom the line passed over.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Wishes waiting per office and service, offers and acceptance rate.
     Stats {
         /// Print the server's JSON instead of tables.
@@ -88,6 +91,23 @@ enum SlotsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the allocation record of a period and replay every record against the matching
+    /// rule; exits with 1 when anything is edited, missing, out of order or not the rule's.
+    Verify {
+        /// First day (UTC), YYYY-MM-DD; default: six days before --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (UTC), YYYY-MM-DD; default: today.
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FileFormat {
     Csv,
@@ -98,6 +118,8 @@ enum FileFormat {
 enum Failure {
     /// The file has problems: each is printed, nothing was stored.
     File(Vec<RowError>),
+    /// The verification found problems (already printed).
+    Findings,
     Api(ApiError),
     Other(String),
 }
@@ -131,6 +153,7 @@ async fn main() -> ExitCode {
             eprintln!("clerk: {e}");
             ExitCode::FAILURE
         }
+        Err(Failure::Findings) => ExitCode::FAILURE,
         Err(Failure::Other(e)) => {
             eprintln!("clerk: {e}");
             ExitCode::FAILURE
@@ -164,6 +187,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 println!("{}", pretty(&stats));
             } else {
                 print!("{}", table::stats(&stats));
+            }
+        }
+        Command::Audit(AuditCommand::Verify { from, to, json }) => {
+            let report = client
+                .verify_allocations(from.as_deref(), to.as_deref())
+                .await?;
+            if json {
+                println!("{}", pretty(&report));
+            } else {
+                print!("{}", table::allocation_report(&report));
+            }
+            if report.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
+                return Err(Failure::Findings);
             }
         }
         Command::Slots(SlotsCommand::Show { id, json }) => {

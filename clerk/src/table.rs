@@ -137,6 +137,65 @@ pub fn slot(slot: &Value) -> String {
     out
 }
 
+/// The allocation record's verification (`GET /admin/allocations/verify`): a summary line, then
+/// each finding by chain and position, then the chains whose start has expired.
+#[must_use]
+pub fn allocation_report(report: &Value) -> String {
+    let text = |v: &Value, k: &str| v.get(k).map(cell).unwrap_or_default();
+    let mut out = String::new();
+    let findings = report
+        .get("findings")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Allocation record {} to {}: {} records in {} chains, {}.",
+        text(report, "from"),
+        text(report, "to"),
+        text(report, "records"),
+        text(report, "lines"),
+        if findings.is_empty() {
+            "every record verified and replayed".to_owned()
+        } else {
+            format!("{} problem(s)", findings.len())
+        }
+    );
+    if !findings.is_empty() {
+        let rows: Vec<Vec<String>> = findings
+            .iter()
+            .map(|f| {
+                let position = match f.get("through").and_then(Value::as_u64) {
+                    Some(through) if Some(through) != f.get("seq").and_then(Value::as_u64) => {
+                        format!("{}–{through}", text(f, "seq"))
+                    }
+                    _ => text(f, "seq"),
+                };
+                vec![text(f, "line"), position, text(f, "detail")]
+            })
+            .collect();
+        out.push_str(&render(
+            &["chain (line)", "record", "problem"],
+            &rows,
+            &[false, true, false],
+        ));
+    }
+    for e in report
+        .get("expired_starts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(
+            out,
+            "{}: records before number {} have expired (retention), not a gap.",
+            text(e, "line"),
+            text(e, "seq")
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

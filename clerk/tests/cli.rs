@@ -216,3 +216,70 @@ async fn a_clerk_loads_releases_withdraws_and_reads_stats_and_a_bad_file_stores_
     let r = clerk("http://127.0.0.1:9", KEY, &["stats"]).await;
     assert!(!r.ok && r.err.contains("cannot reach"), "{}", r.err);
 }
+
+/// `clerk audit verify`: an empty record verifies (exit 0); a record the server cannot read is a
+/// finding by chain and position (exit 1); a bad period is refused with its field named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_verifies_the_allocation_record_and_a_finding_fails_the_command() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::store::keys;
+    let (base, system) = server().await;
+    let run = clerk(&base, KEY, &["audit", "verify"]).await;
+    assert!(run.ok, "{}{}", run.out, run.err);
+    assert!(
+        run.out.contains("every record verified and replayed"),
+        "{}",
+        run.out
+    );
+    let run = clerk(&base, KEY, &["audit", "verify", "--json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&run.out).unwrap();
+    assert_eq!(
+        (report["ok"].as_bool(), report["records"].as_u64()),
+        (Some(true), Some(0))
+    );
+
+    let run = clerk(
+        &base,
+        KEY,
+        &[
+            "audit",
+            "verify",
+            "--from",
+            "2026-01-10",
+            "--to",
+            "2026-01-01",
+        ],
+    )
+    .await;
+    assert!(!run.ok);
+    assert!(
+        run.err.contains("to: must not be before from"),
+        "{}",
+        run.err
+    );
+    let run = clerk(&base, KEY, &["audit", "verify", "--from", "next week"]).await;
+    assert!(!run.ok);
+    assert!(run.err.contains("--from must be a date"), "{}", run.err);
+
+    // A record that is not one: found at its place.
+    let today = system.deps.clock.now().date_naive();
+    system
+        .clients
+        .dynamodb
+        .put_item()
+        .table_name(&system.infra.wishes_table)
+        .item(keys::PK, AttributeValue::S(keys::allocation_pk(today)))
+        .item(
+            keys::SK,
+            AttributeValue::S(keys::allocation_sk("bilk#id-card#mon#8", 1)),
+        )
+        .item("hash", AttributeValue::S("forged".into()))
+        .send()
+        .await
+        .unwrap();
+    let run = clerk(&base, KEY, &["audit", "verify"]).await;
+    assert!(!run.ok, "a finding fails the command: {}", run.out);
+    assert!(run.out.contains("1 problem(s)"), "{}", run.out);
+    assert!(run.out.contains("bilk#id-card#mon#8"), "{}", run.out);
+    assert!(run.out.contains("unreadable"), "{}", run.out);
+}

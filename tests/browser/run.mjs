@@ -1105,6 +1105,15 @@ async function storyConsole(page, lang) {
     assert((await page.textContent('main')).includes(boss.username), 'the supervisor is named');
   });
   await examine(page, `${lang}-25-staff-audit`, lang, {});
+  await step(`${lang}: the supervisor verifies the allocation record by keyboard`, async () => {
+    await gotoPage(page, `/staff/allocations?lang=${lang}`, 200);
+    await fromTop(page);
+    await tabTo(page, '#verify', 80);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the verification');
+    assert(await page.$('#verdict'), 'the verdict is shown');
+  });
+  await examine(page, `${lang}-26-staff-allocations`, lang, {});
   await step(`${lang}: the supervisor signs out`, async () => {
     await fromTop(page);
     await tabTo(page, '.sign-out button', 60);

@@ -1,6 +1,9 @@
 //! A free slot offered to the first wish in line that may take it (DESIGN.md, "Matching rule").
 
 use super::{AppError, Deps};
+use crate::domain::allocation::{
+    AllocationRecord, ChainLink, Entry, QueueLine, Skip, Skipped, why_not_run,
+};
 use crate::domain::lifecycle;
 use crate::domain::matching::fits;
 use crate::domain::party;
@@ -62,10 +65,13 @@ pub async fn match_slot(
         let token = Token::generate();
         let mail = deps.mails(&catalog, now).offer(&offer, to, &token)?;
         let out = Effects::mail(mail, change.events);
-        // Commit, conditioned on the slots being free and the wish waiting as read.
+        // The allocation record: whom the lines' heads passed over, and why.
+        let record = lines.record(deps, &slot, &first, now)?;
+        // Commit, conditioned on the slots being free, the wish waiting as read and the line's
+        // chain where it was read.
         match deps
             .store
-            .create_offer(&offer, &token.hash(), &out, now)
+            .create_offer(&offer, &token.hash(), &out, &record, now)
             .await?
         {
             OfferCommit::Made => {
@@ -76,6 +82,16 @@ pub async fn match_slot(
             OfferCommit::WishTaken => lines.verify(),
             // A later slot of the run was taken: families get only what the slot alone serves.
             OfferCommit::RunChanged => lines.alone(),
+            // Another offer in this line came first: its chain head, again.
+            OfferCommit::ChainMoved { wish_taken } => {
+                lines.chain = deps
+                    .store
+                    .chain_head(&QueueLine::of(&slot).to_string())
+                    .await?;
+                if wish_taken {
+                    lines.verify();
+                }
+            }
             // Someone else changed the slot: read it again, and the wishes with it.
             OfferCommit::SlotChanged => {
                 slot = match deps.store.get_slot(&slot.id).await? {
@@ -108,10 +124,10 @@ async fn unclaimed(
 }
 
 /// Whom a slot is offered to: the entry at the head of a line (which says whom to write to), or
-/// a wish read with its current state.
+/// a wish read with its current state and the time its place sorts by.
 enum Who {
     Entry(QueueEntry, Email),
-    Wish(Wish),
+    Wish(Box<Wish>, DateTime<Utc>),
 }
 
 impl Who {
@@ -123,7 +139,15 @@ impl Who {
                 language: entry.language,
                 active: true,
             },
-            Who::Wish(wish) => wish.into(),
+            Who::Wish(wish, _) => wish.as_ref().into(),
+        }
+    }
+
+    /// The wish and its place, as the allocation record names them.
+    fn ranked(&self) -> (&WishId, DateTime<Utc>) {
+        match self {
+            Who::Entry(entry, _) => (&entry.wish, entry.ranked_at),
+            Who::Wish(wish, ranked_at) => (&wish.id, *ranked_at),
         }
     }
 }
@@ -146,6 +170,9 @@ struct SizeLine {
     next: Option<String>,
 }
 
+/// An entry passed over on the way to the one chosen: whose, its place, the rule's reason.
+type Passed = (WishId, DateTime<Utc>, Skip);
+
 /// What one matching has read of the slot's lines, and whether the heads' entries can still be
 /// trusted (the first try) or the wishes' states must be read.
 #[derive(Default)]
@@ -156,6 +183,13 @@ struct Lines {
     verify: bool,
     /// A later slot of a run was taken meanwhile: only runs of the slot alone are offered.
     alone: bool,
+    /// The entries passed over, with the rule's reason: those of the pages left behind, and
+    /// those of the current look ahead of the one chosen.
+    passed: Vec<Passed>,
+    skipped: Vec<Passed>,
+    /// The last record of the slot's line's allocation chain, read with the head of the line
+    /// (and again when another offer appended first).
+    chain: Option<ChainLink>,
 }
 
 impl Lines {
@@ -165,14 +199,16 @@ impl Lines {
 
     fn alone(&mut self) {
         (self.alone, self.read, self.verify) = (true, false, true);
+        self.passed.clear();
     }
 
-    /// Reads the heads of the slot's lines: the one-person line of its hour (whose first item
-    /// says which families wait in that hour) and, for each such family size that a run from
-    /// the slot serves, that size's line.
+    /// Reads the heads of the slot's lines: the one-person line of its hour (whose first items
+    /// say which families wait in that hour and where the line's allocation chain stands) and,
+    /// for each such family size that a run from the slot serves, that size's line.
     async fn read(&mut self, deps: &Deps, slot: &Slot) -> Result<(), AppError> {
         let line = (&slot.office, &slot.service, local_window(slot.start));
         let head = deps.store.head_of_line(line, 1, None, HEAD).await?;
+        self.chain = head.chain;
         self.sizes = vec![SizeLine {
             persons: 1,
             run: vec![slot.clone()],
@@ -206,7 +242,8 @@ impl Lines {
     /// first try the earliest head entry of the lines (the offer's conditions catch a head that
     /// cannot take it), after a conflict the first of the entries read, over all lines in queue
     /// order, whose wish may take its run (one batch read of their states), reading further
-    /// pages only when none may.
+    /// pages only when none may. Every entry passed over is kept with the rule's reason, for
+    /// the allocation record.
     async fn first(
         &mut self,
         deps: &Deps,
@@ -219,6 +256,7 @@ impl Lines {
         if !self.read {
             self.read(deps, slot).await?;
         }
+        self.skipped.clear();
         if !self.verify {
             let Some(line) = self
                 .sizes
@@ -254,17 +292,25 @@ impl Lines {
             let wishes = deps.store.get_wishes(&ids, now).await?;
             for (i, entry) in ahead {
                 let line = &self.sizes[i];
-                if let Some(w) = wishes.iter().find(|w| w.id == entry.wish)
+                let wish = wishes.iter().find(|w| w.id == entry.wish);
+                if let Some(w) = wish
                     && fits(w, &line.run, line.persons)
                 {
                     return Ok(Some(First {
-                        who: Who::Wish(w.clone()),
+                        who: Who::Wish(Box::new(w.clone()), entry.ranked_at),
                         run: line.run.clone(),
                         persons: line.persons,
                     }));
                 }
+                let reason = wish.map_or(Some(Skip::Gone), |w| {
+                    why_not_run(w, &line.run, line.persons)
+                });
+                let reason = reason.unwrap_or_else(Skip::unexplained);
+                self.skipped
+                    .push((entry.wish.clone(), entry.ranked_at, reason));
             }
             // None of these may take it: the next page of the lines read least far.
+            self.passed.append(&mut self.skipped);
             let Some(bound) = bound else {
                 return Ok(None);
             };
@@ -286,5 +332,41 @@ impl Lines {
                 }
             }
         }
+    }
+
+    /// The allocation record of offering `slot` (the first of the run) to `first`: the entries
+    /// passed over to reach it (by pseudonym), appended to the slot's line's chain as read.
+    fn record(
+        &self,
+        deps: &Deps,
+        slot: &Slot,
+        first: &First,
+        now: DateTime<Utc>,
+    ) -> Result<AllocationRecord, AppError> {
+        let (wish, ranked_at) = first.who.ranked();
+        let skipped = self
+            .passed
+            .iter()
+            .chain(&self.skipped)
+            .map(|(id, ranked_at, reason)| {
+                Ok(Skipped {
+                    who: deps.store.pseudonym(id)?,
+                    ranked_at: *ranked_at,
+                    reason: reason.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let chosen = Entry {
+            who: deps.store.pseudonym(wish)?,
+            ranked_at,
+        };
+        Ok(AllocationRecord::append(
+            self.chain.as_ref(),
+            slot,
+            skipped,
+            chosen,
+            now,
+            deps.store.retention.ended,
+        ))
     }
 }

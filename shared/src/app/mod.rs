@@ -4,6 +4,7 @@
 //! conditional transaction (`store`), and then hands the mail and events on for delivery
 //! ([`deliver`]). HTTP and event handlers are thin wrappers around these functions.
 
+mod allocations;
 mod appointments;
 mod catalog;
 mod challenge;
@@ -21,7 +22,9 @@ mod staff;
 mod statistics;
 mod wishes;
 
+pub use crate::domain::allocation::AllocationReport;
 pub use crate::domain::wait::Place;
+pub use allocations::verify_allocations;
 pub use appointments::{
     DirectEarlier, appointment_by_token, earlier_for_direct_booking, look_for_earlier,
     return_appointment,

@@ -1,5 +1,6 @@
 //! The rules of Terminagent as plain types and functions: no AWS, no I/O, time passed in.
 
+pub mod allocation;
 pub mod appointment;
 pub mod catalog;
 pub mod challenge;

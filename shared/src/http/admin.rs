@@ -5,6 +5,7 @@ use super::dto::{SLOT_FIELDS, SlotInput, unknown_fields, wish_request_json};
 use super::{ADMIN_BODY_LIMIT, Visit, error_response, json_error, page};
 use crate::app::{self, AppError, Deps, SlotsPut};
 use crate::config::AdminAuth;
+use crate::domain::allocation::{Period, Problem};
 use crate::domain::time::rfc3339;
 use crate::domain::{Catalog, Language, SlotId, SlotStatus};
 use crate::render::views;
@@ -30,6 +31,7 @@ pub fn admin_router(deps: Deps) -> Router {
         )
         .route("/admin/stats", get(stats))
         .route("/admin/events", get(events))
+        .route("/admin/allocations/verify", get(verify_allocations))
         .route("/admin/catalog", put(put_catalog))
         .route("/admin/lines/recount", post(recount_lines))
         .layer(middleware::from_fn_with_state(deps.clone(), admin_auth))
@@ -238,6 +240,75 @@ async fn events(State(deps): State<Deps>, Query(q): Query<FeedQuery>) -> Respons
         }
         Err(e) => error_response(&e, Language::En, true),
     }
+}
+
+/// `GET /admin/allocations/verify?from=YYYY-MM-DD&to=YYYY-MM-DD`: the allocation record of the
+/// period walked and replayed (an addition to the contract, see `docs/contract-notes.md`).
+/// `200` with the report whether or not it found problems (`ok` says which); a bad period is
+/// `422` with the field named.
+async fn verify_allocations(State(deps): State<Deps>, Query(q): Query<PeriodQuery>) -> Response {
+    let today = deps.clock.now().date_naive();
+    let period = match q.period(today) {
+        Ok(p) => p,
+        Err(fields) => {
+            return json_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid period",
+                json!(fields),
+            );
+        }
+    };
+    match app::verify_allocations(&deps, period).await {
+        Ok(report) => Json(allocation_report_json(&report)).into_response(),
+        Err(e) => error_response(&e, Language::En, true),
+    }
+}
+
+/// The period of a verification, as a query gives it (`from`, `to`; blank for the default).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PeriodQuery {
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+}
+
+impl PeriodQuery {
+    pub(crate) fn period(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<Period, std::collections::BTreeMap<String, String>> {
+        Period::parse(self.from.as_deref(), self.to.as_deref(), today)
+    }
+}
+
+/// The report as JSON: `{from, to, ok, records, lines, findings: [{line, seq, problem, detail,
+/// through?}], expired_starts: [{line, seq}]}`.
+fn allocation_report_json(report: &app::AllocationReport) -> serde_json::Value {
+    let findings: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut v = json!({"line": f.line, "seq": f.seq, "problem": f.problem.kind(),
+                               "detail": f.problem.to_string()});
+            if let Problem::Missing { through } = f.problem {
+                v["through"] = json!(through);
+            }
+            v
+        })
+        .collect();
+    let expired: Vec<_> = report
+        .expired_starts
+        .iter()
+        .map(|(line, seq)| json!({"line": line, "seq": seq}))
+        .collect();
+    json!({
+        "from": report.period.from.to_string(),
+        "to": report.period.to.to_string(),
+        "ok": report.is_clean(),
+        "records": report.records,
+        "lines": report.lines,
+        "findings": findings,
+        "expired_starts": expired,
+    })
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -106,6 +106,7 @@ pub fn staff_router(staff: StaffDeps) -> Router {
         )
         .route("/staff/support/cancel", post(staff_pages::support_cancel))
         .route("/staff/audit", get(staff_pages::audit))
+        .route("/staff/allocations", get(staff_pages::allocations))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .with_state(staff)
 }

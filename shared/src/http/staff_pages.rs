@@ -1,5 +1,6 @@
 //! The console's pages behind the sign-in ([`super::staff::Session`]): the overview, the slots
-//! (upload, find, list, release, withdraw), the support look-up and cancel, the audit log.
+//! (upload, find, list, release, withdraw), the support look-up and cancel, the audit log, the
+//! allocation record's verification.
 
 use super::staff::{Session, StaffDeps, staff_page};
 use crate::app;
@@ -417,6 +418,53 @@ pub(super) async fn audit(State(staff): State<StaffDeps>, session: Session) -> R
             super::staff::unavailable(session.lang)
         }
     }
+}
+
+/// `GET /staff/allocations` (supervisors): the allocation record of a period walked and replayed
+/// — the period's form, and with `from` or `to` given, the verification's findings. Reads no
+/// personal data (the record names wishes by pseudonym), so it writes no audit entry.
+pub(super) async fn allocations(
+    State(staff): State<StaffDeps>,
+    session: Session,
+    Query(q): Query<super::admin::PeriodQuery>,
+) -> Response {
+    if let Some(refused) = session.refusal_below(Role::Supervisor) {
+        return refused;
+    }
+    let deps = &staff.deps;
+    let today = deps.clock.now().date_naive();
+    let entered = (
+        q.from.clone().unwrap_or_default(),
+        q.to.clone().unwrap_or_default(),
+    );
+    let asked = q.from.is_some() || q.to.is_some();
+    let (status, errors, report) = match q.period(today) {
+        Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, None),
+        Ok(_) if !asked => (StatusCode::OK, std::collections::BTreeMap::new(), None),
+        Ok(period) => match app::verify_allocations(deps, period).await {
+            Ok(report) => (
+                StatusCode::OK,
+                std::collections::BTreeMap::new(),
+                Some(report),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "allocation record unavailable");
+                return super::staff::unavailable(session.lang);
+            }
+        },
+    };
+    let (from, to) = if asked || !errors.is_empty() {
+        entered
+    } else {
+        let p = q.period(today).ok();
+        (
+            p.map(|p| p.from.to_string()).unwrap_or_default(),
+            p.map(|p| p.to.to_string()).unwrap_or_default(),
+        )
+    };
+    let mut ctx = views::allocations((&from, &to), &errors, report.as_ref(), session.lang);
+    ctx["staff"] = session.nav();
+    staff_page(status, "staff_allocations.html", session.lang, ctx)
 }
 
 fn field(fields: &[(String, String)], name: &str) -> String {

@@ -189,6 +189,10 @@ fn env() -> &'static Environment<'static> {
                 "staff_audit.html",
                 include_str!("../../templates/staff_audit.html"),
             ),
+            (
+                "staff_allocations.html",
+                include_str!("../../templates/staff_allocations.html"),
+            ),
             ("mail.html", include_str!("../../templates/mail.html")),
             ("mail.txt", include_str!("../../templates/mail.txt")),
         ] {
@@ -451,6 +455,13 @@ mod tests {
             "appointment_reminder",
             // An attribute of the wishes table (the public statistics read it).
             "confirmed_at",
+            // The allocation record's skip reasons (stored codes) and a field of its report.
+            "declined_slot",
+            "not_earlier",
+            "not_waiting",
+            "other_office",
+            "other_service",
+            "expired_starts",
         ];
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut stack = vec![root.join("src"), root.join("templates")];

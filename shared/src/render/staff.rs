@@ -1,6 +1,7 @@
 //! The staff console's page models.
 
 use super::texts;
+use crate::domain::allocation::{AllocationReport, Problem};
 use crate::domain::staff::{AuditAction, AuditEntry};
 use crate::domain::stats::Overview;
 use crate::domain::wait::Place;
@@ -165,6 +166,74 @@ pub fn audit(entries: &[AuditEntry], lang: Language) -> Value {
     json!({"title": t.get("staff_audit_title"), "entries": rows})
 }
 
+/// The supervisors' allocation record page: the period's form (`from`, `to` as entered, with
+/// `field_errors` by field), and after a verification its summary, each finding by chain and
+/// position, and the chains whose start has expired.
+#[must_use]
+pub fn allocations(
+    (from, to): (&str, &str),
+    field_errors: &std::collections::BTreeMap<String, String>,
+    report: Option<&AllocationReport>,
+    lang: Language,
+) -> Value {
+    let t = texts(lang);
+    let errors: Vec<Value> = field_errors
+        .keys()
+        .map(|field| {
+            let text = if field == "from" {
+                t.get("staff_alloc_error_from")
+            } else {
+                t.get("staff_alloc_error_to")
+            };
+            json!({"field": field, "text": text})
+        })
+        .collect();
+    let report = report.map(|r| {
+        let findings: Vec<Value> = r
+            .findings
+            .iter()
+            .map(|f| {
+                let position = match f.problem {
+                    Problem::Missing { through } if through != f.seq => {
+                        format!("{}–{through}", f.seq)
+                    }
+                    _ => f.seq.to_string(),
+                };
+                let what = t.get(match f.problem {
+                    Problem::Edited => "staff_alloc_edited",
+                    Problem::Missing { .. } => "staff_alloc_missing",
+                    Problem::OutOfOrder(_) => "staff_alloc_out_of_order",
+                    Problem::Unreadable(_) => "staff_alloc_unreadable",
+                    Problem::Rule(_) => "staff_alloc_rule",
+                });
+                json!({"line": f.line, "position": position, "what": what,
+                       "detail": f.problem.to_string()})
+            })
+            .collect();
+        let expired: Vec<Value> = r
+            .expired_starts
+            .iter()
+            .map(|(line, seq)| json!({"line": line, "seq": seq}))
+            .collect();
+        let summary = t
+            .get(if r.is_clean() {
+                "staff_alloc_clean"
+            } else {
+                "staff_alloc_found"
+            })
+            .replace("{records}", &r.records.to_string())
+            .replace("{lines}", &r.lines.to_string())
+            .replace("{findings}", &r.findings.len().to_string());
+        json!({"clean": r.is_clean(), "summary": summary, "findings": findings,
+               "expired": expired,
+               "period": format!("{} – {}", r.period.from, r.period.to)})
+    });
+    json!({"title": t.get("staff_alloc_title"), "from": from, "to": to, "errors": errors,
+           "from_invalid": field_errors.contains_key("from"),
+           "to_invalid": field_errors.contains_key("to"),
+           "report": report})
+}
+
 /// 0 (none) to 4 (the office's busiest hour), for the cell's shade.
 fn heat_level(n: i64, max: i64) -> i64 {
     if n <= 0 || max <= 0 {
@@ -237,6 +306,52 @@ mod slot_page_tests {
             let html = crate::render::render("staff_slots.html", lang, ctx).unwrap();
             assert!(html.contains("name=\"id\" value=\"s-1\""), "{html}");
             assert!(html.contains("Zeile 3, start: bad"));
+        }
+    }
+
+    #[test]
+    fn the_allocation_page_names_each_finding_by_chain_and_position_in_both_languages() {
+        use crate::domain::allocation::{Finding, Period};
+        let today = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+        let line = "bilk#id-card#mon#8".to_owned();
+        let report = AllocationReport {
+            period: Period::parse(Some("2024-01-01"), None, today).unwrap(),
+            records: 5,
+            lines: 1,
+            findings: vec![
+                Finding {
+                    line: line.clone(),
+                    seq: 3,
+                    problem: Problem::Edited,
+                },
+                Finding {
+                    line: line.clone(),
+                    seq: 4,
+                    problem: Problem::Missing { through: 5 },
+                },
+            ],
+            expired_starts: vec![(line, 2)],
+        };
+        for lang in [Language::De, Language::En] {
+            let mut ctx = allocations(
+                ("2024-01-01", ""),
+                &std::collections::BTreeMap::default(),
+                Some(&report),
+                lang,
+            );
+            ctx["staff"] = json!({"name": "s@example.org", "role": "Supervisor", "csrf": "x", "supervisor": true});
+            let html = crate::render::render("staff_allocations.html", lang, ctx).unwrap();
+            assert!(html.contains("bilk#id-card#mon#8"), "{html}");
+            assert!(html.contains("4–5"), "{html}");
+            assert!(html.contains("<caption"), "{html}");
+            assert!(html.contains("/staff/allocations?lang="), "{html}");
+            // A refused period names its field.
+            let errors = [("to".to_owned(), "x".to_owned())].into();
+            let mut ctx = allocations(("2024-01-01", "x"), &errors, None, lang);
+            ctx["staff"] = json!({"csrf": "x", "supervisor": true});
+            let html = crate::render::render("staff_allocations.html", lang, ctx).unwrap();
+            assert!(html.contains("href=\"#to\""), "{html}");
+            assert!(html.contains("aria-invalid"), "{html}");
         }
     }
 }

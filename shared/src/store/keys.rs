@@ -287,6 +287,42 @@ pub fn audit_pk(at: DateTime<Utc>) -> String {
 pub fn audit_sk(at: DateTime<Utc>) -> String {
     by_time(at, &uuid::Uuid::new_v4())
 }
+/// The partition of the allocation records made on one UTC day (every line's; the chains run
+/// per line through the days): `ALLOC#20261206`.
+#[must_use]
+pub fn allocation_pk(day: NaiveDate) -> String {
+    format!("{ALLOCATION_PREFIX}{}", day.format("%Y%m%d"))
+}
+/// The day of an [`allocation_pk`]; `None` for any other key.
+#[must_use]
+pub fn allocation_day(pk: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(pk.strip_prefix(ALLOCATION_PREFIX)?, "%Y%m%d").ok()
+}
+pub const ALLOCATION_PREFIX: &str = "ALLOC#";
+/// An allocation record's sort key: its line (a chain), then its number in the chain, fixed
+/// width so that text order is chain order: `bilk#id-card#mon#8#000000000042`.
+#[must_use]
+pub fn allocation_sk(line: &str, seq: u64) -> String {
+    format!("{line}#{seq:012}")
+}
+/// The line and number of an [`allocation_sk`].
+#[must_use]
+pub fn allocation_position(sk: &str) -> Option<(&str, u64)> {
+    let (line, seq) = sk.rsplit_once('#')?;
+    Some((line, seq.parse().ok()?))
+}
+/// The partition of the head of one line's chain of allocation records (its last number and
+/// hash): the line's own partition ([`line_pk`]; `line` as `<office>#<service>#<day>#<hour>`), so
+/// the query that reads the head of the line reads the chain's head with it.
+#[must_use]
+pub fn chain_pk(line: &str) -> String {
+    format!("Q#{line}")
+}
+/// The chain head's sort key: `!` sorts before every queue key (they begin with a year's digits),
+/// so the head of a line's query meets it first; counts of entries start at [`ENTRIES_FROM`].
+pub const CHAIN_HEAD_SK: &str = "!CHAIN";
+/// Every queue key sorts at or after this, every other item of a line's partition before it.
+pub const ENTRIES_FROM: &str = "0";
 /// The sort key of an office's and service's counters of one offer outcome, a number per day
 /// (under [`STATS`]).
 #[must_use]
@@ -340,6 +376,26 @@ pub const EVENT_PUBLISHED: &str = "published";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chain_head_sorts_before_every_entry_of_its_line() {
+        let (bilk, card) = (
+            OfficeId::parse("bilk").unwrap(),
+            ServiceId::parse("id-card").unwrap(),
+        );
+        let window = Window::new(crate::domain::Weekday::Mon, 8).unwrap();
+        assert_eq!(
+            chain_pk("bilk#id-card#mon#8"),
+            line_pk(&bilk, &card, window)
+        );
+        let entry = queue_key(
+            DateTime::parse_from_rfc3339("1970-01-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            &WishId::parse("a").unwrap(),
+        );
+        assert!(CHAIN_HEAD_SK < ENTRIES_FROM && ENTRIES_FROM <= entry.as_str());
+    }
 
     #[test]
     fn tallies_sort_by_day_after_the_other_counters_and_read_back() {

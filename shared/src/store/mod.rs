@@ -1,5 +1,5 @@
 //! The `DynamoDB` adapter: one file per aggregate (`wishes`, `queue`, `slots`, `offers`,
-//! `outbox`, `limits`, `counters`, `tallies` — the public statistics' —, `catalog`; `line_counts` for the lines' entries and their counts), the key layout in [`keys`], the transaction and
+//! `allocations` — the offers' hash-chained record —, `outbox`, `limits`, `counters`, `tallies` — the public statistics' —, `catalog`; `line_counts` for the lines' entries and their counts), the key layout in [`keys`], the transaction and
 //! batch helpers in `tx`, the item shapes in `records`, stream images in [`stream`]. Table
 //! design and access patterns: `docs/data-model.md`.
 //!
@@ -7,6 +7,7 @@
 //! the current state, and the mail about it is written into the outbox in the same transaction. So
 //! a change happens once or not at all, and its mail exists exactly when the change does.
 
+mod allocations;
 mod audit;
 mod catalog;
 mod counters;

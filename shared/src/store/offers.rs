@@ -13,18 +13,33 @@ pub enum OfferCommit {
     /// Only a later slot of a family's run was no longer free as read: the first slot is still
     /// free, but the runs from it must be read again.
     RunChanged,
+    /// Another offer appended to the line's allocation chain first: read its head again (and
+    /// the wishes, when the wish's condition failed too).
+    ChainMoved {
+        wish_taken: bool,
+    },
 }
+
+/// The positions of the offer transaction's conditional items (see [`Store::create_offer`]).
+const SLOT_ITEM: usize = 0;
+const WISH_ITEM: usize = 1;
+const CHAIN_ITEM: usize = 4;
 
 impl Store {
     /// The offer transaction: slot free → offered, wish waiting → offered, offer and its link
     /// created, offer mail into the outbox. When a condition does not hold it says whose: the
     /// slot's (taken or changed meanwhile) or the wish's (it holds another offer, declined this
     /// slot, or left the line), so matching knows what to read again.
+    ///
+    /// The offer's allocation record is appended to its line's chain in the same transaction:
+    /// an offer exists exactly when its record does, and the chain's head condition makes the
+    /// appends of one line serial.
     pub async fn create_offer(
         &self,
         offer: &Offer,
         token: &TokenHash,
         out: &Effects,
+        record: &crate::domain::allocation::AllocationRecord,
         now: DateTime<Utc>,
     ) -> Result<OfferCommit, StoreError> {
         let v = Values::at(now).offer(offer);
@@ -52,15 +67,18 @@ impl Store {
             self.put(&self.wishes, item(&token_record)?, true)?,
         ];
         let mut items = items;
-        // A family's run: its other slots last, after the outbox.
+        items.extend(self.allocation_parts(record)?);
         items.extend(self.outbox_put(out, now)?);
+        // A family's run: its other slots last, after the outbox.
         let first_of_run = items.len();
         items.extend(slots);
         Ok(match self.transact_or_failed(items, None).await? {
             Ok(()) => OfferCommit::Made,
-            // The slot's condition is the first item, the wish's the second.
-            Err(failed) if failed.contains(&0) => OfferCommit::SlotChanged,
-            Err(failed) if failed == [1] => OfferCommit::WishTaken,
+            Err(failed) if failed.contains(&SLOT_ITEM) => OfferCommit::SlotChanged,
+            Err(failed) if failed.contains(&CHAIN_ITEM) => OfferCommit::ChainMoved {
+                wish_taken: failed.contains(&WISH_ITEM),
+            },
+            Err(failed) if failed == [WISH_ITEM] => OfferCommit::WishTaken,
             Err(failed) if failed.iter().all(|i| *i >= first_of_run) => OfferCommit::RunChanged,
             Err(_) => OfferCommit::SlotChanged,
         })

@@ -1,6 +1,7 @@
 //! The lines: one partition per office × service × weekday × hour, entries sorted by confirmation time.
 
 use super::prelude::*;
+use crate::domain::allocation::ChainLink;
 
 /// Where a listing of wishes goes on (opaque).
 #[derive(Debug, Clone)]
@@ -15,6 +16,8 @@ pub struct QueueEntry {
     /// `None` for entries written before addresses were kept in them.
     pub email: Option<crate::domain::Email>,
     pub language: crate::domain::Language,
+    /// The time its place sorts by (the first part of its queue key).
+    pub ranked_at: DateTime<Utc>,
 }
 
 /// The head of one line as one query reads it ([`Store::head_of_line`]).
@@ -26,6 +29,21 @@ pub struct Head {
     /// Read from the start of a one-person line: the party sizes (2 to 5) of the families that
     /// wait in its hour.
     pub families: Vec<u8>,
+    /// Read from the start of a one-person line: the last record of its allocation chain
+    /// (`None` before the line's first offer).
+    pub chain: Option<ChainLink>,
+}
+
+/// The party sizes a one-person line's [`keys::PARTIES_SK`] item counts as waiting.
+fn families_waiting(item: &Item) -> Vec<u8> {
+    (2..=crate::domain::party::MAX_PERSONS)
+        .filter(|p| {
+            item.get(&keys::party_count(*p))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|n| n > 0)
+        })
+        .collect()
 }
 
 /// The keys (line, place) of a wish's entries in `lines`; `None` before it is confirmed (it has
@@ -193,8 +211,9 @@ impl Store {
 
     /// The head of the line of `persons` (see [`keys::party_line_pk`]): up to `limit` entries in
     /// queue order, starting after `after` (a queue key). One query, whatever the length of the
-    /// line; from the start of a one-person line it also reads which families wait in its hour
-    /// ([`keys::PARTIES_SK`], sorted first).
+    /// line; from the start of a one-person line it also reads the items that sort before its
+    /// entries: which families wait in its hour ([`keys::PARTIES_SK`]) and the head of its
+    /// allocation chain ([`keys::CHAIN_HEAD_SK`]).
     pub async fn head_of_line(
         &self,
         (office, service, window): (&OfficeId, &ServiceId, Window),
@@ -203,57 +222,56 @@ impl Store {
         limit: i32,
     ) -> Result<Head, StoreError> {
         let pk = keys::party_line_pk(office, service, window, persons);
-        let with_parties = after.is_none() && persons <= 1;
+        let with_head = after.is_none() && persons <= 1;
+        let values = Values::default()
+            .with(":pk", s(pk.clone()))
+            .with(":from", s(keys::ENTRIES_FROM));
+        let (condition, before_entries) = if with_head {
+            ("pk = :pk", 2)
+        } else {
+            ("pk = :pk AND sk >= :from", 0)
+        };
         let lookup = Lookup {
             consistent: true,
-            limit: Some(limit + i32::from(with_parties)),
+            limit: Some(limit + before_entries),
             start: after.map(|sk| key(pk.clone(), sk)),
-            ..Lookup::new("pk = :pk", Values::default().with(":pk", s(pk.clone())))
+            ..Lookup::new(condition, values)
         };
         let out = self.query(Table::Wishes, lookup, "head_of_line").await?;
-        let mut families = Vec::new();
-        let ids = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|item| {
-                let parties = item.get(keys::SK).and_then(|v| v.as_s().ok())
-                    == Some(&keys::PARTIES_SK.to_owned());
-                if parties {
-                    families = (2..=crate::domain::party::MAX_PERSONS)
-                        .filter(|p| {
-                            item.get(&keys::party_count(*p))
-                                .and_then(|v| v.as_n().ok())
-                                .and_then(|v| v.parse::<i64>().ok())
-                                .is_some_and(|n| n > 0)
-                        })
-                        .collect();
+        let mut head = Head::default();
+        for item in out.items.unwrap_or_default() {
+            let sk = item.get(keys::SK).and_then(|v| v.as_s().ok());
+            if sk.is_some_and(|sk| sk.as_str() < keys::ENTRIES_FROM) {
+                if sk.is_some_and(|sk| sk == keys::CHAIN_HEAD_SK) {
+                    head.chain = Some(super::allocations::chain_link(item)?);
+                } else if sk.is_some_and(|sk| sk == keys::PARTIES_SK) {
+                    head.families = families_waiting(&item);
                 }
-                !parties
-            })
-            .map(|item| {
-                let r: QueueEntryRecord = serde_dynamo::from_item(item)?;
-                Ok(QueueEntry {
-                    place: r.sk.clone(),
-                    wish: WishId::parse(&r.wish)
-                        .map_err(|_| StoreError::Corrupt("queue entry".into()))?,
-                    email: r
-                        .email
-                        .as_deref()
-                        .and_then(|e| crate::domain::Email::parse(e).ok()),
-                    language: r.language.unwrap_or_default(),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let next = out
+                continue;
+            }
+            let r: QueueEntryRecord = serde_dynamo::from_item(item)?;
+            let ranked_at =
+                r.sk.split_once('#')
+                    .and_then(|(at, _)| DateTime::parse_from_rfc3339(at).ok())
+                    .ok_or_else(|| StoreError::Corrupt("queue entry".into()))?
+                    .with_timezone(&Utc);
+            head.entries.push(QueueEntry {
+                ranked_at,
+                wish: WishId::parse(&r.wish)
+                    .map_err(|_| StoreError::Corrupt("queue entry".into()))?,
+                email: r
+                    .email
+                    .as_deref()
+                    .and_then(|e| crate::domain::Email::parse(e).ok()),
+                language: r.language.unwrap_or_default(),
+                place: r.sk,
+            });
+        }
+        head.next = out
             .last_evaluated_key
             .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned())
-            .filter(|sk| sk != keys::PARTIES_SK);
-        Ok(Head {
-            entries: ids,
-            next,
-            families,
-        })
+            .filter(|sk| sk.as_str() >= keys::ENTRIES_FROM);
+        Ok(head)
     }
 
     /// How many wishes stand ahead of the queue key `before` in one line, by counting the
@@ -266,18 +284,18 @@ impl Store {
         window: Window,
         before: &str,
     ) -> Result<usize, StoreError> {
-        let pk = line_pk(office, service, window);
         let values = Values::default()
-            .with(":pk", s(pk.clone()))
+            .with(":pk", s(line_pk(office, service, window)))
+            .with(":from", s(keys::ENTRIES_FROM))
             .with(":before", s(before));
-        let counted = self
-            .count_all("pk = :pk AND sk < :before", values, "ahead_in_line")
+        // Items before the entries (the families' count, the chain's head) are no wishes.
+        let all = self
+            .count_all("pk = :pk AND sk < :before", values.clone(), "ahead_in_line")
             .await?;
-        // The families' count sorts before every entry.
-        let parties = self
-            .read::<serde_json::Value>(Table::Wishes, key(pk, keys::PARTIES_SK), "ahead_in_line")
+        let other = self
+            .count_all("pk = :pk AND sk < :from", values, "ahead_in_line")
             .await?;
-        Ok(counted.saturating_sub(usize::from(parties.is_some())))
+        Ok(all.saturating_sub(other))
     }
 
     /// For tests and the local runner: the line a wish is in, to check queue order.
@@ -289,8 +307,8 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let values = Values::default()
             .with(":pk", s(line_pk(office, service, window)))
-            .with(":parties", s(keys::PARTIES_SK));
-        self.count_all("pk = :pk AND sk > :parties", values, "line_length")
+            .with(":from", s(keys::ENTRIES_FROM));
+        self.count_all("pk = :pk AND sk >= :from", values, "line_length")
             .await
     }
 }

@@ -40,6 +40,7 @@ fn random_path(rng: &mut StdRng) -> String {
         "/admin/catalog",
         "/admin/events",
         "/admin/events?after={t}&limit={t}",
+        "/admin/allocations/verify?from={t}&to={t}",
         "/api/openapi.json",
         "/api/challenge",
         "/assets/altcha/{t}",
@@ -60,6 +61,7 @@ fn random_path(rng: &mut StdRng) -> String {
         "/staff/support",
         "/staff/support/cancel",
         "/staff/audit",
+        "/staff/allocations?from={t}&to={t}",
         "/staff/{t}",
         "/{t}",
     ];

@@ -11,6 +11,7 @@
 )]
 
 mod accessibility;
+mod allocation;
 mod api;
 mod appointment;
 mod challenge;
