@@ -285,8 +285,9 @@ pub async fn run(emulators: &Emulators, options: &DepthOptions) -> Result<DepthR
             .collect();
         for (i, line) in all.iter().enumerate() {
             let minute = 15 * rng.random_range(0..4u32);
-            // A week of its own per sample: no sample's slots are back to back with another's.
-            let days = 3 + 7 * i64::try_from(i)?;
+            // A week of its own per sample and depth: no sample's slots are back to back with
+            // another's, nor with those an earlier depth left free in the same line.
+            let days = 3 + 7 * i64::try_from(i + level * all.len())?;
             let start = next_local(now, line.window.day(), line.window.hour(), minute, days);
             let ours = format!("bench-d{level}-{i}-ours");
             let floor = format!("bench-d{level}-{i}-floor");
