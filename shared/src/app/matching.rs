@@ -108,7 +108,7 @@ impl First {
         match self {
             First::Entry(entry, email) => Recipient {
                 id: &entry.wish,
-                email,
+                email: Some(email),
                 language: entry.language,
                 active: true,
             },

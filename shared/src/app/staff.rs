@@ -84,8 +84,19 @@ pub async fn support_lookup(
         .get_wishes(&ids, now)
         .await?
         .into_iter()
-        .filter(|w| w.email == *email)
+        .filter(|w| w.contact.email() == Some(email))
         .collect();
+    shown_to_support(deps, actor, wishes).await
+}
+
+/// The wishes a support look-up found, each with its places in line, each look written to the
+/// audit log first (a look that finds nothing too, without what was looked up).
+pub(super) async fn shown_to_support(
+    deps: &Deps,
+    actor: &str,
+    wishes: Vec<Wish>,
+) -> Result<Vec<(Wish, Vec<super::Place>)>, AppError> {
+    let now = deps.clock.now();
     let entries: Vec<AuditEntry> = if wishes.is_empty() {
         vec![AuditEntry {
             at: now,

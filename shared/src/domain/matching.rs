@@ -215,7 +215,7 @@ mod tests {
             let created_at = t("2024-01-01T00:00:00Z");
             Wish {
                 id: WishId::parse(&format!("w{n}")).unwrap(),
-                email: Email::parse("a@b.de").unwrap(),
+                contact: Email::parse("a@b.de").unwrap().into(),
                 service: ServiceId::parse(SERVICES[service]).unwrap(),
                 offices: offices.into_iter().map(|o| OfficeId::parse(o).unwrap()).collect(),
                 windows,

@@ -157,6 +157,10 @@ pub fn audit(entries: &[AuditEntry], lang: Language) -> Value {
                 AuditAction::Viewed => t.get("staff_audit_viewed"),
                 AuditAction::FoundNothing => t.get("staff_audit_found_nothing"),
                 AuditAction::Cancelled => t.get("staff_audit_cancelled"),
+                AuditAction::Entered => t.get("staff_audit_entered"),
+                AuditAction::Accepted => t.get("staff_audit_accepted"),
+                AuditAction::Declined => t.get("staff_audit_declined"),
+                AuditAction::NotReached => t.get("staff_audit_not_reached"),
             };
             json!({"when": t.when_long(e.at), "who": e.actor, "what": what,
                    "wish": e.wish.as_ref().map(ToString::to_string)})

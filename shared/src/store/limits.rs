@@ -40,7 +40,7 @@ impl LimitKey {
     }
 
     /// The keyed hash of `value` for one `purpose` (`address`, `client`), hex-encoded.
-    fn digest(&self, purpose: &str, value: &str) -> Result<String, StoreError> {
+    pub(super) fn digest(&self, purpose: &str, value: &str) -> Result<String, StoreError> {
         use hmac::{KeyInit as _, Mac as _};
         let unavailable = || StoreError::Unavailable {
             op: "limits",

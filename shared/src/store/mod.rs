@@ -15,6 +15,7 @@ mod limits;
 mod line_counts;
 mod offers;
 mod outbox;
+mod phone;
 mod queue;
 mod records;
 mod slots;
@@ -64,6 +65,7 @@ pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, Owed
 pub use crate::domain::stats::{GroupFigures, Overview, QueueStat, Stats};
 pub use limits::{AddressBook, LimitKey};
 pub use offers::OfferCommit;
+pub use phone::CallAttempt;
 pub use outbox::{DueMail, FeedEvent};
 pub use queue::{ListCursor, QueueEntry};
 pub use slots::UpsertOutcome;
