@@ -95,8 +95,8 @@ pub async fn call_list(deps: &Deps, actor: &str) -> Result<Vec<Call>, AppError> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
     /// The offer after the answer (accepted, declined; still open after a call that reached
-    /// nobody).
-    Done(Offer),
+    /// nobody), and its wish as it was.
+    Done(Offer, Wish),
     /// The offer was no longer open (answered from another desk, expired, withdrawn): nothing
     /// changed.
     NotOpen(Offer),
@@ -150,7 +150,7 @@ pub async fn record_answer(
         CallAnswer::NotReached => OfferStatus::Open,
     };
     Ok(if after.status == expected {
-        Recorded::Done(after)
+        Recorded::Done(after, wish)
     } else {
         Recorded::NotOpen(after)
     })

@@ -13,6 +13,7 @@ pub mod openapi;
 mod origin;
 mod staff;
 mod staff_pages;
+mod staff_phone;
 
 pub use admin::admin_router;
 pub use citizen::{ClientAddr, citizen_router};

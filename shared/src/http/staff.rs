@@ -9,7 +9,7 @@
 //! sits in a cookie of its own (double submit), every other form an HMAC of the session's token,
 //! which only a page of the session can know. None of these routes is in the citizen router.
 
-use super::staff_pages;
+use super::{staff_pages, staff_phone};
 use super::{ADMIN_BODY_LIMIT, LangQuery, language};
 use crate::app::Deps;
 use crate::config::Secret;
@@ -105,6 +105,12 @@ pub fn staff_router(staff: StaffDeps) -> Router {
             get(staff_pages::support).post(staff_pages::support_lookup),
         )
         .route("/staff/support/cancel", post(staff_pages::support_cancel))
+        .route(
+            "/staff/phone",
+            get(staff_phone::phone_page).post(staff_phone::enter),
+        )
+        .route("/staff/calls", get(staff_phone::calls))
+        .route("/staff/calls/answer", post(staff_phone::answer))
         .route("/staff/audit", get(staff_pages::audit))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .with_state(staff)

@@ -151,6 +151,18 @@ fn env() -> &'static Environment<'static> {
             ("page.html", include_str!("../../templates/page.html")),
             ("form.html", include_str!("../../templates/form.html")),
             (
+                "wish_fields.html",
+                include_str!("../../templates/wish_fields.html"),
+            ),
+            (
+                "staff_phone.html",
+                include_str!("../../templates/staff_phone.html"),
+            ),
+            (
+                "staff_calls.html",
+                include_str!("../../templates/staff_calls.html"),
+            ),
+            (
                 "statistics.html",
                 include_str!("../../templates/statistics.html"),
             ),
@@ -444,6 +456,8 @@ mod tests {
             "appointment_reminder",
             // An attribute of the wishes table (the public statistics read it).
             "confirmed_at",
+            // A call list answer as the form sends it (its text is `staff_calls_not_reached`).
+            "not_reached",
         ];
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut stack = vec![root.join("src"), root.join("templates")];

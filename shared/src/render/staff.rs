@@ -138,12 +138,59 @@ pub fn support(found: Option<&[(Wish, Vec<Place>)]>, catalog: &Catalog, lang: La
                     rows.push(json!([t.get("staff_support_since"), t.when_long(when)]));
                     rows.push(json!([t.get("staff_support_wish_id"), wish.id.to_string()]));
                 }
+                // A wish taken by phone: whom to call; it hears of nothing by mail.
+                let phone = wish.contact.phone();
+                if let (Some(p), Some(rows)) = (phone, details.as_array_mut()) {
+                    rows.insert(0, json!([t.get("staff_phone_name"), p.name.as_ref()]));
+                    rows.insert(1, json!([t.get("staff_phone_number"), p.number.as_ref()]));
+                }
+                let hint = if phone.is_some() {
+                    "staff_support_cancel_hint_phone"
+                } else {
+                    "staff_support_cancel_hint"
+                };
                 json!({"id": wish.id.to_string(), "details": details, "queue": page["queue"],
-                       "cancel": wish.status.is_active()})
+                       "cancel": wish.status.is_active(), "cancel_hint": t.get(hint)})
             })
             .collect()
     });
     json!({"title": t.get("staff_support_title"), "wishes": wishes})
+}
+
+/// The call list: per open offer of a wish taken by phone, whom to call (name, number), what
+/// is offered (office, service, time), until when the answer is due, and the calls that reached
+/// nobody so far.
+#[must_use]
+pub fn calls(calls: &[crate::app::Call], catalog: &Catalog, lang: Language) -> Value {
+    let t = texts(lang);
+    let rows: Vec<Value> = calls
+        .iter()
+        .filter_map(|c| {
+            let phone = c.wish.contact.phone()?;
+            let attempts: Vec<String> = c
+                .attempts
+                .iter()
+                .map(|a| {
+                    t.fill(
+                        "staff_calls_attempt",
+                        &[("when", &t.when_long(a.at)), ("who", &a.actor)],
+                    )
+                })
+                .collect();
+            Some(json!({
+                "offer": c.offer.id.to_string(),
+                "name": phone.name.as_ref(),
+                "number": phone.number.as_ref(),
+                "office": super::views::office_name(catalog, &c.offer.office),
+                "service": super::views::service_name(catalog, &c.offer.service, lang),
+                "start": t.when_long(c.offer.start),
+                "deadline": t.when_long(c.offer.deadline),
+                "wish": c.wish.id.to_string(),
+                "attempts": attempts,
+            }))
+        })
+        .collect();
+    json!({"title": t.get("staff_calls_title"), "calls": rows})
 }
 
 /// The audit log page.
