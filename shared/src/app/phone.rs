@@ -38,7 +38,12 @@ pub async fn enter_phone_wish(
     Ok(wish)
 }
 
-fn audit(actor: &str, action: AuditAction, wish: &WishId, at: chrono::DateTime<chrono::Utc>) -> AuditEntry {
+fn audit(
+    actor: &str,
+    action: AuditAction,
+    wish: &WishId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AuditEntry {
     AuditEntry {
         at,
         actor: actor.to_owned(),
@@ -116,7 +121,11 @@ pub async fn record_answer(
     answer: CallAnswer,
 ) -> Result<Recorded, AppError> {
     let now = deps.clock.now();
-    let offer = deps.store.get_offer(offer).await?.ok_or(AppError::NotFound)?;
+    let offer = deps
+        .store
+        .get_offer(offer)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let wish = deps
         .store
         .get_wish(&offer.wish, now)
@@ -140,7 +149,9 @@ pub async fn record_answer(
             let entry = audit(actor, AuditAction::NotReached, &wish.id, now);
             let base = wish.kept_at.or(wish.confirmed_at).unwrap_or(now);
             let until = super::wishes::keep_until(deps, base);
-            deps.store.record_call_attempt(&offer, &entry, until).await?;
+            deps.store
+                .record_call_attempt(&offer, &entry, until)
+                .await?;
             offer
         }
     };

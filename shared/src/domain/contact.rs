@@ -202,7 +202,13 @@ mod tests {
         assert_eq!(p(" +49 (30) 123-456 78 ").unwrap(), "+493012345678");
         assert_eq!(p("030 / 1234567").unwrap(), "0301234567");
         assert_eq!(p(""), Err(ContactError::PhoneEmpty));
-        for bad in ["12345", "0301234567890123", "030 123x456", "++49301234", "030\n1234567"] {
+        for bad in [
+            "12345",
+            "0301234567890123",
+            "030 123x456",
+            "++49301234",
+            "030\n1234567",
+        ] {
             assert_eq!(p(bad), Err(ContactError::PhoneInvalid), "{bad:?}");
         }
     }

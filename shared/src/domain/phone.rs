@@ -174,10 +174,7 @@ mod tests {
             (wish.status, wish.confirmed_at, wish.contact.email()),
             (WishStatus::Waiting, Some(now), None)
         );
-        assert_eq!(
-            wish.contact.phone().unwrap().number.as_ref(),
-            "0211123456"
-        );
+        assert_eq!(wish.contact.phone().unwrap().number.as_ref(), "0211123456");
         assert!(matches!(
             change.events.as_slice(),
             [DomainEvent::WishConfirmed { .. }]
@@ -199,7 +196,10 @@ mod tests {
 
     #[test]
     fn call_answers_parse_from_the_form() {
-        assert_eq!(CallAnswer::parse("not_reached"), Some(CallAnswer::NotReached));
+        assert_eq!(
+            CallAnswer::parse("not_reached"),
+            Some(CallAnswer::NotReached)
+        );
         assert_eq!(CallAnswer::parse("accepted"), Some(CallAnswer::Accepted));
         assert_eq!(CallAnswer::parse("maybe"), None);
     }

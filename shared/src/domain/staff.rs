@@ -93,8 +93,8 @@ impl AuditAction {
             Self::Declined,
             Self::NotReached,
         ]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 

@@ -9,8 +9,8 @@
 //! sits in a cookie of its own (double submit), every other form an HMAC of the session's token,
 //! which only a page of the session can know. None of these routes is in the citizen router.
 
-use super::{staff_pages, staff_phone};
 use super::{ADMIN_BODY_LIMIT, LangQuery, language};
+use super::{staff_pages, staff_phone};
 use crate::app::Deps;
 use crate::config::Secret;
 use crate::domain::staff::{Role, StaffMember, TokenRefusal};

@@ -20,7 +20,15 @@ use std::collections::BTreeMap;
 /// `GET /staff/phone`: the form.
 pub(super) async fn phone_page(State(staff): State<StaffDeps>, session: Session) -> Response {
     let values = json!({"offices": [], "windows": []});
-    phone_answer(&staff, &session, StatusCode::OK, values, &FieldErrors::default(), None).await
+    phone_answer(
+        &staff,
+        &session,
+        StatusCode::OK,
+        values,
+        &FieldErrors::default(),
+        None,
+    )
+    .await
 }
 
 /// `POST /staff/phone` (`csrf`, the citizen form's `service`, `offices`, `w`, and `persons`,
@@ -56,7 +64,15 @@ pub(super) async fn enter(
             let notice = texts(session.lang).fill("staff_phone_entered", &[("name", name)]);
             let values = json!({"offices": [], "windows": []});
             let errors = FieldErrors::default();
-            phone_answer(&staff, &session, StatusCode::OK, values, &errors, Some(notice)).await
+            phone_answer(
+                &staff,
+                &session,
+                StatusCode::OK,
+                values,
+                &errors,
+                Some(notice),
+            )
+            .await
         }
         Err(app::AppError::Invalid(errors)) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;

@@ -7,8 +7,8 @@ pub mod ics;
 
 use crate::config::Config;
 use crate::domain::{
-    Catalog, Email, Language, LinkKind, LinkToken, Notice, Offer, OutgoingMail, QuietHours, Released,
-    Token, Wish, WishId, WishStatus,
+    Catalog, Email, Language, LinkKind, LinkToken, Notice, Offer, OutgoingMail, QuietHours,
+    Released, Token, Wish, WishId, WishStatus,
 };
 use crate::render::views::{offer_rows, office_name, service_name, wish_rows};
 use crate::render::{self, Attachment, MailContent, RenderError, Texts, texts};
@@ -265,11 +265,7 @@ impl<'a> Mails<'a> {
     }
 
     /// The reminder before the appointment: its details, its page and the calendar file again.
-    pub fn appointment_reminder(
-        &self,
-        offer: &Offer,
-        wish: &Wish,
-    ) -> Result<Notice, RenderError> {
+    pub fn appointment_reminder(&self, offer: &Offer, wish: &Wish) -> Result<Notice, RenderError> {
         self.with_appointment_page(offer, wish, "appointment_reminder")
     }
 
@@ -467,11 +463,7 @@ impl<'a> Mails<'a> {
     }
 
     /// "Still interested?" before the wish's maximum age; the wish page has the "keep" button.
-    pub fn reminder(
-        &self,
-        wish: &Wish,
-        ends_at: DateTime<Utc>,
-    ) -> Result<Notice, RenderError> {
+    pub fn reminder(&self, wish: &Wish, ends_at: DateTime<Utc>) -> Result<Notice, RenderError> {
         let mut content = self.about_wish(wish, "reminder_subject", |t, service| {
             t.fill(
                 "reminder_intro",

@@ -65,8 +65,8 @@ pub use crate::domain::outbox::{Effects, LinkKind, LinkToken, OutgoingMail, Owed
 pub use crate::domain::stats::{GroupFigures, Overview, QueueStat, Stats};
 pub use limits::{AddressBook, LimitKey};
 pub use offers::OfferCommit;
-pub use phone::CallAttempt;
 pub use outbox::{DueMail, FeedEvent};
+pub use phone::CallAttempt;
 pub use queue::{ListCursor, QueueEntry};
 pub use slots::UpsertOutcome;
 pub use wishes::AgeMark;

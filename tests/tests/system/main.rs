@@ -24,6 +24,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod model;
+mod phone;
 mod place;
 mod quiet;
 mod rescan;

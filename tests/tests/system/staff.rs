@@ -563,7 +563,7 @@ async fn support_finds_an_addresses_wishes_cancels_one_as_the_citizen_would_and_
     assert_eq!(log.status, 200, "{}", log.html);
     let clerk = "clerk@buergerservice.example.org";
     assert_eq!(log.html.matches(clerk).count(), 3, "{}", log.html);
-    assert!(log.html.contains("Wish viewed (look-up by address)"));
+    assert!(log.html.contains("Wish viewed (look-up or call list)"));
     assert!(log.html.contains("Address looked up, no wish found"));
     assert!(log.html.contains("Wish deleted"));
     assert_eq!(log.html.matches(&wish_id).count(), 2, "{}", log.html);
