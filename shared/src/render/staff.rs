@@ -29,7 +29,8 @@ pub fn overview(overview: &Overview, catalog: &Catalog, lang: Language) -> Value
         .map(|g| {
             json!({"office": office_name(&g.office), "service": service_name(&g.service),
                    "waiting": g.waiting, "open": g.offers_open, "accepted": g.accepted_28d,
-                   "declined": g.declined_28d, "expired": g.expired_28d})
+                   "declined": g.declined_28d, "expired": g.expired_28d,
+                   "median": median_wait(t, g, lang)})
         })
         .collect();
     let mut heat = Vec::new();
@@ -216,6 +217,18 @@ pub fn audit(entries: &[AuditEntry], lang: Language) -> Value {
     json!({"title": t.get("staff_audit_title"), "entries": rows})
 }
 
+/// The median wait as the overview says it: "3 days (12 wishes)", or why there is none yet.
+fn median_wait(t: &super::Texts, g: &crate::domain::stats::GroupFigures, lang: Language) -> String {
+    let n = g.first_offers_28d.to_string();
+    match g.median_days_to_offer {
+        Some(days) => t.fill(
+            "staff_median_wait",
+            &[("days", &super::views::decimal(days, lang)), ("n", &n)],
+        ),
+        None => t.fill("staff_median_too_few", &[("n", &n)]),
+    }
+}
+
 /// 0 (none) to 4 (the office's busiest hour), for the cell's shade.
 fn heat_level(n: i64, max: i64) -> i64 {
     if n <= 0 || max <= 0 {
@@ -256,6 +269,29 @@ mod tests {
             assert!(html.contains("heat-4"), "{html}");
             assert!(html.contains("name=\"csrf\" value=\"x\""));
         }
+    }
+
+    #[test]
+    fn the_median_wait_is_shown_with_its_count_or_why_there_is_none() {
+        let catalog = sample();
+        let mut o = Overview::default();
+        let g = o.group("bilk", "id-card");
+        (g.median_days_to_offer, g.first_offers_28d) = (Some(2.5), 6);
+        let g = o.group("bilk", "passport");
+        g.first_offers_28d = 2;
+        let said = |lang| {
+            let ctx = overview(&o, &catalog, lang);
+            let median = |i: usize| ctx["groups"][i]["median"].as_str().unwrap().to_owned();
+            (median(0), median(1))
+        };
+        assert_eq!(
+            said(Language::De),
+            (
+                "2,5 Tage (6 Wünsche)".to_owned(),
+                "– (erst 2 Wünsche mit erstem Angebot; mindestens 5 nötig)".to_owned()
+            )
+        );
+        assert_eq!(said(Language::En).0, "2.5 days (6 wishes)");
     }
 }
 

@@ -458,7 +458,7 @@ const CHART_FIGURE_ROOM: u32 = 90;
 const CHART_ROW: u32 = 70;
 
 /// A number as the page's language writes it: `6,5` or `6.5`, without a needless `.0`.
-fn decimal(value: f64, lang: Language) -> String {
+pub(super) fn decimal(value: f64, lang: Language) -> String {
     let text = format!("{value:.1}");
     let text = text.strip_suffix(".0").unwrap_or(&text).to_owned();
     match lang {

@@ -353,6 +353,13 @@ async fn the_overview_counts_lines_offers_outcomes_and_the_hours_in_demand() {
         .collect();
     // waiting 2, one offer open (to the second wish), 0 accepted, 1 declined, 0 expired.
     assert_eq!(numbers, ["2", "1", "0", "1", "0"], "{row}");
+    // Two wishes had their first offer: too few for a median wait (from the day tallies).
+    assert!(
+        row.contains(
+            "<td class=\"num median\">– (only 2 wishes first offered; at least 5 needed)</td>"
+        ),
+        "{row}"
+    );
     // Monday 8 is wanted by both wishes, Monday 9 and Tuesday 8 by one.
     assert!(
         page.html.contains("<td class=\"num heat-4\">2</td>"),
