@@ -12,6 +12,7 @@ mod offers;
 pub mod openapi;
 mod origin;
 mod staff;
+mod staff_challenge;
 mod staff_pages;
 mod staff_phone;
 

@@ -10,12 +10,12 @@
 //! which only a page of the session can know. None of these routes is in the citizen router.
 
 use super::{ADMIN_BODY_LIMIT, LangQuery, language};
-use super::{staff_pages, staff_phone};
+use super::{staff_challenge, staff_pages, staff_phone};
 use crate::app::Deps;
 use crate::config::Secret;
 use crate::domain::staff::{Role, StaffMember, TokenRefusal};
 use crate::domain::{Language, Token};
-use crate::identity::{Identity, PoolSettings, SignInError, VerifyError};
+use crate::identity::{Identity, PoolSettings, VerifyError};
 use crate::render::{self, texts};
 use axum::Router;
 use axum::body::Bytes;
@@ -30,9 +30,9 @@ use sha2::Sha256;
 use std::fmt::Write as _;
 
 /// The session cookie: the pool's ID token.
-const SESSION_COOKIE: &str = "console-session";
+pub(super) const SESSION_COOKIE: &str = "console-session";
 /// The sign-in form's CSRF value (double submit), before there is a session.
-const SIGN_IN_COOKIE: &str = "console-signin";
+pub(super) const SIGN_IN_COOKIE: &str = "console-signin";
 /// The name of the hidden CSRF field in every form.
 pub(crate) const CSRF_FIELD: &str = "csrf";
 
@@ -94,6 +94,10 @@ pub fn staff_router(staff: StaffDeps) -> Router {
     Router::new()
         .route("/staff", get(home))
         .route("/staff/sign-in", get(sign_in_page).post(sign_in))
+        .route(
+            "/staff/sign-in/challenge",
+            post(staff_challenge::answer_challenge),
+        )
         .route("/staff/sign-out", post(sign_out))
         .route("/staff/overview", get(staff_pages::overview))
         .route("/staff/slots", get(staff_pages::slots))
@@ -215,7 +219,7 @@ fn request_language(parts: &Parts) -> Language {
 }
 
 /// The answer to a request whose session token does not hold.
-fn refused_session(staff: &StaffDeps, lang: Language, error: &VerifyError) -> Response {
+pub(super) fn refused_session(staff: &StaffDeps, lang: Language, error: &VerifyError) -> Response {
     let t = texts(lang);
     match error {
         VerifyError::Refused(TokenRefusal::NoRole) => {
@@ -260,7 +264,7 @@ pub(crate) fn unavailable(lang: Language) -> Response {
     )
 }
 
-fn csrf_refused(lang: Language) -> Response {
+pub(super) fn csrf_refused(lang: Language) -> Response {
     let t = texts(lang);
     staff_page(
         StatusCode::FORBIDDEN,
@@ -301,14 +305,19 @@ pub(crate) fn staff_page(
 }
 
 /// What the sign-in page says above its form.
-enum Note<'a> {
+pub(super) enum Note<'a> {
     None,
     Error(&'a str),
     Notice(&'a str),
 }
 
 /// The sign-in page with a fresh CSRF value in its form and its cookie.
-fn sign_in_answer(staff: &StaffDeps, lang: Language, status: StatusCode, note: Note) -> Response {
+pub(super) fn sign_in_answer(
+    staff: &StaffDeps,
+    lang: Language,
+    status: StatusCode,
+    note: Note,
+) -> Response {
     let t = texts(lang);
     let value = Token::generate().expose().to_owned();
     let (error, notice) = match note {
@@ -376,59 +385,10 @@ async fn sign_in(
             Note::Error(t.get("staff_sign_in_failed")),
         );
     }
-    let signed_in = match staff.identity.sign_in(username.trim(), &password).await {
-        Ok(s) => s,
-        Err(SignInError::Refused) => {
-            return sign_in_answer(
-                &staff,
-                lang,
-                StatusCode::UNAUTHORIZED,
-                Note::Error(t.get("staff_sign_in_failed")),
-            );
-        }
-        Err(SignInError::Challenge(name)) => {
-            tracing::info!(challenge = %name, "sign-in needs a step the console does not offer");
-            return sign_in_answer(
-                &staff,
-                lang,
-                StatusCode::UNAUTHORIZED,
-                Note::Error(t.get("staff_sign_in_challenge")),
-            );
-        }
-        Err(SignInError::TooManyAttempts) => {
-            return sign_in_answer(
-                &staff,
-                lang,
-                StatusCode::TOO_MANY_REQUESTS,
-                Note::Error(t.get("rate_limited_intro")),
-            );
-        }
-        Err(SignInError::Unavailable(e)) => {
-            tracing::error!(error = %e, "user pool unavailable");
-            return unavailable(lang);
-        }
-    };
-    // The pool's answer is checked like every later request, so a user in neither staff group
-    // gets no session at all.
-    let token = signed_in.id_token;
-    let token = String::from_utf8_lossy(token.expose()).into_owned();
-    let now = staff.token_clock.now().timestamp();
-    if let Err(e) = staff.identity.verify(&token, now).await {
-        return refused_session(&staff, lang, &e);
+    match staff.identity.sign_in(username.trim(), &password).await {
+        Ok(step) => staff_challenge::signed_in_or_asked(&staff, lang, step).await,
+        Err(e) => staff_challenge::sign_in_failed(&staff, lang, &e),
     }
-    tracing::info!("staff signed in");
-    let mut response =
-        Redirect::to(&format!("/staff/overview?lang={}", lang.code())).into_response();
-    let h = response.headers_mut();
-    set_cookie(
-        h,
-        SESSION_COOKIE,
-        &token,
-        Some(signed_in.expires_in.max(0)),
-        staff.secure_cookies,
-    );
-    expire_cookie(h, SIGN_IN_COOKIE, staff.secure_cookies);
-    response
 }
 
 /// `POST /staff/sign-out`: the cookie is removed and the sign-in page shown.
@@ -448,7 +408,7 @@ async fn sign_out(State(staff): State<StaffDeps>, session: Session, body: Bytes)
 }
 
 /// The value of cookie `name` in the request.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -460,7 +420,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn set_cookie(
+pub(super) fn set_cookie(
     headers: &mut HeaderMap,
     name: &str,
     value: &str,
@@ -479,7 +439,7 @@ fn set_cookie(
     }
 }
 
-fn expire_cookie(headers: &mut HeaderMap, name: &str, secure: bool) {
+pub(super) fn expire_cookie(headers: &mut HeaderMap, name: &str, secure: bool) {
     set_cookie(headers, name, "", Some(0), secure);
 }
 

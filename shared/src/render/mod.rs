@@ -163,6 +163,10 @@ fn env() -> &'static Environment<'static> {
                 include_str!("../../templates/staff_calls.html"),
             ),
             (
+                "staff_challenge.html",
+                include_str!("../../templates/staff_challenge.html"),
+            ),
+            (
                 "statistics.html",
                 include_str!("../../templates/statistics.html"),
             ),

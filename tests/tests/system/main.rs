@@ -28,6 +28,7 @@ mod phone;
 mod place;
 mod quiet;
 mod rescan;
+mod sign_in;
 mod staff;
 mod statistics;
 mod story;
