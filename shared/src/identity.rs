@@ -337,31 +337,6 @@ impl Identity {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_keys_url_defaults_to_the_issuers() {
-        let s = PoolSettings::from_lookup(|k| match k {
-            "STAFF_USER_POOL_ID" => Some("eu-central-1_abc".into()),
-            "STAFF_CLIENT_ID" => Some("c1".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(
-            s.jwks_url,
-            "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_abc/.well-known/jwks.json"
-        );
-        let missing = PoolSettings::from_lookup(|_| None).unwrap_err();
-        assert!(
-            missing
-                .to_string()
-                .contains("STAFF_USER_POOL_ID, STAFF_CLIENT_ID")
-        );
-    }
-}
-
 /// The pool's answer to a sign-in step: the tokens, or the next challenge it asks.
 fn step(
     username: &str,
@@ -397,4 +372,29 @@ fn step(
         id_token: Secret::new(id_token),
         expires_in: i64::from(result.expires_in()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keys_url_defaults_to_the_issuers() {
+        let s = PoolSettings::from_lookup(|k| match k {
+            "STAFF_USER_POOL_ID" => Some("eu-central-1_abc".into()),
+            "STAFF_CLIENT_ID" => Some("c1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            s.jwks_url,
+            "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_abc/.well-known/jwks.json"
+        );
+        let missing = PoolSettings::from_lookup(|_| None).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("STAFF_USER_POOL_ID, STAFF_CLIENT_ID")
+        );
+    }
 }

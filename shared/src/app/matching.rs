@@ -100,7 +100,7 @@ async fn unclaimed(
 /// or a wish read with its current state.
 enum First {
     Entry(QueueEntry, Email),
-    Wish(Wish),
+    Wish(Box<Wish>),
 }
 
 impl First {
@@ -112,7 +112,7 @@ impl First {
                 language: entry.language,
                 active: true,
             },
-            First::Wish(wish) => wish.into(),
+            First::Wish(wish) => wish.as_ref().into(),
         }
     }
 }
@@ -172,7 +172,7 @@ impl Line {
                 .filter_map(|id| wishes.iter().find(|w| &w.id == id))
                 .collect();
             if let Some(w) = pick(slot, ordered) {
-                return Ok(Some(First::Wish(w.clone())));
+                return Ok(Some(First::Wish(Box::new(w.clone()))));
             }
             // None of these may take it: the next page of the line.
             let Some(after) = self.next.take() else {

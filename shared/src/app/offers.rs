@@ -81,7 +81,7 @@ pub(super) async fn accept(
         .await
     {
         Ok(()) => {
-            deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
+            deps.store.dequeue(wish, &wish.lines(&catalog)).await?;
             tracing::info!(offer_id = %offer.id, "offer accepted");
         }
         Err(StoreError::Conflict) => {}

@@ -101,7 +101,7 @@ pub async fn call_list(deps: &Deps, actor: &str) -> Result<Vec<Call>, AppError> 
 pub enum Recorded {
     /// The offer after the answer (accepted, declined; still open after a call that reached
     /// nobody), and its wish as it was.
-    Done(Offer, Wish),
+    Done(Offer, Box<Wish>),
     /// The offer was no longer open (answered from another desk, expired, withdrawn): nothing
     /// changed.
     NotOpen(Offer),
@@ -161,7 +161,7 @@ pub async fn record_answer(
         CallAnswer::NotReached => OfferStatus::Open,
     };
     Ok(if after.status == expected {
-        Recorded::Done(after, wish)
+        Recorded::Done(after, Box::new(wish))
     } else {
         Recorded::NotOpen(after)
     })

@@ -2,7 +2,7 @@
 //! password for a user an administrator created (`NEW_PASSWORD_REQUIRED`), or the code of the
 //! person's authenticator app (`SOFTWARE_TOKEN_MFA`) — the console shows a page for it and
 //! answers the pool (`POST /staff/sign-in/challenge`). The pool's session for the answer lives a
-//! few minutes in an HttpOnly cookie of its own, never in the page.
+//! few minutes in an `HttpOnly` cookie of its own, never in the page.
 
 use super::LangQuery;
 use super::language;
