@@ -199,13 +199,30 @@ fn change<T>(state: T, events: Vec<DomainEvent>) -> Change<T> {
 /// The wish a checked submission becomes: pending until the double opt-in.
 #[must_use]
 pub fn submitted(id: WishId, new: NewWish, now: DateTime<Utc>) -> Wish {
-    Wish {
-        id,
-        contact: new.email.into(),
+    let asked = super::request::Asked {
         service: new.service,
         offices: new.offices,
         windows: new.windows,
         language: new.language,
+    };
+    new_wish(id, new.email.into(), asked, now)
+}
+
+/// A new wish of `contact` asking for `asked`, pending, made at `now`.
+#[must_use]
+pub(crate) fn new_wish(
+    id: WishId,
+    contact: super::Contact,
+    asked: super::request::Asked,
+    now: DateTime<Utc>,
+) -> Wish {
+    Wish {
+        id,
+        contact,
+        service: asked.service,
+        offices: asked.offices,
+        windows: asked.windows,
+        language: asked.language,
         status: WishStatus::Pending,
         created_at: now,
         confirmed_at: None,

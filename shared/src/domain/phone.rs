@@ -5,7 +5,7 @@
 use super::catalog::Catalog;
 use super::contact::{Contact, ContactError, PhoneContact, PhoneNumber, Reference};
 use super::ids::WishId;
-use super::lifecycle::{Change, DomainEvent};
+use super::lifecycle::{Change, DomainEvent, new_wish};
 use super::request::{Asked, FieldErrors, WishDraft};
 use super::wish::{Wish, WishStatus};
 use chrono::{DateTime, Utc};
@@ -78,23 +78,9 @@ impl PhoneWishDraft {
 /// the clerk's entry is the person's opt-in — and `WishConfirmed` as for a citizen's wish.
 #[must_use]
 pub fn taken_by_phone(id: WishId, new: PhoneWish, now: DateTime<Utc>) -> Change<Wish> {
-    let wish = Wish {
-        id,
-        contact: Contact::Phone { phone: new.contact },
-        service: new.asked.service,
-        offices: new.asked.offices,
-        windows: new.asked.windows,
-        language: new.asked.language,
-        status: WishStatus::Waiting,
-        created_at: now,
-        confirmed_at: Some(now),
-        open_offer: None,
-        declined: std::collections::BTreeSet::new(),
-        kept_at: None,
-        reminded_at: None,
-        unanswered: 0,
-        earlier: None,
-    };
+    let mut wish = new_wish(id, Contact::Phone { phone: new.contact }, new.asked, now);
+    wish.status = WishStatus::Waiting;
+    wish.confirmed_at = Some(now);
     let event = DomainEvent::WishConfirmed {
         wish: wish.id.clone(),
         service: wish.service.clone(),

@@ -352,6 +352,15 @@ async fn sign_in_page(
     sign_in_answer(&staff, lang, StatusCode::OK, Note::None)
 }
 
+/// The fields of a sign-in form (the password's, or a challenge's), if its CSRF value is the
+/// one the sign-in cookie holds (a double submit: no session exists yet).
+pub(super) fn sign_in_form(headers: &HeaderMap, body: &[u8]) -> Option<Vec<(String, String)>> {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let sent = staff_pages::field(&fields, CSRF_FIELD);
+    let expected = cookie(headers, SIGN_IN_COOKIE)?;
+    (!expected.is_empty() && Secret::new(expected).matches(&sent)).then_some(fields)
+}
+
 /// `POST /staff/sign-in`: `username`, `password` and the form's CSRF value.
 async fn sign_in(
     State(staff): State<StaffDeps>,
@@ -361,17 +370,10 @@ async fn sign_in(
 ) -> Response {
     let lang = language(&q, None, &headers);
     let t = texts(lang);
-    let field = |name: &str| {
-        form_urlencoded::parse(&body)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let expected = cookie(&headers, SIGN_IN_COOKIE);
-    let sent = field(CSRF_FIELD);
-    if !expected.is_some_and(|e| !e.is_empty() && Secret::new(e).matches(&sent)) {
+    let Some(fields) = sign_in_form(&headers, &body) else {
         return csrf_refused(lang);
-    }
+    };
+    let field = |name: &str| staff_pages::field(&fields, name);
     let (username, password) = (field("username"), field("password"));
     if username.trim().is_empty()
         || password.is_empty()

@@ -7,8 +7,8 @@
 use super::LangQuery;
 use super::language;
 use super::staff::{
-    CSRF_FIELD, Note, SESSION_COOKIE, SIGN_IN_COOKIE, StaffDeps, cookie, csrf_refused,
-    expire_cookie, refused_session, set_cookie, sign_in_answer, staff_page, unavailable,
+    Note, SESSION_COOKIE, SIGN_IN_COOKIE, StaffDeps, cookie, csrf_refused, expire_cookie,
+    refused_session, set_cookie, sign_in_answer, sign_in_form, staff_page, unavailable,
 };
 use crate::config::Secret;
 use crate::domain::{Language, Token};
@@ -150,16 +150,10 @@ pub(super) async fn answer_challenge(
 ) -> Response {
     let lang = language(&q, None, &headers);
     let t = texts(lang);
-    let field = |name: &str| {
-        form_urlencoded::parse(&body)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let expected = cookie(&headers, SIGN_IN_COOKIE);
-    if !expected.is_some_and(|e| Secret::new(e).matches(&field(CSRF_FIELD))) {
+    let Some(fields) = sign_in_form(&headers, &body) else {
         return csrf_refused(lang);
-    }
+    };
+    let field = |name: &str| super::staff_pages::field(&fields, name);
     let Some(asked) = carried(&headers) else {
         return sign_in_failed(&staff, lang, &SignInError::StartAgain);
     };

@@ -432,7 +432,8 @@ pub(super) async fn audit(State(staff): State<StaffDeps>, session: Session) -> R
     }
 }
 
-fn field(fields: &[(String, String)], name: &str) -> String {
+/// The value of the form field `name` (empty when absent).
+pub(super) fn field(fields: &[(String, String)], name: &str) -> String {
     fields
         .iter()
         .find(|(k, _)| k == name)

@@ -4,18 +4,18 @@
 
 use super::dto::form_to_request;
 use super::staff::{Session, StaffDeps, staff_page};
+use super::staff_pages::field;
 use crate::app;
 use crate::domain::phone::{CallAnswer, MAX_PERSONS, PhoneWishDraft};
 use crate::domain::{FieldErrors, OfferId};
 use crate::render::staff as views;
 use crate::render::texts;
-use crate::render::views::{form_context, localized_errors};
+use crate::render::views::{add_field_errors, form_context};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 /// `GET /staff/phone`: the form.
 pub(super) async fn phone_page(State(staff): State<StaffDeps>, session: Session) -> Response {
@@ -46,8 +46,8 @@ pub(super) async fn enter(
     let get = |name: &str| {
         fields
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .any(|(k, _)| k == name)
+            .then(|| field(&fields, name))
     };
     let draft = PhoneWishDraft {
         wish,
@@ -99,14 +99,7 @@ async fn phone_answer(
     };
     let mut ctx = form_context(&catalog, lang);
     ctx["values"] = values;
-    ctx["error_codes"] = json!(
-        errors
-            .iter()
-            .map(|(k, v)| (k.clone(), v.code))
-            .collect::<BTreeMap<_, _>>()
-    );
-    ctx["error_texts"] = json!(localized_errors(errors, lang));
-    ctx["errors"] = json!(errors.messages());
+    add_field_errors(&mut ctx, errors, lang);
     ctx["persons"] = json!((1..=MAX_PERSONS).collect::<Vec<_>>());
     ctx["title"] = json!(texts(lang).get("staff_phone_title"));
     ctx["notice"] = json!(notice);
@@ -156,13 +149,7 @@ pub(super) async fn answer(
         return session.csrf_refused();
     };
     let t = texts(session.lang);
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let get = |name: &str| field(&fields, name).trim().to_owned();
     let refuse = |status, key: &str| {
         let error = Some(t.get(key).to_owned());
         calls_answer(&staff, &session, status, None, error)

@@ -215,6 +215,21 @@ pub fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
     })
 }
 
+/// A form's field errors into its page model: `errors` (field → English message),
+/// `error_codes` (field → stable code, for texts that say it in the page's language) and
+/// `error_texts` (field → a sentence already in the page's language, where the code alone
+/// cannot say it) — what the form templates' `field_error` reads.
+pub fn add_field_errors(ctx: &mut serde_json::Value, errors: &FieldErrors, lang: Language) {
+    ctx["error_codes"] = json!(
+        errors
+            .iter()
+            .map(|(k, v)| (k.clone(), v.code))
+            .collect::<BTreeMap<_, _>>()
+    );
+    ctx["error_texts"] = json!(localized_errors(errors, lang));
+    ctx["errors"] = json!(errors.messages());
+}
+
 /// Errors that name the windows they are about, in the page's language: "Montag 7–8 Uhr: keines
 /// der gewählten Bürgerbüros hat dann geöffnet …" (text `error_<field>_<code>_at`).
 #[must_use]

@@ -15,6 +15,18 @@ use aws_sdk_cognitoidentityprovider::types::{
 
 /// Creates a clerk in the runner's pool; with `temporary`, the password is one to change.
 async fn clerk(env: &TestEnv, name: &str, password: &str, temporary: bool) {
+    pool_user(env, name, password, temporary, Some("clerk")).await;
+}
+
+/// Creates a user in the runner's pool, in `group` (or none); with `temporary`, the password is
+/// one to change at the first sign-in.
+pub async fn pool_user(
+    env: &TestEnv,
+    name: &str,
+    password: &str,
+    temporary: bool,
+    group: Option<&str>,
+) {
     let cognito = &env.system.clients.cognito;
     let pool = &env.system.staff.pool_id;
     let created = cognito
@@ -39,14 +51,16 @@ async fn clerk(env: &TestEnv, name: &str, password: &str, temporary: bool) {
             .await
             .unwrap();
     }
-    cognito
-        .admin_add_user_to_group()
-        .user_pool_id(pool)
-        .username(name)
-        .group_name("clerk")
-        .send()
-        .await
-        .unwrap();
+    if let Some(group) = group {
+        cognito
+            .admin_add_user_to_group()
+            .user_pool_id(pool)
+            .username(name)
+            .group_name(group)
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -289,27 +289,9 @@ async fn posts_without_the_forms_csrf_value_are_refused() {
 #[tokio::test]
 async fn a_user_in_neither_staff_group_gets_no_session() {
     let env = TestEnv::spawn().await;
-    let cognito = &env.system.clients.cognito;
-    let pool = &env.system.staff.pool_id;
     let name = "visitor@buergerservice.example.org";
     let password = "Visitor-password-123";
-    cognito
-        .admin_create_user()
-        .user_pool_id(pool)
-        .username(name)
-        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
-    cognito
-        .admin_set_user_password()
-        .user_pool_id(pool)
-        .username(name)
-        .password(password)
-        .permanent(true)
-        .send()
-        .await
-        .unwrap();
+    crate::sign_in::pool_user(&env, name, password, false, None).await;
     let mut console = Console::new(&env);
     let answer = console.sign_in(name, password).await;
     assert_eq!(answer.status, 403);
