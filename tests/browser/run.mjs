@@ -1043,6 +1043,105 @@ async function storyPhoneWish(page, lang) {
   await examine(page, `${lang}-30-staff-calls-recorded`, lang, {});
 }
 
+/** An action of moto's Cognito (the runner's pool), as an administrator's CLI would call it. */
+async function cognito(action, body) {
+  const env = readFileSync(process.env.LAMBDA_ENV || join(ROOT, '.local', 'logs', 'lambda.env'), 'utf8');
+  const get = (k) => (env.match(new RegExp(`^${k}=(.*)$`, 'm')) || [])[1];
+  const region = get('AWS_REGION');
+  const r = await fetch(`${get('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER')}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `AWSCognitoIdentityProviderService.${action}`,
+      // moto reads the region from the credential scope; it checks no signature.
+      authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => ({}));
+  assertEq(r.status, 200, `${action}: ${JSON.stringify(data)}`);
+  return { data, pool: get('STAFF_USER_POOL_ID'), client: get('STAFF_CLIENT_ID') };
+}
+
+/** Signs in on the sign-in page by keyboard; answers the response of the page it loads. */
+async function signInByKeyboard(page, lang, username, password) {
+  await gotoPage(page, `/staff/sign-in?lang=${lang}`, 200);
+  await fromTop(page);
+  await tabTo(page, '#username', 40);
+  await page.keyboard.type(username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  return enterAndWait(page);
+}
+
+/**
+ * The sign-in's second steps by keyboard: a clerk an administrator created chooses a password
+ * (once refused: the two differ), then, with an authenticator app set up, enters its code.
+ */
+async function storyChallenges(page, lang) {
+  console.log(`\n[${lang}] the sign-in's challenges`);
+  const t = lang === 'de'
+    ? { newTitle: 'Eigenes Passwort festlegen', mismatch: 'nicht gleich', totpTitle: 'Sicherheitscode eingeben', overview: 'Übersicht' }
+    : { newTitle: 'Choose your password', mismatch: 'not the same', totpTitle: 'Enter your security code', overview: 'Overview' };
+  const username = `new-${RUN}-${lang}@buergerservice.example.org`;
+  const { pool, client } = await cognito('ListUserPools', { MaxResults: 60 });
+  await cognito('AdminCreateUser', { UserPoolId: pool, Username: username, TemporaryPassword: 'Temporary-Pass-1', MessageAction: 'SUPPRESS' });
+  await cognito('AdminAddUserToGroup', { UserPoolId: pool, Username: username, GroupName: 'clerk' });
+  await step(`${lang}: the first sign-in asks for a new password`, async () => {
+    const r = await signInByKeyboard(page, lang, username, 'Temporary-Pass-1');
+    assertEq(r.status(), 200, 'the new password page');
+    assertEq((await page.textContent('h1')).trim(), t.newTitle, 'its heading');
+  });
+  await examine(page, `${lang}-31-staff-new-password`, lang, {});
+  await step(`${lang}: two different passwords are refused`, async () => {
+    await fromTop(page);
+    await tabTo(page, '#new-password', 40);
+    await page.keyboard.type('Own-Password-12');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Own-Password-21');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 422, 'refused');
+    assert((await page.textContent('.error-summary')).includes(t.mismatch), 'it says why');
+  });
+  await examine(page, `${lang}-32-staff-new-password-refused`, lang, {});
+  await step(`${lang}: the new password signs in`, async () => {
+    await fromTop(page);
+    await tabTo(page, '#new-password', 40);
+    await page.keyboard.type('Own-Password-12');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Own-Password-12');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the overview');
+    assertEq((await page.textContent('h1')).trim(), t.overview, 'signed in');
+    await fromTop(page);
+    await tabTo(page, '.sign-out button', 60);
+    await enterAndWait(page);
+  });
+  // The clerk sets up an authenticator app (moto takes any code unless told to check it).
+  const auth = await cognito('InitiateAuth', { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: client, AuthParameters: { USERNAME: username, PASSWORD: 'Own-Password-12' } });
+  const access = auth.data.AuthenticationResult.AccessToken;
+  await cognito('AssociateSoftwareToken', { AccessToken: access });
+  await cognito('VerifySoftwareToken', { AccessToken: access, UserCode: '123456' });
+  await cognito('AdminSetUserMFAPreference', { UserPoolId: pool, Username: username, SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true } });
+  await step(`${lang}: with an authenticator app the sign-in asks for its code`, async () => {
+    const r = await signInByKeyboard(page, lang, username, 'Own-Password-12');
+    assertEq(r.status(), 200, 'the code page');
+    assertEq((await page.textContent('h1')).trim(), t.totpTitle, 'its heading');
+  });
+  await examine(page, `${lang}-33-staff-totp`, lang, {});
+  await step(`${lang}: the code signs in, by keyboard`, async () => {
+    await fromTop(page);
+    await tabTo(page, '#code', 40);
+    await page.keyboard.type('123456');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the overview');
+    assertEq((await page.textContent('h1')).trim(), t.overview, 'signed in');
+    await fromTop(page);
+    await tabTo(page, '.sign-out button', 60);
+    await enterAndWait(page);
+  });
+}
+
 /** The staff console by keyboard: sign in, the overview, a slot file with one bad line, sign out. */
 async function storyConsole(page, lang) {
   console.log(`\n[${lang}] the staff console`);
@@ -1180,10 +1279,12 @@ async function main() {
         assert(cspErrors.length === 0, cspErrors.join('\n'));
       });
       await storyStatsPage(page, lang);
-      try {
-        await storyConsole(page, lang);
-      } catch (e) {
-        if (!(e instanceof StoryAborted)) fail(`${lang}: storyConsole crashed`, e);
+      for (const story of [storyConsole, storyChallenges]) {
+        try {
+          await story(page, lang);
+        } catch (e) {
+          if (!(e instanceof StoryAborted)) fail(`${lang}: ${story.name} crashed`, e);
+        }
       }
       if (lang === 'en') {
         await check('the dev mail view shows the sent mails (screenshot only, no axe)', async () => {
