@@ -1093,29 +1093,32 @@ async function storyChallenges(page, lang) {
     assertEq((await page.textContent('h1')).trim(), t.newTitle, 'its heading');
   });
   await examine(page, `${lang}-31-staff-new-password`, lang, {});
-  await step(`${lang}: two different passwords are refused`, async () => {
+  // Types the new password and its repetition by keyboard and sends them.
+  const choose = async (password, repeat) => {
     await fromTop(page);
     await tabTo(page, '#new-password', 40);
-    await page.keyboard.type('Own-Password-12');
+    await page.keyboard.type(password);
     await page.keyboard.press('Tab');
-    await page.keyboard.type('Own-Password-21');
-    const r = await enterAndWait(page);
+    await page.keyboard.type(repeat);
+    return enterAndWait(page);
+  };
+  // Signs out by keyboard from a console page.
+  const signOut = async () => {
+    await fromTop(page);
+    await tabTo(page, '.sign-out button', 60);
+    await enterAndWait(page);
+  };
+  await step(`${lang}: two different passwords are refused`, async () => {
+    const r = await choose('Own-Password-12', 'Own-Password-21');
     assertEq(r.status(), 422, 'refused');
     assert((await page.textContent('.error-summary')).includes(t.mismatch), 'it says why');
   });
   await examine(page, `${lang}-32-staff-new-password-refused`, lang, {});
   await step(`${lang}: the new password signs in`, async () => {
-    await fromTop(page);
-    await tabTo(page, '#new-password', 40);
-    await page.keyboard.type('Own-Password-12');
-    await page.keyboard.press('Tab');
-    await page.keyboard.type('Own-Password-12');
-    const r = await enterAndWait(page);
+    const r = await choose('Own-Password-12', 'Own-Password-12');
     assertEq(r.status(), 200, 'the overview');
     assertEq((await page.textContent('h1')).trim(), t.overview, 'signed in');
-    await fromTop(page);
-    await tabTo(page, '.sign-out button', 60);
-    await enterAndWait(page);
+    await signOut();
   });
   // The clerk sets up an authenticator app (moto takes any code unless told to check it).
   const auth = await cognito('InitiateAuth', { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: client, AuthParameters: { USERNAME: username, PASSWORD: 'Own-Password-12' } });
@@ -1136,9 +1139,7 @@ async function storyChallenges(page, lang) {
     const r = await enterAndWait(page);
     assertEq(r.status(), 200, 'the overview');
     assertEq((await page.textContent('h1')).trim(), t.overview, 'signed in');
-    await fromTop(page);
-    await tabTo(page, '.sign-out button', 60);
-    await enterAndWait(page);
+    await signOut();
   });
 }
 
