@@ -68,16 +68,74 @@ pub struct SignedIn {
     pub expires_in: i64,
 }
 
+/// Where a sign-in stands after the pool's answer.
+pub enum SignInStep {
+    Done(SignedIn),
+    /// The pool asks for more before it signs the person in: `challenge` with the pool's
+    /// `session` for the answer (valid a few minutes) and the user name to answer as.
+    Asked(Asked),
+}
+
+/// What the pool asks before it signs a person in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// A user an administrator created signs in with the temporary password: they choose
+    /// their own (`NEW_PASSWORD_REQUIRED`).
+    NewPassword,
+    /// The code of their authenticator app (`SOFTWARE_TOKEN_MFA`; MFA is optional in the pool).
+    Totp,
+}
+
+impl Challenge {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Challenge::NewPassword => "new_password",
+            Challenge::Totp => "totp",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::NewPassword, Self::Totp]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+
+    fn name(self) -> ChallengeNameType {
+        match self {
+            Challenge::NewPassword => ChallengeNameType::NewPasswordRequired,
+            Challenge::Totp => ChallengeNameType::SoftwareTokenMfa,
+        }
+    }
+}
+
+/// A challenge to answer: which, the user to answer as, the pool's session.
+pub struct Asked {
+    pub challenge: Challenge,
+    pub username: String,
+    pub session: Secret,
+}
+
 /// Why a sign-in did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
     /// Wrong password, unknown user, disabled user: the same answer for each.
     #[error("user name or password wrong")]
     Refused,
-    /// The pool asks for more than a password (a new password, a second factor), which the
-    /// console cannot answer yet.
+    /// The pool asks for a step the console does not offer (an SMS code, setting up MFA, a
+    /// password reset).
     #[error("the pool asks for {0}")]
     Challenge(String),
+    /// The answer to a challenge came too late (the pool's session ended) or was refused.
+    #[error("the sign-in must start again")]
+    StartAgain,
+    /// The authenticator code does not match.
+    #[error("wrong code")]
+    WrongCode,
+    /// The new password does not satisfy the pool's policy (the pool's message).
+    #[error("password refused: {0}")]
+    WeakPassword(String),
     #[error("too many attempts")]
     TooManyAttempts,
     #[error("user pool unavailable: {0}")]
@@ -127,7 +185,7 @@ impl Identity {
     ///
     /// # Errors
     /// [`SignInError`]; never says which of user name and password was wrong.
-    pub async fn sign_in(&self, username: &str, password: &str) -> Result<SignedIn, SignInError> {
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<SignInStep, SignInError> {
         let out = self
             .cognito
             .initiate_auth()
@@ -152,23 +210,59 @@ impl Identity {
                     SignInError::Unavailable(other.code().unwrap_or("no error code").to_owned())
                 }
             })?;
-        if let Some(challenge) = out.challenge_name() {
-            let name = match challenge {
-                ChallengeNameType::NewPasswordRequired => "NEW_PASSWORD_REQUIRED",
-                other => other.as_str(),
-            };
-            return Err(SignInError::Challenge(name.to_owned()));
-        }
-        let result = out
-            .authentication_result()
-            .ok_or_else(|| SignInError::Unavailable("no authentication result".into()))?;
-        let id_token = result
-            .id_token()
-            .ok_or_else(|| SignInError::Unavailable("no ID token".into()))?;
-        Ok(SignedIn {
-            id_token: Secret::new(id_token),
-            expires_in: i64::from(result.expires_in()),
-        })
+        step(
+            username,
+            out.challenge_name(),
+            out.challenge_parameters(),
+            out.session(),
+            out.authentication_result(),
+        )
+    }
+
+    /// `RespondToAuthChallenge`: the answer to what the pool asked (`answer`: the new password,
+    /// or the authenticator's code). The pool may ask again (a new password, then the code).
+    ///
+    /// # Errors
+    /// [`SignInError::WrongCode`], [`SignInError::WeakPassword`] (answer again),
+    /// [`SignInError::StartAgain`] (the pool's session is over), or unavailable.
+    pub async fn answer(&self, asked: &Asked, answer: &str) -> Result<SignInStep, SignInError> {
+        use aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeError as E;
+        let field = match asked.challenge {
+            Challenge::NewPassword => "NEW_PASSWORD",
+            Challenge::Totp => "SOFTWARE_TOKEN_MFA_CODE",
+        };
+        let session = String::from_utf8_lossy(asked.session.expose()).into_owned();
+        let out = self
+            .cognito
+            .respond_to_auth_challenge()
+            .client_id(&self.settings.pool.client_id)
+            .challenge_name(asked.challenge.name())
+            .session(session)
+            .challenge_responses("USERNAME", &asked.username)
+            .challenge_responses(field, answer)
+            .send()
+            .await
+            .map_err(|e| match e.into_service_error() {
+                E::CodeMismatchException(_) => SignInError::WrongCode,
+                E::InvalidPasswordException(e) => {
+                    SignInError::WeakPassword(e.message().unwrap_or_default().to_owned())
+                }
+                E::NotAuthorizedException(_)
+                | E::ExpiredCodeException(_)
+                | E::ResourceNotFoundException(_)
+                | E::UserNotFoundException(_) => SignInError::StartAgain,
+                E::TooManyRequestsException(_) => SignInError::TooManyAttempts,
+                other => {
+                    SignInError::Unavailable(other.code().unwrap_or("no error code").to_owned())
+                }
+            })?;
+        step(
+            &asked.username,
+            out.challenge_name(),
+            out.challenge_parameters(),
+            out.session(),
+            out.authentication_result(),
+        )
     }
 
     /// Verifies a token's signature with the pool's keys, then its claims at `now` (seconds).
@@ -241,6 +335,43 @@ impl Identity {
             .map_err(|e| unavailable(&e))?;
         response.json::<JwkSet>().await.map_err(|e| unavailable(&e))
     }
+}
+
+/// The pool's answer to a sign-in step: the tokens, or the next challenge it asks.
+fn step(
+    username: &str,
+    challenge: Option<&ChallengeNameType>,
+    parameters: Option<&std::collections::HashMap<String, String>>,
+    session: Option<&str>,
+    result: Option<&aws_sdk_cognitoidentityprovider::types::AuthenticationResultType>,
+) -> Result<SignInStep, SignInError> {
+    if let Some(name) = challenge {
+        let challenge = match name {
+            ChallengeNameType::NewPasswordRequired => Challenge::NewPassword,
+            ChallengeNameType::SoftwareTokenMfa => Challenge::Totp,
+            other => return Err(SignInError::Challenge(other.as_str().to_owned())),
+        };
+        let session = session.ok_or_else(|| SignInError::Unavailable("no session".into()))?;
+        // The pool names the user to answer as (its internal name, when people sign in with
+        // an alias such as their address); else the name given.
+        let username = parameters
+            .and_then(|p| p.get("USER_ID_FOR_SRP").or_else(|| p.get("USERNAME")))
+            .map_or(username, String::as_str);
+        return Ok(SignInStep::Asked(Asked {
+            challenge,
+            username: username.to_owned(),
+            session: Secret::new(session),
+        }));
+    }
+    let result =
+        result.ok_or_else(|| SignInError::Unavailable("no authentication result".into()))?;
+    let id_token = result
+        .id_token()
+        .ok_or_else(|| SignInError::Unavailable("no ID token".into()))?;
+    Ok(SignInStep::Done(SignedIn {
+        id_token: Secret::new(id_token),
+        expires_in: i64::from(result.expires_in()),
+    }))
 }
 
 #[cfg(test)]

@@ -1026,6 +1026,193 @@ function staffUser(group) {
   return { username: m[1], password: m[2] };
 }
 
+/**
+ * A wish for a person without email, by keyboard: the form refused with its fields named, then
+ * entered; a slot for it appears on the call list with its deadline; the clerk records the
+ * answer. Its own office and hour (Garath, Thursday), so no other story's wish takes the slot.
+ */
+async function storyPhoneWish(page, lang) {
+  const hour = lang === 'de' ? 16 : 17;
+  const name = `Frau Phon ${RUN} ${lang}`;
+  const t = lang === 'de'
+    ? { title: 'Terminwunsch für eine Person ohne E-Mail erfassen', name: 'Bitte geben Sie einen Namen oder ein Kennzeichen ein.', phone: 'Bitte geben Sie eine Telefonnummer ein.', entered: `Der Wunsch für ${name} ist aktiv`, calls: 'Anrufliste', due: 'Antwort bis', booked: `Der Termin ist für ${name} gebucht.` }
+    : { title: 'Enter a wish for a person without email', name: 'Please enter a name or a reference.', phone: 'Please enter a phone number.', entered: `The wish for ${name} is active`, calls: 'Call list', due: 'Answer due by', booked: `The appointment is booked for ${name}.` };
+  await step(`${lang}: the phone wish form opens from the navigation`, async () => {
+    await fromTop(page);
+    await tabTo(page, 'nav a[href^="/staff/phone"]', 40);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the phone wish page');
+    assertEq((await page.textContent('h1')).trim(), t.title, 'its heading');
+  });
+  await examine(page, `${lang}-26-staff-phone`, lang, {});
+  await step(`${lang}: a phone wish without name and number is refused, each field named`, async () => {
+    await fromTop(page);
+    await tabTo(page, 'input[name=service]');
+    await chooseRadioByKeyboard(page, 'id-card');
+    await tabTo(page, 'input[name=offices][value=garath]');
+    await page.keyboard.press('Space');
+    await tabTo(page, `input[name=w][value="thu-${hour}"]`);
+    await page.keyboard.press('Space');
+    await tabTo(page, 'form button[type=submit]');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 422, 'the refused form');
+    const summary = await page.textContent('#error-summary');
+    assert(summary.includes(t.name) && summary.includes(t.phone), `the summary names both: ${summary}`);
+    assertEq(await page.getAttribute('#field-phone', 'aria-invalid'), 'true', 'aria-invalid');
+    const ticked = await page.$$eval('input:checked', (l) => l.map((i) => i.value));
+    assert(ticked.includes('garath') && ticked.includes(`thu-${hour}`), `the choices are kept: ${ticked}`);
+  });
+  await examine(page, `${lang}-27-staff-phone-refused`, lang, {});
+  await step(`${lang}: the phone wish is entered by keyboard`, async () => {
+    await page.waitForFunction(() => document.activeElement?.id === 'error-summary', null, { timeout: 3000 });
+    await tabTo(page, '#field-persons', 200);
+    await page.keyboard.type('2');
+    assertEq(await page.inputValue('#field-persons'), '2', 'two persons');
+    await tabTo(page, '#field-name', 5);
+    await page.keyboard.type(name);
+    await page.keyboard.press('Tab');
+    assert(await page.evaluate(() => document.activeElement.id === 'field-phone'), 'Tab goes from the name to the number');
+    await page.keyboard.type('0211 899-1234');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the entered wish');
+    assert((await page.textContent('.note')).includes(t.entered), 'it says so');
+  });
+  await examine(page, `${lang}-28-staff-phone-entered`, lang, {});
+  const start = berlin(nextWeekday(3), hour, 0);
+  await putSlot({ id: `bt-${RUN}-${lang}-phone`, office: 'garath', service: 'id-card', start, minutes: 15, status: 'free' });
+  await step(`${lang}: the offer appears on the call list with its deadline`, async () => {
+    let call = null;
+    for (let i = 0; i < 60 && !call; i += 1) {
+      await gotoPage(page, `/staff/calls?lang=${lang}`, 200);
+      call = await page.$(`section.call:has(h2:text-is("${name}"))`);
+      if (!call) await sleep(500);
+    }
+    assert(call, `${name} is on the call list`);
+    const text = await call.textContent();
+    assert(text.includes(t.due) && /\d/.test(text.split(t.due)[1]), `the deadline is shown: ${text}`);
+    assert(await call.$('a[href="tel:02118991234"]'), 'the number to call');
+  });
+  await examine(page, `${lang}-29-staff-calls`, lang, {});
+  await step(`${lang}: the clerk records "accepted" by keyboard`, async () => {
+    await fromTop(page);
+    const form = `section.call:has(h2:text-is("${name}")) form`;
+    const radio = await page.$(`${form} input[value=accepted]`);
+    const id = await radio.evaluate((el) => { el.id = el.id || 'answer-accepted'; return el.id; });
+    await tabTo(page, `#${id}`, 200);
+    await chooseRadioByKeyboard(page, 'accepted');
+    const button = await page.$(`${form} button[type=submit]`);
+    await button.evaluate((el) => { el.id = el.id || 'answer-submit'; });
+    await tabTo(page, '#answer-submit', 5);
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the recorded answer');
+    assert((await page.textContent('.note')).includes(t.booked), 'it says so');
+    assertEq(await page.$$eval(`section.call h2`, (l, n) => l.filter((h) => h.textContent === n).length, name), 0, 'off the call list');
+    const slot = await api('GET', `/admin/slots/bt-${RUN}-${lang}-phone`, undefined, { admin: true });
+    assertEq(slot.data.status, 'booked', 'the slot is booked');
+  });
+  await examine(page, `${lang}-30-staff-calls-recorded`, lang, {});
+}
+
+/** An action of moto's Cognito (the runner's pool), as an administrator's CLI would call it. */
+async function cognito(action, body) {
+  const env = readFileSync(process.env.LAMBDA_ENV || join(ROOT, '.local', 'logs', 'lambda.env'), 'utf8');
+  const get = (k) => (env.match(new RegExp(`^${k}=(.*)$`, 'm')) || [])[1];
+  const region = get('AWS_REGION');
+  const r = await fetch(`${get('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER')}/`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `AWSCognitoIdentityProviderService.${action}`,
+      // moto reads the region from the credential scope; it checks no signature.
+      authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => ({}));
+  assertEq(r.status, 200, `${action}: ${JSON.stringify(data)}`);
+  return { data, pool: get('STAFF_USER_POOL_ID'), client: get('STAFF_CLIENT_ID') };
+}
+
+/** Signs in on the sign-in page by keyboard; answers the response of the page it loads. */
+async function signInByKeyboard(page, lang, username, password) {
+  await gotoPage(page, `/staff/sign-in?lang=${lang}`, 200);
+  await fromTop(page);
+  await tabTo(page, '#username', 40);
+  await page.keyboard.type(username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  return enterAndWait(page);
+}
+
+/**
+ * The sign-in's second steps by keyboard: a clerk an administrator created chooses a password
+ * (once refused: the two differ), then, with an authenticator app set up, enters its code.
+ */
+async function storyChallenges(page, lang) {
+  console.log(`\n[${lang}] the sign-in's challenges`);
+  const t = lang === 'de'
+    ? { newTitle: 'Eigenes Passwort festlegen', mismatch: 'nicht gleich', totpTitle: 'Sicherheitscode eingeben', overview: 'Übersicht' }
+    : { newTitle: 'Choose your password', mismatch: 'not the same', totpTitle: 'Enter your security code', overview: 'Overview' };
+  const username = `new-${RUN}-${lang}@buergerservice.example.org`;
+  const { pool, client } = await cognito('ListUserPools', { MaxResults: 60 });
+  await cognito('AdminCreateUser', { UserPoolId: pool, Username: username, TemporaryPassword: 'Temporary-Pass-1', MessageAction: 'SUPPRESS' });
+  await cognito('AdminAddUserToGroup', { UserPoolId: pool, Username: username, GroupName: 'clerk' });
+  await step(`${lang}: the first sign-in asks for a new password`, async () => {
+    const r = await signInByKeyboard(page, lang, username, 'Temporary-Pass-1');
+    assertEq(r.status(), 200, 'the new password page');
+    assertEq((await page.textContent('h1')).trim(), t.newTitle, 'its heading');
+  });
+  await examine(page, `${lang}-31-staff-new-password`, lang, {});
+  // Types the new password and its repetition by keyboard and sends them.
+  const choose = async (password, repeat) => {
+    await fromTop(page);
+    await tabTo(page, '#new-password', 40);
+    await page.keyboard.type(password);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(repeat);
+    return enterAndWait(page);
+  };
+  // Signs out by keyboard from a console page.
+  const signOut = async () => {
+    await fromTop(page);
+    await tabTo(page, '.sign-out button', 60);
+    await enterAndWait(page);
+  };
+  await step(`${lang}: two different passwords are refused`, async () => {
+    const r = await choose('Own-Password-12', 'Own-Password-21');
+    assertEq(r.status(), 422, 'refused');
+    assert((await page.textContent('.error-summary')).includes(t.mismatch), 'it says why');
+  });
+  await examine(page, `${lang}-32-staff-new-password-refused`, lang, {});
+  await step(`${lang}: the new password signs in`, async () => {
+    const r = await choose('Own-Password-12', 'Own-Password-12');
+    assertEq(r.status(), 200, 'the overview');
+    assertEq((await page.textContent('h1')).trim(), t.overview, 'signed in');
+    await signOut();
+  });
+  // The clerk sets up an authenticator app (moto takes any code unless told to check it).
+  const auth = await cognito('InitiateAuth', { AuthFlow: 'USER_PASSWORD_AUTH', ClientId: client, AuthParameters: { USERNAME: username, PASSWORD: 'Own-Password-12' } });
+  const access = auth.data.AuthenticationResult.AccessToken;
+  await cognito('AssociateSoftwareToken', { AccessToken: access });
+  await cognito('VerifySoftwareToken', { AccessToken: access, UserCode: '123456' });
+  await cognito('AdminSetUserMFAPreference', { UserPoolId: pool, Username: username, SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true } });
+  await step(`${lang}: with an authenticator app the sign-in asks for its code`, async () => {
+    const r = await signInByKeyboard(page, lang, username, 'Own-Password-12');
+    assertEq(r.status(), 200, 'the code page');
+    assertEq((await page.textContent('h1')).trim(), t.totpTitle, 'its heading');
+  });
+  await examine(page, `${lang}-33-staff-totp`, lang, {});
+  await step(`${lang}: the code signs in, by keyboard`, async () => {
+    await fromTop(page);
+    await tabTo(page, '#code', 40);
+    await page.keyboard.type('123456');
+    const r = await enterAndWait(page);
+    assertEq(r.status(), 200, 'the overview');
+    assertEq((await page.textContent('h1')).trim(), t.overview, 'signed in');
+    await signOut();
+  });
+}
+
 /** The staff console by keyboard: sign in, the overview, a slot file with one bad line, sign out. */
 async function storyConsole(page, lang) {
   console.log(`\n[${lang}] the staff console`);
@@ -1069,6 +1256,7 @@ async function storyConsole(page, lang) {
     assertEq(stored.status, 404, 'nothing stored');
   });
   await examine(page, `${lang}-23-staff-slots-refused`, lang, {});
+  await storyPhoneWish(page, lang);
   await step(`${lang}: the clerk signs out by keyboard`, async () => {
     await fromTop(page);
     await tabTo(page, '.sign-out button', 60);
@@ -1171,10 +1359,12 @@ async function main() {
         assert(cspErrors.length === 0, cspErrors.join('\n'));
       });
       await storyStatsPage(page, lang);
-      try {
-        await storyConsole(page, lang);
-      } catch (e) {
-        if (!(e instanceof StoryAborted)) fail(`${lang}: storyConsole crashed`, e);
+      for (const story of [storyConsole, storyChallenges]) {
+        try {
+          await story(page, lang);
+        } catch (e) {
+          if (!(e instanceof StoryAborted)) fail(`${lang}: ${story.name} crashed`, e);
+        }
       }
       if (lang === 'en') {
         await check('the dev mail view shows the sent mails (screenshot only, no axe)', async () => {

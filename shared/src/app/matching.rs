@@ -135,7 +135,7 @@ impl Who {
         match self {
             Who::Entry(entry, email) => Recipient {
                 id: &entry.wish,
-                email,
+                email: Some(email),
                 language: entry.language,
                 active: true,
             },

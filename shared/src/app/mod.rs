@@ -16,6 +16,7 @@ mod feed;
 mod lines;
 mod matching;
 mod offers;
+mod phone;
 mod rescan;
 mod slots;
 mod staff;
@@ -35,6 +36,7 @@ pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};
 pub use lines::{LineFilter, RecountPage, recount_lines};
 pub use matching::match_slot;
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
+pub use phone::{Call, Recorded, call_list, enter_phone_wish, record_answer, support_lookup_phone};
 pub use rescan::{RescanReport, rescan};
 pub use slots::{SlotsPut, Withdrawal, get_slot, put_slots, release_slot, stats, withdraw_slot};
 pub use staff::{

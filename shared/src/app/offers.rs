@@ -2,6 +2,7 @@
 
 use super::wishes::cancel_wish;
 use super::{AppError, Deps};
+use crate::domain::staff::AuditEntry;
 use crate::domain::{Effects, LinkKind, Offer, OfferId, OfferStatus, Release, Token, Wish};
 use crate::store::StoreError;
 
@@ -37,8 +38,19 @@ pub(super) async fn reread(deps: &Deps, offer: &Offer) -> Result<Offer, AppError
 /// show the offer as it is.
 pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
     let (offer, wish, _) = offer_by_token(deps, token).await?;
-    let now = deps.clock.now();
     let Some(wish) = wish else { return Ok(offer) };
+    accept(deps, offer, &wish, None).await
+}
+
+/// The accept of [`accept_offer`], whoever answered: the citizen by the link, or a clerk who
+/// records the answer given on the phone (`audit`: their entry, in the same transaction).
+pub(super) async fn accept(
+    deps: &Deps,
+    offer: Offer,
+    wish: &Wish,
+    audit: Option<AuditEntry>,
+) -> Result<Offer, AppError> {
+    let now = deps.clock.now();
     // A wish that holds a booked appointment and looked for an earlier one swaps them.
     let held = match wish.holding() {
         Some(id) => deps.store.get_offer(id).await?,
@@ -51,22 +63,25 @@ pub async fn accept_offer(deps: &Deps, token: &str) -> Result<Offer, AppError> {
         let Ok(swap) = offer.accept_instead_of(old, &wish.id, now) else {
             return Ok(offer);
         };
-        let mail = mails.swapped(&offer, &swap.replaced, &wish)?;
+        let mail = mails.swapped(&offer, &swap.replaced, wish)?;
         Effects::mail(mail, swap.events)
     } else {
         let Ok(change) = offer.accept(now) else {
             return Ok(offer);
         };
-        Effects::mail(mails.accepted(&offer, &wish)?, change.events)
+        Effects::mail(mails.accepted(&offer, wish)?, change.events)
     };
+    // Kept as long as the fulfilled wish: until the retention time after the appointment.
+    let kept = offer.start.max(now) + deps.store.retention.ended;
+    let out = out.audited(audit.map(|entry| (entry, kept)));
     let remind_at = offer.reminder_at(deps.config.appointment_reminder, now);
     match deps
         .store
-        .accept_offer(&offer, &wish, (now, remind_at), replacing, &out)
+        .accept_offer(&offer, wish, (now, remind_at), replacing, &out)
         .await
     {
         Ok(()) => {
-            deps.store.dequeue(&wish, &wish.lines(&catalog)).await?;
+            deps.store.dequeue(wish, &wish.lines(&catalog)).await?;
             tracing::info!(offer_id = %offer.id, "offer accepted");
         }
         Err(StoreError::Conflict) => {}
@@ -90,6 +105,18 @@ pub(super) async fn release_offer(
     wish: &Wish,
     how: Release,
 ) -> Result<Offer, AppError> {
+    release_offer_audited(deps, offer, wish, how, None).await
+}
+
+/// [`release_offer`], with the audit entry of a clerk who recorded the answer (kept as long as
+/// the wish, which waits on).
+pub(super) async fn release_offer_audited(
+    deps: &Deps,
+    offer: Offer,
+    wish: &Wish,
+    how: Release,
+    audit: Option<AuditEntry>,
+) -> Result<Offer, AppError> {
     let now = deps.clock.now();
     let Ok(released) = offer.release(wish, how, now) else {
         return Ok(offer);
@@ -99,7 +126,9 @@ pub(super) async fn release_offer(
         .mails(&catalog, now)
         .released(&offer, wish, &released)?;
     let to: OfferStatus = how.status();
-    let out = Effects::mail(mail, released.events.clone());
+    let base = wish.kept_at.or(wish.confirmed_at).unwrap_or(now);
+    let kept = super::wishes::keep_until(deps, base);
+    let out = Effects::mail(mail, released.events.clone()).audited(audit.map(|e| (e, kept)));
     match deps
         .store
         .release_offer(

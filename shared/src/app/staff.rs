@@ -7,10 +7,29 @@ use crate::domain::staff::{AuditAction, AuditEntry};
 use crate::domain::{Email, Wish, WishId};
 use crate::store::Overview;
 
-/// The console's overview: lines, open offers and 28 days of outcomes per office and service,
-/// and the demand per office by weekday and hour — all from counters, never from the lines.
+/// The console's overview: lines, open offers, 28 days of outcomes and the median wait per
+/// office and service, and the demand per office by weekday and hour — all from counters, never
+/// from the lines. The median wait is the public statistics' (their day tallies, summed at most
+/// [`super::STATISTICS_MAX_AGE`] ago), so the clerks and the public see the same figure.
 pub async fn staff_overview(deps: &Deps) -> Result<Overview, AppError> {
-    Ok(deps.store.overview(deps.clock.now()).await?)
+    let mut overview = deps.store.overview(deps.clock.now()).await?;
+    let stats = super::public_statistics(deps).await?;
+    for g in &stats.groups {
+        let (office, service) = (g.office.as_ref(), g.service.as_ref());
+        let listed = overview
+            .groups
+            .iter()
+            .any(|f| f.office == office && f.service == service);
+        if listed || g.first_offers_28d > 0 {
+            let figures = overview.group(office, service);
+            figures.median_days_to_offer = g.median_days_to_offer;
+            figures.first_offers_28d = g.first_offers_28d;
+        }
+    }
+    overview
+        .groups
+        .sort_by(|a, b| (&a.office, &a.service).cmp(&(&b.office, &b.service)));
+    Ok(overview)
 }
 
 /// What became of an uploaded slot file.
@@ -84,8 +103,19 @@ pub async fn support_lookup(
         .get_wishes(&ids, now)
         .await?
         .into_iter()
-        .filter(|w| w.email == *email)
+        .filter(|w| w.contact.email() == Some(email))
         .collect();
+    shown_to_support(deps, actor, wishes).await
+}
+
+/// The wishes a support look-up found, each with its places in line, each look written to the
+/// audit log first (a look that finds nothing too, without what was looked up).
+pub(super) async fn shown_to_support(
+    deps: &Deps,
+    actor: &str,
+    wishes: Vec<Wish>,
+) -> Result<Vec<(Wish, Vec<super::Place>)>, AppError> {
+    let now = deps.clock.now();
     let entries: Vec<AuditEntry> = if wishes.is_empty() {
         vec![AuditEntry {
             at: now,

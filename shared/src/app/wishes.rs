@@ -266,17 +266,20 @@ pub async fn confirm_wish(deps: &Deps, token: &str) -> Result<Wish, AppError> {
     let Ok(change) = wish.confirm(now) else {
         return Ok(wish);
     };
-    // Pending wishes do not count against the limit, so it is checked again here.
-    let book = deps.store.address_book(&wish.email).await?;
-    let confirmed = deps
-        .store
-        .get_wishes(&book.wishes, now)
-        .await?
-        .iter()
-        .filter(|w| w.id != wish.id && w.in_line())
-        .count();
-    if confirmed >= deps.config.limits.active_per_address {
-        return Err(too_many_active(confirmed));
+    // Pending wishes do not count against the limit, so it is checked again here. (Only a
+    // citizen's own wish is ever pending: one taken by phone is confirmed when it is entered.)
+    if let Some(email) = wish.contact.email() {
+        let book = deps.store.address_book(email).await?;
+        let confirmed = deps
+            .store
+            .get_wishes(&book.wishes, now)
+            .await?
+            .iter()
+            .filter(|w| w.id != wish.id && w.in_line())
+            .count();
+        if confirmed >= deps.config.limits.active_per_address {
+            return Err(too_many_active(confirmed));
+        }
     }
     let catalog = deps.catalog().await?;
     let mail = deps.mails(&catalog, now).confirmed(&wish, &token)?;

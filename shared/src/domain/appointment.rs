@@ -255,7 +255,7 @@ mod tests {
     fn fulfilled() -> Wish {
         Wish {
             id: WishId::generate(),
-            email: Email::parse("a@example.org").unwrap(),
+            contact: Email::parse("a@example.org").unwrap().into(),
             service: ServiceId::parse("id-card").unwrap(),
             offices: vec![OfficeId::parse("bilk").unwrap()],
             windows: [Window::new(crate::domain::Weekday::Mon, 8).unwrap()].into(),

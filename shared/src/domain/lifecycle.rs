@@ -236,13 +236,31 @@ fn change<T>(state: T, events: Vec<DomainEvent>) -> Change<T> {
 /// The wish a checked submission becomes: pending until the double opt-in.
 #[must_use]
 pub fn submitted(id: WishId, new: NewWish, now: DateTime<Utc>) -> Wish {
-    Wish {
-        id,
-        email: new.email,
+    let asked = super::request::Asked {
         service: new.service,
         offices: new.offices,
         windows: new.windows,
         language: new.language,
+        persons: new.persons,
+    };
+    new_wish(id, new.email.into(), asked, now)
+}
+
+/// A new wish of `contact` asking for `asked`, pending, made at `now`.
+#[must_use]
+pub(crate) fn new_wish(
+    id: WishId,
+    contact: super::Contact,
+    asked: super::request::Asked,
+    now: DateTime<Utc>,
+) -> Wish {
+    Wish {
+        id,
+        contact,
+        service: asked.service,
+        offices: asked.offices,
+        windows: asked.windows,
+        language: asked.language,
         status: WishStatus::Pending,
         created_at: now,
         confirmed_at: None,
@@ -252,7 +270,7 @@ pub fn submitted(id: WishId, new: NewWish, now: DateTime<Utc>) -> Wish {
         reminded_at: None,
         unanswered: 0,
         earlier: None,
-        persons: new.persons,
+        persons: asked.persons,
     }
 }
 
@@ -552,7 +570,12 @@ impl Offer {
                 }
                 o.status = OfferStatus::Expired;
                 let n = wish.unanswered.saturating_add(1);
-                let status = if n >= PAUSE_AFTER_UNANSWERED {
+                // Pausing keeps an address nobody reads from holding slots; a wish taken by
+                // phone has a clerk who calls and sees every unanswered offer on the call list
+                // (and cancels it when the person cannot be reached any more): it never pauses,
+                // so nothing a clerk cannot undo (a paused wish resumes from a mailed link).
+                let pauses = wish.contact.email().is_some() && n >= PAUSE_AFTER_UNANSWERED;
+                let status = if pauses {
                     WishStatus::Paused
                 } else {
                     WishStatus::Waiting
@@ -708,6 +731,24 @@ mod tests {
         }
         let d = o.release(&w, Release::Declined, late).unwrap();
         assert_eq!((d.wish_status, d.unanswered), (WishStatus::Waiting, 0));
+    }
+
+    #[test]
+    fn a_wish_taken_by_phone_keeps_waiting_however_many_offers_run_out() {
+        let mut w = pending().confirm(now()).unwrap().state;
+        w.contact = crate::domain::Contact::Phone {
+            phone: crate::domain::PhoneContact {
+                name: crate::domain::Reference::parse("Herr K.").unwrap(),
+                number: crate::domain::PhoneNumber::parse("0211 654321").unwrap(),
+            },
+        };
+        w.unanswered = PAUSE_AFTER_UNANSWERED;
+        let o = open_offer(&w);
+        let r = o
+            .release(&w, Release::Expired, o.deadline + Duration::minutes(1))
+            .unwrap();
+        assert_eq!(r.wish_status, WishStatus::Waiting);
+        assert!(r.events.iter().all(|e| e.name() != "WishPaused"));
     }
 
     #[test]

@@ -133,7 +133,7 @@ mod tests {
         let run = [slot("a", 0), slot("b", 15)];
         let mut wish = Wish {
             id: WishId::parse("w").unwrap(),
-            email: Email::parse("a@b.de").unwrap(),
+            contact: Email::parse("a@b.de").unwrap().into(),
             service: ServiceId::parse("id-card").unwrap(),
             offices: vec![OfficeId::parse("bilk").unwrap()],
             windows: [Window::new(Weekday::Mon, 8).unwrap()].into(),
@@ -264,7 +264,7 @@ mod tests {
             let created_at = t("2024-01-01T00:00:00Z");
             Wish {
                 id: WishId::parse(&format!("w{n}")).unwrap(),
-                email: Email::parse("a@b.de").unwrap(),
+                contact: Email::parse("a@b.de").unwrap().into(),
                 service: ServiceId::parse(SERVICES[service]).unwrap(),
                 offices: offices.into_iter().map(|o| OfficeId::parse(o).unwrap()).collect(),
                 windows,

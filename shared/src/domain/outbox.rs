@@ -13,17 +13,31 @@ pub struct Effects {
     pub key: String,
     pub mail: Option<OutgoingMail>,
     pub events: Vec<DomainEvent>,
+    /// A member of staff made the change (the console): its audit entry, kept until the time
+    /// given (the end of the data it is about), in the same transaction.
+    pub audit: Option<(super::staff::AuditEntry, DateTime<Utc>)>,
 }
 
 impl Effects {
-    /// A change that tells the citizen (`mail`) and the booking system (`events`).
+    /// A change that tells the citizen (`notice`: its mail, none for a wish taken by phone) and
+    /// the booking system (`events`).
     #[must_use]
-    pub fn mail(mail: OutgoingMail, events: Vec<DomainEvent>) -> Self {
+    pub fn mail(notice: impl Into<Notice>, events: Vec<DomainEvent>) -> Self {
+        let notice = notice.into();
         Self {
-            key: mail.key.clone(),
-            mail: Some(mail),
+            key: notice.key,
+            mail: notice.mail,
             events,
+            audit: None,
         }
+    }
+
+    /// The change, made by a member of staff: `entry` goes into its transaction, kept until
+    /// `until`.
+    #[must_use]
+    pub fn audited(mut self, entry: Option<(super::staff::AuditEntry, DateTime<Utc>)>) -> Self {
+        self.audit = entry;
+        self
     }
 
     /// A change that only the booking system hears about.
@@ -33,6 +47,7 @@ impl Effects {
             key: key.into(),
             mail: None,
             events,
+            audit: None,
         }
     }
 
@@ -87,6 +102,36 @@ pub struct OutgoingMail {
     pub raw: String,
     /// Fresh link tokens that appear in this mail; stored (as hashes) with it.
     pub tokens: Vec<LinkToken>,
+}
+
+/// What a change tells the person behind a wish: its idempotency key, and the mail — none when
+/// the wish was taken by phone or at the counter (its person has no address: a clerk tells them,
+/// from the console's call list).
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub key: String,
+    pub mail: Option<OutgoingMail>,
+}
+
+impl Notice {
+    /// A further link token that the mail carries (nothing for a notice without mail: no link
+    /// goes out, so none is stored).
+    #[must_use]
+    pub fn with_token(mut self, token: LinkToken) -> Self {
+        if let Some(mail) = &mut self.mail {
+            mail.tokens.push(token);
+        }
+        self
+    }
+}
+
+impl From<OutgoingMail> for Notice {
+    fn from(mail: OutgoingMail) -> Self {
+        Self {
+            key: mail.key.clone(),
+            mail: Some(mail),
+        }
+    }
 }
 
 /// What a link opens.

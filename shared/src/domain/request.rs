@@ -143,6 +143,16 @@ pub struct DayHours {
     pub hours: Option<Vec<Option<u64>>>,
 }
 
+/// What a wish asks for, checked against the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub service: ServiceId,
+    pub offices: Vec<OfficeId>,
+    pub windows: BTreeSet<Window>,
+    pub language: Language,
+    pub persons: u8,
+}
+
 /// A checked wish, ready to be stored as `pending`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewWish {
@@ -181,6 +191,27 @@ impl WishDraft {
             None
         };
 
+        match (email, self.checked_wish(catalog, &mut errors)) {
+            (Some(email), Some(what)) if errors.is_empty() => Ok(NewWish {
+                email,
+                service: what.service,
+                offices: what.offices,
+                windows: what.windows,
+                language: what.language,
+                persons: what.persons,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// Checks what is asked for — service, offices, windows, language — against the catalogue,
+    /// adding each problem to `errors`: the part of a wish that a citizen's submission and a
+    /// wish a clerk takes by phone share.
+    pub(crate) fn checked_wish(
+        &self,
+        catalog: &Catalog,
+        errors: &mut FieldErrors,
+    ) -> Option<Asked> {
         let language = match &self.language {
             None => Some(Language::De),
             Some(v) => {
@@ -209,9 +240,9 @@ impl WishDraft {
             None
         };
 
-        let persons = self.persons.persons(MAX_PERSONS, &mut errors);
-        let offices = self.parse_offices(catalog, service.as_ref(), &mut errors);
-        let windows = self.parse_windows(&mut errors);
+        let persons = self.persons.persons(MAX_PERSONS, errors);
+        let offices = self.parse_offices(catalog, service.as_ref(), errors);
+        let windows = self.parse_windows(errors);
 
         if let (Some(service), Some(offices), Some(windows)) = (&service, &offices, &windows) {
             let closed: Vec<Window> = windows
@@ -247,24 +278,13 @@ impl WishDraft {
             }
         }
 
-        match (email, service, offices, windows, language, persons) {
-            (
-                Some(email),
-                Some(service),
-                Some(offices),
-                Some(windows),
-                Some(language),
-                Some(persons),
-            ) if errors.is_empty() => Ok(NewWish {
-                email,
-                service,
-                offices,
-                windows,
-                language,
-                persons,
-            }),
-            _ => Err(errors),
-        }
+        Some(Asked {
+            service: service?,
+            offices: offices?,
+            windows: windows?,
+            language: language?,
+            persons: persons?,
+        })
     }
 
     fn parse_offices(

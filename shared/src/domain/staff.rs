@@ -58,6 +58,14 @@ pub enum AuditAction {
     FoundNothing,
     /// Cancelled the wish on the person's request.
     Cancelled,
+    /// Entered a wish for a person without email (by phone or at the counter).
+    Entered,
+    /// Recorded on the call list: the person accepted the offer.
+    Accepted,
+    /// Recorded on the call list: the person declined the offer.
+    Declined,
+    /// Recorded on the call list: the person could not be reached (the offer stays open).
+    NotReached,
 }
 
 impl AuditAction {
@@ -67,14 +75,26 @@ impl AuditAction {
             AuditAction::Viewed => "viewed",
             AuditAction::FoundNothing => "found_nothing",
             AuditAction::Cancelled => "cancelled",
+            AuditAction::Entered => "entered",
+            AuditAction::Accepted => "accepted",
+            AuditAction::Declined => "declined",
+            AuditAction::NotReached => "not_reached",
         }
     }
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Viewed, Self::FoundNothing, Self::Cancelled]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Self::Viewed,
+            Self::FoundNothing,
+            Self::Cancelled,
+            Self::Entered,
+            Self::Accepted,
+            Self::Declined,
+            Self::NotReached,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 

@@ -35,7 +35,7 @@ pub struct Overview {
 }
 
 /// One office and service in the [`Overview`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupFigures {
     pub office: String,
     pub service: String,
@@ -44,6 +44,12 @@ pub struct GroupFigures {
     pub accepted_28d: u64,
     pub declined_28d: u64,
     pub expired_28d: u64,
+    /// The median wait: whole days from confirmation to the first offer, over the wishes first
+    /// offered in the last 28 days (the public statistics' day tallies); `None` below their
+    /// minimum count.
+    pub median_days_to_offer: Option<f64>,
+    /// How many wishes that median is taken over.
+    pub first_offers_28d: u64,
 }
 
 impl Overview {

@@ -2,7 +2,7 @@
 //! citizen asks for and how it is checked is in [`super::request`].
 
 use super::catalog::Catalog;
-use super::email::Email;
+use super::contact::Contact;
 use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
 use super::time::{Weekday, Window};
 use chrono::{DateTime, Utc};
@@ -104,7 +104,9 @@ impl Language {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Wish {
     pub id: WishId,
-    pub email: Email,
+    /// Email (the citizen's own wish) or phone (taken by a clerk): see [`Contact`].
+    #[serde(flatten)]
+    pub contact: Contact,
     pub service: ServiceId,
     pub offices: Vec<OfficeId>,
     /// Stored as weekday → hours.
@@ -370,7 +372,7 @@ mod tests {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         Wish {
             id: WishId::parse("w").unwrap(),
-            email: Email::parse("a@b.de").unwrap(),
+            contact: super::super::Email::parse("a@b.de").unwrap().into(),
             service: ServiceId::parse("id-card").unwrap(),
             offices: vec![],
             windows: BTreeSet::new(),

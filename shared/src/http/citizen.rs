@@ -6,7 +6,7 @@ use super::dto::{
 use super::{LangQuery, PUBLIC_BODY_LIMIT, Visit, error_response, language, page};
 use crate::app::{self, AppError, Deps};
 use crate::domain::{Catalog, ChallengeMode, FieldErrors, Language, Wish};
-use crate::render::views::{self, form_context, localized_errors};
+use crate::render::views::{self, add_field_errors, form_context};
 use crate::render::{self, texts};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -15,7 +15,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// Routes of the submit-wish function.
 pub fn citizen_router(deps: Deps) -> Router {
@@ -198,14 +197,7 @@ fn render_form(
     let mut ctx = form_context(c, lang);
     ctx["challenge"] = json!((challenge != ChallengeMode::Off).then_some(challenge.as_str()));
     ctx["values"] = values;
-    ctx["error_codes"] = json!(
-        errors
-            .iter()
-            .map(|(k, v)| (k.clone(), v.code))
-            .collect::<BTreeMap<_, _>>()
-    );
-    ctx["error_texts"] = json!(localized_errors(errors, lang));
-    ctx["errors"] = json!(errors.messages());
+    add_field_errors(&mut ctx, errors, lang);
     ctx["title"] = json!(texts(lang).get("form_title"));
     match render::render("form.html", lang, ctx) {
         Ok(html) => (status, Html(html)).into_response(),

@@ -12,7 +12,9 @@ mod offers;
 pub mod openapi;
 mod origin;
 mod staff;
+mod staff_challenge;
 mod staff_pages;
+mod staff_phone;
 
 pub use admin::admin_router;
 pub use citizen::{ClientAddr, citizen_router};

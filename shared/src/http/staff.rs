@@ -9,13 +9,13 @@
 //! sits in a cookie of its own (double submit), every other form an HMAC of the session's token,
 //! which only a page of the session can know. None of these routes is in the citizen router.
 
-use super::staff_pages;
 use super::{ADMIN_BODY_LIMIT, LangQuery, language};
+use super::{staff_challenge, staff_pages, staff_phone};
 use crate::app::Deps;
 use crate::config::Secret;
 use crate::domain::staff::{Role, StaffMember, TokenRefusal};
 use crate::domain::{Language, Token};
-use crate::identity::{Identity, PoolSettings, SignInError, VerifyError};
+use crate::identity::{Identity, PoolSettings, VerifyError};
 use crate::render::{self, texts};
 use axum::Router;
 use axum::body::Bytes;
@@ -30,9 +30,9 @@ use sha2::Sha256;
 use std::fmt::Write as _;
 
 /// The session cookie: the pool's ID token.
-const SESSION_COOKIE: &str = "console-session";
+pub(super) const SESSION_COOKIE: &str = "console-session";
 /// The sign-in form's CSRF value (double submit), before there is a session.
-const SIGN_IN_COOKIE: &str = "console-signin";
+pub(super) const SIGN_IN_COOKIE: &str = "console-signin";
 /// The name of the hidden CSRF field in every form.
 pub(crate) const CSRF_FIELD: &str = "csrf";
 
@@ -94,6 +94,10 @@ pub fn staff_router(staff: StaffDeps) -> Router {
     Router::new()
         .route("/staff", get(home))
         .route("/staff/sign-in", get(sign_in_page).post(sign_in))
+        .route(
+            "/staff/sign-in/challenge",
+            post(staff_challenge::answer_challenge),
+        )
         .route("/staff/sign-out", post(sign_out))
         .route("/staff/overview", get(staff_pages::overview))
         .route("/staff/slots", get(staff_pages::slots))
@@ -105,6 +109,12 @@ pub fn staff_router(staff: StaffDeps) -> Router {
             get(staff_pages::support).post(staff_pages::support_lookup),
         )
         .route("/staff/support/cancel", post(staff_pages::support_cancel))
+        .route(
+            "/staff/phone",
+            get(staff_phone::phone_page).post(staff_phone::enter),
+        )
+        .route("/staff/calls", get(staff_phone::calls))
+        .route("/staff/calls/answer", post(staff_phone::answer))
         .route("/staff/audit", get(staff_pages::audit))
         .route("/staff/allocations", get(staff_pages::allocations))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
@@ -210,7 +220,7 @@ fn request_language(parts: &Parts) -> Language {
 }
 
 /// The answer to a request whose session token does not hold.
-fn refused_session(staff: &StaffDeps, lang: Language, error: &VerifyError) -> Response {
+pub(super) fn refused_session(staff: &StaffDeps, lang: Language, error: &VerifyError) -> Response {
     let t = texts(lang);
     match error {
         VerifyError::Refused(TokenRefusal::NoRole) => {
@@ -255,7 +265,7 @@ pub(crate) fn unavailable(lang: Language) -> Response {
     )
 }
 
-fn csrf_refused(lang: Language) -> Response {
+pub(super) fn csrf_refused(lang: Language) -> Response {
     let t = texts(lang);
     staff_page(
         StatusCode::FORBIDDEN,
@@ -296,14 +306,19 @@ pub(crate) fn staff_page(
 }
 
 /// What the sign-in page says above its form.
-enum Note<'a> {
+pub(super) enum Note<'a> {
     None,
     Error(&'a str),
     Notice(&'a str),
 }
 
 /// The sign-in page with a fresh CSRF value in its form and its cookie.
-fn sign_in_answer(staff: &StaffDeps, lang: Language, status: StatusCode, note: Note) -> Response {
+pub(super) fn sign_in_answer(
+    staff: &StaffDeps,
+    lang: Language,
+    status: StatusCode,
+    note: Note,
+) -> Response {
     let t = texts(lang);
     let value = Token::generate().expose().to_owned();
     let (error, notice) = match note {
@@ -338,6 +353,15 @@ async fn sign_in_page(
     sign_in_answer(&staff, lang, StatusCode::OK, Note::None)
 }
 
+/// The fields of a sign-in form (the password's, or a challenge's), if its CSRF value is the
+/// one the sign-in cookie holds (a double submit: no session exists yet).
+pub(super) fn sign_in_form(headers: &HeaderMap, body: &[u8]) -> Option<Vec<(String, String)>> {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let sent = staff_pages::field(&fields, CSRF_FIELD);
+    let expected = cookie(headers, SIGN_IN_COOKIE)?;
+    (!expected.is_empty() && Secret::new(expected).matches(&sent)).then_some(fields)
+}
+
 /// `POST /staff/sign-in`: `username`, `password` and the form's CSRF value.
 async fn sign_in(
     State(staff): State<StaffDeps>,
@@ -347,17 +371,10 @@ async fn sign_in(
 ) -> Response {
     let lang = language(&q, None, &headers);
     let t = texts(lang);
-    let field = |name: &str| {
-        form_urlencoded::parse(&body)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let expected = cookie(&headers, SIGN_IN_COOKIE);
-    let sent = field(CSRF_FIELD);
-    if !expected.is_some_and(|e| !e.is_empty() && Secret::new(e).matches(&sent)) {
+    let Some(fields) = sign_in_form(&headers, &body) else {
         return csrf_refused(lang);
-    }
+    };
+    let field = |name: &str| staff_pages::field(&fields, name);
     let (username, password) = (field("username"), field("password"));
     if username.trim().is_empty()
         || password.is_empty()
@@ -371,59 +388,10 @@ async fn sign_in(
             Note::Error(t.get("staff_sign_in_failed")),
         );
     }
-    let signed_in = match staff.identity.sign_in(username.trim(), &password).await {
-        Ok(s) => s,
-        Err(SignInError::Refused) => {
-            return sign_in_answer(
-                &staff,
-                lang,
-                StatusCode::UNAUTHORIZED,
-                Note::Error(t.get("staff_sign_in_failed")),
-            );
-        }
-        Err(SignInError::Challenge(name)) => {
-            tracing::info!(challenge = %name, "sign-in needs a step the console does not offer");
-            return sign_in_answer(
-                &staff,
-                lang,
-                StatusCode::UNAUTHORIZED,
-                Note::Error(t.get("staff_sign_in_challenge")),
-            );
-        }
-        Err(SignInError::TooManyAttempts) => {
-            return sign_in_answer(
-                &staff,
-                lang,
-                StatusCode::TOO_MANY_REQUESTS,
-                Note::Error(t.get("rate_limited_intro")),
-            );
-        }
-        Err(SignInError::Unavailable(e)) => {
-            tracing::error!(error = %e, "user pool unavailable");
-            return unavailable(lang);
-        }
-    };
-    // The pool's answer is checked like every later request, so a user in neither staff group
-    // gets no session at all.
-    let token = signed_in.id_token;
-    let token = String::from_utf8_lossy(token.expose()).into_owned();
-    let now = staff.token_clock.now().timestamp();
-    if let Err(e) = staff.identity.verify(&token, now).await {
-        return refused_session(&staff, lang, &e);
+    match staff.identity.sign_in(username.trim(), &password).await {
+        Ok(step) => staff_challenge::signed_in_or_asked(&staff, lang, step).await,
+        Err(e) => staff_challenge::sign_in_failed(&staff, lang, &e),
     }
-    tracing::info!("staff signed in");
-    let mut response =
-        Redirect::to(&format!("/staff/overview?lang={}", lang.code())).into_response();
-    let h = response.headers_mut();
-    set_cookie(
-        h,
-        SESSION_COOKIE,
-        &token,
-        Some(signed_in.expires_in.max(0)),
-        staff.secure_cookies,
-    );
-    expire_cookie(h, SIGN_IN_COOKIE, staff.secure_cookies);
-    response
 }
 
 /// `POST /staff/sign-out`: the cookie is removed and the sign-in page shown.
@@ -443,7 +411,7 @@ async fn sign_out(State(staff): State<StaffDeps>, session: Session, body: Bytes)
 }
 
 /// The value of cookie `name` in the request.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -455,7 +423,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn set_cookie(
+pub(super) fn set_cookie(
     headers: &mut HeaderMap,
     name: &str,
     value: &str,
@@ -474,7 +442,7 @@ fn set_cookie(
     }
 }
 
-fn expire_cookie(headers: &mut HeaderMap, name: &str, secure: bool) {
+pub(super) fn expire_cookie(headers: &mut HeaderMap, name: &str, secure: bool) {
     set_cookie(headers, name, "", Some(0), secure);
 }
 

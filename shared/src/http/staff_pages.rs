@@ -6,7 +6,7 @@ use super::staff::{Session, StaffDeps, staff_page};
 use crate::app;
 use crate::domain::slot_file::RowError;
 use crate::domain::staff::Role;
-use crate::domain::{Email, Language, OfficeId, SlotId, SlotStatus, Wish, WishId};
+use crate::domain::{Email, Language, OfficeId, PhoneNumber, SlotId, SlotStatus, Wish, WishId};
 use crate::render::staff as views;
 use crate::render::texts;
 use crate::store::UpsertOutcome;
@@ -328,8 +328,8 @@ async fn support_answer(
     staff_page(status, "staff_support.html", lang, ctx)
 }
 
-/// `POST /staff/support` (`csrf`, `email`): the address's wishes, each look recorded in the
-/// audit log.
+/// `POST /staff/support` (`csrf`, `email` or `phone`): the wishes of an address, or of a number
+/// a wish was taken by phone for; each look recorded in the audit log.
 pub(super) async fn support_lookup(
     State(staff): State<StaffDeps>,
     session: Session,
@@ -339,23 +339,36 @@ pub(super) async fn support_lookup(
         return session.csrf_refused();
     };
     let t = texts(session.lang);
-    let raw = field(&fields, "email");
-    let Ok(email) = Email::parse(raw.trim()) else {
-        let view = SupportView {
-            error: Some(t.get("staff_support_bad_email").to_owned()),
-            ..SupportView::default()
-        };
-        return support_answer(&staff, &session, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+    let refuse = |key: &str| SupportView {
+        error: Some(t.get(key).to_owned()),
+        ..SupportView::default()
     };
-    match app::support_lookup(&staff.deps, &session.member.name, &email).await {
-        Ok(found) => {
+    let (email, phone) = (field(&fields, "email"), field(&fields, "phone"));
+    let (deps, actor) = (&staff.deps, session.member.name.as_str());
+    let found = match (email.trim(), phone.trim()) {
+        ("", "") => Err("staff_support_nothing"),
+        ("", phone) => match PhoneNumber::parse(phone) {
+            Ok(number) => Ok(app::support_lookup_phone(deps, actor, &number).await),
+            Err(_) => Err("staff_support_bad_phone"),
+        },
+        (email, _) => match Email::parse(email) {
+            Ok(email) => Ok(app::support_lookup(deps, actor, &email).await),
+            Err(_) => Err("staff_support_bad_email"),
+        },
+    };
+    match found {
+        Err(key) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            support_answer(&staff, &session, status, refuse(key)).await
+        }
+        Ok(Ok(found)) => {
             let view = SupportView {
                 found: Some(found),
                 ..SupportView::default()
             };
             support_answer(&staff, &session, StatusCode::OK, view).await
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "support look-up failed");
             super::staff::unavailable(session.lang)
         }
@@ -380,11 +393,11 @@ pub(super) async fn support_cancel(
         return support_answer(&staff, &session, StatusCode::NOT_FOUND, not_found()).await;
     };
     match app::support_cancel(&staff.deps, &session.member.name, &id).await {
-        Ok((_, changed)) => {
-            let key = if changed {
-                "staff_support_cancelled"
-            } else {
-                "staff_support_not_cancelled"
+        Ok((wish, changed)) => {
+            let key = match (changed, wish.contact.phone()) {
+                (true, None) => "staff_support_cancelled",
+                (true, Some(_)) => "staff_support_cancelled_phone",
+                (false, _) => "staff_support_not_cancelled",
             };
             let view = SupportView {
                 notice: Some(t.get(key).to_owned()),
@@ -467,7 +480,8 @@ pub(super) async fn allocations(
     staff_page(status, "staff_allocations.html", session.lang, ctx)
 }
 
-fn field(fields: &[(String, String)], name: &str) -> String {
+/// The value of the form field `name` (empty when absent).
+pub(super) fn field(fields: &[(String, String)], name: &str) -> String {
     fields
         .iter()
         .find(|(k, _)| k == name)

@@ -7,8 +7,8 @@ pub mod ics;
 
 use crate::config::Config;
 use crate::domain::{
-    Catalog, Email, Language, LinkKind, LinkToken, Offer, OutgoingMail, QuietHours, Released,
-    Token, Wish, WishId, WishStatus,
+    Catalog, Email, Language, LinkKind, LinkToken, Notice, Offer, OutgoingMail, QuietHours,
+    Released, Token, Wish, WishId, WishStatus,
 };
 use crate::render::views::{offer_rows, office_name, service_name, wish_rows};
 use crate::render::{self, Attachment, MailContent, RenderError, Texts, texts};
@@ -19,7 +19,9 @@ use chrono::{DateTime, Duration, Utc};
 #[derive(Clone, Copy)]
 pub struct Recipient<'a> {
     pub id: &'a WishId,
-    pub email: &'a Email,
+    /// The address; `None` for a wish taken by phone or at the counter, which is never mailed
+    /// (see [`Mails::build`]).
+    pub email: Option<&'a Email>,
     pub language: Language,
     /// Active wishes get a one-click unsubscribe (cancel) header.
     pub active: bool,
@@ -29,7 +31,7 @@ impl<'a> From<&'a Wish> for Recipient<'a> {
     fn from(w: &'a Wish) -> Self {
         Self {
             id: &w.id,
-            email: &w.email,
+            email: w.contact.email(),
             language: w.language,
             active: w.status.is_active(),
         }
@@ -110,12 +112,20 @@ impl<'a> Mails<'a> {
     /// Renders a mail about a wish, in its language. Every such mail carries a link to see or
     /// delete the wish (and, while the wish is active, a one-click unsubscribe that cancels it):
     /// when the content has no link yet, a fresh wish token is minted and goes with the mail.
+    ///
+    /// A wish taken by phone or at the counter has no address: its notice carries no mail (and
+    /// mints no link). Its person hears of an offer from a clerk (the console's call list) and
+    /// of everything else at the counter or on the phone; the change's events go out as for any
+    /// wish, under the same key.
     fn build(
         &self,
         key: String,
         to: Recipient<'_>,
         mut content: MailContent,
-    ) -> Result<OutgoingMail, RenderError> {
+    ) -> Result<Notice, RenderError> {
+        let Some(email) = to.email else {
+            return Ok(Notice { key, mail: None });
+        };
         let mut tokens = Vec::new();
         if content.manage_url.is_none() {
             let token = Token::generate();
@@ -130,18 +140,19 @@ impl<'a> Mails<'a> {
         if to.active && content.unsubscribe_url.is_none() {
             content.unsubscribe_url = content.manage_url.as_ref().map(|u| format!("{u}/cancel"));
         }
-        let raw = render::build_mail(self.from, to.email.as_ref(), to.language, &content)?;
+        let raw = render::build_mail(self.from, email.as_ref(), to.language, &content)?;
         Ok(OutgoingMail {
             key,
             wish: to.id.clone(),
-            to: to.email.as_ref().to_owned(),
+            to: email.as_ref().to_owned(),
             raw,
             tokens,
-        })
+        }
+        .into())
     }
 
     /// The double opt-in: "confirm your wish" with the wish's own link.
-    pub fn opt_in(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
+    pub fn opt_in(&self, wish: &Wish, token: &Token) -> Result<Notice, RenderError> {
         let t = texts(wish.language);
         let link = self.wish_page(token);
         let mut content = self.about_wish(wish, "confirm_subject", |t, service| {
@@ -173,7 +184,7 @@ impl<'a> Mails<'a> {
     }
 
     /// "Your wish is active": after the double opt-in.
-    pub fn confirmed(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
+    pub fn confirmed(&self, wish: &Wish, token: &Token) -> Result<Notice, RenderError> {
         let mut content = self.confirmed_content(wish);
         let manage = self.wish_page(token);
         content.unsubscribe_url = Some(format!("{manage}/cancel"));
@@ -182,13 +193,13 @@ impl<'a> Mails<'a> {
     }
 
     /// A paused wish waits again (one mail per pause: the key counts the slots it passed on).
-    pub fn resumed(&self, resumed: &Wish) -> Result<OutgoingMail, RenderError> {
+    pub fn resumed(&self, resumed: &Wish) -> Result<Notice, RenderError> {
         let key = format!("wish-{}-resumed-{}", resumed.id, resumed.declined.len());
         self.build(key, resumed.into(), self.confirmed_content(resumed))
     }
 
     /// "Your wish was deleted".
-    pub fn cancelled(&self, wish: &Wish) -> Result<OutgoingMail, RenderError> {
+    pub fn cancelled(&self, wish: &Wish) -> Result<Notice, RenderError> {
         let content = self.about_wish(wish, "cancelled_subject", |t, service| {
             t.fill("cancelled_intro", &[("service", service)])
         });
@@ -201,7 +212,7 @@ impl<'a> Mails<'a> {
         offer: &Offer,
         to: Recipient<'_>,
         token: &Token,
-    ) -> Result<OutgoingMail, RenderError> {
+    ) -> Result<Notice, RenderError> {
         let lang = to.language;
         let t = texts(lang);
         let page = self.url(&format!("/o/{}", token.expose()));
@@ -249,16 +260,12 @@ impl<'a> Mails<'a> {
     /// The booking confirmation with the calendar file and the link to the appointment's page
     /// (`/a/{token}`: the details, the calendar file again, and giving it back), a fresh token
     /// kept until the retention time after the appointment.
-    pub fn accepted(&self, offer: &Offer, wish: &Wish) -> Result<OutgoingMail, RenderError> {
+    pub fn accepted(&self, offer: &Offer, wish: &Wish) -> Result<Notice, RenderError> {
         self.with_appointment_page(offer, wish, "accepted")
     }
 
     /// The reminder before the appointment: its details, its page and the calendar file again.
-    pub fn appointment_reminder(
-        &self,
-        offer: &Offer,
-        wish: &Wish,
-    ) -> Result<OutgoingMail, RenderError> {
+    pub fn appointment_reminder(&self, offer: &Offer, wish: &Wish) -> Result<Notice, RenderError> {
         self.with_appointment_page(offer, wish, "appointment_reminder")
     }
 
@@ -270,7 +277,7 @@ impl<'a> Mails<'a> {
         offer: &Offer,
         wish: &Wish,
         kind: &str,
-    ) -> Result<OutgoingMail, RenderError> {
+    ) -> Result<Notice, RenderError> {
         let (content, token) = self.appointment_page_content(offer, wish.language, kind);
         self.build_with_appointment_page(offer, wish, kind, content, &token)
     }
@@ -299,16 +306,15 @@ impl<'a> Mails<'a> {
         kind: &str,
         content: MailContent,
         token: &Token,
-    ) -> Result<OutgoingMail, RenderError> {
+    ) -> Result<Notice, RenderError> {
         let key = format!("offer-{}-{}", offer.id, kind.replace('_', "-"));
-        let mut mail = self.build(key, wish.into(), content)?;
-        mail.tokens.push(LinkToken {
+        let notice = self.build(key, wish.into(), content)?;
+        Ok(notice.with_token(LinkToken {
             hash: token.hash(),
             kind: LinkKind::Appointment,
             target: offer.id.to_string(),
             expires_at: offer.start.max(self.now) + self.token_ttl,
-        });
-        Ok(mail)
+        }))
     }
 
     /// The appointment given back: the calendar file that takes it out of the calendar, and
@@ -318,7 +324,7 @@ impl<'a> Mails<'a> {
         offer: &Offer,
         wish: &Wish,
         token: &Token,
-    ) -> Result<OutgoingMail, RenderError> {
+    ) -> Result<Notice, RenderError> {
         let page = self.url(&format!("/a/{}", token.expose()));
         let content =
             self.about_appointment(offer, wish.language, "returned", &page, ics::Method::Cancel);
@@ -376,7 +382,7 @@ impl<'a> Mails<'a> {
         offer: &Offer,
         replaced: &Offer,
         wish: &Wish,
-    ) -> Result<OutgoingMail, RenderError> {
+    ) -> Result<Notice, RenderError> {
         let lang = wish.language;
         let t = texts(lang);
         let (mut content, token) = self.appointment_page_content(offer, lang, "swapped");
@@ -392,19 +398,18 @@ impl<'a> Mails<'a> {
             &old_page,
             ics::Method::Cancel,
         ));
-        let mut mail = self.build_with_appointment_page(offer, wish, "swapped", content, &token)?;
-        mail.tokens.push(LinkToken {
+        let notice = self.build_with_appointment_page(offer, wish, "swapped", content, &token)?;
+        Ok(notice.with_token(LinkToken {
             hash: old_token.hash(),
             kind: LinkKind::Appointment,
             target: replaced.id.to_string(),
             expires_at: replaced.start.max(self.now) + self.token_ttl,
-        });
-        Ok(mail)
+        }))
     }
 
     /// The wish looks for an appointment earlier than `held` (which stays booked); the link to
     /// the wish's page, where the search can be stopped.
-    pub fn earlier(&self, looking: &Wish, held: &Offer) -> Result<OutgoingMail, RenderError> {
+    pub fn earlier(&self, looking: &Wish, held: &Offer) -> Result<Notice, RenderError> {
         let when = texts(looking.language).when_long(held.start);
         let content = self.about_wish(looking, "earlier_subject", |t, service| {
             t.fill("earlier_intro", &[("service", service), ("when", &when)])
@@ -415,7 +420,7 @@ impl<'a> Mails<'a> {
 
     /// The search for an earlier appointment ended (cancelled, or none can come any more); the
     /// appointment held stays booked.
-    pub fn stopped_looking(&self, wish: &Wish, held: &Offer) -> Result<OutgoingMail, RenderError> {
+    pub fn stopped_looking(&self, wish: &Wish, held: &Offer) -> Result<Notice, RenderError> {
         let when = texts(wish.language).when_long(held.start);
         let content = self.about_wish(wish, "stopped_subject", |t, _| {
             t.fill("stopped_intro", &[("when", &when)])
@@ -432,7 +437,7 @@ impl<'a> Mails<'a> {
         offer: &Offer,
         wish: &Wish,
         released: &Released,
-    ) -> Result<OutgoingMail, RenderError> {
+    ) -> Result<Notice, RenderError> {
         let to = released.offer.status;
         let (subject, intro) = match (to, released.wish_status) {
             (crate::domain::OfferStatus::Expired, WishStatus::Paused) => {
@@ -458,11 +463,7 @@ impl<'a> Mails<'a> {
     }
 
     /// "Still interested?" before the wish's maximum age; the wish page has the "keep" button.
-    pub fn reminder(
-        &self,
-        wish: &Wish,
-        ends_at: DateTime<Utc>,
-    ) -> Result<OutgoingMail, RenderError> {
+    pub fn reminder(&self, wish: &Wish, ends_at: DateTime<Utc>) -> Result<Notice, RenderError> {
         let mut content = self.about_wish(wish, "reminder_subject", |t, service| {
             t.fill(
                 "reminder_intro",
@@ -477,7 +478,7 @@ impl<'a> Mails<'a> {
     }
 
     /// "Your wish stays active".
-    pub fn kept(&self, wish: &Wish, token: &Token) -> Result<OutgoingMail, RenderError> {
+    pub fn kept(&self, wish: &Wish, token: &Token) -> Result<Notice, RenderError> {
         let mut content =
             self.about_wish(wish, "kept_subject", |t, _| t.get("kept_intro").to_owned());
         content.manage_url = Some(self.wish_page(token));
@@ -486,7 +487,7 @@ impl<'a> Mails<'a> {
     }
 
     /// The wish reached its maximum age.
-    pub fn wish_expired(&self, ended: &Wish) -> Result<OutgoingMail, RenderError> {
+    pub fn wish_expired(&self, ended: &Wish) -> Result<Notice, RenderError> {
         let content = self.about_wish(ended, "wish_expired_subject", |t, service| {
             t.fill("wish_expired_intro", &[("service", service)])
         });
@@ -494,7 +495,7 @@ impl<'a> Mails<'a> {
     }
 
     /// The office took the offered slot back; the wish waits on.
-    pub fn withdrawn(&self, offer: &Offer, wish: &Wish) -> Result<OutgoingMail, RenderError> {
+    pub fn withdrawn(&self, offer: &Offer, wish: &Wish) -> Result<Notice, RenderError> {
         let content = self.about_wish(wish, "withdrawn_subject", |t, _| {
             t.fill("withdrawn_intro", &[("when", &t.when_long(offer.start))])
         });

@@ -158,6 +158,22 @@ fn env() -> &'static Environment<'static> {
             ("page.html", include_str!("../../templates/page.html")),
             ("form.html", include_str!("../../templates/form.html")),
             (
+                "wish_fields.html",
+                include_str!("../../templates/wish_fields.html"),
+            ),
+            (
+                "staff_phone.html",
+                include_str!("../../templates/staff_phone.html"),
+            ),
+            (
+                "staff_calls.html",
+                include_str!("../../templates/staff_calls.html"),
+            ),
+            (
+                "staff_challenge.html",
+                include_str!("../../templates/staff_challenge.html"),
+            ),
+            (
                 "statistics.html",
                 include_str!("../../templates/statistics.html"),
             ),
@@ -462,6 +478,8 @@ mod tests {
             "other_office",
             "other_service",
             "expired_starts",
+            // A call list answer as the form sends it (its text is `staff_calls_not_reached`).
+            "not_reached",
         ];
         let mut used: BTreeSet<String> = BTreeSet::new();
         let mut stack = vec![root.join("src"), root.join("templates")];

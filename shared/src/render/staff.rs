@@ -30,7 +30,8 @@ pub fn overview(overview: &Overview, catalog: &Catalog, lang: Language) -> Value
         .map(|g| {
             json!({"office": office_name(&g.office), "service": service_name(&g.service),
                    "waiting": g.waiting, "open": g.offers_open, "accepted": g.accepted_28d,
-                   "declined": g.declined_28d, "expired": g.expired_28d})
+                   "declined": g.declined_28d, "expired": g.expired_28d,
+                   "median": median_wait(t, g, lang)})
         })
         .collect();
     let mut heat = Vec::new();
@@ -139,12 +140,59 @@ pub fn support(found: Option<&[(Wish, Vec<Place>)]>, catalog: &Catalog, lang: La
                     rows.push(json!([t.get("staff_support_since"), t.when_long(when)]));
                     rows.push(json!([t.get("staff_support_wish_id"), wish.id.to_string()]));
                 }
+                // A wish taken by phone: whom to call; it hears of nothing by mail.
+                let phone = wish.contact.phone();
+                if let (Some(p), Some(rows)) = (phone, details.as_array_mut()) {
+                    rows.insert(0, json!([t.get("staff_phone_name"), p.name.as_ref()]));
+                    rows.insert(1, json!([t.get("staff_phone_number"), p.number.as_ref()]));
+                }
+                let hint = if phone.is_some() {
+                    "staff_support_cancel_hint_phone"
+                } else {
+                    "staff_support_cancel_hint"
+                };
                 json!({"id": wish.id.to_string(), "details": details, "queue": page["queue"],
-                       "cancel": wish.status.is_active()})
+                       "cancel": wish.status.is_active(), "cancel_hint": t.get(hint)})
             })
             .collect()
     });
     json!({"title": t.get("staff_support_title"), "wishes": wishes})
+}
+
+/// The call list: per open offer of a wish taken by phone, whom to call (name, number), what
+/// is offered (office, service, time), until when the answer is due, and the calls that reached
+/// nobody so far.
+#[must_use]
+pub fn calls(calls: &[crate::app::Call], catalog: &Catalog, lang: Language) -> Value {
+    let t = texts(lang);
+    let rows: Vec<Value> = calls
+        .iter()
+        .filter_map(|c| {
+            let phone = c.wish.contact.phone()?;
+            let attempts: Vec<String> = c
+                .attempts
+                .iter()
+                .map(|a| {
+                    t.fill(
+                        "staff_calls_attempt",
+                        &[("when", &t.when_long(a.at)), ("who", &a.actor)],
+                    )
+                })
+                .collect();
+            Some(json!({
+                "offer": c.offer.id.to_string(),
+                "name": phone.name.as_ref(),
+                "number": phone.number.as_ref(),
+                "office": super::views::office_name(catalog, &c.offer.office),
+                "service": super::views::service_name(catalog, &c.offer.service, lang),
+                "start": t.when_long(c.offer.start),
+                "deadline": t.when_long(c.offer.deadline),
+                "wish": c.wish.id.to_string(),
+                "attempts": attempts,
+            }))
+        })
+        .collect();
+    json!({"title": t.get("staff_calls_title"), "calls": rows})
 }
 
 /// The audit log page.
@@ -158,6 +206,10 @@ pub fn audit(entries: &[AuditEntry], lang: Language) -> Value {
                 AuditAction::Viewed => t.get("staff_audit_viewed"),
                 AuditAction::FoundNothing => t.get("staff_audit_found_nothing"),
                 AuditAction::Cancelled => t.get("staff_audit_cancelled"),
+                AuditAction::Entered => t.get("staff_audit_entered"),
+                AuditAction::Accepted => t.get("staff_audit_accepted"),
+                AuditAction::Declined => t.get("staff_audit_declined"),
+                AuditAction::NotReached => t.get("staff_audit_not_reached"),
             };
             json!({"when": t.when_long(e.at), "who": e.actor, "what": what,
                    "wish": e.wish.as_ref().map(ToString::to_string)})
@@ -234,6 +286,18 @@ pub fn allocations(
            "report": report})
 }
 
+/// The median wait as the overview says it: "3 days (12 wishes)", or why there is none yet.
+fn median_wait(t: &super::Texts, g: &crate::domain::stats::GroupFigures, lang: Language) -> String {
+    let n = g.first_offers_28d.to_string();
+    match g.median_days_to_offer {
+        Some(days) => t.fill(
+            "staff_median_wait",
+            &[("days", &super::views::decimal(days, lang)), ("n", &n)],
+        ),
+        None => t.fill("staff_median_too_few", &[("n", &n)]),
+    }
+}
+
 /// 0 (none) to 4 (the office's busiest hour), for the cell's shade.
 fn heat_level(n: i64, max: i64) -> i64 {
     if n <= 0 || max <= 0 {
@@ -274,6 +338,29 @@ mod tests {
             assert!(html.contains("heat-4"), "{html}");
             assert!(html.contains("name=\"csrf\" value=\"x\""));
         }
+    }
+
+    #[test]
+    fn the_median_wait_is_shown_with_its_count_or_why_there_is_none() {
+        let catalog = sample();
+        let mut o = Overview::default();
+        let g = o.group("bilk", "id-card");
+        (g.median_days_to_offer, g.first_offers_28d) = (Some(2.5), 6);
+        let g = o.group("bilk", "passport");
+        g.first_offers_28d = 2;
+        let said = |lang| {
+            let ctx = overview(&o, &catalog, lang);
+            let median = |i: usize| ctx["groups"][i]["median"].as_str().unwrap().to_owned();
+            (median(0), median(1))
+        };
+        assert_eq!(
+            said(Language::De),
+            (
+                "2,5 Tage (6 Wünsche)".to_owned(),
+                "– (erst 2 Wünsche mit erstem Angebot; mindestens 5 nötig)".to_owned()
+            )
+        );
+        assert_eq!(said(Language::En).0, "2.5 days (6 wishes)");
     }
 }
 

@@ -230,6 +230,21 @@ pub fn form_context(c: &Catalog, lang: Language) -> serde_json::Value {
     })
 }
 
+/// A form's field errors into its page model: `errors` (field → English message),
+/// `error_codes` (field → stable code, for texts that say it in the page's language) and
+/// `error_texts` (field → a sentence already in the page's language, where the code alone
+/// cannot say it) — what the form templates' `field_error` reads.
+pub fn add_field_errors(ctx: &mut serde_json::Value, errors: &FieldErrors, lang: Language) {
+    ctx["error_codes"] = json!(
+        errors
+            .iter()
+            .map(|(k, v)| (k.clone(), v.code))
+            .collect::<BTreeMap<_, _>>()
+    );
+    ctx["error_texts"] = json!(localized_errors(errors, lang));
+    ctx["errors"] = json!(errors.messages());
+}
+
 /// Errors that name the windows they are about, in the page's language: "Montag 7–8 Uhr: keines
 /// der gewählten Bürgerbüros hat dann geöffnet …" (text `error_<field>_<code>_at`).
 #[must_use]
@@ -473,7 +488,7 @@ const CHART_FIGURE_ROOM: u32 = 90;
 const CHART_ROW: u32 = 70;
 
 /// A number as the page's language writes it: `6,5` or `6.5`, without a needless `.0`.
-fn decimal(value: f64, lang: Language) -> String {
+pub(super) fn decimal(value: f64, lang: Language) -> String {
     let text = format!("{value:.1}");
     let text = text.strip_suffix(".0").unwrap_or(&text).to_owned();
     match lang {

@@ -216,6 +216,22 @@ pub fn due_sk(at: DateTime<Utc>, id: &impl std::fmt::Display) -> String {
 pub fn address_pk(email_hash: &str) -> String {
     format!("ADDRESS#{email_hash}")
 }
+/// A phone number's entries (one per wish taken for it, sort key [`phone_sk`]): a keyed hash,
+/// so the key itself reveals no number.
+#[must_use]
+pub fn phone_pk(number_hash: &str) -> String {
+    format!("PHONE#{number_hash}")
+}
+/// The entry of one wish under a phone number's key.
+#[must_use]
+pub fn phone_sk(wish: &WishId) -> String {
+    format!("WISH#{wish}")
+}
+/// The calls about an offer that reached nobody (sort key: the call's time).
+#[must_use]
+pub fn call_pk(offer: &OfferId) -> String {
+    format!("CALL#{offer}")
+}
 /// A spent proof-of-work challenge (kept until it expires, so it cannot be used again).
 #[must_use]
 pub fn challenge_pk(challenge: &str) -> String {

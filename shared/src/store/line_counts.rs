@@ -97,7 +97,8 @@ impl Store {
                         pk: pk.clone(),
                         sk: sk.clone(),
                         wish: wish.id.to_string(),
-                        email: Some(wish.email.as_ref().to_owned()),
+                        // A phone wish's entry has none: matching reads the wish.
+                        email: wish.contact.email().map(|e| e.as_ref().to_owned()),
                         language: Some(wish.language),
                         expires_at: Some(epoch(keep_until)),
                     };

@@ -72,6 +72,9 @@ impl Store {
         if let Some(mail) = &out.mail {
             items.extend(self.mail_put(mail, now)?);
         }
+        if let Some((entry, until)) = &out.audit {
+            items.push(self.audit_put(entry, *until)?);
+        }
         for (key, event) in out.event_keys() {
             let record = EventRecord {
                 pk: keys::event_pk(&key),

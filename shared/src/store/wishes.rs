@@ -24,7 +24,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let record = WishRecord::from_wish(wish, Some(now + self.retention.pending));
         let address = AddressRecord::of_book(
-            self.address_pk(&wish.email)?,
+            self.address_pk(wish.contact.email().ok_or_else(|| {
+                StoreError::Corrupt("a citizen's submission without an address".into())
+            })?)?,
             book,
             epoch(now + self.retention.token),
         );

@@ -62,6 +62,10 @@ fn random_path(rng: &mut StdRng) -> String {
         "/staff/support/cancel",
         "/staff/audit",
         "/staff/allocations?from={t}&to={t}",
+        "/staff/phone",
+        "/staff/calls",
+        "/staff/calls/answer",
+        "/staff/sign-in/challenge",
         "/staff/{t}",
         "/{t}",
     ];
@@ -147,6 +151,8 @@ async fn ten_thousand_malformed_requests_never_get_a_server_error() {
                 "console-session=eyJhbGciOiJSUzI1NiIsImtpZCI6ImR1bW15In0.e30.AAAA",
                 "console-session=%ff%fe; console-signin=",
                 "console-session=a.b.c; console-signin=hostile-csrf",
+                "console-signin=hostile-csrf; console-challenge=5b22746f7470222c2261222c2262225d",
+                "console-signin=hostile-csrf; console-challenge=%zz",
             ];
             request = request.header("cookie", cookies[rng.random_range(0..cookies.len())]);
         }

@@ -35,7 +35,7 @@ fn wish(n: usize) -> Wish {
     let created_at = t("2024-01-01T00:00:00Z");
     Wish {
         id: WishId::parse(&format!("w{n}")).unwrap(),
-        email: Email::parse("a@b.de").unwrap(),
+        contact: Email::parse("a@b.de").unwrap().into(),
         service: ServiceId::parse("id-card").unwrap(),
         offices: vec![OfficeId::parse("bilk").unwrap()],
         windows: [Window::new(Weekday::Mon, 8).unwrap()].into(),
