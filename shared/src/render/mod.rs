@@ -477,6 +477,8 @@ mod tests {
             "not_waiting",
             "other_office",
             "other_service",
+            "declined_run",
+            "other_party_size",
             "expired_starts",
             // A call list answer as the form sends it (its text is `staff_calls_not_reached`).
             "not_reached",
