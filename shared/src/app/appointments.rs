@@ -147,7 +147,7 @@ pub async fn look_for_earlier(deps: &Deps, token: &str) -> Result<(Offer, Option
 pub(super) async fn stop_looking(
     deps: &Deps,
     catalog: &crate::domain::Catalog,
-    wish: &Wish,
+    (wish, actor): (&Wish, Option<&str>),
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<bool, AppError> {
     let open = deps.open_offer(wish).await?;
@@ -165,9 +165,16 @@ pub(super) async fn stop_looking(
         ),
         None => Effects::events(format!("wish-{}-stopped", wish.id), change.events),
     };
+    // A member of staff ending the search on request: the audit log says who, in the change.
+    let audit = actor.map(|name| crate::domain::staff::AuditEntry {
+        at: now,
+        actor: name.to_owned(),
+        action: crate::domain::staff::AuditAction::Cancelled,
+        wish: Some(wish.id.clone()),
+    });
     match deps
         .store
-        .stop_looking(wish, open.as_ref(), now, &out)
+        .stop_looking(wish, open.as_ref(), now, &out, audit.as_ref())
         .await
     {
         Ok(()) => {

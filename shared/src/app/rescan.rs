@@ -62,7 +62,8 @@ async fn age_wish(
         }
         AgeStep::Expire if wish.earlier.is_some() => {
             // A search for an earlier appointment ends; the appointment stays.
-            let stopped = super::appointments::stop_looking(deps, catalog, &wish, now).await?;
+            let stopped =
+                super::appointments::stop_looking(deps, catalog, (&wish, None), now).await?;
             Ok(stopped.then_some(AgeStep::Expire))
         }
         AgeStep::Expire => {

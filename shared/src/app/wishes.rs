@@ -337,7 +337,7 @@ pub async fn cancel_wish_audited(
         // A wish that holds an appointment and looks for an earlier one only stops looking:
         // cancelling the search never cancels the appointment.
         if wish.earlier.is_some() {
-            if super::appointments::stop_looking(deps, &catalog, &wish, now).await? {
+            if super::appointments::stop_looking(deps, &catalog, (&wish, actor), now).await? {
                 return reread(deps, &wish.id).await;
             }
             wish = reread(deps, &wish.id).await?;

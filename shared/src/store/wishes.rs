@@ -209,14 +209,23 @@ impl Store {
 
     /// A wish looking for an earlier appointment stops (from the state `wish` was read in):
     /// fulfilled again; an open offer is withdrawn and its slot freed.
+    ///
+    /// With `audit` (a member of staff ended the search) the entry is written in the same
+    /// transaction, kept as long as the fulfilled wish it names: until the retention time after
+    /// the appointment it holds.
     pub async fn stop_looking(
         &self,
         wish: &Wish,
         open_offer: Option<&Offer>,
         now: DateTime<Utc>,
         out: &Effects,
+        audit: Option<&crate::domain::staff::AuditEntry>,
     ) -> Result<(), StoreError> {
-        let items = self.stop_looking_items(wish, open_offer, now)?;
+        let mut items = self.stop_looking_items(wish, open_offer, now)?;
+        if let Some(entry) = audit {
+            let held_until = wish.earlier.as_ref().map_or(now, |h| h.before.max(now));
+            items.push(self.audit_put(entry, held_until + self.retention.ended)?);
+        }
         self.commit(items, out, now).await
     }
 

@@ -562,3 +562,52 @@ async fn support_finds_an_addresses_wishes_cancels_one_as_the_citizen_would_and_
     );
     assert!(!log.html.contains("nobody@example.de"));
 }
+
+#[tokio::test]
+async fn a_clerk_ending_a_search_for_an_earlier_appointment_is_in_the_audit_log() {
+    let env = TestEnv::spawn().await;
+    let email = env.email("holder");
+    let (_, wish_id) = env
+        .confirmed_wish_with_id(&email, json!({"mon": [8]}))
+        .await;
+    let start = crate::helpers::next_local(chrono::Weekday::Mon, 8, 0, 14);
+    env.put_slots(
+        &json!([{"id": "held-mon", "office": "bilk", "service": "id-card",
+        "start": start, "minutes": 15, "status": "free"}]),
+    )
+    .await;
+    let (_, offer) = env.latest_offer(&email).await;
+    assert_eq!(env.click(&format!("{offer}/accept")).await.0, 200);
+    env.settle().await;
+    let appointment = page_link(env.mails_to(&email).await.last().unwrap(), "/a/");
+    let (_, looking) = env.click(&format!("{appointment}/earlier")).await;
+    assert_eq!(looking["earlier"], true, "{looking}");
+
+    let mut console = Console::new(&env);
+    console.sign_in_as("clerk").await;
+    let csrf = hidden(&console.get("/staff/support").await.html, "csrf");
+    let stopped = console
+        .post(
+            "/staff/support/cancel?lang=en",
+            &[("csrf", &csrf), ("wish", &wish_id)],
+        )
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.html);
+    let (_, kept) = env.get_json(&appointment).await;
+    assert_eq!(
+        (kept["status"].as_str(), &kept["earlier"]),
+        (Some("booked"), &json!(false)),
+        "the appointment stays, the search ends: {kept}"
+    );
+
+    let mut supervisor = Console::new(&env);
+    supervisor.sign_in_as("supervisor").await;
+    let log = supervisor.get("/staff/audit?lang=en").await;
+    assert!(log.html.contains("Wish deleted"), "{}", log.html);
+    assert_eq!(
+        log.html.matches(&wish_id).count(),
+        1,
+        "the clerk's change, named by the wish: {}",
+        log.html
+    );
+}
