@@ -6,18 +6,23 @@ use crate::helpers::{TestEnv, assert_line_counts_match_entries};
 use serde_json::json;
 use shared::domain::WishId;
 
+/// The wish `id` as the store has it.
+async fn stored_wish(env: &TestEnv, id: &str) -> shared::domain::Wish {
+    let deps = &env.system.deps;
+    deps.store
+        .get_wish(&WishId::parse(id).unwrap(), deps.clock.now())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 /// Each wish's places in its lines, from the counts; asserted equal to counting the entries ahead.
 async fn places(env: &TestEnv, id: &str) -> Vec<usize> {
     let deps = &env.system.deps;
     let catalog = deps.catalog().await.unwrap();
-    let wish = deps
-        .store
-        .get_wish(&WishId::parse(id).unwrap(), deps.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
+    let wish = stored_wish(env, id).await;
     let lines = wish.lines(&catalog);
-    let counted = deps.store.places_ahead(&wish, &lines).await.unwrap();
+    let counted = places_from_counts(env, id).await;
     let key = shared::store::keys::queue_key(wish.confirmed_at.unwrap(), &wish.id);
     let mut by_entries = Vec::new();
     for (office, window) in &lines {
@@ -98,12 +103,7 @@ async fn the_place_from_the_lines_counts_is_the_number_of_wishes_ahead() {
 async fn places_from_counts(env: &TestEnv, id: &str) -> Vec<usize> {
     let deps = &env.system.deps;
     let catalog = deps.catalog().await.unwrap();
-    let wish = deps
-        .store
-        .get_wish(&WishId::parse(id).unwrap(), deps.clock.now())
-        .await
-        .unwrap()
-        .unwrap();
+    let wish = stored_wish(env, id).await;
     deps.store
         .places_ahead(&wish, &wish.lines(&catalog))
         .await
