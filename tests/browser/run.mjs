@@ -1079,7 +1079,8 @@ async function storyPhoneWish(page, lang) {
   });
   await examine(page, `${lang}-28-staff-phone-entered`, lang, {});
   const start = berlin(nextWeekday(3), hour, 0);
-  await putSlot({ id: `bt-${RUN}-${lang}-phone`, office: 'garath', service: 'id-card', start, minutes: 15, status: 'free' });
+  // The booking system's appointment for two: the phone wish is for two persons.
+  await putSlot({ id: `bt-${RUN}-${lang}-phone`, office: 'garath', service: 'id-card', start, minutes: 15, status: 'free', persons: 2 });
   await step(`${lang}: the offer appears on the call list with its deadline`, async () => {
     let call = null;
     for (let i = 0; i < 60 && !call; i += 1) {
