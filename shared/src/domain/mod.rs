@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod challenge;
 pub mod contact;
 pub mod email;
+pub mod event;
 pub mod ids;
 pub mod lifecycle;
 pub mod matching;
