@@ -80,15 +80,6 @@ pub fn run_for(first: &Slot, following: &[Slot], persons: u8) -> Option<Vec<Slot
     Some(run)
 }
 
-/// The runs that start with `first`, by party size (every size from one up to the most persons
-/// the free slots after it serve together, at most [`MAX_PERSONS`]).
-#[must_use]
-pub fn runs_from(first: &Slot, following: &[Slot]) -> Vec<(u8, Vec<Slot>)> {
-    PARTY_SIZES
-        .filter_map(|n| run_for(first, following, n).map(|run| (n, run)))
-        .collect()
-}
-
 /// Until when the slots of a run from `first` are looked for: the most slots a run has after its
 /// first (one person each), each up to twice as long as the first — the stretch of free slots
 /// one read takes.
@@ -145,9 +136,10 @@ mod tests {
             ids(&run_for(&first, &following, 3).unwrap()),
             ["a", "b", "c"]
         );
-        let runs = runs_from(&first, &following);
-        let sizes: Vec<u8> = runs.iter().map(|(n, _)| *n).collect();
-        assert_eq!(sizes, [1, 2, 3, 4]);
+        let sizes: Vec<u8> = PARTY_SIZES
+            .filter(|n| run_for(&first, &following, *n).is_some())
+            .collect();
+        assert_eq!(sizes, [1, 2, 3, 4], "four slots serve four at the most");
     }
 
     #[test]
