@@ -351,7 +351,7 @@ fn events_for(root: &FsPath, name: &str) -> Result<Vec<String>> {
         "respond-offer" => vec![read("respond-offer-page.json")?],
         "admin-api" => vec![read("admin-stats-iam.json")?],
         "slot-release" => vec![read("slots-stream.json")?],
-        "match-offers" => vec![read("slot-released.json")?, read("rescan-scheduled.json")?],
+        "match-offers" => vec![read("match-queue.json")?, read("rescan-scheduled.json")?],
         _ => vec![read("submit-wish-offices.json")?],
     })
 }
@@ -463,6 +463,7 @@ pub async fn run(
             ("WISHES_TABLE", system.infra.wishes_table.as_str()),
             ("SLOTS_TABLE", system.infra.slots_table.as_str()),
             ("EVENT_BUS_NAME", system.infra.event_bus.as_str()),
+            ("MATCH_QUEUE_URL", system.infra.match_queue_url.as_str()),
             ("MAIL_FROM", system.infra.mail_from.as_str()),
             ("PUBLIC_BASE_URL", crate::system::BASE_URL),
             ("ADMIN_AUTH", "iam"),

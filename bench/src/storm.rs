@@ -16,7 +16,7 @@ use anyhow::{Result, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use local_runner::emulators::Emulators;
-use local_runner::pollers::{EventQueuePoller, StreamPoller};
+use local_runner::pollers::{MatchQueuePoller, StreamPoller};
 use shared::domain::{OfficeId, ServiceId, SlotId, Weekday};
 use shared::store::keys;
 use std::collections::{HashMap, HashSet};
@@ -151,9 +151,9 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         phase.system.infra.slots_stream_arn.clone(),
     );
     stream.read_past_all().await?;
-    let queue = EventQueuePoller::new(
+    let queue = MatchQueuePoller::new(
         phase.system.clients.sqs.clone(),
-        phase.system.infra.events_queue_url.clone(),
+        phase.system.infra.match_queue_url.clone(),
     );
     // deliver-outbox: the wishes table's stream, filtered as its event source filters it; the
     // records of the fill are read past first.
@@ -221,7 +221,7 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
     let records_seen = Arc::new(AtomicUsize::new(0));
     let stream_done = Arc::new(AtomicBool::new(false));
     let slot_release = {
-        let events = deps.events.clone();
+        let outlets = phase.system.outlets(&deps)?;
         let (released, records_seen, stream_done) =
             (released.clone(), records_seen.clone(), stream_done.clone());
         let expected = slots.len();
@@ -247,7 +247,7 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
                         .count();
                     let mut event = aws_lambda_events::event::dynamodb::Event::default();
                     event.records = batch.to_vec();
-                    let response = shared::triggers::handle_slot_stream(&events, event).await;
+                    let response = shared::triggers::handle_slot_stream(&outlets, event).await;
                     failures += response.batch_item_failures.len();
                     released.fetch_add(n, Ordering::Relaxed);
                 }
@@ -257,56 +257,57 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         })
     };
 
-    // match-offers: each bus event to a handler, `concurrency` at once.
+    // match-offers: `concurrency` instances, each taking batches of up to ten from the FIFO
+    // queue as Lambda's event source hands them over (a line's slots to one instance at a time).
     let offers = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
-    let mut events_handled = 0usize;
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
-    let mut running = tokio::task::JoinSet::new();
+    let handled = Arc::new(AtomicUsize::new(0));
     let progress = bar(slots.len() as u64, "offers in the storm");
-    let mut quiet = 0;
-    loop {
-        if started.elapsed() > Duration::from_mins(10) {
-            bail!("the storm did not settle within ten minutes");
-        }
-        let events = queue.poll(0).await?;
-        if events.is_empty() {
-            while running.try_join_next().is_some() {}
-            let idle = running.is_empty() && stream_done.load(Ordering::Relaxed);
-            quiet = if idle { quiet + 1 } else { 0 };
-            if quiet >= 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        }
-        quiet = 0;
-        for event in events {
-            events_handled += 1;
-            let permit = semaphore.clone().acquire_owned().await?;
-            let (deps, offers, errors, progress) = (
-                deps.clone(),
-                offers.clone(),
-                errors.clone(),
-                progress.clone(),
-            );
-            let event = serde_json::to_value(event)?;
-            running.spawn(async move {
-                match shared::triggers::handle_match_event(&deps, &event).await {
-                    Ok(v) if !v["offer"].is_null() => {
-                        offers.fetch_add(1, Ordering::Relaxed);
-                        progress.inc(1);
-                    }
-                    Ok(_) => {}
-                    Err(_) => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
+    let mut matchers = tokio::task::JoinSet::new();
+    for _ in 0..options.concurrency.max(1) {
+        let (deps, queue, offers, errors, handled, progress, stream_done) = (
+            deps.clone(),
+            queue.clone(),
+            offers.clone(),
+            errors.clone(),
+            handled.clone(),
+            progress.clone(),
+            stream_done.clone(),
+        );
+        matchers.spawn(async move {
+            let mut quiet = 0;
+            loop {
+                if started.elapsed() > Duration::from_mins(10) {
+                    bail!("the storm did not settle within ten minutes");
                 }
-                drop(permit);
-            });
-        }
-        while running.try_join_next().is_some() {}
+                let batch = queue.receive(0).await?;
+                if batch.records.is_empty() {
+                    quiet = if stream_done.load(Ordering::Relaxed) {
+                        quiet + 1
+                    } else {
+                        0
+                    };
+                    if quiet >= 3 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                quiet = 0;
+                handled.fetch_add(batch.records.len(), Ordering::Relaxed);
+                let done = shared::triggers::handle_match_queue(&deps, &batch).await;
+                errors.fetch_add(done.response.batch_item_failures.len(), Ordering::Relaxed);
+                offers.fetch_add(done.offers, Ordering::Relaxed);
+                progress.inc(done.offers as u64);
+                queue.finish(&batch, &done.response).await?;
+            }
+            anyhow::Ok(())
+        });
     }
+    while let Some(done) = matchers.join_next().await {
+        done??;
+    }
+    let events_handled = handled.load(Ordering::Relaxed);
     progress.finish_and_clear();
     let release_failures = slot_release.await??;
     storm_over.store(true, Ordering::Relaxed);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow};
 use aws_lambda_events::event::dynamodb::{EventRecord, StreamRecord, StreamViewType, UserIdentity};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use chrono::{DateTime, Utc};
 
@@ -399,6 +400,113 @@ impl EventQueuePoller {
             }
         }
         Ok(events)
+    }
+}
+
+/// Reads match-offers' FIFO queue the way Lambda's SQS event source does: up to ten messages a
+/// batch (SQS holds back a group's later messages while earlier ones are in flight), handed over
+/// as an `SqsEvent`; after the handler, the messages it did not report are deleted and the
+/// reported ones are made visible again at once (Lambda waits out the visibility timeout; the
+/// queue's redrive policy still moves a message to its dead letters after its receives).
+#[derive(Clone, Debug)]
+pub struct MatchQueuePoller {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl MatchQueuePoller {
+    #[must_use]
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    /// The next batch (empty when nothing is visible within `wait_seconds`, 0–20).
+    ///
+    /// # Errors
+    /// When the queue cannot be read.
+    pub async fn receive(&self, wait_seconds: i32) -> Result<SqsEvent> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName;
+        let received = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds.clamp(0, 20))
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .context("receiving from the match queue")?;
+        let mut batch = SqsEvent::default();
+        for message in received.messages() {
+            let mut m = SqsMessage::default();
+            m.message_id = message.message_id().map(str::to_owned);
+            m.receipt_handle = message.receipt_handle().map(str::to_owned);
+            m.body = message.body().map(str::to_owned);
+            m.attributes = message
+                .attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            m.event_source = Some("aws:sqs".to_owned());
+            batch.records.push(m);
+        }
+        Ok(batch)
+    }
+
+    /// Deletes what the handler matched and returns what it reported.
+    ///
+    /// # Errors
+    /// When the queue does not answer.
+    pub async fn finish(&self, batch: &SqsEvent, response: &SqsBatchResponse) -> Result<()> {
+        use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let mut done = Vec::new();
+        for (n, m) in batch.records.iter().enumerate() {
+            let (Some(id), Some(handle)) = (&m.message_id, &m.receipt_handle) else {
+                continue;
+            };
+            if failed.contains(&id.as_str()) {
+                self.client
+                    .change_message_visibility()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(handle)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .context("returning a message to the match queue")?;
+            } else {
+                done.push(
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .receipt_handle(handle)
+                        .build()?,
+                );
+            }
+        }
+        if !done.is_empty() {
+            let out = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(done))
+                .send()
+                .await
+                .context("deleting matched messages from the match queue")?;
+            if let Some(failed) = out.failed().first() {
+                anyhow::bail!("deleting matched messages: {:?}", failed.message());
+            }
+        }
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::devmail::{DevMail, sent_mails};
 use crate::emulators::{Clients, Emulators, REGION};
 use crate::infra::{Infra, StaffPool, create_infra, create_staff_pool};
-use crate::pollers::{EventQueuePoller, StreamPoller};
+use crate::pollers::{EventQueuePoller, MatchQueuePoller, StreamPoller};
 use anyhow::{Context, Result};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -43,6 +43,7 @@ pub struct LocalSystem {
     stream: Arc<Mutex<StreamPoller>>,
     outbox: Arc<Mutex<StreamPoller>>,
     queue: Arc<EventQueuePoller>,
+    match_queue: Arc<MatchQueuePoller>,
     http: reqwest::Client,
 }
 
@@ -121,6 +122,10 @@ impl LocalSystem {
                 clients.sqs.clone(),
                 infra.events_queue_url.clone(),
             )),
+            match_queue: Arc::new(MatchQueuePoller::new(
+                clients.sqs.clone(),
+                infra.match_queue_url.clone(),
+            )),
             deps,
             infra,
             clients,
@@ -186,7 +191,7 @@ impl LocalSystem {
             let mut event = aws_lambda_events::event::dynamodb::Event::default();
             event.records = records;
             let response = shared::triggers::handle_slot_stream_counting(
-                &deps.events,
+                &self.outlets(deps)?,
                 &deps.store,
                 deps.clock.now(),
                 event,
@@ -199,8 +204,20 @@ impl LocalSystem {
                 );
             }
         }
+        // match-offers' queue: batch after batch until nothing is visible (a reported message is
+        // visible again at once and retried here until the redrive takes it).
+        let mut matched = 0;
+        loop {
+            let batch = self.match_queue.receive(0).await?;
+            if batch.records.is_empty() {
+                break;
+            }
+            matched += batch.records.len();
+            let done = shared::triggers::handle_match_queue(deps, &batch).await;
+            self.match_queue.finish(&batch, &done.response).await?;
+        }
         let events = self.queue.poll(wait_secs).await?;
-        let m = events.len();
+        let m = events.len() + matched;
         for event in events {
             let event = serde_json::to_value(event)?;
             if let Err(e) = shared::triggers::handle_match_event(deps, &event).await {
@@ -208,6 +225,24 @@ impl LocalSystem {
             }
         }
         Ok(delivered + n + m)
+    }
+
+    /// Where slot-release hands released slots on: `deps`' bus and this system's match queue.
+    ///
+    /// # Errors
+    /// When `deps` were built without senders ([`Deps::new`]).
+    pub fn outlets(&self, deps: &Deps) -> Result<shared::triggers::Outlets> {
+        let senders = deps
+            .senders
+            .as_ref()
+            .context("slot-release needs the bus: deps built without senders")?;
+        Ok(shared::triggers::Outlets {
+            events: senders.events.clone(),
+            queue: shared::matchqueue::MatchQueue::new(
+                self.clients.sqs.clone(),
+                self.infra.match_queue_url.clone(),
+            ),
+        })
     }
 
     /// Pumps until nothing moved for two rounds in a row (tests use this to wait for the

@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use local_runner::devmail::sent_mails;
 use local_runner::emulators::{self, Clients, Emulators};
 use local_runner::infra::{Infra, create_infra, template_tables};
-use local_runner::pollers::{EventQueuePoller, StreamPoller};
+use local_runner::pollers::{EventQueuePoller, MatchQueuePoller, StreamPoller};
 use serde::Deserialize;
 
 const MAIL_FROM: &str = "termine@example.org";
@@ -248,11 +249,11 @@ async fn the_stream_poller_hands_out_slot_changes_as_lambda_records() {
 }
 
 #[tokio::test]
-async fn slot_released_reaches_the_queue_and_other_events_do_not() {
+async fn ses_feedback_reaches_the_events_queue_and_our_own_events_do_not() {
     use aws_sdk_eventbridge::types::PutEventsRequestEntry;
     let (_, clients, infra) = setup().await;
     let poller = EventQueuePoller::new(clients.sqs.clone(), &infra.events_queue_url);
-    let entry = |detail_type: &str, detail: &str| {
+    let ours = |detail_type: &str, detail: &str| {
         PutEventsRequestEntry::builder()
             .event_bus_name(&infra.event_bus)
             .source("terminagent")
@@ -263,11 +264,19 @@ async fn slot_released_reaches_the_queue_and_other_events_do_not() {
     let out = clients
         .eventbridge
         .put_events()
-        .entries(entry("OfferSent", r#"{"offer":"o-1"}"#))
-        .entries(entry(
+        .entries(ours("OfferSent", r#"{"offer":"o-1"}"#))
+        // Released slots reach match-offers through its FIFO queue, not through the bus.
+        .entries(ours(
             "SlotReleased",
-            r#"{"slot":{"id":"s-1","minutes":15},"office":"mitte"}"#,
+            r#"{"slot":{"id":"s-1","minutes":15}}"#,
         ))
+        .entries(
+            PutEventsRequestEntry::builder()
+                .source("aws.ses")
+                .detail_type("Email Bounced")
+                .detail(r#"{"eventType":"Bounce"}"#)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -283,16 +292,93 @@ async fn slot_released_reaches_the_queue_and_other_events_do_not() {
         events = poller.poll(1).await.unwrap();
     }
     assert_eq!(events.len(), 1, "{events:?}");
-    let event = &events[0];
-    assert_eq!(event.detail_type, "SlotReleased");
-    assert_eq!(event.source, "terminagent");
-    assert_eq!(
-        event.detail,
-        serde_json::json!({"slot": {"id": "s-1", "minutes": 15}, "office": "mitte"})
-    );
-    assert!(event.id.is_some());
-    // Deleted once read, and OfferSent was never routed.
+    assert_eq!(events[0].detail_type, "Email Bounced");
+    assert_eq!(events[0].detail, serde_json::json!({"eventType": "Bounce"}));
+    assert!(events[0].id.is_some());
+    // Deleted once read, and our own events were never routed.
     assert!(poller.poll(1).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_match_queue_hands_out_a_lines_slots_one_batch_at_a_time_in_order() {
+    use shared::matchqueue::{MatchQueue, Release};
+    let (_, clients, infra) = setup().await;
+    let slot = |id: &str, start: &str| shared::triggers::ReleasedSlot {
+        id: id.into(),
+        office: "bilk".into(),
+        service: "id-card".into(),
+        start: start.into(),
+        minutes: 15,
+        persons: 1,
+    };
+    // a1 and a2 in one line (Wednesday 8:00–9:00), b1 in another (9:00–10:00).
+    let slots = [
+        slot("a1", "2026-12-09T07:00:00Z"),
+        slot("b1", "2026-12-09T08:00:00Z"),
+        slot("a2", "2026-12-09T07:15:00Z"),
+    ];
+    let releases: Vec<Release> = slots
+        .iter()
+        .enumerate()
+        .map(|(n, slot)| Release {
+            dedup: ["1", "2", "3"][n],
+            slot,
+        })
+        .collect();
+    let queue = MatchQueue::new(clients.sqs.clone(), &infra.match_queue_url);
+    assert!(queue.send_all(&releases).await.iter().all(Result::is_ok));
+    // The same releases again (a stream batch retried): dropped as duplicates.
+    assert!(queue.send_all(&releases).await.iter().all(Result::is_ok));
+
+    let ids = |batch: &aws_lambda_events::event::sqs::SqsEvent| -> Vec<String> {
+        batch
+            .records
+            .iter()
+            .map(|m| {
+                let body: serde_json::Value =
+                    serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+                body["detail"]["slot"]["id"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    // One matcher takes a1 alone; while it is in flight, another gets only b1.
+    let first = clients
+        .sqs
+        .receive_message()
+        .queue_url(&infra.match_queue_url)
+        .max_number_of_messages(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.messages().len(), 1);
+    let poller = MatchQueuePoller::new(clients.sqs.clone(), &infra.match_queue_url);
+    let second = poller.receive(0).await.unwrap();
+    assert_eq!(ids(&second), ["b1"], "a2 waits behind a1 in flight");
+    poller
+        .finish(&second, &SqsBatchResponse::default())
+        .await
+        .unwrap();
+    clients
+        .sqs
+        .delete_message()
+        .queue_url(&infra.match_queue_url)
+        .receipt_handle(first.messages()[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // a1 done: a2 comes; reported as failed, it comes back at once; matched, it is gone.
+    let third = poller.receive(0).await.unwrap();
+    assert_eq!(ids(&third), ["a2"]);
+    let mut failed = SqsBatchResponse::default();
+    failed.add_failure(third.records[0].message_id.clone().unwrap());
+    poller.finish(&third, &failed).await.unwrap();
+    let again = poller.receive(0).await.unwrap();
+    assert_eq!(ids(&again), ["a2"]);
+    poller
+        .finish(&again, &SqsBatchResponse::default())
+        .await
+        .unwrap();
+    assert!(poller.receive(0).await.unwrap().records.is_empty());
 }
 
 #[tokio::test]

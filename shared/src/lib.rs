@@ -10,11 +10,12 @@ pub mod http;
 pub mod identity;
 pub mod mailer;
 pub mod mails;
+pub mod matchqueue;
 pub mod render;
 pub mod store;
 pub mod triggers;
 
-pub use app::{Clock, Deps};
+pub use app::{Clock, Deps, Senders};
 pub use config::Config;
 
 /// The HTTPS client of every AWS SDK client: rustls with the *ring* crypto provider, trusting
@@ -56,6 +57,16 @@ pub async fn deps_from_env() -> Result<Deps, config::ConfigError> {
     let config = Config::from_env()?;
     let sdk = aws_sdk_config().await;
     Ok(Deps::new(config, &sdk, Clock::default()))
+}
+
+/// As [`deps_from_env`], for a function that delivers the outbox too ([`Deps::delivering`]).
+///
+/// # Errors
+/// When the environment is incomplete or invalid ([`config::ConfigError`]).
+pub async fn delivering_deps_from_env() -> Result<Deps, config::ConfigError> {
+    let config = Config::from_env()?;
+    let sdk = aws_sdk_config().await;
+    Ok(Deps::delivering(config, &sdk, Clock::default()))
 }
 
 /// The SDK configuration of a function: region and credentials from its environment, as

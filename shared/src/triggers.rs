@@ -3,9 +3,11 @@
 use crate::app::{self, AppError, Deps};
 use crate::domain::{OfficeId, ServiceId, Slot, SlotId, SlotStatus, Window, local_window};
 use crate::events::Events;
+use crate::matchqueue::{MatchQueue, Release};
 use crate::store::Store;
 use crate::store::stream::{SlotChange, SlotImage, slot_change};
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -52,28 +54,58 @@ pub fn released_slot(record: &EventRecord) -> Option<ReleasedSlot> {
     })
 }
 
-/// slot-release: publishes `SlotReleased` for every slot that became free. Records whose event
-/// could not be published are reported as batch item failures, so Lambda retries just those
-/// (and, after the retries, sends them to the on-failure destination).
-pub async fn handle_slot_stream(events: &Events, event: DynamoDbEvent) -> DynamoDbEventResponse {
+/// Where slot-release hands a released slot on: the bus (`SlotReleased`, for the booking system
+/// and monitoring) and match-offers' FIFO queue, grouped by line ([`crate::matchqueue`]).
+#[derive(Clone, Debug)]
+pub struct Outlets {
+    pub events: Events,
+    pub queue: MatchQueue,
+}
+
+/// slot-release: publishes `SlotReleased` for every slot that became free (ten per `PutEvents`)
+/// and queues it for matching (ten per `SendMessageBatch`). From the first record that either
+/// could not take, that record and every later released one are reported as batch item failures,
+/// so Lambda retries them in order (and, after the retries, sends them to the on-failure
+/// destination); the queue drops a resent release as a duplicate (its sequence number is the
+/// deduplication id), the bus's consumers bear one.
+pub async fn handle_slot_stream(outlets: &Outlets, event: DynamoDbEvent) -> DynamoDbEventResponse {
+    let released: Vec<(&EventRecord, ReleasedSlot)> = event
+        .records
+        .iter()
+        .filter_map(|r| Some((r, released_slot(r)?)))
+        .collect();
+    let details: Vec<String> = released
+        .iter()
+        .map(|(_, slot)| json!(SlotReleased { slot: slot.clone() }).to_string())
+        .collect();
+    let entries: Vec<(&str, &str)> = details
+        .iter()
+        .map(|d| ("SlotReleased", d.as_str()))
+        .collect();
+    let queued_slots: Vec<Release> = released
+        .iter()
+        .map(|(r, slot)| Release {
+            dedup: r.change.sequence_number.as_deref().unwrap_or(&r.event_id),
+            slot,
+        })
+        .collect();
+    let (published, queued) = tokio::join!(
+        outlets.events.publish_all(&entries),
+        outlets.queue.send_all(&queued_slots)
+    );
     let mut response = DynamoDbEventResponse::default();
-    let mut failed = false;
-    for record in &event.records {
-        let Some(slot) = released_slot(record) else {
-            continue;
-        };
-        // Once one record failed, later ones are retried with it anyway; report them too so
-        // their order is kept.
-        let result = if failed {
-            Err(crate::events::PublishError("earlier record failed".into()))
-        } else {
-            events
-                .publish("SlotReleased", &json!(SlotReleased { slot }))
-                .await
-        };
-        if let Err(e) = result {
-            failed = true;
-            tracing::warn!(event_id = %record.event_id, error = %e, "SlotReleased not published");
+    let first_failed = published
+        .iter()
+        .zip(&queued)
+        .position(|(p, q)| p.is_err() || q.is_err());
+    if let Some(at) = first_failed {
+        for (n, (record, _)) in released.iter().enumerate().skip(at) {
+            let error = match (&published.get(n), &queued.get(n)) {
+                (Some(Err(e)), _) => e.to_string(),
+                (_, Some(Err(e))) => e.to_string(),
+                _ => "an earlier record failed".to_owned(),
+            };
+            tracing::warn!(event_id = %record.event_id, %error, "released slot not handed on");
             report_failure(&mut response, record);
         }
     }
@@ -137,7 +169,7 @@ enum Counted {
 /// and never fails the batch; the offer path does not wait for it (match-offers runs on the bus
 /// event published before).
 pub async fn handle_slot_stream_counting(
-    events: &Events,
+    outlets: &Outlets,
     store: &Store,
     now: chrono::DateTime<chrono::Utc>,
     event: DynamoDbEvent,
@@ -159,7 +191,7 @@ pub async fn handle_slot_stream_counting(
         .iter()
         .map(|r| r.change.sequence_number.clone())
         .collect();
-    let response = handle_slot_stream(events, event).await;
+    let response = handle_slot_stream(outlets, event).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -306,11 +338,61 @@ pub async fn handle_outbox_stream(deps: &Deps, event: DynamoDbEvent) -> DynamoDb
     response
 }
 
-/// match-offers: a released slot is offered to the first wish in line; the schedule rescans.
+/// What match-offers did with a batch of its queue.
+#[derive(Debug, Default)]
+pub struct MatchedBatch {
+    /// For Lambda: the messages to return to the queue.
+    pub response: SqsBatchResponse,
+    /// Offers made.
+    pub offers: usize,
+}
+
+/// match-offers on its FIFO queue ([`crate::matchqueue`]): each message is a released slot,
+/// matched in the order SQS hands them over (a line's slots in release order). From the first
+/// one whose matching failed (the database did not answer, or the line kept changing), that
+/// message and every later one are reported, so Lambda returns them to the queue and a line's
+/// later slots stay behind its earlier one. A message that is not a released slot is logged
+/// (its id, never its body) and dropped: no retry can change it.
+pub async fn handle_match_queue(deps: &Deps, batch: &SqsEvent) -> MatchedBatch {
+    let mut out = MatchedBatch::default();
+    let mut failed = false;
+    for message in &batch.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        if failed {
+            out.response.add_failure(id);
+            continue;
+        }
+        let trigger = serde_json::from_str(message.body.as_deref().unwrap_or_default())
+            .map_err(|e| TriggerError::Malformed(e.to_string()))
+            .and_then(|event| parse_trigger(&event));
+        let Ok(MatchTrigger::SlotReleased(slot)) = trigger else {
+            tracing::warn!(message = %id, "dropping a match-queue message that is not a released slot");
+            continue;
+        };
+        match app::match_slot(deps, &slot).await {
+            Ok(offer) => out.offers += usize::from(offer.is_some()),
+            Err(e) => {
+                tracing::warn!(message = %id, slot = %slot.id, error = %e, "slot not matched, returned to the queue");
+                failed = true;
+                out.response.add_failure(id);
+            }
+        }
+    }
+    out
+}
+
+/// match-offers: a batch of its queue ([`handle_match_queue`], answered with the messages to
+/// retry); a released slot from the bus is offered to the first wish in line; the schedule
+/// rescans.
 pub async fn handle_match_event(
     deps: &Deps,
     event: &serde_json::Value,
 ) -> Result<serde_json::Value, TriggerError> {
+    if event.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(event.clone())
+            .map_err(|e| TriggerError::Malformed(e.to_string()))?;
+        return Ok(json!(handle_match_queue(deps, &batch).await.response));
+    }
     match parse_trigger(event)? {
         MatchTrigger::SlotReleased(slot) => {
             let offer = app::match_slot(deps, &slot).await?;
@@ -403,8 +485,10 @@ mod tests {
 
     #[test]
     fn the_sample_events_parse_into_triggers() {
+        let batch: SqsEvent =
+            serde_json::from_str(include_str!("../../events/match-queue.json")).unwrap();
         let released: serde_json::Value =
-            serde_json::from_str(include_str!("../../events/slot-released.json")).unwrap();
+            serde_json::from_str(batch.records[0].body.as_deref().unwrap()).unwrap();
         assert_eq!(
             parse_trigger(&released).unwrap(),
             MatchTrigger::SlotReleased(Slot {

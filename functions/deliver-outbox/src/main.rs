@@ -15,7 +15,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let deps = &shared::deps_from_env().await?;
+    let deps = &shared::delivering_deps_from_env().await?;
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(shared::triggers::handle_outbox_stream(deps, event.payload).await)
     }))

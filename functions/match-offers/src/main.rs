@@ -1,7 +1,9 @@
-//! match-offers — offers a released slot to the first wish in line (`EventBridge` `SlotReleased`)
+//! match-offers — offers each released slot to the first wish in line (its FIFO queue, one
+//! message group per line, fed by slot-release)
 //! and runs the scheduled rescan (`Scheduled Event`).
 //!
-//! Trigger: `EventBridge` rule and schedule (asynchronous, with an on-failure destination).
+//! Trigger: SQS FIFO event source (`ReportBatchItemFailures`); `EventBridge` schedule and SES
+//! feedback rule (asynchronous, with an on-failure destination).
 //! Environment and IAM: see `shared::Config` and `infra/template.yaml`.
 
 #![recursion_limit = "256"]
@@ -11,7 +13,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let deps = &shared::deps_from_env().await?;
+    let deps = &shared::delivering_deps_from_env().await?;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             Ok::<_, Error>(shared::triggers::handle_match_event(deps, &event.payload).await?)

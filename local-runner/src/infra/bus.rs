@@ -147,7 +147,7 @@ pub(super) async fn create_bus_and_rules(
     Ok((event_bus, queue_url))
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
+pub(super) async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
     use aws_sdk_sqs::types::QueueAttributeName;
     sqs.get_queue_attributes()
         .queue_url(url)

@@ -8,6 +8,7 @@
 
 mod bus;
 mod filters;
+mod queues;
 mod staff;
 mod tables;
 mod template;
@@ -22,6 +23,7 @@ use tables::create_tables;
 
 pub use bus::{RuleDef, template_rules};
 pub use filters::{passes, stream_filters};
+pub use queues::{MatchQueueDef, template_match_queue};
 pub use staff::{StaffPool, StaffUser, create_staff_pool};
 pub use tables::{IndexDef, KeyDef, TableDef, template_tables};
 
@@ -40,12 +42,16 @@ pub struct Infra {
     pub event_bus: String,
     /// The one SQS queue that every rule targets, for [`crate::pollers::EventQueuePoller`].
     pub events_queue_url: String,
+    /// match-offers' FIFO queue (`MatchQueue`), which slot-release sends released slots to, for
+    /// [`crate::pollers::MatchQueuePoller`].
+    pub match_queue_url: String,
     pub mail_from: String,
 }
 
 /// Creates, named `{prefix}{LogicalId}`, every table of `template` (on-demand, waiting until
 /// active), the event bus `{prefix}bus`, each event-pattern rule of that bus with the queue
-/// `{prefix}events` as its only target, and the SES identity `mail_from`. Running it twice with
+/// `{prefix}events` as its only target, match-offers' FIFO queue `{prefix}MatchQueue.fifo` with
+/// its dead letters, and the SES identity `mail_from`. Running it twice with
 /// the same prefix against the same emulators reuses what exists.
 ///
 /// The rules target SQS, not the functions: moto's `PutEvents` fails when a rule targets a
@@ -73,6 +79,7 @@ pub async fn create_infra(
     );
     let tables = template_tables(template)?;
     let rules = template_rules(template)?;
+    let match_queue = template_match_queue(template)?;
 
     let table_names = create_tables(&clients.dynamodb, &tables, prefix).await?;
     let table = |id: &str| {
@@ -88,6 +95,7 @@ pub async fn create_infra(
     let outbox_filters = stream_filters(template, "DeliverOutboxFunction")?;
 
     let (event_bus, events_queue_url) = create_bus_and_rules(clients, &rules, prefix).await?;
+    let match_queue_url = queues::create_match_queue(clients, &match_queue, prefix).await?;
 
     // sesv2 CreateEmailIdentity is enough for moto: it marks the identity verified at once, and
     // SendEmail then accepts `From: mail_from` (ses VerifyEmailIdentity works too).
@@ -112,6 +120,7 @@ pub async fn create_infra(
         outbox_filters,
         event_bus,
         events_queue_url,
+        match_queue_url,
         mail_from: mail_from.to_owned(),
     })
 }
@@ -195,23 +204,15 @@ mod tests {
     }
 
     #[test]
-    fn the_real_template_routes_slot_released_and_ses_feedback_and_leaves_the_schedule_and_the_log_out()
-     {
+    fn the_real_template_routes_ses_feedback_and_leaves_the_schedule_and_the_log_out() {
         let rules = template_rules(&real_template()).unwrap();
         assert_eq!(
             rules,
-            [
-                RuleDef {
-                    logical_id: "SlotReleasedRule".into(),
-                    event_pattern: serde_json::json!({"source": ["terminagent"], "detail-type": ["SlotReleased"]}),
-                    default_bus: false,
-                },
-                RuleDef {
-                    logical_id: "MailFeedbackRule".into(),
-                    event_pattern: serde_json::json!({"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complaint Received"]}),
-                    default_bus: true,
-                }
-            ]
+            [RuleDef {
+                logical_id: "MailFeedbackRule".into(),
+                event_pattern: serde_json::json!({"source": ["aws.ses"], "detail-type": ["Email Bounced", "Email Complaint Received"]}),
+                default_bus: true,
+            }]
         );
     }
 

@@ -33,7 +33,19 @@ impl Deps {
     /// events together (one `PutEvents` per ten). The answer for each item, in order: an error
     /// only when its claim could not be made (the item stays owed: whoever retries may claim
     /// it) — then the later items are not claimed either, and answer an error too.
+    /// A function built without senders ([`Deps::new`]) claims nothing and answers an error for
+    /// each item.
     pub async fn deliver_all(&self, owed: &[Owed]) -> Vec<Result<Delivery, AppError>> {
+        let Some(senders) = &self.senders else {
+            return owed
+                .iter()
+                .map(|_| {
+                    Err(AppError::NotConfigured(
+                        "this function was built without SES and the bus",
+                    ))
+                })
+                .collect();
+        };
         let mut answers = Vec::with_capacity(owed.len());
         let mut events: Vec<(usize, &OwedEvent)> = Vec::new();
         let mut broken = false;
@@ -47,7 +59,7 @@ impl Deps {
             match self.store.claim(item, self.clock.now()).await {
                 Ok(false) => answers.push(Ok(Delivery::Skipped)),
                 Ok(true) => match item {
-                    Owed::Mail(mail) => answers.push(Ok(self.send_mail(mail).await)),
+                    Owed::Mail(mail) => answers.push(Ok(self.send_mail(senders, mail).await)),
                     Owed::Event(event) => {
                         events.push((answers.len(), event));
                         answers.push(Ok(Delivery::Failed));
@@ -63,7 +75,7 @@ impl Deps {
             .iter()
             .map(|(_, e)| (e.name.as_str(), e.detail.as_str()))
             .collect();
-        let published = self.events.publish_all(&entries).await;
+        let published = senders.events.publish_all(&entries).await;
         for ((at, event), result) in events.iter().zip(published) {
             answers[*at] = Ok(self.published(event, result).await);
         }
@@ -73,8 +85,8 @@ impl Deps {
     /// Sends a claimed mail and records the send (which drops its body and address); gives it
     /// up once it has failed for longer than its bound.
     #[tracing::instrument(skip_all, fields(mail = %mail.key, attempt = mail.attempts + 1))]
-    async fn send_mail(&self, mail: &DueMail) -> Delivery {
-        let error = match self.mailer.send_raw(&mail.to, &mail.raw).await {
+    async fn send_mail(&self, senders: &super::Senders, mail: &DueMail) -> Delivery {
+        let error = match senders.mailer.send_raw(&mail.to, &mail.raw).await {
             Ok(()) => {
                 if let Err(e) = self.store.mark_mail_sent(&mail.key, self.clock.now()).await {
                     // Sent but not recorded: the rescan would send it again after the lease.

@@ -86,8 +86,10 @@ const CATALOG_TTL: std::time::Duration = std::time::Duration::from_mins(1);
 #[derive(Clone)]
 pub struct Deps {
     pub store: Store,
-    pub mailer: Mailer,
-    pub events: Events,
+    /// SES and the bus, for the functions that deliver what the outbox owes (deliver-outbox and
+    /// match-offers' rescan); `None` in those that only commit it, so they build and link
+    /// neither client.
+    pub senders: Option<Senders>,
     pub config: Config,
     pub clock: Clock,
     catalog: Arc<RwLock<Option<CachedCatalog>>>,
@@ -96,6 +98,27 @@ pub struct Deps {
 }
 
 type CachedCatalog = (std::time::Instant, Arc<Catalog>);
+
+/// What delivers the outbox: the mailer (SES) and the publisher (`EventBridge`).
+#[derive(Clone)]
+pub struct Senders {
+    pub mailer: Mailer,
+    pub events: Events,
+}
+
+impl Senders {
+    #[must_use]
+    pub fn new(
+        config: &Config,
+        sesv2: aws_sdk_sesv2::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+    ) -> Self {
+        Self {
+            mailer: Mailer::new(sesv2, config.ses_configuration_set.clone()),
+            events: Events::new(eventbridge, &config.event_bus),
+        }
+    }
+}
 
 /// Why a use case did not do what was asked, in terms the edges map to statuses.
 #[derive(Debug, thiserror::Error)]
@@ -124,18 +147,31 @@ pub enum AppError {
 }
 
 impl Deps {
+    /// The dependencies of a function that commits changes and their outbox but delivers
+    /// nothing (the HTTP functions): `DynamoDB` only.
     #[must_use]
     pub fn new(config: Config, sdk: &aws_config::SdkConfig, clock: Clock) -> Self {
-        Self::from_clients(
-            config,
-            aws_sdk_dynamodb::Client::new(sdk),
+        Self::with(config, aws_sdk_dynamodb::Client::new(sdk), None, clock)
+    }
+
+    /// The dependencies of a function that delivers the outbox too (deliver-outbox,
+    /// match-offers): `DynamoDB`, SES and the bus.
+    #[must_use]
+    pub fn delivering(config: Config, sdk: &aws_config::SdkConfig, clock: Clock) -> Self {
+        let senders = Senders::new(
+            &config,
             aws_sdk_sesv2::Client::new(sdk),
             aws_sdk_eventbridge::Client::new(sdk),
+        );
+        Self::with(
+            config,
+            aws_sdk_dynamodb::Client::new(sdk),
+            Some(senders),
             clock,
         )
     }
 
-    /// Builds from explicit clients (tests point each at its emulator).
+    /// Builds from explicit clients, delivering (tests point each at its emulator).
     #[must_use]
     pub fn from_clients(
         config: Config,
@@ -144,18 +180,25 @@ impl Deps {
         eventbridge: aws_sdk_eventbridge::Client,
         clock: Clock,
     ) -> Self {
+        let senders = Senders::new(&config, sesv2, eventbridge);
+        Self::with(config, dynamodb, Some(senders), clock)
+    }
+
+    fn with(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        senders: Option<Senders>,
+        clock: Clock,
+    ) -> Self {
         let store = Store::new(
             dynamodb,
             &config.wishes_table,
             &config.slots_table,
             crate::store::LimitKey::new(config.limits_key.as_ref()),
         );
-        let mailer = Mailer::new(sesv2, config.ses_configuration_set.clone());
-        let events = Events::new(eventbridge, &config.event_bus);
         Self {
             store,
-            mailer,
-            events,
+            senders,
             config,
             clock,
             catalog: Arc::default(),

@@ -54,22 +54,65 @@ async fn slot_release_reports_only_the_records_it_could_not_publish() {
     let env = TestEnv::spawn().await;
     let stream: aws_lambda_events::event::dynamodb::Event =
         serde_json::from_str(include_str!("../../../events/slots-stream.json")).unwrap();
+    let working = env.system.outlets(&env.system.deps).unwrap();
+    let failed_records = |response: aws_lambda_events::event::streams::DynamoDbEventResponse| {
+        response
+            .batch_item_failures
+            .iter()
+            .filter_map(|f| f.item_identifier.clone())
+            .collect::<Vec<_>>()
+    };
     // A bus that does not exist: publishing fails, the released record is reported back.
-    let broken = shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
-    let response = shared::triggers::handle_slot_stream(&broken, stream.clone()).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .filter_map(|f| f.item_identifier.clone())
-        .collect();
+    let mut broken = working.clone();
+    broken.events =
+        shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
     assert_eq!(
-        failed,
+        failed_records(shared::triggers::handle_slot_stream(&broken, stream.clone()).await),
         vec!["4421584500000000017450439091".to_owned()],
         "only the record that released a slot"
     );
-    // With the bus back, the same batch goes through.
-    let response = shared::triggers::handle_slot_stream(&env.system.deps.events, stream).await;
+    // A match queue that does not exist: the same record is reported back.
+    let mut broken = working.clone();
+    broken.queue = shared::matchqueue::MatchQueue::new(
+        env.system.clients.sqs.clone(),
+        format!("{}/000000000000/no-such-queue.fifo", env.system.moto_url),
+    );
+    assert_eq!(
+        failed_records(shared::triggers::handle_slot_stream(&broken, stream.clone()).await),
+        vec!["4421584500000000017450439091".to_owned()],
+        "only the record that released a slot"
+    );
+    // With both back, the same batch goes through, and the slot waits in the match queue in
+    // its line's message group. Sent again (Lambda retrying the batch), it is not queued twice.
+    let response = shared::triggers::handle_slot_stream(&working, stream.clone()).await;
     assert!(response.batch_item_failures.is_empty());
+    assert!(
+        shared::triggers::handle_slot_stream(&working, stream)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let received = env
+        .system
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&env.system.infra.match_queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "one message for the one released slot");
+    let group = messages[0]
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
+        .cloned();
+    assert!(
+        group.as_deref().is_some_and(|g| g.starts_with("Q#")),
+        "grouped by its line: {group:?}"
+    );
 }
 
 /// A proxy in front of DynamoDB Local that answers the first `n` requests of chosen operations
@@ -480,7 +523,10 @@ async fn a_mail_that_cannot_be_delivered_is_given_up_and_its_wish_paused() {
     // From here SES is unreachable for this deliverer, and it gives mails up after an hour (a
     // day by default).
     let mut failing = env.system.deps.clone();
-    failing.mailer = env.delivery_down().mailer;
+    crate::helpers::senders(&mut failing).mailer =
+        crate::helpers::senders(&mut env.delivery_down())
+            .mailer
+            .clone();
     failing.config.mail_retry_for = chrono::Duration::hours(1);
     let wednesday = next_local(chrono::Weekday::Wed, 8, 30, 3);
     env.put_slots(

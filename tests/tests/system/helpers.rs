@@ -197,7 +197,7 @@ impl TestEnv {
     /// This system's dependencies with the bus unreachable (a bus that does not exist).
     pub fn bus_down(&self) -> shared::Deps {
         let mut deps = self.system.deps.clone();
-        deps.events =
+        senders(&mut deps).events =
             shared::events::Events::new(self.system.clients.eventbridge.clone(), "no-such-bus");
         deps
     }
@@ -216,7 +216,7 @@ impl TestEnv {
                 .retry_config(aws_sdk_sesv2::config::retry::RetryConfig::disabled())
                 .build(),
         );
-        deps.mailer = shared::mailer::Mailer::new(nowhere, None);
+        senders(&mut deps).mailer = shared::mailer::Mailer::new(nowhere, None);
         deps
     }
 
@@ -550,4 +550,11 @@ pub async fn assert_line_counts_match_entries(env: &TestEnv) {
         }
     }
     assert_eq!(actual, expected, "the lines' counts against their entries");
+}
+
+/// The senders of the local system's dependencies (which deliver, as the runner builds them).
+pub fn senders(deps: &mut shared::Deps) -> &mut shared::Senders {
+    deps.senders
+        .as_mut()
+        .expect("the local system's dependencies deliver")
 }

@@ -255,7 +255,10 @@ async fn slot_release_counts_nothing_from_the_first_record_lambda_delivers_again
         slot_record(5, "e", None, "free"),
         slot_record(6, "f", None, "free"),
     ];
-    let broken = shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
+    let working = env.system.outlets(&env.system.deps).unwrap();
+    let mut broken = working.clone();
+    broken.events =
+        shared::events::Events::new(env.system.clients.eventbridge.clone(), "no-such-bus");
     let store = &env.system.deps.store;
     let now = env.system.deps.clock.now();
     let response =
@@ -266,13 +269,9 @@ async fn slot_release_counts_nothing_from_the_first_record_lambda_delivers_again
         "every release from the first failure on"
     );
     // Lambda delivers the batch again from the first failed record; now the bus answers.
-    let again = shared::triggers::handle_slot_stream_counting(
-        &env.system.deps.events,
-        store,
-        now,
-        batch(&records[1..]),
-    )
-    .await;
+    let again =
+        shared::triggers::handle_slot_stream_counting(&working, store, now, batch(&records[1..]))
+            .await;
     assert!(again.batch_item_failures.is_empty());
     // Four releases, two bookings — each counted once: the first booking in the first delivery,
     // the second (after the failed record) only in the second.
