@@ -36,6 +36,8 @@ pub struct Options {
     pub submit: submit::SubmitOptions,
     /// `None`: do not measure the functions.
     pub functions: Option<functions::FunctionOptions>,
+    /// Only the release storm (a quicker look at it alone).
+    pub storm_only: bool,
 }
 
 impl Options {
@@ -70,6 +72,7 @@ impl Options {
                 starts: 7,
                 events: 20,
             }),
+            storm_only: false,
         }
     }
 
@@ -99,6 +102,7 @@ impl Options {
                 seed: 44,
             },
             functions: None,
+            storm_only: false,
         }
     }
 }
@@ -197,15 +201,18 @@ pub async fn run(options: &Options, emulators: &Emulators) -> Result<Results> {
         machine: Machine::detect(),
         ..Results::default()
     };
-    eprintln!("== submissions");
-    results.submit = Some(Box::pin(submit::run(emulators, &options.submit)).await?);
-    eprintln!("== cost per offer against queue depth");
-    // The depth phase and the storm each on emulators of their own: DynamoDB Local slows down
-    // badly with the stream records its one database holds for other tables (a GetItem took
-    // 70 ms after the submissions phase), and these phases write hundreds of thousands of items.
-    let own = Emulators::start(&local_runner::emulators::default_log_dir()).await?;
-    results.depth = Some(Box::pin(depth::run(&own, &options.depth)).await?);
-    drop(own);
+    if !options.storm_only {
+        eprintln!("== submissions");
+        results.submit = Some(Box::pin(submit::run(emulators, &options.submit)).await?);
+        eprintln!("== cost per offer against queue depth");
+        // The depth phase and the storm each on emulators of their own: DynamoDB Local slows
+        // down badly with the stream records its one database holds for other tables (a GetItem
+        // took 70 ms after the submissions phase), and these phases write hundreds of thousands
+        // of items.
+        let own = Emulators::start(&local_runner::emulators::default_log_dir()).await?;
+        results.depth = Some(Box::pin(depth::run(&own, &options.depth)).await?);
+        drop(own);
+    }
     eprintln!("== release storm");
     let own = Emulators::start(&local_runner::emulators::default_log_dir()).await?;
     let (storm, phase) = Box::pin(storm::run(&own, &options.storm)).await?;

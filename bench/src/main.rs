@@ -32,6 +32,9 @@ struct Cli {
     /// Do not touch `docs/` (the full run updates it by default).
     #[arg(long)]
     no_docs: bool,
+    /// Run only the release storm (implies `--skip-functions` and `--no-docs`).
+    #[arg(long)]
+    storm_only: bool,
 }
 
 #[tokio::main]
@@ -44,7 +47,8 @@ async fn main() -> anyhow::Result<()> {
     } else {
         anyhow::bail!("unknown mode {:?}: use full or quick", cli.mode);
     };
-    if cli.skip_functions {
+    options.storm_only = cli.storm_only;
+    if cli.skip_functions || cli.storm_only {
         options.functions = None;
     } else if let Some(f) = options.functions.as_mut() {
         f.build = !cli.skip_build;
@@ -67,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(out.join("report.md"), &block)?;
     report::svg(&results, &out.join("performance.svg"))?;
     println!("{block}");
-    if results.mode == "full" && !cli.no_docs {
+    if results.mode == "full" && !cli.no_docs && !cli.storm_only {
         let doc_path = root.join("docs/performance.md");
         let doc = std::fs::read_to_string(&doc_path).ok();
         std::fs::write(&doc_path, report::splice(doc.as_deref(), &block))?;

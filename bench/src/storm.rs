@@ -66,6 +66,17 @@ pub struct StormResult {
     /// From the first release to the last offer mail handed to SES.
     pub last_offer_mail_secs: f64,
     pub offers_per_sec: f64,
+    /// From the first release to the last offer committed (match-offers' own pace).
+    pub last_offer_secs: f64,
+    /// Offers per second by the last offer committed.
+    pub offer_rate: f64,
+    /// What match-offers alone sent (its own counted client), for requests per offer.
+    pub match_ops: Snapshot,
+    /// The emulator's raw `TransactWriteItems` rate in the same run, at the same concurrency:
+    /// the floor's transaction (three new items of the sizes of a slot, a wish and an offer),
+    /// nothing else around it.
+    pub raw_transact_per_sec: f64,
+    pub raw_transacts: usize,
     pub stream_records: usize,
     pub events_handled: usize,
     /// Handler runs that ended in an error (each is retried by AWS; here only counted).
@@ -259,14 +270,38 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
 
     // match-offers: `concurrency` instances, each taking batches of up to ten from the FIFO
     // queue as Lambda's event source hands them over (a line's slots to one instance at a time).
+    // Their `DynamoDB` client counts into the phase's counter and into one of their own.
+    let match_counter = crate::counter::Counter::default();
+    let match_deps = {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            phase
+                .counted
+                .config()
+                .to_builder()
+                .interceptor(match_counter.interceptor(true))
+                .build(),
+        );
+        let deps = shared::Deps::from_clients(
+            deps.config.clone(),
+            client,
+            phase.system.clients.sesv2.clone(),
+            phase.system.clients.eventbridge.clone(),
+            deps.clock.clone(),
+        );
+        deps.catalog().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        deps
+    };
+    let match_before = match_counter.snapshot();
+    let last_offer = Arc::new(std::sync::Mutex::new(None::<Instant>));
     let offers = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let handled = Arc::new(AtomicUsize::new(0));
     let progress = bar(slots.len() as u64, "offers in the storm");
     let mut matchers = tokio::task::JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
+        let last_offer = last_offer.clone();
         let (deps, queue, offers, errors, handled, progress, stream_done) = (
-            deps.clone(),
+            match_deps.clone(),
             queue.clone(),
             offers.clone(),
             errors.clone(),
@@ -298,6 +333,11 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
                 let done = shared::triggers::handle_match_queue(&deps, &batch).await;
                 errors.fetch_add(done.response.batch_item_failures.len(), Ordering::Relaxed);
                 offers.fetch_add(done.offers, Ordering::Relaxed);
+                if done.offers > 0
+                    && let Ok(mut last) = last_offer.lock()
+                {
+                    *last = Some(Instant::now());
+                }
                 progress.inc(done.offers as u64);
                 queue.finish(&batch, &done.response).await?;
             }
@@ -318,7 +358,21 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         .last("sesv2:SendEmail")
         .map_or(0.0, |t| t.saturating_duration_since(started).as_secs_f64());
     let ops = phase.counter.snapshot().since(&after_release);
+    let match_ops = match_counter.snapshot().since(&match_before);
+    let last_offer_secs = last_offer
+        .lock()
+        .ok()
+        .and_then(|t| *t)
+        .map_or(0.0, |t| t.saturating_duration_since(started).as_secs_f64());
     let invariants = check_invariants(&phase, slots.len()).await?;
+    let raw_transacts = slots.len();
+    let raw_secs = raw_transact_rate(&phase, options.concurrency, raw_transacts).await?;
+    #[allow(clippy::cast_precision_loss)]
+    let offer_rate = if last_offer_secs > 0.0 {
+        offers as f64 / last_offer_secs
+    } else {
+        0.0
+    };
     #[allow(clippy::cast_precision_loss)]
     let offers_per_sec = if last_mail > 0.0 {
         offers as f64 / last_mail
@@ -334,6 +388,12 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
             offers,
             last_offer_mail_secs: last_mail,
             offers_per_sec,
+            last_offer_secs,
+            offer_rate,
+            match_ops,
+            #[allow(clippy::cast_precision_loss)]
+            raw_transact_per_sec: raw_transacts as f64 / raw_secs.max(1e-9),
+            raw_transacts,
             stream_records: records_seen.load(Ordering::Relaxed),
             events_handled,
             handler_errors: errors.load(Ordering::Relaxed) + release_failures,
@@ -342,6 +402,87 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         },
         phase,
     ))
+}
+
+/// The emulator's raw `TransactWriteItems` pace at `concurrency`: `n` transactions of the
+/// floor's shape — a slot, a wish and an offer item, each new (conditioned on its absence), of
+/// the sizes the floor writes — `concurrency` at a time, on the storm's own tables after it.
+/// Answers the seconds they took.
+async fn raw_transact_rate(phase: &Phase, concurrency: usize, n: usize) -> Result<f64> {
+    use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    let (wishes, slots) = (
+        phase.wishes_table().to_owned(),
+        phase.slots_table().to_owned(),
+    );
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        while set.len() >= concurrency.max(1) {
+            if let Some(done) = set.join_next().await {
+                done??;
+            }
+        }
+        let (client, wishes, slots) = (phase.raw.clone(), wishes.clone(), slots.clone());
+        let now = keys::ts(Utc::now());
+        set.spawn(async move {
+            let put = |table: &str, item: Vec<(&str, AttributeValue)>, key: &str| {
+                let mut put = Put::builder()
+                    .table_name(table)
+                    .condition_expression("attribute_not_exists(#k)")
+                    .expression_attribute_names("#k", key);
+                for (k, v) in item {
+                    put = put.item(k, v);
+                }
+                put.build()
+                    .map(|p| TransactWriteItem::builder().put(p).build())
+            };
+            client
+                .transact_write_items()
+                .transact_items(put(
+                    &slots,
+                    vec![
+                        ("id", s(&format!("raw-slot-{i}"))),
+                        ("office", s("bilk")),
+                        ("service", s("id-card")),
+                        ("start", s(&now)),
+                        ("minutes", AttributeValue::N("15".into())),
+                        ("status", s("offered")),
+                        ("offer", s(&format!("raw-offer-{i}"))),
+                    ],
+                    "id",
+                )?)
+                .transact_items(put(
+                    &wishes,
+                    vec![
+                        (keys::PK, s(&format!("{}raw-{i}", keys::WISH_PREFIX))),
+                        (keys::SK, s(keys::WISH_SK)),
+                        ("status", s("offered")),
+                        ("open_offer", s(&format!("raw-offer-{i}"))),
+                    ],
+                    keys::PK,
+                )?)
+                .transact_items(put(
+                    &wishes,
+                    vec![
+                        (keys::PK, s(&format!("{}raw-offer-{i}", keys::OFFER_PREFIX))),
+                        (keys::SK, s(keys::OFFER_SK)),
+                        ("wish", s(&format!("raw-{i}"))),
+                        ("slot", s(&format!("raw-slot-{i}"))),
+                        ("status", s("raw")),
+                        ("created_at", s(&now)),
+                    ],
+                    keys::PK,
+                )?)
+                .send()
+                .await?;
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
+    }
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// Every item of `table` whose `pk` (or `id`) starts with `prefix`.

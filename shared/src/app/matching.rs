@@ -13,11 +13,16 @@ use crate::domain::{
 use crate::mails::Recipient;
 use crate::store::{OfferCommit, QueueEntry};
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 
 /// How many queue entries the first read takes from the head of a line: enough that when the
 /// head holds another offer (in a release storm, the usual case: a wish stands in several lines)
 /// the next ones are known without reading the line again.
 const HEAD: i32 = 5;
+/// How many queue entries the first read takes when the heads' wishes are read before the
+/// first try ([`Known::read_first`]): in a storm many of the first are offered a slot already,
+/// and one read of each line and one batch read of the wishes should reach one that is not.
+const STORM_HEAD: i32 = 15;
 /// How many queue entries each later read takes.
 const PAGE: i32 = 25;
 /// Most free slots read after a slot to find families' runs from it.
@@ -36,19 +41,50 @@ const FOLLOWING: i32 = 100;
 /// left), the slot is known to be free still: the wishes of the entries already read are looked
 /// at in one batch read and the first that may take it gets the offer. Only when the slot's
 /// condition fails is the slot read again.
-#[tracing::instrument(skip_all, fields(slot_id = %slot.id))]
 pub async fn match_slot(
     deps: &Deps,
     slot: &Slot,
 ) -> Result<Option<crate::domain::Offer>, AppError> {
+    match_slot_knowing(deps, slot, &mut Known::default()).await
+}
+
+/// What a run of matchings in a row (a batch of match-offers' queue) knows besides the tables.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// The wishes offered a slot so far in this run.
+    pub offered: HashSet<WishId>,
+    /// Read the head entries' wishes before the first try, instead of trying the head: in a
+    /// storm the head of a line has usually just been offered a slot of another line (a wish
+    /// stands in several), so a try would mostly fail and read them anyway.
+    pub read_first: bool,
+}
+
+/// [`match_slot`] for one of several slots matched in a row (a batch of match-offers' queue):
+/// `known.offered` holds the wishes this run of matchings has offered a slot to so far, and gets
+/// the wish this one offers to. A line's head entries whose wish is among them are passed over as
+/// holding an offer without a try — in a release storm the next slots of a line would otherwise
+/// each first fail on the head just offered to and then read the heads' wishes. What is known
+/// is at most one batch old: a wish that answered its offer within that time is passed over for
+/// these slots as an entry read just before its answer would be; its answer frees its slot,
+/// which is matched again.
+#[tracing::instrument(skip_all, fields(slot_id = %slot.id))]
+pub async fn match_slot_knowing(
+    deps: &Deps,
+    slot: &Slot,
+    known: &mut Known,
+) -> Result<Option<crate::domain::Offer>, AppError> {
     let catalog = deps.catalog().await?;
     let mut slot = slot.clone();
-    let mut lines = Lines::default();
+    let mut lines = Lines {
+        verify: known.read_first,
+        head: if known.read_first { STORM_HEAD } else { HEAD },
+        ..Lines::default()
+    };
     for _attempt in 0..8 {
         let now = deps.clock.now();
         // Read: who is first in line (from the heads' entries on the first try, from the
         // wishes' states after a conflict), and the run they would get.
-        let Some(first) = lines.first(deps, &slot, now).await? else {
+        let Some(first) = lines.first(deps, &slot, &known.offered, now).await? else {
             return unclaimed(deps, &slot, now).await;
         };
         let to = first.who.recipient();
@@ -76,6 +112,7 @@ pub async fn match_slot(
         {
             OfferCommit::Made => {
                 tracing::info!(offer_id = %offer.id, wish_id = %offer.wish, "offer sent");
+                known.offered.insert(offer.wish.clone());
                 return Ok(Some(offer));
             }
             // The wish cannot take it (any more): the slot is still free for the next.
@@ -190,6 +227,8 @@ struct Lines {
     /// The last record of the slot's line's allocation chain, read with the head of the line
     /// (and again when another offer appended first).
     chain: Option<ChainLink>,
+    /// How many entries the first read of each line takes.
+    head: i32,
 }
 
 impl Lines {
@@ -207,7 +246,7 @@ impl Lines {
     /// for each such family size that a run from the slot serves, that size's line.
     async fn read(&mut self, deps: &Deps, slot: &Slot) -> Result<(), AppError> {
         let line = (&slot.office, &slot.service, local_window(slot.start));
-        let head = deps.store.head_of_line(line, 1, None, HEAD).await?;
+        let head = deps.store.head_of_line(line, 1, None, self.head).await?;
         self.chain = head.chain;
         self.sizes = vec![SizeLine {
             persons: 1,
@@ -226,7 +265,10 @@ impl Lines {
             let Some(run) = party::run_for(slot, &following, persons) else {
                 continue;
             };
-            let head = deps.store.head_of_line(line, persons, None, HEAD).await?;
+            let head = deps
+                .store
+                .head_of_line(line, persons, None, self.head)
+                .await?;
             self.sizes.push(SizeLine {
                 persons,
                 run,
@@ -248,6 +290,7 @@ impl Lines {
         &mut self,
         deps: &Deps,
         slot: &Slot,
+        offered: &HashSet<WishId>,
         now: DateTime<Utc>,
     ) -> Result<Option<First>, AppError> {
         if slot.status != SlotStatus::Free {
@@ -258,36 +301,33 @@ impl Lines {
         }
         self.skipped.clear();
         if !self.verify {
-            let Some(line) = self
-                .sizes
-                .iter()
-                .filter(|l| !l.entries.is_empty())
-                .min_by(|a, b| a.entries[0].place.cmp(&b.entries[0].place))
-            else {
+            // The earliest entry read whose wish was not just offered a slot; those before it
+            // are passed over as holding an offer.
+            let (_, ahead) = ahead(&self.sizes);
+            if ahead.is_empty() {
                 return Ok(None);
-            };
-            let entry = &line.entries[0];
-            if let Some(email) = entry.email.clone() {
-                return Ok(Some(First {
+            }
+            let mut passed = Vec::new();
+            for (i, entry) in ahead {
+                if offered.contains(&entry.wish) {
+                    passed.push((entry.wish.clone(), entry.ranked_at, Skip::HoldsOffer));
+                    continue;
+                }
+                let line = &self.sizes[i];
+                let Some(email) = entry.email.clone() else {
+                    break;
+                };
+                let first = First {
                     who: Who::Entry(entry.clone(), email),
                     run: line.run.clone(),
                     persons: line.persons,
-                }));
+                };
+                self.skipped = passed;
+                return Ok(Some(first));
             }
         }
         loop {
-            // Entries up to the last place read of a line that has more are in queue order over
-            // all lines; those after it wait until that line is read further.
-            let bound: Option<String> = self.sizes.iter().filter_map(|l| l.next.clone()).min();
-            let within = |e: &QueueEntry| bound.as_ref().is_none_or(|b| e.place <= *b);
-            let mut ahead: Vec<(usize, &QueueEntry)> = self
-                .sizes
-                .iter()
-                .enumerate()
-                .flat_map(|(i, l)| l.entries.iter().map(move |e| (i, e)))
-                .filter(|(_, e)| within(e))
-                .collect();
-            ahead.sort_by(|a, b| a.1.place.cmp(&b.1.place));
+            let (bound, ahead) = ahead(&self.sizes);
             let ids: Vec<WishId> = ahead.iter().map(|(_, e)| e.wish.clone()).collect();
             let wishes = deps.store.get_wishes(&ids, now).await?;
             for (i, entry) in ahead {
@@ -369,4 +409,19 @@ impl Lines {
             deps.store.retention.ended,
         ))
     }
+}
+
+/// The entries read, over all lines in queue order, up to the last place read of a line that
+/// has more (those after it wait until that line is read further), and that bound.
+fn ahead(sizes: &[SizeLine]) -> (Option<String>, Vec<(usize, &QueueEntry)>) {
+    let bound: Option<String> = sizes.iter().filter_map(|l| l.next.clone()).min();
+    let within = |e: &QueueEntry| bound.as_ref().is_none_or(|b| e.place <= *b);
+    let mut ahead: Vec<(usize, &QueueEntry)> = sizes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| l.entries.iter().map(move |e| (i, e)))
+        .filter(|(_, e)| within(e))
+        .collect();
+    ahead.sort_by(|a, b| a.1.place.cmp(&b.1.place));
+    (bound, ahead)
 }
