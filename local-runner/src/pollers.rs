@@ -351,7 +351,6 @@ impl EventQueuePoller {
         &self,
         wait_seconds: i32,
     ) -> Result<Vec<EventBridgeEvent<serde_json::Value>>> {
-        use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
         let received = self
             .client
             .receive_message()
@@ -375,30 +374,12 @@ impl EventQueuePoller {
                 ),
             }
             if let Some(handle) = message.receipt_handle() {
-                done.push(
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(n.to_string())
-                        .receipt_handle(handle)
-                        .build()?,
-                );
+                done.push((n, handle));
             }
         }
-        if !done.is_empty() {
-            let out = self
-                .client
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(done))
-                .send()
-                .await
-                .context("deleting read events from the queue")?;
-            if let Some(failed) = out.failed().first() {
-                anyhow::bail!(
-                    "deleting read events from the queue: {:?}",
-                    failed.message()
-                );
-            }
-        }
+        delete_batch(&self.client, &self.queue_url, &done)
+            .await
+            .context("deleting read events from the queue")?;
         Ok(events)
     }
 }
@@ -464,7 +445,6 @@ impl MatchQueuePoller {
     /// # Errors
     /// When the queue does not answer.
     pub async fn finish(&self, batch: &SqsEvent, response: &SqsBatchResponse) -> Result<()> {
-        use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -485,29 +465,44 @@ impl MatchQueuePoller {
                     .await
                     .context("returning a message to the match queue")?;
             } else {
-                done.push(
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(n.to_string())
-                        .receipt_handle(handle)
-                        .build()?,
-                );
+                done.push((n, handle.as_str()));
             }
         }
-        if !done.is_empty() {
-            let out = self
-                .client
-                .delete_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(done))
-                .send()
-                .await
-                .context("deleting matched messages from the match queue")?;
-            if let Some(failed) = out.failed().first() {
-                anyhow::bail!("deleting matched messages: {:?}", failed.message());
-            }
-        }
-        Ok(())
+        delete_batch(&self.client, &self.queue_url, &done)
+            .await
+            .context("deleting matched messages from the match queue")
     }
+}
+
+/// Deletes the messages `(n, receipt handle)` (at most ten) in one request.
+async fn delete_batch(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    done: &[(usize, &str)],
+) -> Result<()> {
+    use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+    if done.is_empty() {
+        return Ok(());
+    }
+    let entries = done
+        .iter()
+        .map(|(n, handle)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(n.to_string())
+                .receipt_handle(*handle)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = client
+        .delete_message_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await?;
+    if let Some(failed) = out.failed().first() {
+        anyhow::bail!("{:?}", failed.message());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
