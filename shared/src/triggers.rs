@@ -100,7 +100,7 @@ pub async fn handle_slot_stream(outlets: &Outlets, event: DynamoDbEvent) -> Dyna
         .position(|(p, q)| p.is_err() || q.is_err());
     if let Some(at) = first_failed {
         for (n, (record, _)) in released.iter().enumerate().skip(at) {
-            let error = match (&published.get(n), &queued.get(n)) {
+            let error = match (published.get(n), queued.get(n)) {
                 (Some(Err(e)), _) => e.to_string(),
                 (_, Some(Err(e))) => e.to_string(),
                 _ => "an earlier record failed".to_owned(),
@@ -348,8 +348,8 @@ pub struct MatchedBatch {
 }
 
 /// match-offers on its FIFO queue ([`crate::matchqueue`]): each message is a released slot,
-/// matched in the order SQS hands them over (a line's slots in release order), each knowing whom
-/// the ones before offered a slot to ([`app::match_slot_knowing`]). From the first
+/// matched in the order SQS hands them over (a line's slots in release order); a batch of several
+/// is a storm ([`app::match_slot_in_storm`]). From the first
 /// one whose matching failed (the database did not answer, or the line kept changing), that
 /// message and every later one are reported, so Lambda returns them to the queue and a line's
 /// later slots stay behind its earlier one. A message that is not a released slot is logged
@@ -357,12 +357,8 @@ pub struct MatchedBatch {
 pub async fn handle_match_queue(deps: &Deps, batch: &SqsEvent) -> MatchedBatch {
     let mut out = MatchedBatch::default();
     let mut failed = false;
-    // The wishes this batch offered a slot to (the line's next slots pass over them at once);
-    // a batch of several slots is a storm, where the heads' wishes are read before trying.
-    let mut known = app::Known {
-        read_first: batch.records.len() > 1,
-        ..app::Known::default()
-    };
+    // A batch of several slots is a storm: the heads' wishes are read before trying.
+    let storm = batch.records.len() > 1;
     for message in &batch.records {
         let id = message.message_id.clone().unwrap_or_default();
         if failed {
@@ -376,7 +372,12 @@ pub async fn handle_match_queue(deps: &Deps, batch: &SqsEvent) -> MatchedBatch {
             tracing::warn!(message = %id, "dropping a match-queue message that is not a released slot");
             continue;
         };
-        match app::match_slot_knowing(deps, &slot, &mut known).await {
+        let matched = if storm {
+            app::match_slot_in_storm(deps, &slot).await
+        } else {
+            app::match_slot(deps, &slot).await
+        };
+        match matched {
             Ok(offer) => out.offers += usize::from(offer.is_some()),
             Err(e) => {
                 tracing::warn!(message = %id, slot = %slot.id, error = %e, "slot not matched, returned to the queue");

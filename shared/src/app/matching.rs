@@ -13,14 +13,13 @@ use crate::domain::{
 use crate::mails::Recipient;
 use crate::store::{OfferCommit, QueueEntry};
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 
 /// How many queue entries the first read takes from the head of a line: enough that when the
 /// head holds another offer (in a release storm, the usual case: a wish stands in several lines)
 /// the next ones are known without reading the line again.
 const HEAD: i32 = 5;
 /// How many queue entries the first read takes when the heads' wishes are read before the
-/// first try ([`Known::read_first`]): in a storm many of the first are offered a slot already,
+/// first try ([`match_slot_in_storm`]): in a storm many of the first are offered a slot already,
 /// and one read of each line and one batch read of the wishes should reach one that is not.
 const STORM_HEAD: i32 = 15;
 /// How many queue entries each later read takes.
@@ -45,46 +44,39 @@ pub async fn match_slot(
     deps: &Deps,
     slot: &Slot,
 ) -> Result<Option<crate::domain::Offer>, AppError> {
-    match_slot_knowing(deps, slot, &mut Known::default()).await
+    match_slot_in(deps, slot, false).await
 }
 
-/// What a run of matchings in a row (a batch of match-offers' queue) knows besides the tables.
-#[derive(Debug, Default)]
-pub struct Known {
-    /// The wishes offered a slot so far in this run.
-    pub offered: HashSet<WishId>,
-    /// Read the head entries' wishes before the first try, instead of trying the head: in a
-    /// storm the head of a line has usually just been offered a slot of another line (a wish
-    /// stands in several), so a try would mostly fail and read them anyway.
-    pub read_first: bool,
-}
-
-/// [`match_slot`] for one of several slots matched in a row (a batch of match-offers' queue):
-/// `known.offered` holds the wishes this run of matchings has offered a slot to so far, and gets
-/// the wish this one offers to. A line's head entries whose wish is among them are passed over as
-/// holding an offer without a try — in a release storm the next slots of a line would otherwise
-/// each first fail on the head just offered to and then read the heads' wishes. What is known
-/// is at most one batch old: a wish that answered its offer within that time is passed over for
-/// these slots as an entry read just before its answer would be; its answer frees its slot,
-/// which is matched again.
-#[tracing::instrument(skip_all, fields(slot_id = %slot.id))]
-pub async fn match_slot_knowing(
+/// [`match_slot`] for one of several slots matched in a row (a batch of match-offers' queue, that
+/// is a storm): the heads' wishes are read before the first try, 15 entries of each line. In a
+/// storm the head of a line has usually just been offered a slot of another line (a wish stands
+/// in several, and keeps its place while offered), so a try of the head would mostly fail and
+/// read them anyway.
+pub async fn match_slot_in_storm(
     deps: &Deps,
     slot: &Slot,
-    known: &mut Known,
+) -> Result<Option<crate::domain::Offer>, AppError> {
+    match_slot_in(deps, slot, true).await
+}
+
+#[tracing::instrument(skip_all, fields(slot_id = %slot.id))]
+async fn match_slot_in(
+    deps: &Deps,
+    slot: &Slot,
+    read_first: bool,
 ) -> Result<Option<crate::domain::Offer>, AppError> {
     let catalog = deps.catalog().await?;
     let mut slot = slot.clone();
     let mut lines = Lines {
-        verify: known.read_first,
-        head: if known.read_first { STORM_HEAD } else { HEAD },
+        verify: read_first,
+        head: if read_first { STORM_HEAD } else { HEAD },
         ..Lines::default()
     };
     for _attempt in 0..8 {
         let now = deps.clock.now();
         // Read: who is first in line (from the heads' entries on the first try, from the
         // wishes' states after a conflict), and the run they would get.
-        let Some(first) = lines.first(deps, &slot, &known.offered, now).await? else {
+        let Some(first) = lines.first(deps, &slot, now).await? else {
             return unclaimed(deps, &slot, now).await;
         };
         let to = first.who.recipient();
@@ -112,7 +104,6 @@ pub async fn match_slot_knowing(
         {
             OfferCommit::Made => {
                 tracing::info!(offer_id = %offer.id, wish_id = %offer.wish, "offer sent");
-                known.offered.insert(offer.wish.clone());
                 return Ok(Some(offer));
             }
             // The wish cannot take it (any more): the slot is still free for the next.
@@ -290,7 +281,6 @@ impl Lines {
         &mut self,
         deps: &Deps,
         slot: &Slot,
-        offered: &HashSet<WishId>,
         now: DateTime<Utc>,
     ) -> Result<Option<First>, AppError> {
         if slot.status != SlotStatus::Free {
@@ -301,33 +291,36 @@ impl Lines {
         }
         self.skipped.clear();
         if !self.verify {
-            // The earliest entry read whose wish was not just offered a slot; those before it
-            // are passed over as holding an offer.
-            let (_, ahead) = ahead(&self.sizes);
-            if ahead.is_empty() {
+            let Some(line) = self
+                .sizes
+                .iter()
+                .filter(|l| !l.entries.is_empty())
+                .min_by(|a, b| a.entries[0].place.cmp(&b.entries[0].place))
+            else {
                 return Ok(None);
-            }
-            let mut passed = Vec::new();
-            for (i, entry) in ahead {
-                if offered.contains(&entry.wish) {
-                    passed.push((entry.wish.clone(), entry.ranked_at, Skip::HoldsOffer));
-                    continue;
-                }
-                let line = &self.sizes[i];
-                let Some(email) = entry.email.clone() else {
-                    break;
-                };
-                let first = First {
+            };
+            let entry = &line.entries[0];
+            if let Some(email) = entry.email.clone() {
+                return Ok(Some(First {
                     who: Who::Entry(entry.clone(), email),
                     run: line.run.clone(),
                     persons: line.persons,
-                };
-                self.skipped = passed;
-                return Ok(Some(first));
+                }));
             }
         }
         loop {
-            let (bound, ahead) = ahead(&self.sizes);
+            // Entries up to the last place read of a line that has more are in queue order over
+            // all lines; those after it wait until that line is read further.
+            let bound: Option<String> = self.sizes.iter().filter_map(|l| l.next.clone()).min();
+            let within = |e: &QueueEntry| bound.as_ref().is_none_or(|b| e.place <= *b);
+            let mut ahead: Vec<(usize, &QueueEntry)> = self
+                .sizes
+                .iter()
+                .enumerate()
+                .flat_map(|(i, l)| l.entries.iter().map(move |e| (i, e)))
+                .filter(|(_, e)| within(e))
+                .collect();
+            ahead.sort_by(|a, b| a.1.place.cmp(&b.1.place));
             let ids: Vec<WishId> = ahead.iter().map(|(_, e)| e.wish.clone()).collect();
             let wishes = deps.store.get_wishes(&ids, now).await?;
             for (i, entry) in ahead {
@@ -409,19 +402,4 @@ impl Lines {
             deps.store.retention.ended,
         ))
     }
-}
-
-/// The entries read, over all lines in queue order, up to the last place read of a line that
-/// has more (those after it wait until that line is read further), and that bound.
-fn ahead(sizes: &[SizeLine]) -> (Option<String>, Vec<(usize, &QueueEntry)>) {
-    let bound: Option<String> = sizes.iter().filter_map(|l| l.next.clone()).min();
-    let within = |e: &QueueEntry| bound.as_ref().is_none_or(|b| e.place <= *b);
-    let mut ahead: Vec<(usize, &QueueEntry)> = sizes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, l)| l.entries.iter().map(move |e| (i, e)))
-        .filter(|(_, e)| within(e))
-        .collect();
-    ahead.sort_by(|a, b| a.1.place.cmp(&b.1.place));
-    (bound, ahead)
 }

@@ -34,7 +34,7 @@ pub use catalog::update_catalog;
 pub use challenge::new_challenge;
 pub use feed::{FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FeedPage, events_feed};
 pub use lines::{LineFilter, RecountPage, recount_lines};
-pub use matching::{Known, match_slot, match_slot_knowing};
+pub use matching::{match_slot, match_slot_in_storm};
 pub use offers::{accept_offer, cancel_from_offer, decline_offer, offer_by_token, wish_language};
 pub use phone::{Call, Recorded, call_list, enter_phone_wish, record_answer, support_lookup_phone};
 pub use rescan::{RescanReport, rescan};
