@@ -5,8 +5,8 @@
 //! - [`submit`]: `POST /api/wishes` through the HTTP router against bare `PutItem`s, and the cost of
 //!   every later step of a wish (confirm, offer, answer, rescan);
 //! - [`depth`]: cost per offer at growing queue depths, beside the floor;
-//! - [`storm`]: many slots freed at once through stream → slot-release → bus → match-offers, and
-//!   the invariants afterwards;
+//! - [`storm`]: many slots freed at once through stream → slot-release → match-offers' FIFO queue
+//!   → match-offers, and the invariants afterwards ([`invariants`]);
 //! - [`functions`]: zip size, start → ready, first event and memory of each Lambda binary against a
 //!   hello world.
 //!
@@ -15,6 +15,7 @@
 pub mod counter;
 pub mod depth;
 pub mod functions;
+pub mod invariants;
 pub mod page;
 pub mod report;
 pub mod storm;
