@@ -8,6 +8,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod identity;
+pub mod logging;
 pub mod mailer;
 pub mod mails;
 pub mod matchqueue;

@@ -19,7 +19,15 @@ mod price {
     pub const EVENT: f64 = 1.00 / 1e6;
     /// API Gateway HTTP API, per request (first 300 million).
     pub const HTTP_REQUEST: f64 = 1.20 / 1e6;
+    /// SQS FIFO, per request (each 64 KB of a request is one).
+    pub const SQS_FIFO_REQUEST: f64 = 0.50 / 1e6;
 }
+
+/// SQS requests per released slot on a quiet day: slot-release's `SendMessageBatch`, the event
+/// source's `ReceiveMessage` that hands it to match-offers, and its `DeleteMessageBatch`.
+const SQS_PER_RELEASE: f64 = 3.0;
+/// The event source's long polls of the empty match queue: five pollers, a 20-second wait each.
+const SQS_IDLE_POLLS_PER_DAY: f64 = 5.0 * 3.0 * 60.0 * 24.0;
 
 /// One line of the per-day workload: how often, and what one costs.
 struct Step<'a> {
@@ -106,7 +114,10 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
         "A city with 50 000 waiting wishes and 2 000 offers a day, from the units measured above \
          (offers at the largest depth). Assumed: as many wishes join as leave, so 2 000 new wishes \
          a day (each submitted and confirmed); every offer is answered once (half accept, half \
-         decline); one slot-release run per offered slot; one deliver-outbox run per committed \
+         decline); one slot-release run per offered slot, which sends it to the match queue (three \
+         SQS FIFO requests a slot: send, the event source's receive, delete) besides the bus, and \
+         the event source's five long polls of the empty queue (21 600 receives a day); one \
+         deliver-outbox run per committed \
          change that owes a mail and its event (measured with the offers: claim, send or \
          publish, mark, for each); the rescan every 5 minutes (288 runs); \
          Lambda at {:.0} MB; durations as measured here against the emulators. `DynamoDB` \
@@ -122,7 +133,7 @@ pub(super) fn bill_section(out: &mut String, r: &Results) {
         "\n#### The same bill for a city ten times larger\n\n500 000 waiting wishes, 20 000 offers and \
          20 000 new wishes a day: every step ten times as often, each at the units measured above \
          (an offer costs the same at any depth, the depth table's ratio); the rescan still runs \
-         every 5 minutes. What grows: mails (SES stays the largest item), `DynamoDB` writes and \
+         every 5 minutes and the match queue's idle polls stay. What grows: mails (SES stays the largest item), `DynamoDB` writes and \
          Lambda, each tenfold; what stays: the cost of one offer, of one submission and of a \
          rescan run, and the per-table and per-function set-up (no capacity to provision, nothing \
          that scales with the queue's length).\n"
@@ -195,10 +206,12 @@ fn priced(out: &mut String, steps: &[Step<'_>], offers: f64, memory_gb: f64, sca
             http += per_day;
         }
     }
-    // slot-release: one run and one PutEvents per offered slot (a few ms of work).
+    // slot-release: one run, one PutEvents and one SendMessageBatch per offered slot (a few ms
+    // of work); match-offers' event source receives and deletes it, and polls the empty queue.
     invocations += offers * scale;
     events += offers * scale;
     gb_s += offers * scale * 0.010 * memory_gb;
+    let sqs = offers * scale * SQS_PER_RELEASE + SQS_IDLE_POLLS_PER_DAY;
     let month = 30.0;
     let lines = [
         ("Lambda compute", gb_s * month, "GB-s", price::LAMBDA_GB_S),
@@ -212,6 +225,12 @@ fn priced(out: &mut String, steps: &[Step<'_>], offers: f64, memory_gb: f64, sca
         ("DynamoDB reads", rru * month, "RRU", price::RRU),
         ("SES", mails * month, "mails", price::SES_MAIL),
         ("EventBridge", events * month, "events", price::EVENT),
+        (
+            "SQS FIFO (the match queue)",
+            sqs * month,
+            "requests",
+            price::SQS_FIFO_REQUEST,
+        ),
         (
             "API Gateway HTTP API (for completeness)",
             http * month,

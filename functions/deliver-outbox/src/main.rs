@@ -10,11 +10,11 @@
 //! and `infra/template.yaml`.
 
 use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    shared::logging::init();
     let deps = &shared::delivering_deps_from_env().await?;
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(shared::triggers::handle_outbox_stream(deps, event.payload).await)

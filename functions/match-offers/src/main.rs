@@ -8,11 +8,11 @@
 
 #![recursion_limit = "256"]
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    shared::logging::init();
     let deps = &shared::delivering_deps_from_env().await?;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

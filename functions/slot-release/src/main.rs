@@ -10,11 +10,11 @@
 //! `dynamodb:UpdateItem` on the wishes table, for the `STATS` items only.
 
 use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    shared::logging::init();
     let config = shared::Config::from_env()?;
     let queue_url = std::env::var("MATCH_QUEUE_URL").map_err(|_| "MATCH_QUEUE_URL is not set")?;
     let sdk = shared::aws_sdk_config().await;

@@ -5,11 +5,11 @@
 //! `cognito-idp:InitiateAuth` needs none (a public client). The router is
 //! `shared::http::staff_router`.
 
-use lambda_http::{Error, run, tracing};
+use lambda_http::{Error, run};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    shared::logging::init();
     let deps = shared::deps_from_env().await?;
     let staff = shared::http::StaffDeps::from_env(&deps, &shared::aws_sdk_config().await)?;
     run(shared::http::edge(shared::http::staff_router(staff))).await
