@@ -63,16 +63,41 @@ pub const ANSWERS_PREFIX: &str = "TALLY_ANSWERS#";
 pub const OPEN_OFFERS: &str = "OPEN_OFFERS";
 /// Booked appointments whose reminder is still to go out, by when it is due.
 pub const REMIND_DUE: &str = "REMIND_DUE";
-/// Outbox mails by the end of their sender's lease.
+/// Outbox mails by the end of their sender's lease, in [`DUE_SHARDS`] partitions ([`due_pk`]).
 pub const MAIL_DUE: &str = "MAIL_DUE";
-/// Outbox events by the end of their publisher's lease.
+/// Outbox events by the end of their publisher's lease, in [`DUE_SHARDS`] partitions.
 pub const EVENT_DUE: &str = "EVENT_DUE";
+/// How many index partitions each outbox due list is spread over. Every change's outbox items
+/// enter and leave a due list, and its sort key is a time: unspread, all of them would write the
+/// end of one partition, which would not keep up with many cities' storms at once
+/// (`docs/performance.md`, "Toward a shared deployment"); the rescan reads each of them.
+pub const DUE_SHARDS: u32 = 8;
 /// Confirmed wishes not yet in their lines.
 pub const ENQUEUE_DUE: &str = "ENQUEUE_DUE";
 /// Confirmed wishes by the time their age must be looked at (reminder, expiry).
 pub const AGE_DUE: &str = "AGE_DUE";
 
 // ---- key formats -------------------------------------------------------------------------------
+
+/// The due list's partition for the outbox item `key`: `<list>#<0..DUE_SHARDS>`, by a stable
+/// hash of the key (FNV-1a), so an item's partition never changes while it waits.
+#[must_use]
+pub fn due_pk(list: &str, key: &str) -> String {
+    let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{list}#{}", hash % DUE_SHARDS)
+}
+
+/// Every partition of a due list: the [`DUE_SHARDS`] spread ones, and the list's bare name,
+/// where a release before the spread put its items (still read, so none is forgotten).
+#[must_use]
+pub fn due_partitions(list: &str) -> Vec<String> {
+    (0..DUE_SHARDS)
+        .map(|n| format!("{list}#{n}"))
+        .chain(std::iter::once(list.to_owned()))
+        .collect()
+}
 
 /// A time as we store it: UTC, millisecond precision, so that text order is time order.
 #[must_use]
@@ -392,6 +417,24 @@ pub const EVENT_PUBLISHED: &str = "published";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outbox_item_keeps_its_due_partition_and_the_partitions_are_all_used_and_all_read() {
+        let key = "offer-0192-sent";
+        assert_eq!(due_pk(MAIL_DUE, key), due_pk(MAIL_DUE, key));
+        let read = due_partitions(MAIL_DUE);
+        let mut used = std::collections::BTreeSet::new();
+        for n in 0..200 {
+            let pk = due_pk(MAIL_DUE, &format!("offer-{n:04}-sent"));
+            assert!(read.contains(&pk), "{pk} is never read");
+            used.insert(pk);
+        }
+        assert_eq!(used.len(), DUE_SHARDS as usize);
+        assert!(
+            read.contains(&MAIL_DUE.to_owned()),
+            "the unspread list is still read"
+        );
+    }
 
     #[test]
     fn a_chain_head_sorts_before_every_entry_of_its_line() {

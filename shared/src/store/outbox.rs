@@ -84,7 +84,7 @@ impl Store {
                 status: keys::MAIL_PENDING.into(),
                 attempts: 0,
                 created_at: ts(now),
-                gsi1pk: Some(keys::EVENT_DUE.into()),
+                gsi1pk: Some(keys::due_pk(keys::EVENT_DUE, &key)),
                 gsi1sk: Some(due_sk(now + FIRST_LEASE, &key)),
                 gsi2pk: keys::FEED.into(),
                 gsi2sk: due_sk(now, &key),
@@ -111,7 +111,7 @@ impl Store {
             status: keys::MAIL_PENDING.into(),
             attempts: 0,
             created_at: ts(now),
-            gsi1pk: Some(MAIL_DUE.into()),
+            gsi1pk: Some(keys::due_pk(MAIL_DUE, &mail.key)),
             gsi1sk: Some(due_sk(now + FIRST_LEASE, &mail.key)),
             expires_at: epoch(now + self.retention.ended),
         };
@@ -194,13 +194,35 @@ impl Store {
         limit: i32,
     ) -> Result<Vec<Owed>, StoreError> {
         let mut due = Vec::new();
-        for item in self.gsi_due(MAIL_DUE, &ts(now), limit).await? {
+        for item in self.due_list(MAIL_DUE, now, limit).await? {
             due.extend(serde_dynamo::from_item::<_, MailRecord>(item)?.owed());
         }
-        for item in self.gsi_due(keys::EVENT_DUE, &ts(now), limit).await? {
+        for item in self.due_list(keys::EVENT_DUE, now, limit).await? {
             due.extend(serde_dynamo::from_item::<_, EventRecord>(item)?.owed());
         }
         Ok(due)
+    }
+
+    /// The `limit` earliest items of a due list across its partitions ([`keys::due_partitions`]).
+    async fn due_list(
+        &self,
+        list: &str,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        for pk in keys::due_partitions(list) {
+            items.extend(self.gsi_due(&pk, &ts(now), limit).await?);
+        }
+        let due_at = |item: &Item| {
+            item.get(keys::GSI_SK)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        items.sort_by_cached_key(due_at);
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(items)
     }
 
     /// Gives up on a mail after its retries' bound (or pauses a wish SES reported the address
