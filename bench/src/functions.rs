@@ -23,13 +23,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex as AsyncMutex, mpsc};
 
-/// The five functions, as `infra/template.yaml` deploys them.
-pub const FUNCTIONS: [&str; 5] = [
+/// The seven functions, as `infra/template.yaml` deploys them.
+pub const FUNCTIONS: [&str; 7] = [
     "submit-wish",
     "respond-offer",
     "admin-api",
+    "staff-console",
     "slot-release",
     "match-offers",
+    "deliver-outbox",
 ];
 pub const HELLO: &str = "hello-lambda";
 const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -352,6 +354,8 @@ fn events_for(root: &FsPath, name: &str) -> Result<Vec<String>> {
         "admin-api" => vec![read("admin-stats-iam.json")?],
         "slot-release" => vec![read("slots-stream.json")?],
         "match-offers" => vec![read("match-queue.json")?, read("rescan-scheduled.json")?],
+        "staff-console" => vec![read("staff-sign-in-page.json")?],
+        "deliver-outbox" => vec![read("outbox-stream.json")?],
         _ => vec![read("submit-wish-offices.json")?],
     })
 }
@@ -467,6 +471,9 @@ pub async fn run(
             ("MAIL_FROM", system.infra.mail_from.as_str()),
             ("PUBLIC_BASE_URL", crate::system::BASE_URL),
             ("ADMIN_AUTH", "iam"),
+            ("STAFF_USER_POOL_ID", system.staff.pool_id.as_str()),
+            ("STAFF_CLIENT_ID", system.staff.client_id.as_str()),
+            ("STAFF_JWKS_URL", system.staff.jwks_url.as_str()),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
