@@ -1,7 +1,8 @@
 //! Hello world on `lambda_http`, as cargo-lambda's template makes it: the yardstick for the
 //! functions' start-up, size and memory (see `bench/src/functions.rs`).
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn, tracing};
+use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use tracing_subscriber::filter::LevelFilter;
 
 async fn hello(_event: Request) -> Result<Response<Body>, Error> {
     Ok(Response::builder()
@@ -12,6 +13,14 @@ async fn hello(_event: Request) -> Result<Response<Body>, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    // The template's `init_default_subscriber`, with a level instead of its env filter, as the
+    // functions do it.
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .with_max_level(LevelFilter::INFO)
+        .json()
+        .init();
     run(service_fn(hello)).await
 }
