@@ -6,12 +6,11 @@
 //! the keys come from `STAFF_JWKS_URL` (moto serves them at `/{pool id}/.well-known/jwks.json`).
 
 use crate::config::{ConfigError, Secret};
+use crate::domain::jws::{self, KeySet, RsaKey};
 use crate::domain::staff::{PoolClaims, PoolRef, StaffMember, TokenRefusal, admit, pool_issuer};
 use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
@@ -154,7 +153,7 @@ pub enum VerifyError {
 
 struct CachedKeys {
     fetched: Instant,
-    keys: JwkSet,
+    keys: KeySet,
 }
 
 /// The user pool adapter.
@@ -271,32 +270,23 @@ impl Identity {
     /// [`VerifyError::Refused`] for a token that opens no session, whatever is wrong with it;
     /// [`VerifyError::KeysUnavailable`] when the keys could not be fetched.
     pub async fn verify(&self, token: &str, now: i64) -> Result<StaffMember, VerifyError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::Invalid)?;
         // Cognito signs with RS256 only; anything else (`none`, HS256 keyed with the public key)
-        // is refused before a key is looked at.
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenRefusal::Invalid.into());
-        }
-        let kid = header.kid.ok_or(TokenRefusal::Invalid)?;
-        let key = self.key(&kid).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
+        // is refused by `parse`, before a key is looked at.
+        let unverified = jws::parse(token).map_err(|_| TokenRefusal::Invalid)?;
+        let key = self.key(&unverified.kid).await?;
         // Expiry, issuer and client are checked by `admit`, at the console's clock.
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<PoolClaims>(token, &key, &validation)
-            .map_err(|_| TokenRefusal::Invalid)?;
-        Ok(admit(&data.claims, &self.settings.pool, now)?)
+        let claims: PoolClaims = unverified.verify(&key).map_err(|_| TokenRefusal::Invalid)?;
+        Ok(admit(&claims, &self.settings.pool, now)?)
     }
 
     /// The key `kid` names, from the cache or freshly fetched.
-    async fn key(&self, kid: &str) -> Result<DecodingKey, VerifyError> {
+    async fn key(&self, kid: &str) -> Result<RsaKey, VerifyError> {
         {
             let cache = self.keys.read().await;
             if let Some(cached) = cache.as_ref() {
                 let fresh = cached.fetched.elapsed() < KEYS_TTL;
-                if let Some(jwk) = cached.keys.find(kid).filter(|_| fresh) {
-                    return DecodingKey::from_jwk(jwk).map_err(|_| TokenRefusal::Invalid.into());
+                if let Some(key) = cached.keys.find(kid).filter(|_| fresh) {
+                    return Ok(key.clone());
                 }
                 if fresh && cached.fetched.elapsed() < REFETCH_AFTER {
                     return Err(TokenRefusal::Invalid.into());
@@ -315,14 +305,14 @@ impl Identity {
                 keys,
             });
         }
-        let jwk = cache
+        cache
             .as_ref()
             .and_then(|c| c.keys.find(kid))
-            .ok_or(TokenRefusal::Invalid)?;
-        DecodingKey::from_jwk(jwk).map_err(|_| TokenRefusal::Invalid.into())
+            .cloned()
+            .ok_or_else(|| TokenRefusal::Invalid.into())
     }
 
-    async fn fetch_keys(&self) -> Result<JwkSet, VerifyError> {
+    async fn fetch_keys(&self) -> Result<KeySet, VerifyError> {
         let unavailable = |e: &dyn std::fmt::Display| VerifyError::KeysUnavailable(e.to_string());
         let response = self
             .http
@@ -333,8 +323,25 @@ impl Identity {
             .map_err(|e| unavailable(&e))?
             .error_for_status()
             .map_err(|e| unavailable(&e))?;
-        response.json::<JwkSet>().await.map_err(|e| unavailable(&e))
+        let body = response.bytes().await.map_err(|e| unavailable(&e))?;
+        KeySet::from_json(&body).map_err(|e| unavailable(&e))
     }
+}
+
+/// The HTTP client that fetches the pool's keys: it trusts only the roots AWS endpoints chain
+/// to (`https_client`'s), as the SDK clients do, so no root store is compiled in or parsed at
+/// start for one request every few hours.
+#[must_use]
+pub fn keys_client() -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .tls_built_in_root_certs(false);
+    for root in
+        reqwest::Certificate::from_pem_bundle(crate::AWS_ROOTS_PEM.as_bytes()).unwrap_or_default()
+    {
+        builder = builder.add_root_certificate(root);
+    }
+    builder.build().unwrap_or_default()
 }
 
 /// The pool's answer to a sign-in step: the tokens, or the next challenge it asks.

@@ -84,7 +84,7 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
 /// from Mozilla's list (a test checks each against `webpki-roots`); they expire 2037–2040, and a
 /// new AWS root would have to be added here by hand. PEM readers skip the text outside the
 /// `BEGIN`/`END` lines, as in a CA bundle.
-const AWS_ROOTS_PEM: &str = "\
+pub(crate) const AWS_ROOTS_PEM: &str = "\
 Amazon Root CA 1
 SHA-256 8e:cd:e6:88:4f:3d:87:b1:12:5b:a3:1a:c3:fc:b1:3d:70:16:de:7f:57:cc:90:4f:e1:cb:97:c6:ae:98:19:6e
 -----BEGIN CERTIFICATE-----

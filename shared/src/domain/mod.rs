@@ -8,6 +8,7 @@ pub mod contact;
 pub mod email;
 pub mod event;
 pub mod ids;
+pub mod jws;
 pub mod lifecycle;
 pub mod matching;
 pub mod offer;

@@ -76,12 +76,8 @@ impl StaffDeps {
         settings: PoolSettings,
     ) -> Self {
         let secure_cookies = !deps.config.public_base_url.starts_with("http://");
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap_or_default();
         Self {
-            identity: Identity::new(cognito, http, settings),
+            identity: Identity::new(cognito, crate::identity::keys_client(), settings),
             deps,
             secure_cookies,
             token_clock: crate::app::Clock::default(),
