@@ -160,21 +160,18 @@ struct CachedKeys {
 #[derive(Clone)]
 pub struct Identity {
     cognito: aws_sdk_cognitoidentityprovider::Client,
-    http: reqwest::Client,
+    /// Built at the first fetch of the keys (every few hours), not at start.
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
     pub settings: PoolSettings,
     keys: Arc<RwLock<Option<CachedKeys>>>,
 }
 
 impl Identity {
     #[must_use]
-    pub fn new(
-        cognito: aws_sdk_cognitoidentityprovider::Client,
-        http: reqwest::Client,
-        settings: PoolSettings,
-    ) -> Self {
+    pub fn new(cognito: aws_sdk_cognitoidentityprovider::Client, settings: PoolSettings) -> Self {
         Self {
             cognito,
-            http,
+            http: Arc::default(),
             settings,
             keys: Arc::default(),
         }
@@ -316,6 +313,7 @@ impl Identity {
         let unavailable = |e: &dyn std::fmt::Display| VerifyError::KeysUnavailable(e.to_string());
         let response = self
             .http
+            .get_or_init(keys_client)
             .get(&self.settings.jwks_url)
             .timeout(Duration::from_secs(5))
             .send()
@@ -331,8 +329,7 @@ impl Identity {
 /// The HTTP client that fetches the pool's keys: it trusts only the roots AWS endpoints chain
 /// to (`https_client`'s), as the SDK clients do, so no root store is compiled in or parsed at
 /// start for one request every few hours.
-#[must_use]
-pub fn keys_client() -> reqwest::Client {
+fn keys_client() -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .tls_built_in_root_certs(false);

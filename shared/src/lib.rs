@@ -70,6 +70,18 @@ pub async fn delivering_deps_from_env() -> Result<Deps, config::ConfigError> {
     Ok(Deps::delivering(config, &sdk, Clock::default()))
 }
 
+/// The staff console's dependencies: as [`deps_from_env`], and the user pool's client from the
+/// same SDK configuration (loaded once).
+///
+/// # Errors
+/// When the environment is incomplete or invalid ([`config::ConfigError`]).
+pub async fn staff_deps_from_env() -> Result<http::StaffDeps, config::ConfigError> {
+    let config = Config::from_env()?;
+    let sdk = aws_sdk_config().await;
+    let deps = Deps::new(config, &sdk, Clock::default());
+    http::StaffDeps::from_env(&deps, &sdk)
+}
+
 /// The SDK configuration of a function: region and credentials from its environment, as
 /// `aws_config::load_defaults` finds them, with [`https_client`].
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {

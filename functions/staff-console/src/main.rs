@@ -10,7 +10,6 @@ use lambda_http::{Error, run};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::logging::init();
-    let deps = shared::deps_from_env().await?;
-    let staff = shared::http::StaffDeps::from_env(&deps, &shared::aws_sdk_config().await)?;
+    let staff = shared::staff_deps_from_env().await?;
     run(shared::http::edge(shared::http::staff_router(staff))).await
 }

@@ -77,7 +77,7 @@ impl StaffDeps {
     ) -> Self {
         let secure_cookies = !deps.config.public_base_url.starts_with("http://");
         Self {
-            identity: Identity::new(cognito, crate::identity::keys_client(), settings),
+            identity: Identity::new(cognito, settings),
             deps,
             secure_cookies,
             token_clock: crate::app::Clock::default(),
