@@ -327,16 +327,14 @@ fn to_lambda_record(record: &Record, stream_arn: &str, region: &str) -> Result<E
 /// [`crate::infra::create_infra`]), as the `EventBridge` events Lambda would receive.
 #[derive(Clone, Debug)]
 pub struct EventQueuePoller {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
+    queue: QueueReader,
 }
 
 impl EventQueuePoller {
     #[must_use]
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
         Self {
-            client,
-            queue_url: queue_url.into(),
+            queue: QueueReader::new(client, queue_url),
         }
     }
 
@@ -352,17 +350,13 @@ impl EventQueuePoller {
         wait_seconds: i32,
     ) -> Result<Vec<EventBridgeEvent<serde_json::Value>>> {
         let received = self
-            .client
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_seconds.clamp(0, 20))
-            .send()
+            .queue
+            .receive(wait_seconds, false)
             .await
             .context("receiving from the events queue")?;
         let mut events = Vec::new();
         let mut done = Vec::new();
-        for (n, message) in received.messages().iter().enumerate() {
+        for (n, message) in received.iter().enumerate() {
             // moto's body is the event as EventBridge delivers it: {version, id, detail-type,
             // source, account?, time, region, resources, detail}.
             match serde_json::from_str(message.body().unwrap_or_default()) {
@@ -377,7 +371,8 @@ impl EventQueuePoller {
                 done.push((n, handle));
             }
         }
-        delete_batch(&self.client, &self.queue_url, &done)
+        self.queue
+            .delete(&done)
             .await
             .context("deleting read events from the queue")?;
         Ok(events)
@@ -391,16 +386,14 @@ impl EventQueuePoller {
 /// queue's redrive policy still moves a message to its dead letters after its receives).
 #[derive(Clone, Debug)]
 pub struct MatchQueuePoller {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
+    queue: QueueReader,
 }
 
 impl MatchQueuePoller {
     #[must_use]
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
         Self {
-            client,
-            queue_url: queue_url.into(),
+            queue: QueueReader::new(client, queue_url),
         }
     }
 
@@ -409,19 +402,13 @@ impl MatchQueuePoller {
     /// # Errors
     /// When the queue cannot be read.
     pub async fn receive(&self, wait_seconds: i32) -> Result<SqsEvent> {
-        use aws_sdk_sqs::types::MessageSystemAttributeName;
         let received = self
-            .client
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait_seconds.clamp(0, 20))
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
+            .queue
+            .receive(wait_seconds, true)
             .await
             .context("receiving from the match queue")?;
         let mut batch = SqsEvent::default();
-        for message in received.messages() {
+        for message in &received {
             let mut m = SqsMessage::default();
             m.message_id = message.message_id().map(str::to_owned);
             m.receipt_handle = message.receipt_handle().map(str::to_owned);
@@ -456,9 +443,10 @@ impl MatchQueuePoller {
                 continue;
             };
             if failed.contains(&id.as_str()) {
-                self.client
+                self.queue
+                    .client
                     .change_message_visibility()
-                    .queue_url(&self.queue_url)
+                    .queue_url(&self.queue.queue_url)
                     .receipt_handle(handle)
                     .visibility_timeout(0)
                     .send()
@@ -468,41 +456,75 @@ impl MatchQueuePoller {
                 done.push((n, handle.as_str()));
             }
         }
-        delete_batch(&self.client, &self.queue_url, &done)
+        self.queue
+            .delete(&done)
             .await
             .context("deleting matched messages from the match queue")
     }
 }
 
-/// Deletes the messages `(n, receipt handle)` (at most ten) in one request.
-async fn delete_batch(
-    client: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    done: &[(usize, &str)],
-) -> Result<()> {
-    use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-    if done.is_empty() {
-        return Ok(());
+/// One SQS queue as the pollers read it: up to ten messages at a time, deleted in one request.
+#[derive(Clone, Debug)]
+struct QueueReader {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl QueueReader {
+    fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
-    let entries = done
-        .iter()
-        .map(|(n, handle)| {
-            DeleteMessageBatchRequestEntry::builder()
-                .id(n.to_string())
-                .receipt_handle(*handle)
-                .build()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let out = client
-        .delete_message_batch()
-        .queue_url(queue_url)
-        .set_entries(Some(entries))
-        .send()
-        .await?;
-    if let Some(failed) = out.failed().first() {
-        anyhow::bail!("{:?}", failed.message());
+
+    /// Up to ten messages, waiting at most `wait_seconds` (0–20) for the first; with
+    /// `system_attributes`, each with its system attributes (the group id, the receive count).
+    async fn receive(
+        &self,
+        wait_seconds: i32,
+        system_attributes: bool,
+    ) -> Result<Vec<aws_sdk_sqs::types::Message>> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName;
+        let mut request = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds.clamp(0, 20));
+        if system_attributes {
+            request = request.message_system_attribute_names(MessageSystemAttributeName::All);
+        }
+        Ok(request.send().await?.messages.unwrap_or_default())
     }
-    Ok(())
+
+    /// Deletes the messages `(n, receipt handle)` (at most ten) in one request.
+    async fn delete(&self, done: &[(usize, &str)]) -> Result<()> {
+        use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+        if done.is_empty() {
+            return Ok(());
+        }
+        let entries = done
+            .iter()
+            .map(|(n, handle)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .receipt_handle(*handle)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+        if let Some(failed) = out.failed().first() {
+            anyhow::bail!("{:?}", failed.message());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
