@@ -12,7 +12,7 @@
 use crate::counter::Snapshot;
 pub use crate::invariants::{Invariants, check_invariants};
 use crate::system::Phase;
-use crate::util::{bar, next_local, slot_item};
+use crate::util::{Quiet, bar, next_local, slot_item};
 use crate::workload::{Filled, Generator, batch_put, fill};
 use anyhow::{Result, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -156,21 +156,16 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
         let (deps, storm_over) = (deps.clone(), storm_over.clone());
         let filters = phase.system.infra.outbox_filters.clone();
         tokio::spawn(async move {
-            let mut quiet = 0;
+            let mut quiet = Quiet::default();
             loop {
                 let records = outbox.poll().await?;
                 if local_runner::runner::deliver_outbox(&deps, &filters, records).await == 0 {
-                    quiet = if storm_over.load(Ordering::Relaxed) {
-                        quiet + 1
-                    } else {
-                        0
-                    };
-                    if quiet >= 3 {
+                    if quiet.empty_round(storm_over.load(Ordering::Relaxed)) {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 } else {
-                    quiet = 0;
+                    quiet.busy();
                 }
             }
             anyhow::Ok(())
@@ -215,19 +210,18 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
             (released.clone(), records_seen.clone(), stream_done.clone());
         let expected = slots.len();
         tokio::spawn(async move {
-            let mut quiet = 0;
+            let mut quiet = Quiet::default();
             let mut failures = 0usize;
             loop {
                 let records = stream.poll().await?;
                 if records.is_empty() {
-                    quiet += 1;
-                    if quiet >= 3 && released.load(Ordering::Relaxed) >= expected {
+                    if quiet.empty_round(released.load(Ordering::Relaxed) >= expected) {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                quiet = 0;
+                quiet.busy();
                 records_seen.fetch_add(records.len(), Ordering::Relaxed);
                 for batch in records.chunks(25) {
                     let n = batch
@@ -288,25 +282,20 @@ pub async fn run(emulators: &Emulators, options: &StormOptions) -> Result<(Storm
             stream_done.clone(),
         );
         matchers.spawn(async move {
-            let mut quiet = 0;
+            let mut quiet = Quiet::default();
             loop {
                 if started.elapsed() > Duration::from_mins(10) {
                     bail!("the storm did not settle within ten minutes");
                 }
                 let batch = queue.receive(0).await?;
                 if batch.records.is_empty() {
-                    quiet = if stream_done.load(Ordering::Relaxed) {
-                        quiet + 1
-                    } else {
-                        0
-                    };
-                    if quiet >= 3 {
+                    if quiet.empty_round(stream_done.load(Ordering::Relaxed)) {
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
-                quiet = 0;
+                quiet.busy();
                 handled.fetch_add(batch.records.len(), Ordering::Relaxed);
                 let done = shared::triggers::handle_match_queue(&deps, &batch).await;
                 errors.fetch_add(done.response.batch_item_failures.len(), Ordering::Relaxed);

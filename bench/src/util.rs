@@ -154,3 +154,22 @@ mod tests {
         );
     }
 }
+
+/// When a poller of the storm may stop: once its source is done (`source_done`), after three
+/// empty rounds in a row — the emulators hand the last records over a little later. Any work,
+/// or a round before the source is done, starts the count again.
+#[derive(Debug, Default)]
+pub struct Quiet(u32);
+
+impl Quiet {
+    /// After an empty round: whether the poller may stop.
+    pub fn empty_round(&mut self, source_done: bool) -> bool {
+        self.0 = if source_done { self.0 + 1 } else { 0 };
+        self.0 >= 3
+    }
+
+    /// After a round with work.
+    pub fn busy(&mut self) {
+        self.0 = 0;
+    }
+}
