@@ -166,8 +166,8 @@ enum Counted {
 /// and, with each slot the queue booked ([`taken_by_queue`]), for the public statistics
 /// ([`Store::tally_released`], [`Store::tally_taken`]), at `now`. Nothing from the first record
 /// reported as a failure on is counted: Lambda delivers those again. The counting is best effort
-/// and never fails the batch; the offer path does not wait for it (match-offers runs on the bus
-/// event published before).
+/// and never fails the batch; the offer path does not wait for it (match-offers runs on the queue
+/// message sent before).
 pub async fn handle_slot_stream_counting(
     outlets: &Outlets,
     store: &Store,

@@ -16,7 +16,10 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = shared::Config::from_env()?;
-    let queue_url = std::env::var("MATCH_QUEUE_URL").map_err(|_| "MATCH_QUEUE_URL is not set")?;
+    let queue_url = std::env::var("MATCH_QUEUE_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| shared::config::ConfigError::Missing("MATCH_QUEUE_URL".into()))?;
     let sdk = shared::aws_sdk_config().await;
     let outlets = shared::triggers::Outlets {
         events: shared::events::Events::new(
