@@ -3,6 +3,7 @@
 
 pub mod devmail;
 pub mod emulators;
+pub mod gateway;
 pub mod infra;
 pub mod pollers;
 pub mod runner;

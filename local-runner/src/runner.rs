@@ -2,6 +2,7 @@
 
 use crate::devmail::{DevMail, sent_mails};
 use crate::emulators::{Clients, Emulators, REGION};
+use crate::gateway::{ApiTable, ApiValues, Gateway, IamCallers, IamRoutes};
 use crate::infra::{Infra, StaffPool, create_infra, create_staff_pool};
 use crate::pollers::{EventQueuePoller, MatchQueuePoller, StreamPoller};
 use anyhow::{Context, Result};
@@ -14,6 +15,13 @@ use shared::{Clock, Config, Deps};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use tokio::sync::Mutex;
+
+/// The account id the local API's ARNs name.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// The id the local HTTP API stands in for `${HttpApi}`.
+pub const LOCAL_API_ID: &str = "localapi";
+/// The access key of the booking system's IAM user in IAM mode.
+pub const LOCAL_IAM_ACCESS_KEY: &str = "AKIALOCALBOOKING0001";
 
 /// The repository root (where `infra/`, `data/` and `.local/` live).
 #[must_use]
@@ -40,6 +48,14 @@ pub struct LocalSystem {
     /// The clock the console checks its sessions' expiry at (real time; tests move it).
     pub staff_clock: Clock,
     staff_settings: shared::identity::PoolSettings,
+    /// The template's HTTP API: routes, integrations, invoke permissions.
+    pub api: ApiTable,
+    /// The callers IAM-authorised routes accept when the admin API runs with `ADMIN_AUTH=iam`
+    /// (one: the booking system, [`LOCAL_IAM_ACCESS_KEY`] with [`LocalSystem::iam_secret`],
+    /// holding the template's `AdminApiInvokePolicy`).
+    pub iam_callers: Arc<IamCallers>,
+    /// The secret of [`LOCAL_IAM_ACCESS_KEY`] (fresh at every start).
+    pub iam_secret: String,
     stream: Arc<Mutex<StreamPoller>>,
     outbox: Arc<Mutex<StreamPoller>>,
     queue: Arc<EventQueuePoller>,
@@ -104,6 +120,7 @@ impl LocalSystem {
             "STAFF_JWKS_URL" => Some(staff.jwks_url.clone()),
             _ => None,
         })?;
+        let (api, iam_callers, iam_secret) = local_api()?;
         let catalog = std::fs::read_to_string(repo_root().join("data/catalog.json"))
             .context("reading data/catalog.json")?;
         deps.replace_catalog(shared::domain::Catalog::from_json(&catalog)?)
@@ -135,12 +152,30 @@ impl LocalSystem {
             staff,
             staff_clock: Clock::default(),
             staff_settings,
+            api,
+            iam_callers: Arc::new(iam_callers),
+            iam_secret,
             http: reqwest::Client::builder().no_proxy().build()?,
         })
     }
 
-    /// Every public route plus the `/_dev` routes.
+    /// The `/_dev` routes, and every other request through [`Gateway`]: along the template's
+    /// routes and invoke permissions to each function's router as its `main.rs` serves it.
+    /// IAM-authorised routes need a signature (see [`LocalSystem::iam_secret`]) when the admin
+    /// API runs with `ADMIN_AUTH=iam`, and are left to its bearer key otherwise.
+    ///
+    /// # Panics
+    /// Never: every function the template routes to has its router here (a test proves it).
     pub fn router(&self) -> Router {
+        self.try_router(&self.api)
+            .unwrap_or_else(|e| unreachable!("the runner serves every routed function: {e:#}"))
+    }
+
+    /// As [`LocalSystem::router`], with the gateway built from `api` (a test's changed template).
+    ///
+    /// # Errors
+    /// When a function `api` routes to has no router here.
+    pub fn try_router(&self, api: &ApiTable) -> Result<Router> {
         let dev = Router::new()
             .route("/_dev/mail", get(dev_mail))
             .route("/_dev/mail/view", get(dev_mail_view))
@@ -151,13 +186,24 @@ impl LocalSystem {
             .route("/_dev/clock", post(dev_clock))
             .route("/_dev/rescan", post(dev_rescan))
             .with_state(self.clone());
-        shared::http::edge(
-            shared::http::citizen_router(self.deps.clone())
-                .merge(shared::http::offer_router(self.deps.clone()))
-                .merge(shared::http::admin_router(self.deps.clone()))
-                .merge(shared::http::staff_router(self.staff_deps()))
-                .merge(dev),
-        )
+        let deps = self.deps.clone();
+        let staff = self.staff_deps();
+        let handler = |code: &str| {
+            use shared::http::{admin_router, citizen_router, edge, offer_router, staff_router};
+            Some(match code {
+                "submit-wish" => edge(citizen_router(deps.clone())),
+                "respond-offer" => edge(offer_router(deps.clone())),
+                "admin-api" => edge(admin_router(deps.clone())),
+                "staff-console" => edge(staff_router(staff.clone())),
+                _ => return None,
+            })
+        };
+        let iam = match self.deps.config.admin {
+            shared::config::AdminAuth::Iam => IamRoutes::Signed(self.iam_callers.clone()),
+            shared::config::AdminAuth::Bearer(_) => IamRoutes::Open,
+        };
+        let gateway = Gateway::new(api.clone(), handler, iam)?;
+        Ok(dev.fallback_service(gateway.router()))
     }
 
     /// The staff console's dependencies: these handlers' and the pool in moto.
@@ -281,6 +327,30 @@ impl LocalSystem {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
+}
+
+/// The template's HTTP API for this local stand-in, and its IAM callers: the booking system
+/// with a fresh secret and the template's `AdminApiInvokePolicy`.
+fn local_api() -> Result<(ApiTable, IamCallers, String)> {
+    let template = repo_root().join("infra/template.yaml");
+    let values = ApiValues {
+        partition: "aws".into(),
+        region: REGION.into(),
+        account: LOCAL_ACCOUNT.into(),
+        api_id: LOCAL_API_ID.into(),
+    };
+    let api = ApiTable::from_template(&template, values.clone())?;
+    let iam_secret = shared::domain::Token::generate().expose().to_owned();
+    let mut iam_callers = IamCallers::new(REGION);
+    iam_callers.add(
+        &template,
+        &values,
+        "AdminApiInvokePolicy",
+        "booking-system",
+        LOCAL_IAM_ACCESS_KEY,
+        &iam_secret,
+    )?;
+    Ok((api, iam_callers, iam_secret))
 }
 
 /// Hands the wishes stream's records to deliver-outbox as Lambda would: only those its event

@@ -11,7 +11,7 @@ mod filters;
 mod queues;
 mod staff;
 mod tables;
-mod template;
+pub(crate) mod template;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use serde_yaml::Value;
 
-pub(super) fn load(template: &Path) -> Result<Value> {
+pub(crate) fn load(template: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(template)
         .with_context(|| format!("reading {}", template.display()))?;
     // CloudFormation short forms (`!Ref X`, `!Sub ..`, `!GetAtt X.Y`) parse as tagged values.
@@ -13,7 +13,7 @@ pub(super) fn load(template: &Path) -> Result<Value> {
 }
 
 /// `(logical id, Properties)` of each resource of `kind`, in template order.
-pub(super) fn resources_of_type<'a>(
+pub(crate) fn resources_of_type<'a>(
     doc: &'a Value,
     kind: &str,
 ) -> Result<Vec<(&'a str, &'a Value)>> {
@@ -39,7 +39,7 @@ pub(super) fn resources_of_type<'a>(
 
 /// The resource a value names: `!Ref X`, `!GetAtt X.Name`/`X.Arn`, `!GetAtt [X, Arn]`,
 /// `{Ref: X}` or `{Fn::GetAtt: ..}`.
-pub(super) fn referenced_resource(value: &Value) -> Option<&str> {
+pub(crate) fn referenced_resource(value: &Value) -> Option<&str> {
     fn get_att(v: &Value) -> Option<&str> {
         match v {
             Value::String(s) => s.split('.').next(),
@@ -61,7 +61,7 @@ pub(super) fn referenced_resource(value: &Value) -> Option<&str> {
     }
 }
 
-pub(super) fn ensure_no_intrinsics(value: &Value) -> Result<()> {
+pub(crate) fn ensure_no_intrinsics(value: &Value) -> Result<()> {
     match value {
         Value::Tagged(tagged) => bail!("!{} cannot be resolved locally", tagged.tag),
         Value::Sequence(items) => items.iter().try_for_each(ensure_no_intrinsics),
@@ -76,7 +76,7 @@ pub(super) fn ensure_no_intrinsics(value: &Value) -> Result<()> {
 }
 
 /// A literal string property (an intrinsic function is an error, not a guess).
-pub(super) fn literal<'a>(value: &'a Value, what: &str) -> Result<&'a str> {
+pub(crate) fn literal<'a>(value: &'a Value, what: &str) -> Result<&'a str> {
     match value {
         Value::String(s) => Ok(s),
         Value::Tagged(tagged) => bail!(
@@ -87,14 +87,14 @@ pub(super) fn literal<'a>(value: &'a Value, what: &str) -> Result<&'a str> {
     }
 }
 
-pub(super) fn field<'a>(value: &'a Value, key: &str) -> Result<&'a str> {
+pub(crate) fn field<'a>(value: &'a Value, key: &str) -> Result<&'a str> {
     literal(
         value.get(key).ok_or_else(|| anyhow!("{key} is missing"))?,
         key,
     )
 }
 
-pub(super) fn list<'a>(value: &'a Value, key: &str) -> Result<&'a [Value]> {
+pub(crate) fn list<'a>(value: &'a Value, key: &str) -> Result<&'a [Value]> {
     match value.get(key) {
         None => Ok(&[]),
         Some(Value::Sequence(items)) => Ok(items),
@@ -102,7 +102,7 @@ pub(super) fn list<'a>(value: &'a Value, key: &str) -> Result<&'a [Value]> {
     }
 }
 
-pub(super) fn one_of(value: &str, allowed: &[&str], what: &str) -> Result<String> {
+pub(crate) fn one_of(value: &str, allowed: &[&str], what: &str) -> Result<String> {
     ensure!(
         allowed.contains(&value),
         "{what} {value:?} is not one of {allowed:?}"

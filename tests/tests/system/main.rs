@@ -19,6 +19,7 @@ mod concurrency;
 mod earlier;
 mod events;
 mod families;
+mod gateway;
 mod faults;
 mod feed;
 mod helpers;
