@@ -153,6 +153,11 @@ api_routes = {}
 for rid, res in resources.items():
     if res["Type"] == "AWS::ApiGatewayV2::Route":
         fn = integration_fn[re.search(r"\$\{(\w+)\}", res["Properties"]["Target"]["Sub"]).group(1)]
+        if res["Properties"]["RouteKey"] == "$default":
+            # The catch-all: the router's fallback (the edge's 404 page) answers it.
+            if fn in iam_fns:
+                problems.append(f"{rid}: the $default route goes to {fn}, an IAM-only function")
+            continue
         api_routes.setdefault(fn_router.get(fn, fn), set()).add(res["Properties"]["RouteKey"])
         auth = res["Properties"].get("AuthorizationType", "NONE")
         if (fn in iam_fns) != (auth == "AWS_IAM"):

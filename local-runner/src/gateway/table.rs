@@ -447,11 +447,16 @@ mod tests {
         let (route, params) = table.route("GET", "/o/abc/x/y").unwrap();
         assert_eq!(route.logical_id, "Greedy");
         assert_eq!(params["rest"], "abc/x/y");
-        assert!(table.route("GET", "/nowhere").is_none());
-        assert!(
-            table.route("DELETE", "/").is_none(),
-            "no route for the method"
+        let (route, params) = table.route("GET", "/nowhere").unwrap();
+        assert_eq!(
+            (route.key().as_str(), route.function.as_str()),
+            ("$default", "SubmitWishFunction")
         );
+        assert!(params.is_empty());
+        let (route, _) = table.route("DELETE", "/").unwrap();
+        assert_eq!(route.key(), "$default", "no route for the method");
+        table.routes.retain(|r| r.path != "$default");
+        assert!(table.route("GET", "/nowhere").is_none());
     }
 
     #[test]

@@ -46,14 +46,18 @@ async fn appointment_pages_reach_respond_offer_only_while_its_permission_covers_
     // Through the template as it deploys: respond-offer answers (its own 404 page).
     let (status, body) = get(&env.http, &env.url("/a/no-such-token")).await;
     assert_eq!(status, 404);
-    assert!(body.contains("<html"), "respond-offer's page, not API Gateway's: {body}");
+    assert!(
+        body.contains("<html"),
+        "respond-offer's page, not API Gateway's: {body}"
+    );
     let (status, body) = get(&env.http, &env.url("/a/no-such-token/calendar.ics")).await;
     assert_eq!(status, 404, "{body}");
     assert!(!body.contains("Internal Server Error"), "{body}");
 
-    // No route: API Gateway's own answer, no function runs.
+    // No route of its own: the $default route, submit-wish's 404 page.
     let (status, body) = get(&env.http, &env.url("/no/such/route")).await;
-    assert_eq!((status, body.as_str()), (404, r#"{"message":"Not Found"}"#));
+    assert_eq!(status, 404);
+    assert!(body.contains("<footer>"), "{body}");
     let r = env
         .http
         .delete(env.url("/o/some-token"))
@@ -83,6 +87,17 @@ async fn appointment_pages_reach_respond_offer_only_while_its_permission_covers_
     }
     let (status, body) = get(&env.http, &format!("{base}/o/no-such-token")).await;
     assert_eq!(status, 404, "{body}");
+
+    // Without the $default route, an unknown path gets API Gateway's own answer.
+    let path = mutated_template(
+        "      RouteKey: $default\n",
+        "      RouteKey: GET /not-routed\n",
+    );
+    let api = ApiTable::from_template(&path, env.system.api.values.clone()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let base = serve(env.system.try_router(&api).unwrap()).await;
+    let (status, body) = get(&env.http, &format!("{base}/no/such/route")).await;
+    assert_eq!((status, body.as_str()), (404, r#"{"message":"Not Found"}"#));
 }
 
 /// A request signed as the SDK signs it for `execute-api`.
@@ -116,8 +131,7 @@ fn signed(
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str(), v.to_str().unwrap()));
-    let signable =
-        SignableRequest::new(method, url, headers, SignableBody::Bytes(body)).unwrap();
+    let signable = SignableRequest::new(method, url, headers, SignableBody::Bytes(body)).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     instructions.apply_to_request_http1x(&mut request);
     request
@@ -147,7 +161,13 @@ async fn in_iam_mode_admin_routes_need_the_signature_of_a_caller_the_policy_allo
     let wrong = signed("GET", &url, b"", LOCAL_IAM_ACCESS_KEY, "not-the-secret");
     assert_eq!(send(&env.http, wrong).await, forbidden, "a wrong secret");
 
-    let ok = signed("GET", &url, b"", LOCAL_IAM_ACCESS_KEY, &env.system.iam_secret);
+    let ok = signed(
+        "GET",
+        &url,
+        b"",
+        LOCAL_IAM_ACCESS_KEY,
+        &env.system.iam_secret,
+    );
     let (status, body) = send(&env.http, ok).await;
     assert_eq!(status, 200, "{body}");
     let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -185,6 +205,16 @@ async fn in_iam_mode_admin_routes_need_the_signature_of_a_caller_the_policy_allo
     narrowed.iam_callers = std::sync::Arc::new(callers);
     let base = serve(narrowed.try_router(&narrowed.api).unwrap()).await;
     let url = format!("{base}/admin/stats");
-    let request = signed("GET", &url, b"", LOCAL_IAM_ACCESS_KEY, &env.system.iam_secret);
-    assert_eq!(send(&env.http, request).await, forbidden, "not allowed by the policy");
+    let request = signed(
+        "GET",
+        &url,
+        b"",
+        LOCAL_IAM_ACCESS_KEY,
+        &env.system.iam_secret,
+    );
+    assert_eq!(
+        send(&env.http, request).await,
+        forbidden,
+        "not allowed by the policy"
+    );
 }
