@@ -93,7 +93,7 @@ impl FieldErrors {
 
 /// A wish request in the contract's shape, before any check against the catalogue: each field
 /// as given, `None` where it is missing (for email and service also where it is not a text). The
-/// JSON request (`http::dto::WishRequest`) and the form both become one of these.
+/// JSON request (`shared::http::dto::WishRequest`) and the form both become one of these.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WishDraft {
     pub email: Option<String>,

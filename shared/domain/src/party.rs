@@ -92,7 +92,7 @@ pub fn run_reach(first: &Slot) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{OfficeId, ServiceId};
+    use crate::ids::{OfficeId, ServiceId};
     use proptest::prelude::*;
 
     fn slot(id: &str, minute: i64, minutes: u16, persons: u8) -> Slot {

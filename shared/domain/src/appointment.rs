@@ -242,8 +242,8 @@ impl Offer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{OfficeId, ServiceId, SlotId};
-    use crate::domain::{Email, Language, Window};
+    use crate::ids::{OfficeId, ServiceId, SlotId};
+    use crate::{Email, Language, Window};
     use chrono::Duration;
 
     fn now() -> DateTime<Utc> {
@@ -258,7 +258,7 @@ mod tests {
             contact: Email::parse("a@example.org").unwrap().into(),
             service: ServiceId::parse("id-card").unwrap(),
             offices: vec![OfficeId::parse("bilk").unwrap()],
-            windows: [Window::new(crate::domain::Weekday::Mon, 8).unwrap()].into(),
+            windows: [Window::new(crate::Weekday::Mon, 8).unwrap()].into(),
             language: Language::De,
             status: WishStatus::Fulfilled,
             created_at: now() - Duration::days(20),
@@ -320,7 +320,7 @@ mod tests {
         let far = behind.ranked_at().unwrap();
         assert!(far > now() + Duration::days(365 * 900), "{far}");
         // Its queue keys still sort by its own confirmation among those ranked behind.
-        assert!(crate::domain::time::rfc3339(far) > crate::domain::time::rfc3339(now()));
+        assert!(crate::time::rfc3339(far) > crate::time::rfc3339(now()));
     }
 
     #[test]
