@@ -12,35 +12,12 @@ use super::ids::{OfferId, WishId};
 use super::lifecycle::{Change, DomainEvent, TransitionError};
 use super::offer::{Offer, OfferStatus};
 use super::slot::{Slot, SlotStatus};
-use super::wish::{NewWish, Wish, WishStatus};
+use super::wish::{Holding, NewWish, Wish, WishStatus};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// The booked appointment a wish holds while it looks for an earlier one: only slots that start
-/// before it are offered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holding {
-    pub offer: OfferId,
-    #[serde(with = "super::time::stored")]
-    pub before: DateTime<Utc>,
-    /// The city ranks such wishes behind every wish without an appointment (`EARLIER_RANK=behind`)
-    /// instead of at their own confirmation time; fixed when the search starts, so a change of
-    /// the setting never moves a wish already in line.
-    #[serde(default)]
-    pub behind: bool,
-}
 
 /// How far a wish ranked behind ([`Holding::behind`]) is moved back in its lines: past any
 /// confirmation time there will be (its queue keys and counts then sort after all others).
 const RANK_BEHIND_DAYS: i64 = 366_000;
-
-impl Holding {
-    /// Whether a slot starting at `start` is earlier than the appointment held.
-    #[must_use]
-    pub fn wants(&self, start: DateTime<Utc>) -> bool {
-        start < self.before
-    }
-}
 
 impl Wish {
     /// The time the wish ranks by in its lines: its confirmation, or, for a wish looking for

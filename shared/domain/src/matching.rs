@@ -99,8 +99,8 @@ mod tests {
     use super::*;
     use crate::email::Email;
     use crate::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+    use crate::language::Language;
     use crate::time::{Weekday, Window};
-    use crate::wish::Language;
     use chrono::{Datelike, TimeZone, Timelike};
     use proptest::prelude::*;
     use std::collections::BTreeSet;
@@ -415,7 +415,7 @@ mod tests {
             slot.status = SlotStatus::Free;
             let mut line = line;
             for (w, hours) in line.iter_mut().zip(&befores) {
-                w.earlier = Some(crate::appointment::Holding {
+                w.earlier = Some(crate::wish::Holding {
                     offer: OfferId::parse("held").unwrap(),
                     before: slot.start + Duration::hours(*hours),
                     behind: false,

@@ -4,9 +4,9 @@
 use super::catalog::Catalog;
 use super::email::Email;
 use super::ids::{OfficeId, ServiceId};
-use super::party::MAX_PERSONS;
+use super::language::Language;
+use super::persons::MAX_PERSONS;
 use super::time::{Weekday, Window};
-use super::wish::Language;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

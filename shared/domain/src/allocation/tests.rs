@@ -1,10 +1,10 @@
 use super::*;
-use crate::appointment::Holding;
 use crate::email::Email;
 use crate::ids::{OfferId, WishId};
+use crate::language::Language;
 use crate::matching::{is_candidate, pick};
 use crate::slot::SlotStatus;
-use crate::wish::Language;
+use crate::wish::Holding;
 use proptest::prelude::*;
 
 fn t(s: &str) -> DateTime<Utc> {
