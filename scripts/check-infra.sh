@@ -117,8 +117,9 @@ for rid, res in list(resources.items()) + list(edge["Resources"].items()):
         if len(str(skip.get("comment", "")).strip()) < 20:
             problems.append(f"{rid}: checkov skip {skip.get('id')} has no reason")
 
-# Sources the template depends on.
-sources = "\n".join(p.read_text() for base in ("shared/src", "functions")
+# Sources the template depends on: shared's crates (shared/src and the domain crate,
+# shared/domain/src) and the functions.
+sources = "\n".join(p.read_text() for base in ("shared/src", "shared/domain/src", "functions")
                     for p in pathlib.Path(base).rglob("*.rs"))
 env_names = set(tpl["Globals"]["Function"]["Environment"]["Variables"])
 for res in resources.values():

@@ -16,5 +16,5 @@
 
 pub mod api;
 /// The slot file's reading and checks, shared with the staff console's upload.
-pub use shared::domain::slot_file as file;
+pub use domain::slot_file as file;
 pub mod table;

@@ -1,10 +1,10 @@
-//! Terminagent: appointment wishes for citizen offices. The pure rules live in [`domain`]; the
+//! Terminagent: appointment wishes for citizen offices. The pure rules live in [`domain`] (a crate
+//! of its own, `shared/domain`, re-exported here so `shared::domain::…` names it); the
 //! adapters ([`store`], [`mailer`], [`events`]) talk to AWS; [`app`] holds the use cases that the
 //! Lambda functions ([`http`], [`triggers`]) call.
 
 pub mod app;
 pub mod config;
-pub mod domain;
 pub mod events;
 pub mod http;
 pub mod identity;
@@ -18,6 +18,16 @@ pub mod triggers;
 
 pub use app::{Clock, Deps, Senders};
 pub use config::Config;
+pub use domain;
+
+/// What the tests of several modules share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// The shipped catalogue, `data/catalog.json` (the domain crate's tests load it likewise).
+    pub(crate) fn sample() -> crate::domain::Catalog {
+        crate::domain::Catalog::from_json(include_str!("../../data/catalog.json")).unwrap()
+    }
+}
 
 /// The HTTPS client of every AWS SDK client: rustls with the *ring* crypto provider, trusting
 /// only the five roots AWS service endpoints chain to (`AWS_ROOTS_PEM`), compiled in.

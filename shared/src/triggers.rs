@@ -26,7 +26,7 @@ pub struct ReleasedSlot {
     pub start: String,
     pub minutes: u16,
     /// How many persons the slot serves (absent: one).
-    #[serde(default = "crate::domain::party::one")]
+    #[serde(default = "crate::domain::persons::one")]
     pub persons: u8,
 }
 

@@ -2,7 +2,7 @@
 //! (`POST /admin/lines/recount`; `clerk lines recount` pages through all of them).
 
 use super::{AppError, Deps};
-use crate::domain::party::PARTY_SIZES;
+use crate::domain::persons::PARTY_SIZES;
 use crate::domain::{Weekday, Window};
 use crate::store::keys::party_line_pk;
 

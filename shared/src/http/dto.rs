@@ -309,11 +309,11 @@ pub(super) fn slot_json(s: &Slot) -> serde_json::Value {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::catalog::tests::sample;
     use crate::domain::request::{MAX_OFFICES, MAX_WINDOWS};
     use crate::domain::slot::SlotStatus;
     use crate::domain::wish::{NewWishView, queue_lines};
     use crate::domain::{Weekday, Window};
+    use crate::testing::sample;
     use proptest::prelude::*;
     use serde_json::json;
 

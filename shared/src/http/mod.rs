@@ -263,8 +263,8 @@ mod tests {
     use super::dto::form_to_request;
     use super::*;
     use crate::domain::FieldErrors;
-    use crate::domain::catalog::tests::sample;
     use crate::render::views::localized_errors;
+    use crate::testing::sample;
     use proptest::prelude::*;
 
     fn config() -> ProptestConfig {

@@ -6,7 +6,7 @@ use super::dto::form_to_request;
 use super::staff::{Session, StaffDeps, staff_page};
 use super::staff_pages::field;
 use crate::app;
-use crate::domain::party::MAX_PERSONS;
+use crate::domain::persons::MAX_PERSONS;
 use crate::domain::phone::{CallAnswer, PhoneWishDraft};
 use crate::domain::{FieldErrors, OfferId};
 use crate::render::staff as views;

@@ -309,7 +309,7 @@ fn heat_level(n: i64, max: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::catalog::tests::sample;
+    use crate::testing::sample;
 
     #[test]
     fn the_busiest_hour_is_the_darkest_and_an_empty_one_is_blank() {
@@ -367,7 +367,7 @@ mod tests {
 #[cfg(test)]
 mod slot_page_tests {
     use super::*;
-    use crate::domain::catalog::tests::sample;
+    use crate::testing::sample;
 
     #[test]
     fn the_slots_page_renders_with_a_slot_and_a_list_in_both_languages() {

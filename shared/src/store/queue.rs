@@ -36,7 +36,7 @@ pub struct Head {
 
 /// The party sizes a one-person line's [`keys::PARTIES_SK`] item counts as waiting.
 fn families_waiting(item: &Item) -> Vec<u8> {
-    (2..=crate::domain::party::MAX_PERSONS)
+    (2..=crate::domain::persons::MAX_PERSONS)
         .filter(|p| {
             item.get(&keys::party_count(*p))
                 .and_then(|v| v.as_n().ok())

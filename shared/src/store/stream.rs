@@ -16,7 +16,7 @@ pub struct SlotImage {
     pub start: String,
     pub minutes: u16,
     pub status: crate::domain::SlotStatus,
-    #[serde(default = "crate::domain::party::one")]
+    #[serde(default = "crate::domain::persons::one")]
     pub persons: u8,
 }
 

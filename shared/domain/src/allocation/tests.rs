@@ -1,10 +1,10 @@
 use super::*;
-use crate::domain::appointment::Holding;
-use crate::domain::email::Email;
-use crate::domain::ids::{OfferId, WishId};
-use crate::domain::matching::{is_candidate, pick};
-use crate::domain::slot::SlotStatus;
-use crate::domain::wish::Language;
+use crate::email::Email;
+use crate::ids::{OfferId, WishId};
+use crate::language::Language;
+use crate::matching::{is_candidate, pick};
+use crate::slot::SlotStatus;
+use crate::wish::Holding;
 use proptest::prelude::*;
 
 fn t(s: &str) -> DateTime<Utc> {

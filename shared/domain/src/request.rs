@@ -4,9 +4,9 @@
 use super::catalog::Catalog;
 use super::email::Email;
 use super::ids::{OfficeId, ServiceId};
-use super::party::MAX_PERSONS;
+use super::language::Language;
+use super::persons::MAX_PERSONS;
 use super::time::{Weekday, Window};
-use super::wish::Language;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -93,7 +93,7 @@ impl FieldErrors {
 
 /// A wish request in the contract's shape, before any check against the catalogue: each field
 /// as given, `None` where it is missing (for email and service also where it is not a text). The
-/// JSON request (`http::dto::WishRequest`) and the form both become one of these.
+/// JSON request (`shared::http::dto::WishRequest`) and the form both become one of these.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WishDraft {
     pub email: Option<String>,

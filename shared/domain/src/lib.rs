@@ -9,11 +9,13 @@ pub mod email;
 pub mod event;
 pub mod ids;
 pub mod jws;
+pub mod language;
 pub mod lifecycle;
 pub mod matching;
 pub mod offer;
 pub mod outbox;
 pub mod party;
+pub mod persons;
 pub mod phone;
 pub mod public_stats;
 pub mod quiet;
@@ -32,6 +34,7 @@ pub use challenge::{ChallengeMode, Proof, ProofRefusal};
 pub use contact::{Contact, PhoneContact, PhoneNumber, Reference};
 pub use email::Email;
 pub use ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+pub use language::Language;
 pub use lifecycle::{Change, DomainEvent, Release, Released, TransitionError};
 pub use matching::{OfferTiming, is_candidate, offer_deadline};
 pub use offer::{Offer, OfferStatus};
@@ -42,6 +45,5 @@ pub use time::{Weekday, Window, local_window};
 pub use token::{Token, TokenHash};
 pub use wait::{ExpectedWait, expected_wait};
 pub use wish::{
-    AgeStep, DayHours, FieldErrors, Language, NewWish, Wish, WishAge, WishDraft, WishStatus,
-    age_step,
+    AgeStep, DayHours, FieldErrors, NewWish, Wish, WishAge, WishDraft, WishStatus, age_step,
 };

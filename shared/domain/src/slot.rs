@@ -2,8 +2,8 @@
 
 use super::catalog::Catalog;
 use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
-use super::party::MAX_SLOT_PERSONS;
-use super::wish::FieldErrors;
+use super::persons::MAX_SLOT_PERSONS;
+use super::request::FieldErrors;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +46,7 @@ pub struct Slot {
     pub wish: Option<WishId>,
     /// How many persons the booking system's appointment serves (a family takes one slot for
     /// enough persons, or a run of back-to-back slots).
-    #[serde(default = "super::party::one")]
+    #[serde(default = "super::persons::one")]
     pub persons: u8,
 }
 

@@ -4,7 +4,7 @@
 //! console's upload; the rows then go through the same checks against the catalogue as
 //! `PUT /admin/slots` ([`super::slot::SlotRow::validate`]).
 
-use super::party::MAX_SLOT_PERSONS;
+use super::persons::MAX_SLOT_PERSONS;
 use chrono::DateTime;
 use serde::Serialize;
 use std::collections::HashMap;

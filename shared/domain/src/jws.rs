@@ -156,7 +156,7 @@ mod tests {
     use serde_json::{Value, json};
 
     /// A key made for these tests only (`openssl genpkey -algorithm RSA -outform DER`: PKCS #1, 2 048 bits).
-    const TEST_KEY: &[u8] = include_bytes!("../../testdata/jws-test-key.der");
+    const TEST_KEY: &[u8] = include_bytes!("../testdata/jws-test-key.der");
 
     fn pair() -> RsaKeyPair {
         RsaKeyPair::from_der(TEST_KEY).unwrap()

@@ -4,6 +4,7 @@
 use super::catalog::Catalog;
 use super::contact::Contact;
 use super::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+use super::language::Language;
 use super::time::{Weekday, Window};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,39 +64,25 @@ impl WishStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    #[default]
-    De,
-    En,
+/// The booked appointment a wish holds while it looks for an earlier one: only slots that start
+/// before it are offered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    pub offer: OfferId,
+    #[serde(with = "super::time::stored")]
+    pub before: DateTime<Utc>,
+    /// The city ranks such wishes behind every wish without an appointment (`EARLIER_RANK=behind`)
+    /// instead of at their own confirmation time; fixed when the search starts, so a change of
+    /// the setting never moves a wish already in line.
+    #[serde(default)]
+    pub behind: bool,
 }
 
-impl Language {
+impl Holding {
+    /// Whether a slot starting at `start` is earlier than the appointment held.
     #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "de" => Some(Language::De),
-            "en" => Some(Language::En),
-            _ => None,
-        }
-    }
-
-    /// The other of the two languages (for the language switch).
-    #[must_use]
-    pub fn other(self) -> Self {
-        match self {
-            Language::De => Language::En,
-            Language::En => Language::De,
-        }
-    }
-
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::De => "de",
-            Language::En => "en",
-        }
+    pub fn wants(&self, start: DateTime<Utc>) -> bool {
+        start < self.before
     }
 }
 
@@ -134,9 +121,9 @@ pub struct Wish {
     pub unanswered: u8,
     /// While a fulfilled wish looks for an earlier appointment: the one it holds.
     #[serde(default)]
-    pub earlier: Option<super::appointment::Holding>,
-    /// How many persons come (1 to [`super::party::MAX_PERSONS`]).
-    #[serde(default = "super::party::one")]
+    pub earlier: Option<Holding>,
+    /// How many persons come (1 to [`super::persons::MAX_PERSONS`]).
+    #[serde(default = "super::persons::one")]
     pub persons: u8,
 }
 

@@ -97,10 +97,10 @@ pub fn pick<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::email::Email;
-    use crate::domain::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
-    use crate::domain::time::{Weekday, Window};
-    use crate::domain::wish::Language;
+    use crate::email::Email;
+    use crate::ids::{OfferId, OfficeId, ServiceId, SlotId, WishId};
+    use crate::language::Language;
+    use crate::time::{Weekday, Window};
     use chrono::{Datelike, TimeZone, Timelike};
     use proptest::prelude::*;
     use std::collections::BTreeSet;
@@ -415,7 +415,7 @@ mod tests {
             slot.status = SlotStatus::Free;
             let mut line = line;
             for (w, hours) in line.iter_mut().zip(&befores) {
-                w.earlier = Some(crate::domain::appointment::Holding {
+                w.earlier = Some(crate::wish::Holding {
                     offer: OfferId::parse("held").unwrap(),
                     before: slot.start + Duration::hours(*hours),
                     behind: false,

@@ -15,7 +15,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Serde for a time in the form of [`rfc3339`] (`#[serde(with = "crate::domain::time::stored")]`).
+/// Serde for a time in the form of [`rfc3339`] (`#[serde(with = "crate::time::stored")]`).
 pub mod stored {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};

@@ -12,35 +12,12 @@ use super::ids::{OfferId, WishId};
 use super::lifecycle::{Change, DomainEvent, TransitionError};
 use super::offer::{Offer, OfferStatus};
 use super::slot::{Slot, SlotStatus};
-use super::wish::{NewWish, Wish, WishStatus};
+use super::wish::{Holding, NewWish, Wish, WishStatus};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// The booked appointment a wish holds while it looks for an earlier one: only slots that start
-/// before it are offered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holding {
-    pub offer: OfferId,
-    #[serde(with = "super::time::stored")]
-    pub before: DateTime<Utc>,
-    /// The city ranks such wishes behind every wish without an appointment (`EARLIER_RANK=behind`)
-    /// instead of at their own confirmation time; fixed when the search starts, so a change of
-    /// the setting never moves a wish already in line.
-    #[serde(default)]
-    pub behind: bool,
-}
 
 /// How far a wish ranked behind ([`Holding::behind`]) is moved back in its lines: past any
 /// confirmation time there will be (its queue keys and counts then sort after all others).
 const RANK_BEHIND_DAYS: i64 = 366_000;
-
-impl Holding {
-    /// Whether a slot starting at `start` is earlier than the appointment held.
-    #[must_use]
-    pub fn wants(&self, start: DateTime<Utc>) -> bool {
-        start < self.before
-    }
-}
 
 impl Wish {
     /// The time the wish ranks by in its lines: its confirmation, or, for a wish looking for
@@ -242,8 +219,8 @@ impl Offer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{OfficeId, ServiceId, SlotId};
-    use crate::domain::{Email, Language, Window};
+    use crate::ids::{OfficeId, ServiceId, SlotId};
+    use crate::{Email, Language, Window};
     use chrono::Duration;
 
     fn now() -> DateTime<Utc> {
@@ -258,7 +235,7 @@ mod tests {
             contact: Email::parse("a@example.org").unwrap().into(),
             service: ServiceId::parse("id-card").unwrap(),
             offices: vec![OfficeId::parse("bilk").unwrap()],
-            windows: [Window::new(crate::domain::Weekday::Mon, 8).unwrap()].into(),
+            windows: [Window::new(crate::Weekday::Mon, 8).unwrap()].into(),
             language: Language::De,
             status: WishStatus::Fulfilled,
             created_at: now() - Duration::days(20),
@@ -320,7 +297,7 @@ mod tests {
         let far = behind.ranked_at().unwrap();
         assert!(far > now() + Duration::days(365 * 900), "{far}");
         // Its queue keys still sort by its own confirmation among those ranked behind.
-        assert!(crate::domain::time::rfc3339(far) > crate::domain::time::rfc3339(now()));
+        assert!(crate::time::rfc3339(far) > crate::time::rfc3339(now()));
     }
 
     #[test]

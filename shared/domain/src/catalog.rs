@@ -1,8 +1,8 @@
 //! The city's offices and services: data loaded from a file or the database, never from code.
 
 use super::ids::{OfficeId, ServiceId};
+use super::language::Language;
 use super::time::Weekday;
-use super::wish::Language;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

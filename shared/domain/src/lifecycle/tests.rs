@@ -1,7 +1,7 @@
 //! Tests of the lifecycle's transitions and their events.
 
 use super::*;
-use crate::domain::{Email, Language, OfficeId, ServiceId, Window};
+use crate::{Email, Language, OfficeId, ServiceId, Window};
 use chrono::Duration;
 
 fn now() -> DateTime<Utc> {
@@ -17,7 +17,7 @@ fn pending() -> Wish {
             email: Email::parse("anna@example.de").unwrap(),
             service: ServiceId::parse("id-card").unwrap(),
             offices: vec![OfficeId::parse("bilk").unwrap()],
-            windows: [Window::new(crate::domain::Weekday::Mon, 8).unwrap()].into(),
+            windows: [Window::new(crate::Weekday::Mon, 8).unwrap()].into(),
             language: Language::De,
             persons: 1,
         },
@@ -89,10 +89,10 @@ fn three_unanswered_offers_pause_the_wish_and_a_decline_never_does() {
 #[test]
 fn a_wish_taken_by_phone_keeps_waiting_however_many_offers_run_out() {
     let mut w = pending().confirm(now()).unwrap().state;
-    w.contact = crate::domain::Contact::Phone {
-        phone: crate::domain::PhoneContact {
-            name: crate::domain::Reference::parse("Herr K.").unwrap(),
-            number: crate::domain::PhoneNumber::parse("0211 654321").unwrap(),
+    w.contact = crate::Contact::Phone {
+        phone: crate::PhoneContact {
+            name: crate::Reference::parse("Herr K.").unwrap(),
+            number: crate::PhoneNumber::parse("0211 654321").unwrap(),
         },
     };
     w.unanswered = PAUSE_AFTER_UNANSWERED;
@@ -119,7 +119,7 @@ fn an_offer_is_accepted_only_while_open_and_before_its_deadline() {
 
 #[test]
 fn a_booked_appointment_is_given_back_once_and_only_before_it_begins() {
-    use crate::domain::offer::AppointmentStatus;
+    use crate::offer::AppointmentStatus;
     let w = pending().confirm(now()).unwrap().state;
     let o = open_offer(&w);
     assert_eq!(

@@ -8,23 +8,10 @@
 //! first slot's start.
 
 use super::ids::SlotId;
+use super::persons::MAX_PERSONS;
 use super::slot::{Slot, SlotStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-
-/// Most persons one wish may be for.
-pub const MAX_PERSONS: u8 = 5;
-/// Most persons the booking system may say one slot serves.
-pub const MAX_SLOT_PERSONS: u8 = 20;
-
-/// The party sizes a wish may have, smallest first.
-pub const PARTY_SIZES: std::ops::RangeInclusive<u8> = 1..=MAX_PERSONS;
-
-/// Serde default of every `persons`: one.
-#[must_use]
-pub fn one() -> u8 {
-    1
-}
 
 /// A slot an offer holds beyond its first (a family's run): what its pages and events name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +79,8 @@ pub fn run_reach(first: &Slot) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{OfficeId, ServiceId};
+    use crate::ids::{OfficeId, ServiceId};
+    use crate::persons::PARTY_SIZES;
     use proptest::prelude::*;
 
     fn slot(id: &str, minute: i64, minutes: u16, persons: u8) -> Slot {

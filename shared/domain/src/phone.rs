@@ -108,13 +108,13 @@ impl CallAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::catalog::tests::sample;
+    use crate::catalog::tests::sample;
 
     fn draft() -> PhoneWishDraft {
         let catalog = sample();
         let office = &catalog.offices[0];
         let service = office.services[0].to_string();
-        let (day, hour) = crate::domain::Weekday::ALL
+        let (day, hour) = crate::Weekday::ALL
             .iter()
             .find_map(|d| (0..24).find(|h| office.is_open(*d, *h)).map(|h| (*d, h)))
             .unwrap();
@@ -123,7 +123,7 @@ mod tests {
                 email: None,
                 service: Some(service),
                 offices: Some(vec![office.id.to_string()]),
-                windows: Some(vec![crate::domain::DayHours {
+                windows: Some(vec![crate::DayHours {
                     day: day.to_string(),
                     hours: Some(vec![Some(u64::from(hour))]),
                 }]),

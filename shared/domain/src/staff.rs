@@ -1,6 +1,6 @@
 //! The city's staff as the console sees them: who signed in, with which role, and whether a
 //! user pool's token may open a session — the checks on its claims, after its signature has been
-//! verified (`crate::identity`). Pure: the time is passed in.
+//! verified (`shared::identity`). Pure: the time is passed in.
 
 use serde::Deserialize;
 

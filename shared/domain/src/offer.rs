@@ -63,7 +63,7 @@ pub struct Offer {
     #[serde(with = "super::time::stored")]
     pub created_at: DateTime<Utc>,
     /// How many persons the wish is for.
-    #[serde(default = "super::party::one")]
+    #[serde(default = "super::persons::one")]
     pub persons: u8,
     /// The slots the offer holds after its first, back to back (a family's run); empty for one
     /// slot.
