@@ -90,12 +90,29 @@ pub fn appointment(
     out
 }
 
-/// Text values escaped as RFC 5545 3.3.11 asks.
+/// A TEXT value escaped as RFC 5545 3.3.11 asks: backslash, semicolon and comma get a
+/// backslash; every line break (CRLF, a lone CR, LF) becomes `\n`, so no value can end its
+/// content line and start another (`X-…:`) in the file; the other control characters (all but
+/// HTAB) are not TSAFE-CHARs and are dropped.
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace(';', "\\;")
-        .replace(',', "\\,")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push_str("\\n");
+            }
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Folds a content line at 75 octets (RFC 5545 3.1), never inside a UTF-8 character.
@@ -131,5 +148,28 @@ mod tests {
     #[test]
     fn separators_in_text_values_are_escaped() {
         assert_eq!(escape("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
+    }
+
+    #[test]
+    fn every_line_break_in_a_text_value_is_escaped_and_no_control_character_is_left() {
+        // RFC 5545 3.3.11: a line break in TEXT is `\n` whichever way it came (CRLF, CR, LF);
+        // other control characters (all but HTAB) are not TSAFE-CHARs at all.
+        assert_eq!(escape("a\r\nb\rc\nd"), "a\\nb\\nc\\nd");
+        assert_eq!(escape("x\r\nX-INJECTED:1"), "x\\nX-INJECTED:1");
+        assert_eq!(escape("a\u{0}b\u{1b}c\u{7f}d\te"), "abcd\te");
+        let line = fold(&format!(
+            "LOCATION:{}",
+            escape(&"Amt\r\nX:1, Raum 3; ".repeat(9))
+        ));
+        for part in line.split("\r\n") {
+            assert!(part.len() <= 75, "{} octets", part.len());
+            assert!(!part.contains('\r') && !part.contains('\n'), "{part:?}");
+        }
+        let continued: Vec<_> = line.split("\r\n").skip(1).collect();
+        assert!(!continued.is_empty());
+        assert!(
+            continued.iter().all(|p| p.starts_with(' ')),
+            "{continued:?}"
+        );
     }
 }
