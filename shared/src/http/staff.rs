@@ -149,11 +149,14 @@ impl FromRequestParts<StaffDeps> for Session {
         };
         let now = staff.token_clock.now().timestamp();
         match staff.identity.verify(&token, now).await {
-            Ok(member) => Ok(Self {
-                member,
-                lang,
-                csrf: csrf_of_session(&token),
-            }),
+            // Without its CSRF value a session could not protect its forms: no session at all.
+            Ok(member) => match csrf_of_session(&token) {
+                Some(csrf) => Ok(Self { member, lang, csrf }),
+                None => {
+                    tracing::error!("session's CSRF value not made");
+                    Err(unavailable(lang))
+                }
+            },
             Err(e) => Err(refused_session(staff, lang, &e)),
         }
     }
@@ -197,9 +200,10 @@ impl Session {
         sent.is_some_and(|v| self.csrf_matches(v)).then_some(fields)
     }
 
-    /// Whether `sent` is this session's CSRF value.
+    /// Whether `sent` is this session's CSRF value. Fails closed: a session without one (it
+    /// could not be made) accepts nothing, not even an empty field.
     pub(crate) fn csrf_matches(&self, sent: &str) -> bool {
-        Secret::new(self.csrf.clone()).matches(sent)
+        !self.csrf.is_empty() && Secret::new(self.csrf.clone()).matches(sent)
     }
 
     /// The answer to a POST without the session's CSRF value (403): nothing was done.
@@ -273,13 +277,13 @@ pub(super) fn csrf_refused(lang: Language) -> Response {
 }
 
 /// The CSRF value of a session: an HMAC keyed with its token, so only someone who holds the
-/// session (its pages) can know it, and it changes with every sign-in.
-fn csrf_of_session(token: &str) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(token.as_bytes()) else {
-        return String::new();
-    };
+/// session (its pages) can know it, and it changes with every sign-in. `None` if the MAC cannot
+/// be made (HMAC takes keys of any length, so only a future change could get here): the caller
+/// then refuses the session rather than protect its forms with an empty value.
+fn csrf_of_session(token: &str) -> Option<String> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).ok()?;
     mac.update(b"terminagent staff console csrf");
-    hex::encode(mac.finalize().into_bytes())
+    Some(hex::encode(mac.finalize().into_bytes())).filter(|v| !v.is_empty())
 }
 
 /// Renders a console template (`staff` in the context adds the navigation).
@@ -448,10 +452,30 @@ mod tests {
 
     #[test]
     fn the_csrf_value_depends_on_the_session() {
-        let a = csrf_of_session("token-a");
+        let a = csrf_of_session("token-a").unwrap();
         assert_eq!(a.len(), 64);
-        assert_eq!(a, csrf_of_session("token-a"));
-        assert_ne!(a, csrf_of_session("token-b"));
+        assert_eq!(Some(&a), csrf_of_session("token-a").as_ref());
+        assert_ne!(Some(a), csrf_of_session("token-b"));
+    }
+
+    #[test]
+    fn a_session_whose_csrf_value_could_not_be_made_accepts_no_form() {
+        let session = Session {
+            member: StaffMember {
+                name: "clerk@example.de".into(),
+                role: Role::Supervisor,
+                expires_at: 0,
+            },
+            lang: Language::De,
+            csrf: String::new(),
+        };
+        assert!(!session.csrf_matches(""));
+        assert!(
+            session
+                .checked_form(&Bytes::from_static(b"csrf=&x=1"))
+                .is_none()
+        );
+        assert!(session.checked_form(&Bytes::from_static(b"x=1")).is_none());
     }
 
     #[test]
