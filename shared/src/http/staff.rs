@@ -148,17 +148,16 @@ impl FromRequestParts<StaffDeps> for Session {
             ));
         };
         let now = staff.token_clock.now().timestamp();
-        match staff.identity.verify(&token, now).await {
-            // Without its CSRF value a session could not protect its forms: no session at all.
-            Ok(member) => match csrf_of_session(&token) {
-                Some(csrf) => Ok(Self { member, lang, csrf }),
-                None => {
-                    tracing::error!("session's CSRF value not made");
-                    Err(unavailable(lang))
-                }
-            },
-            Err(e) => Err(refused_session(staff, lang, &e)),
-        }
+        let member = match staff.identity.verify(&token, now).await {
+            Ok(member) => member,
+            Err(e) => return Err(refused_session(staff, lang, &e)),
+        };
+        // Without its CSRF value a session could not protect its forms: no session at all.
+        let Some(csrf) = csrf_of_session(&token) else {
+            tracing::error!("session's CSRF value not made");
+            return Err(unavailable(lang));
+        };
+        Ok(Self { member, lang, csrf })
     }
 }
 
