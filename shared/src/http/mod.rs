@@ -20,7 +20,7 @@ pub use admin::admin_router;
 pub use citizen::{ClientAddr, citizen_router};
 pub use dto::{SlotInput, WishRequest};
 pub use offers::offer_router;
-pub use staff::{StaffDeps, staff_router};
+pub use staff::{Cookies, StaffDeps, staff_router};
 
 use crate::app::AppError;
 use crate::domain::Language;

@@ -2,7 +2,8 @@
 //!
 //! Sign-in posts a user name and password; the function asks the user pool (`InitiateAuth`,
 //! `USER_PASSWORD_AUTH`) and keeps the pool's ID token in an `HttpOnly`, `SameSite=Strict`
-//! cookie (`Secure` unless the console is served over plain http, as the local runner is). Every
+//! cookie (`__Host-`, so `Secure` and `Path=/`, unless the console is served over plain http, as
+//! the local runner is: [`Cookies`]). Every
 //! request verifies that token again (`identity::Identity::verify`: the pool's keys, issuer,
 //! client, expiry, group), so a session ends when its token expires, and sign-out removes it.
 //! Every POST carries a CSRF token in a hidden field: the sign-in form a random value that also
@@ -41,9 +42,8 @@ pub(crate) const CSRF_FIELD: &str = "csrf";
 pub struct StaffDeps {
     pub deps: Deps,
     pub identity: Identity,
-    /// Whether cookies get `Secure`: yes, unless `PUBLIC_BASE_URL` is plain http (the local
-    /// runner on 127.0.0.1), where a browser would not send them back.
-    pub secure_cookies: bool,
+    /// How the console's cookies are named and set ([`Cookies::for_base_url`]).
+    pub cookies: Cookies,
     /// The clock a session's expiry is checked at. The pool issues its tokens in real time, so
     /// this is not the use cases' clock, which the local runner can move forward (`/_dev/clock`)
     /// to try deadlines: a moved domain clock must not end every session.
@@ -75,11 +75,11 @@ impl StaffDeps {
         cognito: aws_sdk_cognitoidentityprovider::Client,
         settings: PoolSettings,
     ) -> Self {
-        let secure_cookies = !deps.config.public_base_url.starts_with("http://");
+        let cookies = Cookies::for_base_url(&deps.config.public_base_url);
         Self {
             identity: Identity::new(cognito, settings),
             deps,
-            secure_cookies,
+            cookies,
             token_clock: crate::app::Clock::default(),
         }
     }
@@ -139,7 +139,7 @@ impl FromRequestParts<StaffDeps> for Session {
         staff: &StaffDeps,
     ) -> Result<Self, Self::Rejection> {
         let lang = request_language(parts);
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+        let Some(token) = staff.cookies.get(&parts.headers, SESSION_COOKIE) else {
             return Err(sign_in_answer(
                 staff,
                 lang,
@@ -229,7 +229,7 @@ pub(super) fn refused_session(staff: &StaffDeps, lang: Language, error: &VerifyE
                 StatusCode::FORBIDDEN,
                 Note::Error(t.get("staff_no_role")),
             );
-            expire_cookie(r.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+            staff.cookies.expire(r.headers_mut(), SESSION_COOKIE);
             r
         }
         VerifyError::Refused(TokenRefusal::Expired) => {
@@ -239,12 +239,12 @@ pub(super) fn refused_session(staff: &StaffDeps, lang: Language, error: &VerifyE
                 StatusCode::UNAUTHORIZED,
                 Note::Error(t.get("staff_session_expired")),
             );
-            expire_cookie(r.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+            staff.cookies.expire(r.headers_mut(), SESSION_COOKIE);
             r
         }
         VerifyError::Refused(_) => {
             let mut r = sign_in_answer(staff, lang, StatusCode::UNAUTHORIZED, Note::None);
-            expire_cookie(r.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+            staff.cookies.expire(r.headers_mut(), SESSION_COOKIE);
             r
         }
         VerifyError::KeysUnavailable(e) => {
@@ -333,12 +333,11 @@ pub(super) fn sign_in_answer(
                "action": format!("/staff/sign-in?lang={}", lang.code()),
                "lang_switch": format!("/staff/sign-in?lang={}", lang.other().code())}),
     );
-    set_cookie(
+    staff.cookies.set(
         response.headers_mut(),
         SIGN_IN_COOKIE,
         &value,
         Some(15 * 60),
-        staff.secure_cookies,
     );
     response
 }
@@ -354,10 +353,14 @@ async fn sign_in_page(
 
 /// The fields of a sign-in form (the password's, or a challenge's), if its CSRF value is the
 /// one the sign-in cookie holds (a double submit: no session exists yet).
-pub(super) fn sign_in_form(headers: &HeaderMap, body: &[u8]) -> Option<Vec<(String, String)>> {
+pub(super) fn sign_in_form(
+    cookies: Cookies,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Vec<(String, String)>> {
     let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let sent = staff_pages::field(&fields, CSRF_FIELD);
-    let expected = cookie(headers, SIGN_IN_COOKIE)?;
+    let expected = cookies.get(headers, SIGN_IN_COOKIE)?;
     (!expected.is_empty() && Secret::new(expected).matches(&sent)).then_some(fields)
 }
 
@@ -370,7 +373,7 @@ async fn sign_in(
 ) -> Response {
     let lang = language(&q, None, &headers);
     let t = texts(lang);
-    let Some(fields) = sign_in_form(&headers, &body) else {
+    let Some(fields) = sign_in_form(staff.cookies, &headers, &body) else {
         return csrf_refused(lang);
     };
     let field = |name: &str| staff_pages::field(&fields, name);
@@ -405,12 +408,77 @@ async fn sign_out(State(staff): State<StaffDeps>, session: Session, body: Bytes)
         StatusCode::OK,
         Note::Notice(t.get("staff_signed_out")),
     );
-    expire_cookie(response.headers_mut(), SESSION_COOKIE, staff.secure_cookies);
+    staff.cookies.expire(response.headers_mut(), SESSION_COOKIE);
     response
 }
 
+/// How the console's cookies are named and set. Served over https (`PUBLIC_BASE_URL`), each
+/// cookie is `__Host-<name>`: a browser takes such a cookie only with `Secure`, `Path=/` and no
+/// `Domain`, so no other host under the city's domain (and no plain-http answer) can set or
+/// shadow the session or the sign-in's CSRF value; and the console reads only the prefixed
+/// names. Over plain http (the local runner on 127.0.0.1) a browser refuses `__Host-` cookies
+/// (they need `Secure`, which it sends back only over https), so there they keep their plain
+/// names, `Path=/staff` and no `Secure`, as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cookies {
+    host_only: bool,
+}
+
+impl Cookies {
+    /// `__Host-` cookies unless `base_url` is plain http.
+    #[must_use]
+    pub fn for_base_url(base_url: &str) -> Self {
+        Self {
+            host_only: !base_url.starts_with("http://"),
+        }
+    }
+
+    /// The name a cookie goes by: `__Host-console-session`, or `console-session` over http.
+    #[must_use]
+    pub fn name(self, base: &str) -> String {
+        if self.host_only {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    /// The value of cookie `base` (by [`Cookies::name`]) in the request.
+    pub(super) fn get(self, headers: &HeaderMap, base: &str) -> Option<String> {
+        cookie(headers, &self.name(base))
+    }
+
+    /// Sets cookie `base`: `HttpOnly`, `SameSite=Strict`; `__Host-`, `Secure` and `Path=/`
+    /// behind https, `Path=/staff` over http.
+    pub(super) fn set(
+        self,
+        headers: &mut HeaderMap,
+        base: &str,
+        value: &str,
+        max_age: Option<i64>,
+    ) {
+        let name = self.name(base);
+        let path = if self.host_only { "/" } else { "/staff" };
+        let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
+        if let Some(age) = max_age {
+            let _ = write!(c, "; Max-Age={age}");
+        }
+        if self.host_only {
+            c.push_str("; Secure");
+        }
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+
+    /// Removes cookie `base` from the browser.
+    pub(super) fn expire(self, headers: &mut HeaderMap, base: &str) {
+        self.set(headers, base, "", Some(0));
+    }
+}
+
 /// The value of cookie `name` in the request.
-pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -420,29 +488,6 @@ pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_owned())
         .filter(|v| !v.is_empty())
-}
-
-pub(super) fn set_cookie(
-    headers: &mut HeaderMap,
-    name: &str,
-    value: &str,
-    max_age: Option<i64>,
-    secure: bool,
-) {
-    let mut c = format!("{name}={value}; Path=/staff; HttpOnly; SameSite=Strict");
-    if let Some(age) = max_age {
-        let _ = write!(c, "; Max-Age={age}");
-    }
-    if secure {
-        c.push_str("; Secure");
-    }
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        headers.append(header::SET_COOKIE, v);
-    }
-}
-
-pub(super) fn expire_cookie(headers: &mut HeaderMap, name: &str, secure: bool) {
-    set_cookie(headers, name, "", Some(0), secure);
 }
 
 #[cfg(test)]
@@ -478,6 +523,37 @@ mod tests {
     }
 
     #[test]
+    fn behind_https_cookies_are_host_prefixed_secure_and_for_the_whole_host() {
+        let https = Cookies::for_base_url("https://termine.example.de");
+        let mut h = HeaderMap::new();
+        https.set(&mut h, SESSION_COOKIE, "v", Some(60));
+        https.expire(&mut h, SIGN_IN_COOKIE);
+        let all: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(
+            all[0],
+            "__Host-console-session=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
+        );
+        assert_eq!(
+            all[1],
+            "__Host-console-signin=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+        );
+        // Only the prefixed cookie opens a session: one set without the prefix (by another
+        // host of the domain, say) is not read.
+        let mut sent = HeaderMap::new();
+        sent.insert(
+            header::COOKIE,
+            HeaderValue::from_static("console-session=planted; console-signin=planted"),
+        );
+        assert_eq!(https.get(&sent, SESSION_COOKIE), None);
+        assert_eq!(https.get(&sent, SIGN_IN_COOKIE), None);
+        sent.insert(
+            header::COOKIE,
+            HeaderValue::from_static("console-session=planted; __Host-console-session=real"),
+        );
+        assert_eq!(https.get(&sent, SESSION_COOKIE).as_deref(), Some("real"));
+    }
+
+    #[test]
     fn cookies_are_read_by_exact_name() {
         let mut h = HeaderMap::new();
         h.insert(
@@ -489,18 +565,25 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_http_only_strict_and_secure_unless_served_over_http() {
+    fn over_plain_http_cookies_keep_their_names_and_path_without_secure() {
+        let http = Cookies::for_base_url("http://127.0.0.1:3000");
         let mut h = HeaderMap::new();
-        set_cookie(&mut h, SESSION_COOKIE, "v", Some(60), true);
-        set_cookie(&mut h, SIGN_IN_COOKIE, "w", None, false);
+        http.set(&mut h, SESSION_COOKIE, "v", Some(60));
+        http.set(&mut h, SIGN_IN_COOKIE, "w", None);
         let all: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(
             all[0],
-            "console-session=v; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
+            "console-session=v; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=60"
         );
         assert_eq!(
             all[1],
             "console-signin=w; Path=/staff; HttpOnly; SameSite=Strict"
         );
+        let mut sent = HeaderMap::new();
+        sent.insert(
+            header::COOKIE,
+            HeaderValue::from_static("console-session=abc"),
+        );
+        assert_eq!(http.get(&sent, SESSION_COOKIE).as_deref(), Some("abc"));
     }
 }

@@ -7,8 +7,8 @@
 use super::LangQuery;
 use super::language;
 use super::staff::{
-    Note, SESSION_COOKIE, SIGN_IN_COOKIE, StaffDeps, cookie, csrf_refused, expire_cookie,
-    refused_session, set_cookie, sign_in_answer, sign_in_form, staff_page, unavailable,
+    Cookies, Note, SESSION_COOKIE, SIGN_IN_COOKIE, StaffDeps, csrf_refused, refused_session,
+    sign_in_answer, sign_in_form, staff_page, unavailable,
 };
 use crate::config::Secret;
 use crate::domain::{Language, Token};
@@ -49,15 +49,11 @@ pub(super) async fn signed_in_or_asked(
     let mut response =
         Redirect::to(&format!("/staff/overview?lang={}", lang.code())).into_response();
     let h = response.headers_mut();
-    set_cookie(
-        h,
-        SESSION_COOKIE,
-        &token,
-        Some(signed_in.expires_in.max(0)),
-        staff.secure_cookies,
-    );
-    expire_cookie(h, SIGN_IN_COOKIE, staff.secure_cookies);
-    expire_cookie(h, CHALLENGE_COOKIE, staff.secure_cookies);
+    staff
+        .cookies
+        .set(h, SESSION_COOKIE, &token, Some(signed_in.expires_in.max(0)));
+    staff.cookies.expire(h, SIGN_IN_COOKIE);
+    staff.cookies.expire(h, CHALLENGE_COOKIE);
     response
 }
 
@@ -80,11 +76,9 @@ pub(super) fn sign_in_failed(staff: &StaffDeps, lang: Language, e: &SignInError)
         }
     };
     let mut response = sign_in_answer(staff, lang, status, Note::Error(t.get(key)));
-    expire_cookie(
-        response.headers_mut(),
-        CHALLENGE_COOKIE,
-        staff.secure_cookies,
-    );
+    staff
+        .cookies
+        .expire(response.headers_mut(), CHALLENGE_COOKIE);
     response
 }
 
@@ -109,28 +103,21 @@ fn challenge_page(
                "lang_switch": format!("/staff/sign-in?lang={}", lang.other().code())}),
     );
     let h = response.headers_mut();
-    set_cookie(
-        h,
-        SIGN_IN_COOKIE,
-        &csrf,
-        Some(15 * 60),
-        staff.secure_cookies,
-    );
+    staff.cookies.set(h, SIGN_IN_COOKIE, &csrf, Some(15 * 60));
     let session = String::from_utf8_lossy(asked.session.expose()).into_owned();
     let carried = json!([kind, asked.username, session]).to_string();
-    set_cookie(
+    staff.cookies.set(
         h,
         CHALLENGE_COOKIE,
         &hex::encode(carried),
         Some(CHALLENGE_SECONDS),
-        staff.secure_cookies,
     );
     response
 }
 
 /// The challenge a request's cookie carries.
-fn carried(headers: &HeaderMap) -> Option<Asked> {
-    let bytes = hex::decode(cookie(headers, CHALLENGE_COOKIE)?).ok()?;
+fn carried(cookies: Cookies, headers: &HeaderMap) -> Option<Asked> {
+    let bytes = hex::decode(cookies.get(headers, CHALLENGE_COOKIE)?).ok()?;
     let (kind, username, session): (String, String, String) =
         serde_json::from_slice(&bytes).ok()?;
     Some(Asked {
@@ -150,11 +137,11 @@ pub(super) async fn answer_challenge(
 ) -> Response {
     let lang = language(&q, None, &headers);
     let t = texts(lang);
-    let Some(fields) = sign_in_form(&headers, &body) else {
+    let Some(fields) = sign_in_form(staff.cookies, &headers, &body) else {
         return csrf_refused(lang);
     };
     let field = |name: &str| super::staff_pages::field(&fields, name);
-    let Some(asked) = carried(&headers) else {
+    let Some(asked) = carried(staff.cookies, &headers) else {
         return sign_in_failed(&staff, lang, &SignInError::StartAgain);
     };
     let again = |status, key: &str| challenge_page(&staff, lang, status, &asked, Some(t.get(key)));
