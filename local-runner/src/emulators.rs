@@ -48,6 +48,62 @@ const WATCHDOG: &str = r#"parent=$1; shift
 exec "$@"
 "#;
 
+/// Region [`REGION`] and credentials with `access_key` (any key but a 12-digit one maps to
+/// moto's default account, so every key sees the same moto state), without endpoints.
+pub async fn sdk_config_as(access_key: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared::https_client())
+        .region(Region::from_static(REGION))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            access_key,
+            SECRET_ACCESS_KEY,
+            None,
+            None,
+            "terminagent-local",
+        ))
+        .load()
+        .await
+}
+
+impl Clients {
+    /// One client per service: `DynamoDB` and its streams at `ddb`, the others at `moto`.
+    #[must_use]
+    pub fn at(sdk: &SdkConfig, ddb: &str, moto: &str) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk)
+                    .endpoint_url(ddb)
+                    .build(),
+            ),
+            streams: aws_sdk_dynamodbstreams::Client::from_conf(
+                aws_sdk_dynamodbstreams::config::Builder::from(sdk)
+                    .endpoint_url(ddb)
+                    .build(),
+            ),
+            cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(
+                aws_sdk_cognitoidentityprovider::config::Builder::from(sdk)
+                    .endpoint_url(moto)
+                    .build(),
+            ),
+            sesv2: aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::config::Builder::from(sdk)
+                    .endpoint_url(moto)
+                    .build(),
+            ),
+            eventbridge: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(sdk)
+                    .endpoint_url(moto)
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(sdk)
+                    .endpoint_url(moto)
+                    .build(),
+            ),
+        }
+    }
+}
+
 /// `DynamoDB` Local (`-inMemory -sharedDb`) and moto, running and answering.
 ///
 /// Both are killed when this value is dropped or [`stop`](Self::stop)ped, and, through a
@@ -176,57 +232,13 @@ impl Emulators {
     /// Region [`REGION`] and static test credentials, without endpoints: [`Self::clients`] sets
     /// one per client. Load it in the runtime that will use the clients.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .http_client(shared::https_client())
-            .region(Region::from_static(REGION))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                ACCESS_KEY_ID,
-                SECRET_ACCESS_KEY,
-                None,
-                None,
-                "terminagent-local",
-            ))
-            .load()
-            .await
+        sdk_config_as(ACCESS_KEY_ID).await
     }
 
     /// One client per service, each with its emulator's endpoint.
     #[must_use]
     pub fn clients(&self, sdk: &SdkConfig) -> Clients {
-        let ddb = self.dynamodb_endpoint();
-        let moto = self.moto_endpoint();
-        Clients {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(sdk)
-                    .endpoint_url(ddb)
-                    .build(),
-            ),
-            streams: aws_sdk_dynamodbstreams::Client::from_conf(
-                aws_sdk_dynamodbstreams::config::Builder::from(sdk)
-                    .endpoint_url(ddb)
-                    .build(),
-            ),
-            cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(
-                aws_sdk_cognitoidentityprovider::config::Builder::from(sdk)
-                    .endpoint_url(moto)
-                    .build(),
-            ),
-            sesv2: aws_sdk_sesv2::Client::from_conf(
-                aws_sdk_sesv2::config::Builder::from(sdk)
-                    .endpoint_url(moto)
-                    .build(),
-            ),
-            eventbridge: aws_sdk_eventbridge::Client::from_conf(
-                aws_sdk_eventbridge::config::Builder::from(sdk)
-                    .endpoint_url(moto)
-                    .build(),
-            ),
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(sdk)
-                    .endpoint_url(moto)
-                    .build(),
-            ),
-        }
+        Clients::at(sdk, self.dynamodb_endpoint(), self.moto_endpoint())
     }
 
     /// Environment for a child process whose `aws_config::load_defaults` should reach these

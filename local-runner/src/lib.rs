@@ -4,6 +4,7 @@
 pub mod devmail;
 pub mod emulators;
 pub mod gateway;
+pub mod iam;
 pub mod infra;
 pub mod pollers;
 pub mod runner;

@@ -1,8 +1,9 @@
 //! One local system: infrastructure, the functions' handlers, the drivers and the `/_dev` routes.
 
 use crate::devmail::{DevMail, sent_mails};
-use crate::emulators::{Clients, Emulators, REGION};
+use crate::emulators::{Clients, Emulators, REGION, default_log_dir, sdk_config_as};
 use crate::gateway::{ApiTable, ApiValues, Gateway, IamCallers, IamRoutes};
+use crate::iam::{IamProxy, requests::Layout, roles::Names};
 use crate::infra::{Infra, StaffPool, create_infra, create_staff_pool};
 use crate::pollers::{EventQueuePoller, MatchQueuePoller, StreamPoller};
 use anyhow::{Context, Result};
@@ -56,6 +57,10 @@ pub struct LocalSystem {
     pub iam_callers: Arc<IamCallers>,
     /// The secret of [`LOCAL_IAM_ACCESS_KEY`] (fresh at every start).
     pub iam_secret: String,
+    /// The proxy every function's clients go through: their role policies enforced.
+    pub iam: IamProxy,
+    /// Each function's clients (by code folder), signing as that function, through [`Self::iam`].
+    functions: Arc<std::collections::BTreeMap<String, Clients>>,
     stream: Arc<Mutex<StreamPoller>>,
     outbox: Arc<Mutex<StreamPoller>>,
     queue: Arc<EventQueuePoller>,
@@ -72,16 +77,23 @@ impl LocalSystem {
         base_url: &str,
         admin_key: &str,
     ) -> Result<Self> {
+        let template = repo_root().join("infra/template.yaml");
+        Self::setup_from(emulators, &template, prefix, base_url, admin_key).await
+    }
+
+    /// As [`LocalSystem::setup`], from another template (a test's changed copy): its tables,
+    /// routes, permissions and roles.
+    pub async fn setup_from(
+        emulators: &Emulators,
+        template: &std::path::Path,
+        prefix: &str,
+        base_url: &str,
+        admin_key: &str,
+    ) -> Result<Self> {
         let sdk = emulators.sdk_config().await;
         let clients = emulators.clients(&sdk);
         let mail_from = "terminagent@buergerservice.example.org";
-        let infra = create_infra(
-            &clients,
-            &repo_root().join("infra/template.yaml"),
-            prefix,
-            mail_from,
-        )
-        .await?;
+        let infra = create_infra(&clients, template, prefix, mail_from).await?;
         let config = Config::from_lookup(|k| match k {
             "WISHES_TABLE" => Some(infra.wishes_table.clone()),
             "SLOTS_TABLE" => Some(infra.slots_table.clone()),
@@ -106,9 +118,10 @@ impl LocalSystem {
             clients.eventbridge.clone(),
             Clock::default(),
         );
+        let (iam, functions) = start_iam(emulators, template, &infra, prefix, &deps.config).await?;
         let staff = create_staff_pool(
             &clients.cognito,
-            &repo_root().join("infra/template.yaml"),
+            template,
             prefix,
             emulators.moto_endpoint(),
             "buergerservice.example.org",
@@ -120,19 +133,20 @@ impl LocalSystem {
             "STAFF_JWKS_URL" => Some(staff.jwks_url.clone()),
             _ => None,
         })?;
-        let (api, iam_callers, iam_secret) = local_api()?;
+        let (api, iam_callers, iam_secret) = local_api(template)?;
         let catalog = std::fs::read_to_string(repo_root().join("data/catalog.json"))
             .context("reading data/catalog.json")?;
         deps.replace_catalog(shared::domain::Catalog::from_json(&catalog)?)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Self {
+            // Lambda reads a function's event source with the function's role.
             stream: Arc::new(Mutex::new(StreamPoller::new(
-                clients.streams.clone(),
+                functions["slot-release"].streams.clone(),
                 infra.slots_stream_arn.clone(),
             ))),
             outbox: Arc::new(Mutex::new(StreamPoller::new(
-                clients.streams.clone(),
+                functions["deliver-outbox"].streams.clone(),
                 infra.wishes_stream_arn.clone(),
             ))),
             queue: Arc::new(EventQueuePoller::new(
@@ -140,7 +154,7 @@ impl LocalSystem {
                 infra.events_queue_url.clone(),
             )),
             match_queue: Arc::new(MatchQueuePoller::new(
-                clients.sqs.clone(),
+                functions["match-offers"].sqs.clone(),
                 infra.match_queue_url.clone(),
             )),
             deps,
@@ -155,6 +169,8 @@ impl LocalSystem {
             api,
             iam_callers: Arc::new(iam_callers),
             iam_secret,
+            iam,
+            functions: Arc::new(functions),
             http: reqwest::Client::builder().no_proxy().build()?,
         })
     }
@@ -186,14 +202,13 @@ impl LocalSystem {
             .route("/_dev/clock", post(dev_clock))
             .route("/_dev/rescan", post(dev_rescan))
             .with_state(self.clone());
-        let deps = self.deps.clone();
         let staff = self.staff_deps();
         let handler = |code: &str| {
             use shared::http::{admin_router, citizen_router, edge, offer_router, staff_router};
             Some(match code {
-                "submit-wish" => edge(citizen_router(deps.clone())),
-                "respond-offer" => edge(offer_router(deps.clone())),
-                "admin-api" => edge(admin_router(deps.clone())),
+                "submit-wish" => edge(citizen_router(self.deps_for(code))),
+                "respond-offer" => edge(offer_router(self.deps_for(code))),
+                "admin-api" => edge(admin_router(self.deps_for(code))),
                 "staff-console" => edge(staff_router(staff.clone())),
                 _ => return None,
             })
@@ -206,16 +221,40 @@ impl LocalSystem {
         Ok(dev.fallback_service(gateway.router()))
     }
 
-    /// The staff console's dependencies: these handlers' and the pool in moto.
+    /// The staff console's dependencies: its own clients (its role) and the pool in moto.
     #[must_use]
     pub fn staff_deps(&self) -> shared::http::StaffDeps {
+        let cognito = self
+            .functions
+            .get("staff-console")
+            .map_or_else(|| self.clients.cognito.clone(), |c| c.cognito.clone());
         let mut staff = shared::http::StaffDeps::new(
-            self.deps.clone(),
-            self.clients.cognito.clone(),
+            self.deps_for("staff-console"),
+            cognito,
             self.staff_settings.clone(),
         );
         staff.token_clock = self.staff_clock.clone();
         staff
+    }
+
+    /// The dependencies function `code` (`submit-wish`, …) runs with: [`Self::deps`]' config,
+    /// clock and caches, its own clients — so every request it sends is checked against its
+    /// role — and SES and the bus only for the functions that send (as in AWS).
+    #[must_use]
+    pub fn deps_for(&self, code: &str) -> Deps {
+        let mut deps = self.deps.clone();
+        if let Some(clients) = self.functions.get(code) {
+            deps.store = deps.store.with_client(clients.dynamodb.clone());
+            deps.senders =
+                matches!(code, "deliver-outbox" | "match-offers" | "slot-release").then(|| {
+                    shared::app::Senders::new(
+                        &deps.config,
+                        clients.sesv2.clone(),
+                        clients.eventbridge.clone(),
+                    )
+                });
+        }
+        deps
     }
 
     /// One round of what AWS does in the background: slot stream records go to slot-release
@@ -223,23 +262,42 @@ impl LocalSystem {
     /// deliver-outbox (filtered as the template's event source filters them), routed bus events
     /// to match-offers. Returns how many records and events were handled.
     pub async fn pump(&self, wait_secs: i32) -> Result<usize> {
-        self.pump_with(&self.deps, wait_secs).await
+        let functions = Functions {
+            deliver: self.deps_for("deliver-outbox"),
+            release: self.deps_for("slot-release"),
+            matching: self.deps_for("match-offers"),
+        };
+        self.pump_as(&functions, wait_secs).await
     }
 
     /// As [`LocalSystem::pump`], with the handlers given `deps` (tests: a failing mailer, a bus
     /// that is down).
     pub async fn pump_with(&self, deps: &Deps, wait_secs: i32) -> Result<usize> {
+        let functions = Functions {
+            deliver: deps.clone(),
+            release: deps.clone(),
+            matching: deps.clone(),
+        };
+        self.pump_as(&functions, wait_secs).await
+    }
+
+    async fn pump_as(&self, functions: &Functions, wait_secs: i32) -> Result<usize> {
+        let Functions {
+            deliver,
+            release,
+            matching,
+        } = functions;
         let records = self.outbox.lock().await.poll().await?;
-        let delivered = deliver_outbox(deps, &self.infra.outbox_filters, records).await;
+        let delivered = deliver_outbox(deliver, &self.infra.outbox_filters, records).await;
         let records = self.stream.lock().await.poll().await?;
         let n = records.len();
         if !records.is_empty() {
             let mut event = aws_lambda_events::event::dynamodb::Event::default();
             event.records = records;
             let response = shared::triggers::handle_slot_stream_counting(
-                &self.outlets(deps)?,
-                &deps.store,
-                deps.clock.now(),
+                &self.outlets(release)?,
+                &release.store,
+                release.clock.now(),
                 event,
             )
             .await;
@@ -259,14 +317,14 @@ impl LocalSystem {
                 break;
             }
             matched += batch.records.len();
-            let done = shared::triggers::handle_match_queue(deps, &batch).await;
+            let done = shared::triggers::handle_match_queue(matching, &batch).await;
             self.match_queue.finish(&batch, &done.response).await?;
         }
         let events = self.queue.poll(wait_secs).await?;
         let m = events.len() + matched;
         for event in events {
             let event = serde_json::to_value(event)?;
-            if let Err(e) = shared::triggers::handle_match_event(deps, &event).await {
+            if let Err(e) = shared::triggers::handle_match_event(matching, &event).await {
                 tracing::warn!(error = %e, "match-offers failed");
             }
         }
@@ -285,23 +343,33 @@ impl LocalSystem {
         Ok(shared::triggers::Outlets {
             events: senders.events.clone(),
             queue: shared::matchqueue::MatchQueue::new(
-                self.clients.sqs.clone(),
+                self.functions
+                    .get("slot-release")
+                    .map_or_else(|| self.clients.sqs.clone(), |c| c.sqs.clone()),
                 self.infra.match_queue_url.clone(),
             ),
         })
     }
 
     /// Pumps until nothing moved for two rounds in a row (tests use this to wait for the
-    /// asynchronous path to finish).
+    /// asynchronous path to finish), each function with its own clients and role.
     pub async fn settle(&self) -> Result<()> {
-        self.settle_with(&self.deps).await
+        self.settle_as(None).await
     }
 
     /// As [`LocalSystem::settle`], with the handlers given `deps`.
     pub async fn settle_with(&self, deps: &Deps) -> Result<()> {
+        self.settle_as(Some(deps)).await
+    }
+
+    async fn settle_as(&self, deps: Option<&Deps>) -> Result<()> {
         let mut quiet = 0;
         for _ in 0..200 {
-            if self.pump_with(deps, 0).await? == 0 {
+            let moved = match deps {
+                Some(deps) => self.pump_with(deps, 0).await?,
+                None => self.pump(0).await?,
+            };
+            if moved == 0 {
                 quiet += 1;
                 if quiet >= 2 {
                     return Ok(());
@@ -323,27 +391,139 @@ impl LocalSystem {
         let event = serde_json::json!({"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "000000000000", "time": shared::domain::time::rfc3339(self.deps.clock.now()), "region": REGION,
             "resources": [], "detail": {}});
-        shared::triggers::handle_match_event(&self.deps, &event)
+        shared::triggers::handle_match_event(&self.deps_for("match-offers"), &event)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
+/// The deps each background function runs with in one pump round.
+struct Functions {
+    deliver: Deps,
+    release: Deps,
+    matching: Deps,
+}
+
+/// The IAM proxy with every function's role from `template`, and each function's clients
+/// through it, signing with the function's own key.
+async fn start_iam(
+    emulators: &Emulators,
+    template: &std::path::Path,
+    infra: &Infra,
+    prefix: &str,
+    config: &Config,
+) -> Result<(IamProxy, std::collections::BTreeMap<String, Clients>)> {
+    let arn =
+        |service: &str, rest: &str| format!("arn:aws:{service}:{REGION}:{LOCAL_ACCOUNT}:{rest}");
+    let queue_name = infra
+        .match_queue_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut names = Names {
+        partition: "aws".into(),
+        region: REGION.into(),
+        account: LOCAL_ACCOUNT.into(),
+        stack: prefix.trim_end_matches('-').to_owned(),
+        ..Names::default()
+    };
+    for (id, name, stream) in [
+        ("WishesTable", &infra.wishes_table, &infra.wishes_stream_arn),
+        ("SlotsTable", &infra.slots_table, &infra.slots_stream_arn),
+    ] {
+        names.refs.insert(id.into(), name.clone());
+        names.attributes.insert(
+            format!("{id}.Arn"),
+            arn("dynamodb", &format!("table/{name}")),
+        );
+        names
+            .attributes
+            .insert(format!("{id}.StreamArn"), stream.clone());
+    }
+    names
+        .refs
+        .insert("EventBus".into(), infra.event_bus.clone());
+    names
+        .attributes
+        .insert("EventBus.Name".into(), infra.event_bus.clone());
+    names.attributes.insert(
+        "EventBus.Arn".into(),
+        arn("events", &format!("event-bus/{}", infra.event_bus)),
+    );
+    names
+        .refs
+        .insert("MatchQueue".into(), infra.match_queue_url.clone());
+    names
+        .attributes
+        .insert("MatchQueue.QueueName".into(), queue_name.clone());
+    names
+        .attributes
+        .insert("MatchQueue.Arn".into(), arn("sqs", &queue_name));
+    names
+        .refs
+        .insert("SesIdentity".into(), infra.mail_from.clone());
+    names.refs.insert(
+        "MailConfigurationSet".into(),
+        config
+            .ses_configuration_set
+            .clone()
+            .unwrap_or_else(|| format!("{prefix}unused-configuration-set")),
+    );
+    let roles = crate::iam::roles::function_roles(template, &names)?;
+    let mut layout = Layout {
+        partition: "aws".into(),
+        region: REGION.into(),
+        account: LOCAL_ACCOUNT.into(),
+        ..Layout::default()
+    };
+    for table in crate::infra::template_tables(template)? {
+        let name = format!("{prefix}{}", table.logical_id);
+        if let Some(key) = table.key_schema.iter().find(|k| k.key_type == "HASH") {
+            layout
+                .partition_keys
+                .insert((name.clone(), String::new()), key.attribute_name.clone());
+        }
+        for index in &table.global_secondary_indexes {
+            if let Some(key) = index.key_schema.iter().find(|k| k.key_type == "HASH") {
+                layout.partition_keys.insert(
+                    (name.clone(), index.index_name.clone()),
+                    key.attribute_name.clone(),
+                );
+            }
+        }
+    }
+    let codes: Vec<String> = roles.iter().map(|r| r.code.clone()).collect();
+    let proxy = IamProxy::start(
+        roles,
+        layout,
+        emulators.dynamodb_endpoint(),
+        emulators.moto_endpoint(),
+        Some(default_log_dir().join("iam-used.log")),
+    )
+    .await?;
+    let mut functions = std::collections::BTreeMap::new();
+    for code in codes {
+        let sdk = sdk_config_as(&crate::iam::access_key(&code)).await;
+        functions.insert(code, Clients::at(&sdk, proxy.endpoint(), proxy.endpoint()));
+    }
+    Ok((proxy, functions))
+}
+
 /// The template's HTTP API for this local stand-in, and its IAM callers: the booking system
 /// with a fresh secret and the template's `AdminApiInvokePolicy`.
-fn local_api() -> Result<(ApiTable, IamCallers, String)> {
-    let template = repo_root().join("infra/template.yaml");
+fn local_api(template: &std::path::Path) -> Result<(ApiTable, IamCallers, String)> {
     let values = ApiValues {
         partition: "aws".into(),
         region: REGION.into(),
         account: LOCAL_ACCOUNT.into(),
         api_id: LOCAL_API_ID.into(),
     };
-    let api = ApiTable::from_template(&template, values.clone())?;
+    let api = ApiTable::from_template(template, values.clone())?;
     let iam_secret = shared::domain::Token::generate().expose().to_owned();
     let mut iam_callers = IamCallers::new(REGION);
     iam_callers.add(
-        &template,
+        template,
         &values,
         "AdminApiInvokePolicy",
         "booking-system",

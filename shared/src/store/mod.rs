@@ -149,6 +149,16 @@ impl Store {
         }
     }
 
+    /// The same tables and keys through another client (the local runner: each function's
+    /// client signs with that function's credentials).
+    #[must_use]
+    pub fn with_client(&self, client: Client) -> Self {
+        Self {
+            client,
+            ..self.clone()
+        }
+    }
+
     /// The store a function uses: the tables its configuration names.
     #[must_use]
     pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &crate::Config) -> Self {

@@ -39,6 +39,19 @@ impl TestEnv {
 
     /// As [`TestEnv::spawn`], with the configuration changed first (e.g. the proof of work).
     pub async fn spawn_with(tweak: impl FnOnce(&mut shared::config::Config)) -> Self {
+        Self::spawn_from(
+            &local_runner::runner::repo_root().join("infra/template.yaml"),
+            tweak,
+        )
+        .await
+    }
+
+    /// As [`TestEnv::spawn_with`], with the system built from `template` (a changed copy of
+    /// `infra/template.yaml`: its routes, permissions and roles).
+    pub async fn spawn_from(
+        template: &std::path::Path,
+        tweak: impl FnOnce(&mut shared::config::Config),
+    ) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let id = format!(
             "t{}-{}",
@@ -47,9 +60,10 @@ impl TestEnv {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut system = LocalSystem::setup(emulators(), &format!("{id}-"), &base, ADMIN_KEY)
-            .await
-            .unwrap();
+        let mut system =
+            LocalSystem::setup_from(emulators(), template, &format!("{id}-"), &base, ADMIN_KEY)
+                .await
+                .unwrap();
         tweak(&mut system.deps.config);
         let router = system.router();
         tokio::spawn(async move {

@@ -24,6 +24,7 @@ mod feed;
 mod gateway;
 mod helpers;
 mod hostile;
+mod iam;
 mod lifecycle;
 mod limits;
 mod model;

@@ -568,7 +568,7 @@ async fn compare(env: &TestEnv, m: &Model, seed: u64, step: usize, trace: &[Stri
 async fn random_operation_sequences_agree_with_the_reference_model() {
     let mut runs = 0;
     for seed in 0..SEQUENCES {
-        runs += run_sequence(seed).await;
+        runs += Box::pin(run_sequence(seed)).await;
     }
     assert!(runs > 0, "the sequences offered families runs of slots");
     println!("{SEQUENCES} sequences × {STEPS} steps agreed with the model ({runs} runs offered)");
