@@ -19,9 +19,17 @@ use tokio::sync::RwLock;
 /// and publishes a new one before it signs with it; a token with an unknown `kid` fetches at
 /// once (at most every [`REFETCH_AFTER`]).
 const KEYS_TTL: Duration = Duration::from_hours(6);
+/// How long after their fetch the keys are still used while every refetch fails: a failed
+/// refetch after [`KEYS_TTL`] must not sign every clerk out (503) while the keys they were
+/// signed in with are still the pool's. Keys older than this are not trusted any more.
+const KEYS_USABLE: Duration = Duration::from_hours(24);
 /// A token naming a key we do not have fetches the keys again, but not more often than this:
-/// forged tokens with random key ids must not turn into a flood of requests to the pool.
+/// forged tokens with random key ids must not turn into a flood of requests to the pool. After a
+/// failed fetch it is the first wait of the back-off.
 const REFETCH_AFTER: Duration = Duration::from_mins(1);
+/// The longest wait between two fetches while they fail ([`REFETCH_AFTER`], doubled per failure
+/// in a row, up to this).
+const BACKOFF_MAX: Duration = Duration::from_mins(15);
 
 /// The pool a console signs in with (`STAFF_USER_POOL_ID`, `STAFF_CLIENT_ID`, optionally
 /// `STAFF_JWKS_URL`).
@@ -146,14 +154,81 @@ pub enum SignInError {
 pub enum VerifyError {
     #[error(transparent)]
     Refused(#[from] TokenRefusal),
-    /// The pool's keys could not be fetched: the session is neither accepted nor refused.
+    /// The pool's keys could not be had (never fetched, too old, or the token names a key we
+    /// do not have while fetching fails): the session is neither accepted nor refused.
     #[error("keys unavailable: {0}")]
     KeysUnavailable(String),
 }
 
-struct CachedKeys {
-    fetched: Instant,
+/// The pool's keys as far as we know them, and when to ask the pool again. Every decision is a
+/// function of this state and the time passed in (tests move it).
+#[derive(Debug, Default)]
+struct KeyCache {
     keys: KeySet,
+    /// The last fetch that succeeded.
+    fetched: Option<Instant>,
+    /// The last fetch, whatever came of it.
+    tried: Option<Instant>,
+    /// Fetches that failed in a row since the last that succeeded.
+    failures: u32,
+}
+
+/// What a token naming a key gets from the cache.
+#[derive(Debug, PartialEq, Eq)]
+enum Plan {
+    Use(RsaKey),
+    /// The keys are current and the token's is not among them.
+    Refuse,
+    /// The keys cannot be had: not fetched, too old, or the last fetch failed and the token's
+    /// key is unknown (it may be a new one); the back-off holds the next fetch.
+    Unavailable,
+    Fetch,
+}
+
+impl KeyCache {
+    /// How long after the last fetch the next may go out: [`REFETCH_AFTER`], doubled for each
+    /// failure in a row after the first, at most [`BACKOFF_MAX`].
+    fn wait(&self) -> Duration {
+        let doublings = self.failures.saturating_sub(1).min(10);
+        REFETCH_AFTER
+            .saturating_mul(1 << doublings)
+            .min(BACKOFF_MAX)
+    }
+
+    /// What to do at `now` for a token that names key `kid`.
+    fn plan(&self, kid: &str, now: Instant) -> Plan {
+        let since = |t: Option<Instant>| t.map(|t| now.saturating_duration_since(t));
+        let may_try = since(self.tried).is_none_or(|d| d >= self.wait());
+        let age = since(self.fetched);
+        let fresh = age.is_some_and(|a| a < KEYS_TTL);
+        let usable = age.is_some_and(|a| a < KEYS_USABLE);
+        match self.keys.find(kid).filter(|_| usable) {
+            // Past their lifetime the keys are still used while the back-off holds the refetch.
+            Some(key) if fresh || !may_try => Plan::Use(key.clone()),
+            Some(_) => Plan::Fetch,
+            None if may_try => Plan::Fetch,
+            None if self.failures > 0 || !usable => Plan::Unavailable,
+            None => Plan::Refuse,
+        }
+    }
+
+    /// Takes the outcome of a fetch made at `now`: new keys, or one more failure (the keys held
+    /// so far stay).
+    fn record<E>(&mut self, fetched: Result<KeySet, E>, now: Instant) -> Result<(), E> {
+        self.tried = Some(now);
+        match fetched {
+            Ok(keys) => {
+                self.keys = keys;
+                self.fetched = Some(now);
+                self.failures = 0;
+                Ok(())
+            }
+            Err(e) => {
+                self.failures = self.failures.saturating_add(1);
+                Err(e)
+            }
+        }
+    }
 }
 
 /// The user pool adapter.
@@ -163,7 +238,7 @@ pub struct Identity {
     /// Built at the first fetch of the keys (every few hours), not at start.
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
     pub settings: PoolSettings,
-    keys: Arc<RwLock<Option<CachedKeys>>>,
+    keys: Arc<RwLock<KeyCache>>,
 }
 
 impl Identity {
@@ -278,35 +353,44 @@ impl Identity {
 
     /// The key `kid` names, from the cache or freshly fetched.
     async fn key(&self, kid: &str) -> Result<RsaKey, VerifyError> {
-        {
-            let cache = self.keys.read().await;
-            if let Some(cached) = cache.as_ref() {
-                let fresh = cached.fetched.elapsed() < KEYS_TTL;
-                if let Some(key) = cached.keys.find(kid).filter(|_| fresh) {
-                    return Ok(key.clone());
-                }
-                if fresh && cached.fetched.elapsed() < REFETCH_AFTER {
-                    return Err(TokenRefusal::Invalid.into());
-                }
-            }
+        self.key_at(kid, Instant::now(), async || self.fetch_keys().await)
+            .await
+    }
+
+    /// [`Identity::key`] at `now`, fetching with `fetch` when the cache says so
+    /// ([`KeyCache::plan`]).
+    async fn key_at(
+        &self,
+        kid: &str,
+        now: Instant,
+        fetch: impl AsyncFnOnce() -> Result<KeySet, VerifyError>,
+    ) -> Result<RsaKey, VerifyError> {
+        let answer = |plan: Plan| match plan {
+            Plan::Use(key) => Ok(key),
+            Plan::Refuse => Err(TokenRefusal::Invalid.into()),
+            Plan::Unavailable | Plan::Fetch => Err(VerifyError::KeysUnavailable(
+                "keys not fetched; the next attempt waits".into(),
+            )),
+        };
+        let plan = self.keys.read().await.plan(kid, now);
+        if plan != Plan::Fetch {
+            return answer(plan);
         }
         let mut cache = self.keys.write().await;
-        // Another request may have fetched them while we waited for the lock.
-        let recent = cache
-            .as_ref()
-            .is_some_and(|c| c.fetched.elapsed() < REFETCH_AFTER);
-        if !recent {
-            let keys = self.fetch_keys().await?;
-            *cache = Some(CachedKeys {
-                fetched: Instant::now(),
-                keys,
-            });
+        // Another request may have fetched them (or failed to) while we waited for the lock.
+        let plan = cache.plan(kid, now);
+        if plan != Plan::Fetch {
+            return answer(plan);
         }
-        cache
-            .as_ref()
-            .and_then(|c| c.keys.find(kid))
-            .cloned()
-            .ok_or_else(|| TokenRefusal::Invalid.into())
+        let fetched = cache.record(fetch().await, now);
+        match (cache.plan(kid, now), fetched) {
+            (Plan::Use(key), Err(e)) => {
+                tracing::warn!(error = %e, failures = cache.failures, "user pool keys not refetched; the cached ones serve");
+                Ok(key)
+            }
+            (Plan::Unavailable, Err(e)) => Err(e),
+            (plan, _) => answer(plan),
+        }
     }
 
     async fn fetch_keys(&self) -> Result<KeySet, VerifyError> {
@@ -381,6 +465,152 @@ fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn keys(kids: &[&str]) -> KeySet {
+        let keys: Vec<_> = kids
+            .iter()
+            .map(|kid| json!({"kid": kid, "kty": "RSA", "alg": "RS256", "n": "AQAB", "e": "AQAB"}))
+            .collect();
+        KeySet::from_json(json!({ "keys": keys }).to_string().as_bytes()).unwrap()
+    }
+
+    fn pool() -> Identity {
+        let conf = aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version(aws_sdk_cognitoidentityprovider::config::BehaviorVersion::latest())
+            .build();
+        let settings = PoolSettings::from_lookup(|k| match k {
+            "STAFF_USER_POOL_ID" => Some("eu-central-1_abc".into()),
+            "STAFF_CLIENT_ID" => Some("c1".into()),
+            _ => None,
+        })
+        .unwrap();
+        Identity::new(
+            aws_sdk_cognitoidentityprovider::Client::from_conf(conf),
+            settings,
+        )
+    }
+
+    /// One lookup of `kid` at `now`; the fetch (if the cache asks for one) answers `keys`, or
+    /// fails for `None`. Answers the key's id or the error, and whether it fetched.
+    async fn look(
+        identity: &Identity,
+        kid: &str,
+        now: Instant,
+        keys: Option<KeySet>,
+    ) -> (Result<String, String>, bool) {
+        let fetched = std::cell::Cell::new(false);
+        let answer = identity
+            .key_at(kid, now, async || {
+                fetched.set(true);
+                keys.ok_or_else(|| VerifyError::KeysUnavailable("the pool is down".into()))
+            })
+            .await
+            .map(|k| k.kid)
+            .map_err(|e| e.to_string());
+        (answer, fetched.get())
+    }
+
+    #[tokio::test]
+    async fn past_their_lifetime_the_cached_keys_serve_while_refetching_fails_with_back_off() {
+        let identity = pool();
+        let t0 = Instant::now();
+        let at = |d: Duration| t0 + d;
+        let ok = |kid: &str| (Ok(kid.to_owned()), false);
+        // The first token fetches the keys; within their lifetime they serve without a fetch.
+        assert_eq!(
+            look(&identity, "k1", t0, Some(keys(&["k1"]))).await,
+            (Ok("k1".into()), true)
+        );
+        assert_eq!(
+            look(&identity, "k1", at(KEYS_TTL / 2), None).await,
+            ok("k1")
+        );
+
+        // Past their lifetime the refetch fails: the cached key still serves, this request and
+        // every one during the back-off, which asks the pool nothing.
+        let due = at(KEYS_TTL);
+        assert_eq!(
+            look(&identity, "k1", due, None).await,
+            (Ok("k1".into()), true)
+        );
+        for d in [Duration::from_secs(1), Duration::from_secs(59)] {
+            assert_eq!(look(&identity, "k1", due + d, None).await, ok("k1"));
+        }
+        // The back-off doubles with each failure in a row: 1, 2, 4 minutes …
+        let mut tried = due;
+        for wait in [1, 2, 4, 8, 15, 15] {
+            let wait = Duration::from_mins(wait);
+            assert_eq!(
+                look(
+                    &identity,
+                    "k1",
+                    tried + wait.saturating_sub(Duration::from_secs(1)),
+                    None
+                )
+                .await,
+                ok("k1"),
+                "within {wait:?}"
+            );
+            assert_eq!(
+                look(&identity, "k1", tried + wait, None).await,
+                (Ok("k1".into()), true),
+                "after {wait:?}"
+            );
+            tried += wait;
+        }
+        // A token naming a key we do not have cannot be told from a new key while the pool is
+        // away: unavailable, not refused, and no fetch before the back-off ends.
+        let (unknown, fetched) = look(&identity, "k2", tried + Duration::from_secs(1), None).await;
+        assert!(unknown.unwrap_err().contains("keys unavailable"));
+        assert!(!fetched);
+
+        // Once the pool answers again, its keys are the cache, the back-off is over.
+        let back = tried + BACKOFF_MAX;
+        assert_eq!(
+            look(&identity, "k1", back, Some(keys(&["k1", "k2"]))).await,
+            (Ok("k1".into()), true)
+        );
+        assert_eq!(
+            look(&identity, "k2", back + Duration::from_secs(1), None).await,
+            ok("k2")
+        );
+        // Current keys without the token's: refused, fetched again at most once a minute.
+        let (forged, fetched) =
+            look(&identity, "forged", back + Duration::from_secs(2), None).await;
+        assert!(forged.unwrap_err().contains("correctly signed"), "refused");
+        assert!(!fetched);
+    }
+
+    #[tokio::test]
+    async fn keys_past_their_usable_age_are_not_trusted_while_the_pool_is_away() {
+        let identity = pool();
+        let t0 = Instant::now();
+        assert!(
+            look(&identity, "k1", t0, Some(keys(&["k1"])))
+                .await
+                .0
+                .is_ok()
+        );
+        let old = t0 + KEYS_USABLE;
+        let (answer, fetched) = look(&identity, "k1", old, None).await;
+        assert!(fetched);
+        assert!(answer.unwrap_err().contains("the pool is down"));
+        // … and the next attempt waits for the back-off.
+        let (answer, fetched) = look(&identity, "k1", old + Duration::from_secs(1), None).await;
+        assert!(!fetched);
+        assert!(answer.unwrap_err().contains("keys unavailable"));
+        // Never fetched, the pool away: unavailable, and a fetch only after the back-off.
+        let fresh = pool();
+        let (answer, fetched) = look(&fresh, "k1", t0, None).await;
+        assert!(fetched && answer.is_err());
+        assert!(
+            !look(&fresh, "k1", t0 + Duration::from_secs(30), None)
+                .await
+                .1
+        );
+        assert!(look(&fresh, "k1", t0 + REFETCH_AFTER, None).await.1);
+    }
 
     #[test]
     fn the_keys_url_defaults_to_the_issuers() {
