@@ -2,6 +2,10 @@
 //! both to `EventBridge`, and match-offers receives them). The address is not accepted for a new
 //! wish for a while (`SUPPRESS_DAYS`, 30), and its wishes in line are paused with no further
 //! mail, so that none holds a slot its citizen cannot hear of.
+//!
+//! Only the very address SES named: the limits count an address's `+tag` variants together
+//! (one book), but a bounce of `anna+x@…` (many providers refuse plus addresses) says nothing
+//! about `anna@…`, and anyone can leave a wish for a variant of someone else's address.
 
 use super::{AppError, Deps};
 use crate::domain::Email;
@@ -33,8 +37,9 @@ pub struct MailFeedback {
     pub addresses: Vec<String>,
 }
 
-/// Suppresses each address the event names and pauses its wishes in line; answers how many
-/// were paused. A repeated event finds them paused already and changes nothing.
+/// Suppresses each address the event names and pauses its wishes in line (those of that very
+/// address, not of its `+tag` variants); answers how many were paused. A repeated event finds
+/// them paused already and changes nothing.
 pub async fn mail_feedback(deps: &Deps, feedback: &MailFeedback) -> Result<usize, AppError> {
     let now = deps.clock.now();
     let until = now + deps.config.limits.suppress_for;
@@ -52,12 +57,17 @@ pub async fn mail_feedback(deps: &Deps, feedback: &MailFeedback) -> Result<usize
             continue;
         };
         let known = deps.store.address_book(&email).await?;
+        let was_suppressed = deps.store.suppressed_until(&known, &email, now)?.is_some();
         let book = deps.store.suppress_address(&email, until, now).await?;
-        if known.suppressed_until.is_none_or(|u| u <= now) {
+        if !was_suppressed {
             deps.store.count_suppressed().await;
         }
-        for id in &book.wishes {
-            if deps.pause_unreachable(Some(id), &mail_key, None).await? {
+        let wishes = deps.store.get_wishes(&book.wishes, now).await?;
+        for wish in wishes.iter().filter(|w| w.contact.email() == Some(&email)) {
+            if deps
+                .pause_unreachable(Some(&wish.id), &mail_key, None)
+                .await?
+            {
                 paused += 1;
             }
         }

@@ -44,8 +44,8 @@ pub use staff::{
 };
 pub use statistics::{STATISTICS_MAX_AGE, public_statistics};
 pub use wishes::{
-    Submitted, cancel_by_link, cancel_wish, confirm_wish, keep_wish, places_in_line, submit_wish,
-    wish_by_token,
+    AddressRefusal, Submitted, cancel_by_link, cancel_wish, confirm_wish, keep_wish,
+    places_in_line, submit_wish, wish_by_token,
 };
 
 use crate::config::Config;
@@ -128,6 +128,10 @@ pub enum AppError {
     NotFound,
     #[error("invalid input")]
     Invalid(FieldErrors),
+    /// The address takes no wish for now (422 or 429, the `email` field saying why and how to
+    /// go on).
+    #[error("address refused: {}", .0.code())]
+    Address(AddressRefusal),
     /// Too many requests from one client or for one address (429).
     #[error("rate limited")]
     RateLimited,

@@ -65,6 +65,46 @@ pub struct Submitted {
     pub mailed: bool,
 }
 
+/// Why a submission's address takes no wish for now: the `email` field's refusal, with the time
+/// that tells its owner how to go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressRefusal {
+    /// SES reported this very address (a permanent bounce, or a mail marked as spam): no new
+    /// wish for it before `until` (422).
+    Suppressed { until: DateTime<Utc> },
+}
+
+impl AddressRefusal {
+    /// The stable code of the `email` field's error.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Suppressed { .. } => "suppressed",
+        }
+    }
+
+    /// The `email` field's message, in English (the pages say it in their language).
+    #[must_use]
+    pub fn message(self) -> String {
+        match self {
+            Self::Suppressed { until } => format!(
+                "mail to this address could not be delivered (it bounced, or a mail was reported \
+                 as spam), so it takes no new wish before {}; to go on, use another address, or \
+                 leave your wish by phone or at the counter of a citizen office",
+                until.format("%Y-%m-%d")
+            ),
+        }
+    }
+
+    /// The refusal as the form's field errors.
+    #[must_use]
+    pub fn field_errors(self) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        errors.add("email", self.code(), self.message());
+        errors
+    }
+}
+
 /// `POST /api/wishes`: checks, and stores the wish as pending with its opt-in mail.
 ///
 /// Bots: `proof`, the solution of a proof-of-work challenge, as the configured mode asks
@@ -76,6 +116,9 @@ pub struct Submitted {
 /// confirmation mails per service ([`admit_submission`]). A submission for an address and a
 /// service with a pending wish replaces it. The address's book is written in the wish's
 /// transaction under a version check, so concurrent submissions cannot both slip through.
+///
+/// SES's reports count for the very address they name ([`AddressRefusal::Suppressed`]), not for
+/// its `+tag` variants, which share only the limits.
 pub async fn submit_wish(
     deps: &Deps,
     request: &WishDraft,
@@ -97,14 +140,8 @@ pub async fn submit_wish(
     super::challenge::spend_proof(deps, proof).await?;
     for _attempt in 0..4 {
         let book = deps.store.address_book(&new.email).await?;
-        if let Some(until) = book.suppressed_until.filter(|u| *u > now) {
-            let message = format!(
-                "mail to this address could not be delivered (it bounced or was reported as spam); \
-                 it is not accepted again before {}: please use another address, or leave your \
-                 wish at the counter",
-                until.format("%Y-%m-%d")
-            );
-            return Err(email_refused("suppressed", message));
+        if let Some(until) = deps.store.suppressed_until(&book, &new.email, now)? {
+            return Err(AppError::Address(AddressRefusal::Suppressed { until }));
         }
         let known = deps.store.get_wishes(&book.wishes, now).await?;
         let service = new.service.to_string();
@@ -161,7 +198,8 @@ pub async fn submit_wish(
 }
 
 /// The address's book after admitting `wish`: the wishes that may still be active and this one,
-/// the pending wish per service (this one for its service), the day's confirmation mails.
+/// the pending wish per service (this one for its service), the day's confirmation mails, the
+/// suppressions still running.
 fn book_after(
     book: &AddressBook,
     known: &[Wish],
@@ -181,11 +219,13 @@ fn book_after(
     let mut mails = book.opt_ins.clone();
     mails.retain(|_, times| times.iter().any(|t| *t > now - chrono::Duration::hours(24)));
     mails.insert(wish.service.to_string(), opt_ins);
+    let mut suppressed = book.suppressed.clone();
+    suppressed.retain(|_, until| *until > now);
     AddressBook {
         wishes,
         pending,
         opt_ins: mails,
-        suppressed_until: book.suppressed_until,
+        suppressed,
         version: book.version,
     }
 }

@@ -193,11 +193,15 @@ fn render_form(
     status: StatusCode,
     values: serde_json::Value,
     errors: &FieldErrors,
+    said: &[(&str, String)],
 ) -> Response {
     let mut ctx = form_context(c, lang);
     ctx["challenge"] = json!((challenge != ChallengeMode::Off).then_some(challenge.as_str()));
     ctx["values"] = values;
     add_field_errors(&mut ctx, errors, lang);
+    for (field, text) in said {
+        ctx["error_texts"][*field] = json!(text);
+    }
     ctx["title"] = json!(texts(lang).get("form_title"));
     match render::render("form.html", lang, ctx) {
         Ok(html) => (status, Html(html)).into_response(),
@@ -215,6 +219,7 @@ async fn form_page(visit: Visit) -> Response {
             StatusCode::OK,
             json!({"offices": [], "windows": []}),
             &FieldErrors::default(),
+            &[],
         ),
         Err(e) => error_response(&e, lang, false),
     }
@@ -245,6 +250,38 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         Ok(Self(peer))
+    }
+}
+
+/// The answer to a form the submission refused: the form again, as filled in, saying why on the
+/// field concerned — a wrong field, the address (and how to go on), the proof of work (and,
+/// without JavaScript, how else) — or the error page.
+async fn form_refused(
+    deps: &Deps,
+    lang: Language,
+    values: serde_json::Value,
+    e: AppError,
+) -> Response {
+    let mode = deps.config.challenge.mode;
+    let (status, errors, said) = match e {
+        AppError::Invalid(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new()),
+        AppError::Address(refusal) => {
+            let status = match refusal {
+                app::AddressRefusal::Suppressed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let said = vec![("email", super::refusal_text(refusal, lang))];
+            (status, refusal.field_errors(), said)
+        }
+        AppError::Challenge(refusal) => {
+            let mut errors = FieldErrors::default();
+            errors.add("altcha", refusal.code(), refusal.message());
+            (StatusCode::FORBIDDEN, errors, Vec::new())
+        }
+        e => return error_response(&e, lang, false),
+    };
+    match deps.catalog().await {
+        Ok(c) => render_form(&c, lang, mode, status, values, &errors, &said),
+        Err(e) => error_response(&e, lang, false),
     }
 }
 
@@ -294,7 +331,6 @@ async fn post_wish(
             });
         let t = texts(lang);
         let proof = form_proof(&body);
-        let mode = deps.config.challenge.mode;
         return match app::submit_wish(&deps, &request, proof.as_deref(), client.as_deref()).await {
             Ok(s) => {
                 let first = if s.mailed {
@@ -308,27 +344,7 @@ async fn post_wish(
                     json!({"title": t.get("submitted_title"), "paragraphs": [t.get(first), t.get("submitted_next")]}),
                 )
             }
-            Err(AppError::Invalid(errors)) => match deps.catalog().await {
-                Ok(c) => render_form(
-                    &c,
-                    lang,
-                    mode,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    values,
-                    &errors,
-                ),
-                Err(e) => error_response(&e, lang, false),
-            },
-            // The form again, as filled in, saying why (and, without JavaScript, how else).
-            Err(AppError::Challenge(refusal)) => match deps.catalog().await {
-                Ok(c) => {
-                    let mut errors = FieldErrors::default();
-                    errors.add("altcha", refusal.code(), refusal.message());
-                    render_form(&c, lang, mode, StatusCode::FORBIDDEN, values, &errors)
-                }
-                Err(e) => error_response(&e, lang, false),
-            },
-            Err(e) => error_response(&e, lang, false),
+            Err(e) => form_refused(&deps, lang, values, e).await,
         };
     }
     (

@@ -148,16 +148,31 @@ pub(crate) fn page(status: StatusCode, lang: Language, ctx: serde_json::Value) -
     }
 }
 
+/// Why an address takes no wish for now and how to go on, in the page's language (the texts
+/// `error_email_suppressed_until`, with the time filled in).
+pub(crate) fn refusal_text(refusal: crate::app::AddressRefusal, lang: Language) -> String {
+    use crate::app::AddressRefusal;
+    let t = texts(lang);
+    match refusal {
+        AddressRefusal::Suppressed { until } => t.fill(
+            "error_email_suppressed_until",
+            &[("until", &t.when_long(until))],
+        ),
+    }
+}
+
 /// Maps a use-case error to an answer; details are logged, never shown.
 pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Response {
     let t = texts(lang);
     let (status, title, intro) = match e {
         AppError::NotFound => (StatusCode::NOT_FOUND, "not_found_title", "not_found_intro"),
-        AppError::Invalid(_) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "form_errors",
-            "form_errors",
-        ),
+        AppError::Invalid(_) | AppError::Address(crate::app::AddressRefusal::Suppressed { .. }) => {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "form_errors",
+                "form_errors",
+            )
+        }
         AppError::RateLimited => (
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited_title",
@@ -177,6 +192,7 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
     if json {
         let fields = match e {
             AppError::Invalid(f) => f.messages(),
+            AppError::Address(refusal) => refusal.field_errors().messages(),
             AppError::Challenge(refusal) => {
                 BTreeMap::from([("altcha".to_owned(), refusal.message().to_owned())])
             }
@@ -184,7 +200,8 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
         };
         let error = match e {
             AppError::NotFound => "not found",
-            AppError::Invalid(_) => "invalid input",
+            AppError::Invalid(_)
+            | AppError::Address(crate::app::AddressRefusal::Suppressed { .. }) => "invalid input",
             AppError::RateLimited => "too many requests; try again later",
             AppError::Conflict(_) => "changed concurrently; try again",
             AppError::Challenge(_) => "proof of work refused",
@@ -193,8 +210,10 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
         return (status, Json(json!({"error": error, "fields": fields}))).into_response();
     }
     let mut paragraphs = vec![t.get(intro).to_owned()];
-    if let AppError::Invalid(f) = e {
-        paragraphs.extend(f.messages().into_values());
+    match e {
+        AppError::Invalid(f) => paragraphs.extend(f.messages().into_values()),
+        AppError::Address(refusal) => paragraphs.push(refusal_text(*refusal, lang)),
+        _ => {}
     }
     page(
         status,

@@ -12,8 +12,10 @@ pub struct AddressBook {
     pub pending: BTreeMap<String, WishId>,
     /// Confirmation mails per service within the last 24 hours.
     pub opt_ins: BTreeMap<String, Vec<DateTime<Utc>>>,
-    /// SES reported the address (bounced for good, or marked as spam): no new wish before this.
-    pub suppressed_until: Option<DateTime<Utc>>,
+    /// The addresses SES reported (a permanent bounce, a complaint), each by its own keyed hash
+    /// ([`Store::suppressed_until`]), with the time before which it takes no new wish. Only the
+    /// very address SES named: a `+tag` variant shares this book's limits, not its suppressions.
+    pub suppressed: BTreeMap<String, DateTime<Utc>>,
     /// `None` when the address is new.
     pub version: Option<i64>,
 }
@@ -71,8 +73,12 @@ pub(super) struct AddressRecord {
     pub(super) pending: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) opt_ins: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    pub(super) suppressed_until: Option<String>,
+    /// Address hash → until (see [`AddressBook::suppressed`]). Items of earlier releases may
+    /// still hold `suppressed_until`, set for every variant at once: it is no longer read.
+    /// Left out while empty: an empty map attribute would be news to every book (and the
+    /// streams of `DynamoDB` Local answer it in a shape the SDK cannot read).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) suppressed: BTreeMap<String, String>,
     pub(super) version: i64,
     pub(super) expires_at: i64,
 }
@@ -94,7 +100,11 @@ impl AddressRecord {
                 .iter()
                 .map(|(service, times)| (service.clone(), times.iter().map(|t| ts(*t)).collect()))
                 .collect(),
-            suppressed_until: book.suppressed_until.map(ts),
+            suppressed: book
+                .suppressed
+                .iter()
+                .map(|(address, until)| (address.clone(), ts(*until)))
+                .collect(),
             version: book.version.map_or(1, |v| v + 1),
             expires_at,
         }
@@ -124,10 +134,11 @@ impl AddressRecord {
                 .iter()
                 .map(|(service, t)| (service.clone(), times(t)))
                 .collect(),
-            suppressed_until: self
-                .suppressed_until
-                .as_deref()
-                .and_then(|t| records::parse_ts(t).ok()),
+            suppressed: self
+                .suppressed
+                .iter()
+                .filter_map(|(address, t)| Some((address.clone(), records::parse_ts(t).ok()?)))
+                .collect(),
             version: Some(self.version),
         }
     }
@@ -155,8 +166,31 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Suppresses an address until `until` (SES reported it) and answers its book: its wishes
-    /// are paused by the caller. Bumps the book's version, so a submission racing it counts again.
+    /// The key of one exact address among a book's suppressions: its keyed hash as SES named it
+    /// (`+tag` and all), for a purpose of its own.
+    fn suppression_key(&self, email: &crate::domain::Email) -> Result<String, StoreError> {
+        self.limit_key.digest("suppressed", email.as_ref())
+    }
+
+    /// Until when SES's report keeps this very address (not its `+tag` variants) from new
+    /// wishes: `None` if it was never reported, or its time is over at `now`.
+    ///
+    /// # Errors
+    /// Unavailable without `LIMITS_KEY`.
+    pub fn suppressed_until(
+        &self,
+        book: &AddressBook,
+        email: &crate::domain::Email,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let address = self.suppression_key(email)?;
+        Ok(book.suppressed.get(&address).copied().filter(|u| *u > now))
+    }
+
+    /// Suppresses this very address until `until` (SES reported it) and answers its book (the
+    /// book of all its variants, which the limits count together): the caller pauses the
+    /// wishes of this address only. Bumps the book's version, so a submission racing it counts
+    /// again.
     pub async fn suppress_address(
         &self,
         email: &crate::domain::Email,
@@ -164,15 +198,30 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<AddressBook, StoreError> {
         let key = key(self.address_pk(email)?, ADDRESS_SK);
+        let address = self.suppression_key(email)?;
         let keep = until.max(now + self.retention.token);
         let v = Values::new()
             .with(":until", s(ts(until)))
-            .with(":expires", n(epoch(keep)));
-        let after = self
-            .apply(Write::AddressSuppressed, key, &v, "suppress_address")
-            .await?
-            .unwrap_or_default();
-        Ok(serde_dynamo::from_item::<_, AddressRecord>(after)?.into_book())
+            .with(
+                ":suppressed",
+                AttributeValue::M(HashMap::from([(address.clone(), s(ts(until)))])),
+            )
+            .with(":expires", n(epoch(keep)))
+            .name("#address", &address);
+        // The map of suppressions exists once one address was reported; until then it is made
+        // with this one. Each write's condition says which case it is, so two reports at once
+        // cannot lose one.
+        for _ in 0..3 {
+            for write in [Write::AddressSuppressed, Write::AddressFirstSuppressed] {
+                if let Some(after) = self
+                    .apply(write, key.clone(), &v, "suppress_address")
+                    .await?
+                {
+                    return Ok(serde_dynamo::from_item::<_, AddressRecord>(after)?.into_book());
+                }
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     /// Counts one request of a client in the current hour; `false` once it is over `limit`.

@@ -23,12 +23,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let record = WishRecord::from_wish(wish, Some(now + self.retention.pending));
+        // The book lives as long as its longest suppression, should that be longer.
+        let keep = book
+            .suppressed
+            .values()
+            .copied()
+            .fold(now + self.retention.token, DateTime::max);
         let address = AddressRecord::of_book(
             self.address_pk(wish.contact.email().ok_or_else(|| {
                 StoreError::Corrupt("a citizen's submission without an address".into())
             })?)?,
             book,
-            epoch(now + self.retention.token),
+            epoch(keep),
         );
         // The book as it was read (optimistic lock); a replaced wish must still be pending (not
         // confirmed meanwhile, not expired).

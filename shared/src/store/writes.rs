@@ -90,8 +90,12 @@ pub(super) enum Write {
     ClientCounted,
     /// A proof-of-work challenge used, once.
     ChallengeSpent,
-    /// SES reported the address (a permanent bounce, a complaint): no new wish until `:until`.
+    /// SES reported the address `#address` (a permanent bounce, a complaint): no new wish for
+    /// that very address until `:until`, in the book's map of suppressions.
     AddressSuppressed,
+    /// As [`Write::AddressSuppressed`], for a book without that map yet (or no book at all):
+    /// the map is made with this one address.
+    AddressFirstSuppressed,
     /// One more in today's counter of a day-bucketed item: a slot released into a line, an
     /// offer's outcome.
     ReleaseCounted,
@@ -247,8 +251,12 @@ impl Write {
                 Some("#status = :pending"),
             ),
             Write::AddressSuppressed => (
-                "SET suppressed_until = :until, expires_at = :expires ADD version :one",
-                None,
+                "SET suppressed.#address = :until, expires_at = :expires ADD version :one",
+                Some("attribute_exists(suppressed)"),
+            ),
+            Write::AddressFirstSuppressed => (
+                "SET suppressed = :suppressed, expires_at = :expires ADD version :one",
+                Some("attribute_not_exists(suppressed)"),
             ),
             Write::ClientCounted => (
                 "ADD requests :one SET expires_at = :expires",
@@ -441,7 +449,7 @@ pub(super) fn delete(
 mod tests {
     use super::*;
 
-    const ALL: [Write; 37] = [
+    const ALL: [Write; 38] = [
         Write::SlotOffered,
         Write::SlotBooked,
         Write::SlotFreed,
@@ -476,6 +484,7 @@ mod tests {
         Write::ClientCounted,
         Write::ChallengeSpent,
         Write::AddressSuppressed,
+        Write::AddressFirstSuppressed,
         Write::ReleaseCounted,
         Write::Tallied,
         Write::OfferCounted,
@@ -539,12 +548,14 @@ mod tests {
             .with(":fpk", s("x"))
             .with(":fsk", s("x"))
             .with(":until", n(1))
+            .with(":suppressed", AttributeValue::M(HashMap::new()))
             .with(":queued", AttributeValue::L(vec![]))
             .with(":kept", n(1))
             .with(":rpk", s("x"))
             .with(":rsk", s("x"))
             .with(":earlier", s("x"))
             .name("#day", "d")
+            .name("#address", "a")
             .name("#field", "f");
         for write in ALL {
             let (update, condition) = write.spec();
