@@ -5,6 +5,8 @@
 #
 #   bash scripts/check-infra.sh                      # everything, sam build included
 #   INFRA_SKIP_BUILD=1 bash scripts/check-infra.sh   # everything but sam build (seconds)
+#   INFRA_ONLY_BUILD=1 bash scripts/check-infra.sh   # sam build only (scripts/test.sh runs it
+#                                                     # beside the system tests)
 #   INFRA_BUILD_ARCH=x86_64 bash scripts/check-infra.sh
 #   INFRA_BUILD_PROFILE=release bash scripts/check-infra.sh   # the deploy's full release profile
 #
@@ -51,6 +53,7 @@ step() {
     printf '== infra: %s\n' "$1"
 }
 
+if [[ "${INFRA_ONLY_BUILD:-0}" != 1 ]]; then
 step "cfn-lint"
 cfn-lint -c I -- "$TEMPLATE"
 cfn-lint -c I --regions us-east-1 -- "$EDGE_TEMPLATE"
@@ -245,6 +248,8 @@ for f in "$TEMPLATE" "$WORK/transformed.json" "$EDGE_TEMPLATE"; do
         exit 1
     fi
 done
+
+fi
 
 if [[ "${INFRA_SKIP_BUILD:-0}" == 1 ]]; then
     step "sam build skipped (INFRA_SKIP_BUILD=1)"

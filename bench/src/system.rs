@@ -36,7 +36,7 @@ impl Phase {
         );
         let sesv2 = aws_sdk_sesv2::Client::from_conf(
             aws_sdk_sesv2::config::Builder::from(&sdk)
-                .endpoint_url(emulators.moto_endpoint())
+                .endpoint_url(emulators.mail_endpoint())
                 .interceptor(counter.interceptor(false))
                 .build(),
         );

@@ -66,9 +66,10 @@ pub async fn sdk_config_as(access_key: &str) -> SdkConfig {
 }
 
 impl Clients {
-    /// One client per service: `DynamoDB` and its streams at `ddb`, the others at `moto`.
+    /// One client per service: `DynamoDB` and its streams at `ddb`, SES at `mail`, the others
+    /// at `moto`.
     #[must_use]
-    pub fn at(sdk: &SdkConfig, ddb: &str, moto: &str) -> Self {
+    pub fn at(sdk: &SdkConfig, ddb: &str, moto: &str, mail: &str) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::config::Builder::from(sdk)
@@ -87,7 +88,7 @@ impl Clients {
             ),
             sesv2: aws_sdk_sesv2::Client::from_conf(
                 aws_sdk_sesv2::config::Builder::from(sdk)
-                    .endpoint_url(moto)
+                    .endpoint_url(mail)
                     .build(),
             ),
             eventbridge: aws_sdk_eventbridge::Client::from_conf(
@@ -104,14 +105,18 @@ impl Clients {
     }
 }
 
-/// `DynamoDB` Local (`-inMemory -sharedDb`) and moto, running and answering.
+/// `DynamoDB` Local (`-inMemory -sharedDb`) and two moto servers, running and answering: one
+/// for SES alone (the sent mails are read from its state dump, `/moto-api/data.json`, whose
+/// cost grows with everything a moto holds — every queue message, user pool and event rule of
+/// every test), one for the other services.
 ///
-/// Both are killed when this value is dropped or [`stop`](Self::stop)ped, and, through a
+/// All are killed when this value is dropped or [`stop`](Self::stop)ped, and, through a
 /// watchdog, when the process that started them exits (see the module docs).
 #[derive(Debug)]
 pub struct Emulators {
     dynamodb: Emulator,
     moto: Emulator,
+    mail: Emulator,
 }
 
 /// The real SDK clients, each pointed at its emulator.
@@ -197,8 +202,20 @@ impl Emulators {
             &moto_server.to_string_lossy(),
             &["-H", "127.0.0.1", "-p", &port.to_string()],
         )?;
-        // Owned from here on, so an early return below kills both.
-        let mut emulators = Self { dynamodb, moto };
+        let port = free_port()?;
+        let mail = Emulator::spawn(
+            "moto (SES)",
+            port,
+            &log_dir.join(format!("moto-mail-{port}.log")),
+            &moto_server.to_string_lossy(),
+            &["-H", "127.0.0.1", "-p", &port.to_string()],
+        )?;
+        // Owned from here on, so an early return below kills them all.
+        let mut emulators = Self {
+            dynamodb,
+            moto,
+            mail,
+        };
 
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -208,6 +225,10 @@ impl Emulators {
         let deadline = Instant::now() + START_TIMEOUT;
         emulators
             .moto
+            .wait_until_answering(&http, "/moto-api/", deadline)
+            .await?;
+        emulators
+            .mail
             .wait_until_answering(&http, "/moto-api/", deadline)
             .await?;
         emulators
@@ -223,10 +244,17 @@ impl Emulators {
         &self.dynamodb.endpoint
     }
 
-    /// `http://127.0.0.1:<port>` of moto (`SESv2`, `EventBridge`, SQS, Cognito and `/moto-api/`).
+    /// `http://127.0.0.1:<port>` of moto (`EventBridge`, SQS, Cognito and `/moto-api/`).
     #[must_use]
     pub fn moto_endpoint(&self) -> &str {
         &self.moto.endpoint
+    }
+
+    /// `http://127.0.0.1:<port>` of the moto that serves SES (`SESv2`; the sent mails in its
+    /// `/moto-api/data.json`).
+    #[must_use]
+    pub fn mail_endpoint(&self) -> &str {
+        &self.mail.endpoint
     }
 
     /// Region [`REGION`] and static test credentials, without endpoints: [`Self::clients`] sets
@@ -238,7 +266,12 @@ impl Emulators {
     /// One client per service, each with its emulator's endpoint.
     #[must_use]
     pub fn clients(&self, sdk: &SdkConfig) -> Clients {
-        Clients::at(sdk, self.dynamodb_endpoint(), self.moto_endpoint())
+        Clients::at(
+            sdk,
+            self.dynamodb_endpoint(),
+            self.moto_endpoint(),
+            self.mail_endpoint(),
+        )
     }
 
     /// Environment for a child process whose `aws_config::load_defaults` should reach these
@@ -252,7 +285,7 @@ impl Emulators {
         [
             ("AWS_ENDPOINT_URL_DYNAMODB", ddb),
             ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", ddb),
-            ("AWS_ENDPOINT_URL_SESV2", moto),
+            ("AWS_ENDPOINT_URL_SESV2", self.mail_endpoint()),
             ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", moto),
             ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto),
             ("AWS_ENDPOINT_URL_SQS", moto),
@@ -270,7 +303,8 @@ impl Emulators {
     pub async fn stop(mut self) {
         self.dynamodb.kill();
         self.moto.kill();
-        for emulator in [&mut self.dynamodb, &mut self.moto] {
+        self.mail.kill();
+        for emulator in [&mut self.dynamodb, &mut self.moto, &mut self.mail] {
             // try_wait, not wait: a blocking wait would stall the runtime's worker.
             while matches!(emulator.child.try_wait(), Ok(None)) {
                 tokio::time::sleep(Duration::from_millis(20)).await;

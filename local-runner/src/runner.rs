@@ -42,6 +42,8 @@ pub struct LocalSystem {
     pub infra: Infra,
     pub clients: Clients,
     pub moto_url: String,
+    /// The moto that serves SES (the sent mails).
+    pub mail_url: String,
     pub dynamodb_url: String,
     pub admin_key: String,
     /// The staff user pool in moto, with its users and their passwords.
@@ -161,6 +163,7 @@ impl LocalSystem {
             infra,
             clients,
             moto_url: emulators.moto_endpoint().to_owned(),
+            mail_url: emulators.mail_endpoint().to_owned(),
             dynamodb_url: emulators.dynamodb_endpoint().to_owned(),
             admin_key: admin_key.to_owned(),
             staff,
@@ -218,7 +221,9 @@ impl LocalSystem {
             shared::config::AdminAuth::Bearer(_) => IamRoutes::Open,
         };
         let gateway = Gateway::new(api.clone(), handler, iam)?;
-        Ok(dev.fallback_service(gateway.router()))
+        // The dev routes get the functions' edge layers (security headers, body limit); every
+        // other request goes to the gateway.
+        Ok(shared::http::edge(dev).fallback_service(gateway.router()))
     }
 
     /// The staff console's dependencies: its own clients (its role) and the pool in moto.
@@ -383,15 +388,22 @@ impl LocalSystem {
     }
 
     pub async fn mails(&self) -> Result<Vec<DevMail>> {
-        sent_mails(&self.http, &self.moto_url).await
+        sent_mails(&self.http, &self.mail_url).await
     }
 
-    /// The scheduled rescan, as the `EventBridge` schedule would trigger it.
+    /// The scheduled rescan, as the `EventBridge` schedule would trigger it (match-offers, with
+    /// its own clients and role).
     pub async fn rescan(&self) -> Result<serde_json::Value> {
+        self.rescan_with(&self.deps_for("match-offers")).await
+    }
+
+    /// As [`LocalSystem::rescan`], with the handler given `deps` (tests: a mailer whose sender
+    /// SES does not know yet).
+    pub async fn rescan_with(&self, deps: &Deps) -> Result<serde_json::Value> {
         let event = serde_json::json!({"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "000000000000", "time": shared::domain::time::rfc3339(self.deps.clock.now()), "region": REGION,
+            "account": "000000000000", "time": shared::domain::time::rfc3339(deps.clock.now()), "region": REGION,
             "resources": [], "detail": {}});
-        shared::triggers::handle_match_event(&self.deps_for("match-offers"), &event)
+        shared::triggers::handle_match_event(deps, &event)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
@@ -499,13 +511,15 @@ async fn start_iam(
         layout,
         emulators.dynamodb_endpoint(),
         emulators.moto_endpoint(),
+        emulators.mail_endpoint(),
         Some(default_log_dir().join("iam-used.log")),
     )
     .await?;
     let mut functions = std::collections::BTreeMap::new();
     for code in codes {
         let sdk = sdk_config_as(&crate::iam::access_key(&code)).await;
-        functions.insert(code, Clients::at(&sdk, proxy.endpoint(), proxy.endpoint()));
+        let at = proxy.endpoint();
+        functions.insert(code, Clients::at(&sdk, at, at, at));
     }
     Ok((proxy, functions))
 }

@@ -429,7 +429,7 @@ async fn a_raw_mime_mail_sent_through_sesv2_is_read_back_as_sent() {
         .unwrap();
     let id = sent.message_id().unwrap();
 
-    let mails = sent_mails(&http(), emulators.moto_endpoint())
+    let mails = sent_mails(&http(), emulators.mail_endpoint())
         .await
         .unwrap();
     let mail = mails
@@ -475,7 +475,7 @@ async fn a_raw_mime_mail_sent_through_sesv2_is_read_back_as_sent() {
         .send()
         .await
         .unwrap();
-    let mails = sent_mails(&http(), emulators.moto_endpoint())
+    let mails = sent_mails(&http(), emulators.mail_endpoint())
         .await
         .unwrap();
     let position = |id: &str| mails.iter().position(|m| m.id == id).unwrap();
@@ -502,17 +502,19 @@ async fn wait_until_refused(endpoint: &str, within: Duration) {
 }
 
 #[tokio::test]
-async fn stopping_the_emulators_ends_both_processes() {
+async fn stopping_the_emulators_ends_every_process() {
     let logs = std::env::temp_dir().join(format!("terminagent-stop-{}", std::process::id()));
     let emulators = Emulators::start(&logs).await.unwrap();
-    let (ddb, moto) = (
+    let (ddb, moto, mail) = (
         emulators.dynamodb_endpoint().to_owned(),
         emulators.moto_endpoint().to_owned(),
+        emulators.mail_endpoint().to_owned(),
     );
-    assert!(!refuses(&ddb).await && !refuses(&moto).await);
+    assert!(!refuses(&ddb).await && !refuses(&moto).await && !refuses(&mail).await);
     emulators.stop().await;
     wait_until_refused(&ddb, Duration::from_secs(2)).await;
     wait_until_refused(&moto, Duration::from_secs(2)).await;
+    wait_until_refused(&mail, Duration::from_secs(2)).await;
 }
 
 const HELPER_ENV: &str = "TERMINAGENT_EMULATOR_EXIT_HELPER";

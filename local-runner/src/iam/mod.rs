@@ -6,8 +6,9 @@
 //! (SQS: `AccessDenied`) with AWS's wording — and never reaches the emulator; an allowed one is
 //! forwarded unchanged to `DynamoDB` Local or moto.
 //!
-//! Every statement that allowed a request is written to a log (one line per function and
-//! statement, once per process), so the test command can report the grants no test exercised.
+//! Every grant that allowed a request is written to a log (one line per function, statement
+//! and action, once per process), so the test command can report the grants no test exercised
+//! (`cargo run -p local-runner --bin iam-report`).
 
 pub mod policy;
 pub mod requests;
@@ -57,9 +58,11 @@ struct ProxyState {
     layout: Mutex<Layout>,
     dynamodb: String,
     moto: String,
+    mail: String,
     http: reqwest::Client,
     denials: Mutex<Vec<Denial>>,
-    used: Mutex<BTreeSet<(String, String)>>,
+    /// (function, statement, action) that allowed a request.
+    used: Mutex<BTreeSet<(String, String, String)>>,
     used_log: Option<PathBuf>,
 }
 
@@ -71,7 +74,8 @@ pub struct IamProxy {
 }
 
 impl IamProxy {
-    /// Starts the proxy on a free loopback port, in front of `dynamodb` and `moto`.
+    /// Starts the proxy on a free loopback port, in front of `dynamodb`, `moto` and the SES
+    /// moto `mail`.
     ///
     /// # Errors
     /// When no port can be bound.
@@ -80,6 +84,7 @@ impl IamProxy {
         layout: Layout,
         dynamodb: &str,
         moto: &str,
+        mail: &str,
         used_log: Option<PathBuf>,
     ) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -92,6 +97,7 @@ impl IamProxy {
             layout: Mutex::new(layout),
             dynamodb: dynamodb.to_owned(),
             moto: moto.to_owned(),
+            mail: mail.to_owned(),
             http: reqwest::Client::builder().no_proxy().build()?,
             denials: Mutex::new(Vec::new()),
             used: Mutex::new(BTreeSet::new()),
@@ -183,7 +189,21 @@ async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
     let Ok(body) = axum::body::to_bytes(body, 32 * 1024 * 1024).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request too large").into_response();
     };
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let Some((key, service)) = credential(&parts.headers) else {
+        // The user pool's sign-in and its challenges are called unsigned (the SDK does not
+        // sign them); AWS asks IAM nothing there.
+        if let Some(op) = target.strip_prefix("AWSCognitoIdentityProviderService.")
+            && requests::COGNITO_PUBLIC.contains(&op)
+        {
+            let op = op.to_owned();
+            return forward(&state, "cognito-idp", &op, parts, body).await;
+        }
         return denied("", "The request is not signed (no SigV4 credential)");
     };
     let Some(role) = state.roles.get(&key) else {
@@ -192,13 +212,7 @@ async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
             "The security token included in the request is invalid",
         );
     };
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.split('.').nth(1))
-        .unwrap_or_default()
-        .to_owned();
+    let target = target.split('.').nth(1).unwrap_or_default().to_owned();
     let accesses = {
         let Ok(layout) = state.layout.lock() else {
             return denied(&service, "the proxy's state is poisoned");
@@ -221,7 +235,7 @@ async fn proxy(State(state): State<Arc<ProxyState>>, request: Request) -> Respon
     let mut allowed_by = Vec::new();
     for access in &accesses {
         match evaluate(&role.statements, access) {
-            Decision::Allowed(sid) => allowed_by.push(sid),
+            Decision::Allowed(sid) => allowed_by.push((sid, access.action.clone())),
             decision => {
                 let why = match decision {
                     Decision::Denied(sid) => format!("with an explicit deny in {sid}"),
@@ -263,19 +277,19 @@ fn role_account(state: &ProxyState) -> String {
         .unwrap_or_default()
 }
 
-fn record_use(state: &ProxyState, function: &str, sids: Vec<String>) {
+fn record_use(state: &ProxyState, function: &str, grants: Vec<(String, String)>) {
     let Ok(mut used) = state.used.lock() else {
         return;
     };
-    for sid in sids {
-        if used.insert((function.to_owned(), sid.clone()))
+    for (sid, action) in grants {
+        if used.insert((function.to_owned(), sid.clone(), action.clone()))
             && let Some(path) = &state.used_log
             && let Ok(mut file) = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
         {
-            let _ = writeln!(file, "{function} {sid}");
+            let _ = writeln!(file, "{function} {sid} {action}");
         }
     }
 }
@@ -287,10 +301,10 @@ async fn forward(
     parts: axum::http::request::Parts,
     body: Bytes,
 ) -> Response {
-    let upstream = if service == "dynamodb" {
-        &state.dynamodb
-    } else {
-        &state.moto
+    let upstream = match service {
+        "dynamodb" => &state.dynamodb,
+        "ses" => &state.mail,
+        _ => &state.moto,
     };
     let path = parts
         .uri

@@ -35,6 +35,18 @@ impl Layout {
     }
 }
 
+/// The user pool operations a public client calls without IAM (the SDK sends them unsigned).
+pub const COGNITO_PUBLIC: [&str; 8] = [
+    "InitiateAuth",
+    "RespondToAuthChallenge",
+    "AssociateSoftwareToken",
+    "VerifySoftwareToken",
+    "SetUserMFAPreference",
+    "GetUser",
+    "GlobalSignOut",
+    "ChangePassword",
+];
+
 /// A request the proxy cannot read: refused as AWS would refuse a malformed one.
 #[derive(Debug)]
 pub struct Unreadable(pub String);
@@ -308,17 +320,7 @@ impl Layout {
     /// # Errors
     /// A body that is not JSON.
     pub fn cognito(&self, operation: &str, body: &[u8]) -> Result<Vec<Access>, Unreadable> {
-        const PUBLIC: [&str; 8] = [
-            "InitiateAuth",
-            "RespondToAuthChallenge",
-            "AssociateSoftwareToken",
-            "VerifySoftwareToken",
-            "SetUserMFAPreference",
-            "GetUser",
-            "GlobalSignOut",
-            "ChangePassword",
-        ];
-        if PUBLIC.contains(&operation) {
+        if COGNITO_PUBLIC.contains(&operation) {
             return Ok(Vec::new());
         }
         let body: Value = serde_json::from_slice(body)

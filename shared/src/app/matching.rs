@@ -72,7 +72,11 @@ async fn match_slot_in(
         head: if read_first { STORM_HEAD } else { HEAD },
         ..Lines::default()
     };
-    for _attempt in 0..8 {
+    // Every lost race means another change won (an offer made in this line, the wish or the slot
+    // taken): the line makes progress. A line's offers all append to its chain head, so a storm
+    // of duplicated releases and rescans on one line may lose many times in a row; 24 rounds
+    // cover the stress test's 170 concurrent matchers on one line with room to spare.
+    for _attempt in 0..24 {
         let now = deps.clock.now();
         // Read: who is first in line (from the heads' entries on the first try, from the
         // wishes' states after a conflict), and the run they would get.
