@@ -60,22 +60,53 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::RwLock;
 
-/// The time every rule is evaluated at. In Lambda it is the system clock; the local runner can
-/// move it forward to try deadlines.
+/// The time every rule is evaluated at. In Lambda it is the system clock; the local runner and
+/// the tests can move it forward to try deadlines.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
-    offset_minutes: Arc<AtomicI64>,
+    /// How far this clock runs ahead of the system clock, in microseconds: fine enough for any
+    /// wait a test skips (a feed settle time of a second), wide enough (±292 000 years) for any
+    /// offset that leaves a time chrono can hold.
+    offset_micros: Arc<AtomicI64>,
 }
 
 impl Clock {
     #[must_use]
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + Duration::minutes(self.offset_minutes.load(Ordering::Relaxed))
+        let offset = self.offset_micros.load(Ordering::Relaxed);
+        // Only a clock moved past chrono's range overflows: it stops at the end of time.
+        Utc::now()
+            .checked_add_signed(Duration::microseconds(offset))
+            .unwrap_or(if offset < 0 {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            })
     }
 
-    /// Moves this clock (and every handler sharing it) forward.
+    /// Moves this clock (and every handler sharing it) forward by `by`, to the microsecond.
+    pub fn advance_by(&self, by: Duration) {
+        let micros = by.num_microseconds().unwrap_or(if by < Duration::zero() {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
+        // `fetch_update` with a closure that always answers `Some` cannot fail.
+        let _ = self
+            .offset_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+                Some(offset.saturating_add(micros))
+            });
+    }
+
+    /// Moves this clock forward by whole minutes (the local runner's `/_dev/clock` takes
+    /// `advance_minutes`).
     pub fn advance(&self, minutes: i64) {
-        self.offset_minutes.fetch_add(minutes, Ordering::Relaxed);
+        self.advance_by(Duration::try_minutes(minutes).unwrap_or(if minutes < 0 {
+            Duration::MIN
+        } else {
+            Duration::MAX
+        }));
     }
 }
 
@@ -266,5 +297,43 @@ impl Deps {
     /// The mail writer for a change made at `now`.
     fn mails<'a>(&'a self, catalog: &'a Catalog, now: DateTime<Utc>) -> Mails<'a> {
         Mails::new(&self.config, catalog, self.store.retention.token, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Clock;
+    use chrono::{DateTime, Duration, Utc};
+
+    /// How far `clock` runs ahead of the system clock (read first, so never more than it is).
+    fn ahead(clock: &Clock) -> Duration {
+        clock.now() - Utc::now()
+    }
+
+    #[test]
+    fn the_clock_moves_by_any_duration_and_by_whole_minutes_for_every_clone() {
+        let clock = Clock::default();
+        let shared = clock.clone();
+        clock.advance_by(Duration::milliseconds(1500));
+        let a = ahead(&shared);
+        assert!(
+            a > Duration::milliseconds(1400) && a <= Duration::milliseconds(1500),
+            "{a}"
+        );
+        shared.advance(2);
+        let a = ahead(&clock);
+        assert!(
+            a > Duration::milliseconds(121_400) && a <= Duration::milliseconds(121_500),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn a_clock_moved_past_the_end_of_time_stops_there() {
+        let clock = Clock::default();
+        clock.advance(i64::MAX);
+        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
+        clock.advance_by(Duration::MAX);
+        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
     }
 }

@@ -26,10 +26,12 @@ async fn a_reader_polling_with_its_cursor_sees_every_event_once_while_writers_co
     env.settle().await;
 
     // The reader polls all along, a few events at a time, with a short settle time, from
-    // after what the setup caused (the new slots were said to be unclaimed).
+    // after what the setup caused (the new slots were said to be unclaimed): the clock, which
+    // the reader shares with every writer, moves past the settle time instead of waiting it out.
     let mut reader_deps = env.system.deps.clone();
     reader_deps.config.feed_settle = chrono::Duration::seconds(1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let past_settle = reader_deps.config.feed_settle + chrono::Duration::milliseconds(100);
+    env.system.deps.clock.advance_by(past_settle);
     let mut start = None;
     loop {
         let page = shared::app::events_feed(&reader_deps, start.as_deref(), None)
@@ -65,7 +67,10 @@ async fn a_reader_polling_with_its_cursor_sees_every_event_once_while_writers_co
         (seen, cursor)
     });
 
-    // The writers: four at once, each withdrawing its share of the slots.
+    // The writers: four at once, each withdrawing its share of the slots. While they write,
+    // the reader waits out the settle time in real time (that is what it is for); once all of
+    // them have committed, nothing can commit behind the reader any more, and the clock moves
+    // past the settle time of the last events.
     let mut writers = tokio::task::JoinSet::new();
     for w in 0..WRITERS {
         let deps = env.system.deps.clone();
@@ -80,6 +85,7 @@ async fn a_reader_polling_with_its_cursor_sees_every_event_once_while_writers_co
     while let Some(done) = writers.join_next().await {
         done.unwrap();
     }
+    env.system.deps.clock.advance_by(past_settle);
 
     let (seen, cursor) = reader.await.unwrap();
     let cursors: Vec<&String> = seen.iter().map(|(c, ..)| c).collect();
@@ -92,8 +98,10 @@ async fn a_reader_polling_with_its_cursor_sees_every_event_once_while_writers_co
     assert_eq!(seen.len(), SLOTS, "every event, once: {slots_seen:?}");
     assert_eq!(slots_seen.len(), SLOTS);
 
-    // Polling on with the last cursor returns nothing again, and `next` stays where it was.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Polling on with the last cursor returns nothing again, and `next` stays where it was —
+    // also once delivery has run and the settle time has passed.
+    env.settle().await;
+    env.system.deps.clock.advance_by(past_settle);
     let mut reader_deps = env.system.deps.clone();
     reader_deps.config.feed_settle = chrono::Duration::seconds(1);
     let again = shared::app::events_feed(&reader_deps, cursor.as_deref(), None)

@@ -148,6 +148,8 @@ async fn a_phone_wish_stands_in_line_with_email_wishes_and_its_answers_are_recor
         .admin(reqwest::Method::GET, "/admin/slots/ph-1", None)
         .await;
     assert_eq!(slot["status"], "offered");
+    // Delivery runs first: an event the call had owed would be on the bus by now.
+    env.settle().await;
     assert!(observer.drain().await.is_empty(), "no event for a call");
 
     // Declined: through the citizen's decline — the slot goes on to Anna at once.
