@@ -60,8 +60,9 @@ pub(super) fn next_age_check(deps: &Deps, wish: &Wish, now: DateTime<Utc>) -> Da
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub wish: Wish,
-    /// `false` when the day's confirmation mails for this address and service are used up: the
-    /// links in those confirm this wish (it replaced the pending one they point to).
+    /// `false` when the day's confirmation mails for this address and service are used up and
+    /// the submission is the very wish a pending one already is: the links of those mails
+    /// confirm it (unchanged; only an identical submission ever gets no mail of its own).
     pub mailed: bool,
 }
 
@@ -72,6 +73,11 @@ pub enum AddressRefusal {
     /// SES reported this very address (a permanent bounce, or a mail marked as spam): no new
     /// wish for it before `until` (422).
     Suppressed { until: DateTime<Utc> },
+    /// The day's confirmation mails for this address and service went out already, and this
+    /// submission differs from every pending wish they confirm: it would have no link of its
+    /// own, and no existing link may confirm it instead. Another mail can go out from `from`
+    /// (429).
+    MailsUsedUp { from: DateTime<Utc> },
 }
 
 impl AddressRefusal {
@@ -80,6 +86,7 @@ impl AddressRefusal {
     pub fn code(self) -> &'static str {
         match self {
             Self::Suppressed { .. } => "suppressed",
+            Self::MailsUsedUp { .. } => "opt_in_mails_used_up",
         }
     }
 
@@ -92,6 +99,12 @@ impl AddressRefusal {
                  as spam), so it takes no new wish before {}; to go on, use another address, or \
                  leave your wish by phone or at the counter of a citizen office",
                 until.format("%Y-%m-%d")
+            ),
+            Self::MailsUsedUp { from } => format!(
+                "this address got today's confirmation mails for this service already; to go \
+                 on, confirm the wish in one of them if it is the one you want (cancel the \
+                 others there), or send this one again after {} UTC",
+                from.format("%Y-%m-%d %H:%M")
             ),
         }
     }
@@ -113,9 +126,15 @@ impl AddressRefusal {
 ///
 /// Abuse limits: per client (the caller's network address, when known), and per address as the
 /// limits count it ([`crate::domain::Email::limit_key`]): confirmed wishes in line, and the day's
-/// confirmation mails per service ([`admit_submission`]). A submission for an address and a
-/// service with a pending wish replaces it. The address's book is written in the wish's
-/// transaction under a version check, so concurrent submissions cannot both slip through.
+/// confirmation mails per service ([`admit_submission`]). The address's book is written in the
+/// wish's transaction under a version check, so concurrent submissions cannot both slip through.
+///
+/// A submission never changes what an existing link confirms: it is a new wish with its own id
+/// and its own confirmation mail, and a pending wish stays as it was sent. Only a submission
+/// that is that very wish again (same address as given, service, offices, windows, language and
+/// persons) keeps the pending wish's id (a new mail with a new link, if the day allows one). Once
+/// the day's mails for the address and service are used up, any other submission is refused
+/// ([`AddressRefusal::MailsUsedUp`]): it would have no link to confirm it by.
 ///
 /// SES's reports count for the very address they name ([`AddressRefusal::Suppressed`]), not for
 /// its `+tag` variants, which share only the limits.
@@ -145,15 +164,13 @@ pub async fn submit_wish(
         }
         let known = deps.store.get_wishes(&book.wishes, now).await?;
         let service = new.service.to_string();
-        let pending = book
-            .pending
-            .get(&service)
-            .filter(|id| {
-                known
-                    .iter()
-                    .any(|w| &w.id == *id && w.status == WishStatus::Pending)
-            })
-            .cloned();
+        // Only the very same wish keeps a pending one's id: its links then confirm what they
+        // were sent for, whichever of the two submissions the citizen meant.
+        let candidate = submitted(WishId::generate(), new.clone(), now);
+        let pending = known
+            .iter()
+            .find(|w| w.status == WishStatus::Pending && same_wish(w, &candidate))
+            .map(|w| w.id.clone());
         let confirmed = known.iter().filter(|w| w.in_line()).count();
         let opt_ins = book.opt_ins.get(&service).cloned().unwrap_or_default();
         let limit = (
@@ -164,9 +181,17 @@ pub async fn submit_wish(
             Ok(a) => a,
             Err(LimitExceeded::ActiveWishes(n)) => return Err(too_many_active(n)),
         };
+        if !admission.mail && admission.replaces.is_none() {
+            let first = admission.opt_ins.iter().min().copied().unwrap_or(now);
+            return Err(AppError::Address(AddressRefusal::MailsUsedUp {
+                from: first + chrono::Duration::hours(24),
+            }));
+        }
         let replaces = admission.replaces.is_some();
-        let id = admission.replaces.unwrap_or_else(WishId::generate);
-        let wish = submitted(id, new.clone(), now);
+        let wish = match admission.replaces {
+            Some(id) => submitted(id, new.clone(), now),
+            None => candidate,
+        };
         let token = Token::generate();
         let out = if admission.mail {
             Effects::mail(deps.mails(&catalog, now).opt_in(&wish, &token)?, Vec::new())
@@ -188,8 +213,8 @@ pub async fn submit_wish(
                     mailed: admission.mail,
                 });
             }
-            // Another submission for this address came first (or the replaced wish was
-            // confirmed meanwhile): count again.
+            // Another submission for this address came first (or the pending wish it repeats
+            // was confirmed meanwhile): count again.
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(e.into()),
         }
@@ -197,9 +222,21 @@ pub async fn submit_wish(
     Err(AppError::Conflict("address book"))
 }
 
+/// Whether `a` and `b` ask for the same, from the same address as given: a repeated submission of
+/// a pending wish (a second click, a reload) is that wish again, anything else is a wish of its
+/// own.
+fn same_wish(a: &Wish, b: &Wish) -> bool {
+    a.contact == b.contact
+        && a.service == b.service
+        && a.offices == b.offices
+        && a.windows == b.windows
+        && a.language == b.language
+        && a.persons == b.persons
+}
+
 /// The address's book after admitting `wish`: the wishes that may still be active and this one,
-/// the pending wish per service (this one for its service), the day's confirmation mails, the
-/// suppressions still running.
+/// the newest pending wish per service (this one for its service), the day's confirmation mails,
+/// the suppressions still running.
 fn book_after(
     book: &AddressBook,
     known: &[Wish],

@@ -268,6 +268,7 @@ async fn form_refused(
         AppError::Address(refusal) => {
             let status = match refusal {
                 app::AddressRefusal::Suppressed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                app::AddressRefusal::MailsUsedUp { .. } => StatusCode::TOO_MANY_REQUESTS,
             };
             let said = vec![("email", super::refusal_text(refusal, lang))];
             (status, refusal.field_errors(), said)

@@ -149,7 +149,8 @@ pub(crate) fn page(status: StatusCode, lang: Language, ctx: serde_json::Value) -
 }
 
 /// Why an address takes no wish for now and how to go on, in the page's language (the texts
-/// `error_email_suppressed_until`, with the time filled in).
+/// `error_email_suppressed_until` and `error_email_opt_in_mails_used_up_from`, with the time
+/// filled in).
 pub(crate) fn refusal_text(refusal: crate::app::AddressRefusal, lang: Language) -> String {
     use crate::app::AddressRefusal;
     let t = texts(lang);
@@ -157,6 +158,10 @@ pub(crate) fn refusal_text(refusal: crate::app::AddressRefusal, lang: Language) 
         AddressRefusal::Suppressed { until } => t.fill(
             "error_email_suppressed_until",
             &[("until", &t.when_long(until))],
+        ),
+        AddressRefusal::MailsUsedUp { from } => t.fill(
+            "error_email_opt_in_mails_used_up_from",
+            &[("from", &t.when_long(from))],
         ),
     }
 }
@@ -173,7 +178,8 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
                 "form_errors",
             )
         }
-        AppError::RateLimited => (
+        AppError::RateLimited
+        | AppError::Address(crate::app::AddressRefusal::MailsUsedUp { .. }) => (
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited_title",
             "rate_limited_intro",
@@ -202,7 +208,10 @@ pub(crate) fn error_response(e: &AppError, lang: Language, json: bool) -> Respon
             AppError::NotFound => "not found",
             AppError::Invalid(_)
             | AppError::Address(crate::app::AddressRefusal::Suppressed { .. }) => "invalid input",
-            AppError::RateLimited => "too many requests; try again later",
+            AppError::RateLimited
+            | AppError::Address(crate::app::AddressRefusal::MailsUsedUp { .. }) => {
+                "too many requests; try again later"
+            }
             AppError::Conflict(_) => "changed concurrently; try again",
             AppError::Challenge(_) => "proof of work refused",
             _ => "temporarily unavailable",

@@ -165,7 +165,7 @@ impl<'a> Mails<'a> {
         content.after = vec![t.get("confirm_ignore").to_owned()];
         content.unsubscribe_url = Some(format!("{link}/cancel"));
         content.manage_url = Some(link);
-        // A repeated submission replaces the pending wish (same id): each submission's mail is
+        // The same wish submitted again keeps the pending wish's id: each submission's mail is
         // its own, keyed by when it was made.
         let key = format!(
             "wish-{}-optin-{}",

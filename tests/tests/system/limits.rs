@@ -16,13 +16,18 @@ fn tagged(email: &str, tag: &str) -> String {
     format!("{local}+{tag}@{domain}")
 }
 
+/// Someone who knows an address posts wishes for it, for every service, under variants of it,
+/// again and again: at most two confirmation mails a day per service reach its owner, whatever
+/// the variant; each link confirms the wish its mail was sent for; a different wish for a
+/// service whose mails are used up is refused for the day, saying from when (rather than
+/// slipped under a link the owner already holds); the owner's own wish goes through the next day.
 #[tokio::test]
-async fn nobody_who_knows_an_address_can_lock_its_owner_out_or_flood_it_with_mails() {
+async fn nobody_who_knows_an_address_can_flood_it_or_change_what_its_links_confirm() {
     let env = TestEnv::spawn().await;
     let anna = env.email("anna");
-    // Someone who knows Anna's address posts wishes for it, for every service, under
-    // variants of it (case, +tags), again and again.
     let services = ["id-card", "passport", "change-of-address"];
+    let mut ids = std::collections::BTreeSet::new();
+    let mut refused = 0;
     for round in 0..4 {
         for (i, service) in services.iter().enumerate() {
             let to = match (round + i) % 3 {
@@ -36,15 +41,23 @@ async fn nobody_who_knows_an_address_can_lock_its_owner_out_or_flood_it_with_mai
                     &json!({"email": to, "service": service, "offices": ["bilk"], "windows": {"mon": [8]}}),
                 )
                 .await;
-            assert_eq!(status, 202, "{body}");
-            let expected = if round < 2 {
-                "sent"
-            } else {
-                "already_sent_today"
-            };
-            assert_eq!(body["mail"], expected, "round {round}: {body}");
+            match (status, body["mail"].as_str()) {
+                (202, Some("sent")) => {
+                    ids.insert(body["id"].as_str().unwrap().to_owned());
+                }
+                // Only the very same wish again gets no mail: it is the pending wish it repeats.
+                (202, Some("already_sent_today")) => {
+                    assert!(ids.contains(body["id"].as_str().unwrap()), "{body}");
+                }
+                (429, _) => {
+                    assert!(body["fields"]["email"].is_string(), "{body}");
+                    refused += 1;
+                }
+                other => panic!("round {round}, {service}: {other:?} {body}"),
+            }
         }
     }
+    assert!(refused > 0);
     env.settle().await;
     let to_anna = |mails: Vec<local_runner::devmail::DevMail>| {
         let base = anna.split_once('@').unwrap();
@@ -64,50 +77,131 @@ async fn nobody_who_knows_an_address_can_lock_its_owner_out_or_flood_it_with_mai
         6,
         "two confirmation mails a day per service, whatever the variant"
     );
+    // Each link opens the wish its mail was sent for (every one of them for Monday 8–9).
+    for mail in &flood {
+        let (_, shown) = env.get_json(&page_link(mail, "/w/")).await;
+        assert!(ids.contains(shown["id"].as_str().unwrap()), "{shown}");
+        assert_eq!(shown["windows"], json!({"mon": [8]}));
+        assert_eq!(shown["status"], "pending");
+    }
 
-    // Anna leaves her own wish for an ID card: it replaces the pending one; no more mail today,
-    // and the latest link she got for an ID card confirms her wish as she entered it.
-    let (status, body) = env
-        .post_json(
-            "/api/wishes",
-            &json!({"email": anna, "service": "id-card", "offices": ["bilk"], "windows": {"tue": [8], "thu": [8]}}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["mail"].as_str()),
-        (202, Some("already_sent_today")),
-        "{body}"
-    );
+    // Anna's own, different ID-card wish: today's mails for it are used up, so it is refused,
+    // saying from when, and no link she holds confirms it instead.
+    let hers = json!({"email": anna, "service": "id-card", "offices": ["bilk"], "windows": {"tue": [8], "thu": [8]}});
+    let (status, body) = env.post_json("/api/wishes", &hers).await;
+    assert_eq!(status, 429, "{body}");
+    let said = body["fields"]["email"].as_str().unwrap();
+    assert!(said.contains("send this one again after"), "{said}");
     env.settle().await;
     assert_eq!(to_anna(env.system.mails().await.unwrap()).len(), 6);
-    let latest_id_card = flood
-        .iter()
-        .rev()
-        .find(|m| m.subject.contains("Personalausweis"))
-        .unwrap();
-    let link = page_link(latest_id_card, "/w/");
-    let (_, shown) = env.get_json(&link).await;
+
+    // A day later there is room for mails again: her wish, with a mail and a link of its own.
+    env.system.deps.clock.advance(24 * 60 + 1);
+    let (status, body) = env.post_json("/api/wishes", &hers).await;
     assert_eq!(
-        shown["id"], body["id"],
-        "the link opens the wish Anna just left"
+        (status, body["mail"].as_str()),
+        (202, Some("sent")),
+        "{body}"
     );
-    assert_eq!(shown["windows"], json!({"thu": [8], "tue": [8]}));
+    assert!(!ids.contains(body["id"].as_str().unwrap()));
+    let link = page_link(env.mails_to(&anna).await.last().unwrap(), "/w/");
     let (status, confirmed) = env.click(&format!("{link}/confirm")).await;
     assert_eq!(
         (status, confirmed["status"].as_str()),
         (200, Some("waiting"))
     );
+    assert_eq!(confirmed["id"], body["id"]);
     assert_eq!(confirmed["windows"], json!({"thu": [8], "tue": [8]}));
+}
 
-    // A day later there is room for mails again.
-    env.system.deps.clock.advance(24 * 60 + 1);
-    let (_, body) = env
-        .post_json(
-            "/api/wishes",
-            &json!({"email": tagged(&anna, "later"), "service": "passport", "offices": ["bilk"], "windows": {"mon": [8]}}),
-        )
-        .await;
-    assert_eq!(body["mail"], "sent", "{body}");
+/// A submission never changes what a link already sent confirms: a later wish for the same
+/// address and service (under a `+tag` variant or the address itself) is a wish of its own,
+/// with its own id and link; once the day's confirmation mails are used up, a different wish is
+/// refused rather than slipped under an earlier link; only the very same wish again keeps the
+/// pending one's id.
+#[tokio::test]
+async fn a_later_submission_never_changes_what_an_earlier_link_confirms() {
+    let env = TestEnv::spawn().await;
+    let anna = env.email("anna");
+    let variant = tagged(&anna, "x");
+    let submit = |email: &str, windows: serde_json::Value| {
+        let body =
+            json!({"email": email, "service": "id-card", "offices": ["bilk"], "windows": windows});
+        let env = &env;
+        async move { env.post_json("/api/wishes", &body).await }
+    };
+    // Anna leaves her wish; her mail links it.
+    let (status, hers) = submit(&anna, json!({"tue": [8]})).await;
+    assert_eq!(
+        (status, hers["mail"].as_str()),
+        (202, Some("sent")),
+        "{hers}"
+    );
+    let link = page_link(&env.mails_to(&anna).await[0], "/w/");
+
+    // Someone leaves another wish for the same service under a variant of her address.
+    let (status, other) = submit(&variant, json!({"fri": [12]})).await;
+    assert_eq!(
+        (status, other["mail"].as_str()),
+        (202, Some("sent")),
+        "{other}"
+    );
+    assert_ne!(other["id"], hers["id"], "a wish of its own");
+    let (_, shown) = env.get_json(&link).await;
+    assert_eq!(shown["id"], hers["id"]);
+    assert_eq!(
+        shown["windows"],
+        json!({"tue": [8]}),
+        "her link shows her wish"
+    );
+
+    // The day's two mails for the address and service are sent: a different wish is refused,
+    // on its address, saying how to go on; nothing is stored or sent.
+    let (status, refused) = submit(&anna, json!({"wed": [8]})).await;
+    assert_eq!(status, 429, "{refused}");
+    let said = refused["fields"]["email"].as_str().unwrap();
+    assert!(said.contains("confirm the wish in one of them"), "{said}");
+    // The form says so in its language, on the address.
+    let page = env
+        .http
+        .post(env.url("/api/wishes?lang=de"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "email={}&service=id-card&offices=bilk&w=wed-8&language=de",
+            anna.replace('@', "%40")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 429);
+    let html = page.text().await.unwrap().replace('\u{a0}', " ");
+    assert!(html.contains("bestätigen Sie ihn mit ihrem Link"), "{html}");
+    // The very same wish again is that wish: its id, no mail of its own.
+    let (status, again) = submit(&anna, json!({"tue": [8]})).await;
+    assert_eq!(
+        (status, again["mail"].as_str()),
+        (202, Some("already_sent_today")),
+        "{again}"
+    );
+    assert_eq!(again["id"], hers["id"]);
+    env.settle().await;
+    assert_eq!(env.sent_to(&anna).await.len(), 1);
+
+    // Her link confirms what she left.
+    let (status, confirmed) = env.click(&format!("{link}/confirm")).await;
+    assert_eq!(
+        (status, confirmed["status"].as_str()),
+        (200, Some("waiting"))
+    );
+    assert_eq!(confirmed["id"], hers["id"]);
+    assert_eq!(confirmed["windows"], json!({"tue": [8]}));
+    // The other wish waits for its own link, unchanged.
+    let other_link = page_link(&env.mails_to(&variant).await[0], "/w/");
+    let (_, shown) = env.get_json(&other_link).await;
+    assert_eq!(
+        (&shown["id"], shown["status"].as_str(), &shown["windows"]),
+        (&other["id"], Some("pending"), &json!({"fri": [12]}))
+    );
 }
 
 #[tokio::test]
