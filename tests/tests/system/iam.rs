@@ -104,18 +104,11 @@ async fn a_role_without_one_action_fails_its_function_with_access_denied() {
     // deliver-outbox without SES: the opt-in mail stays owed, refused by IAM, not sent.
     let path = changed_template(
         "ses",
-        &[
-            (
-                "  DeliverOutboxRole:",
-                "- ses:SendEmail\n",
-                "- ses:GetAccount\n",
-            ),
-            (
-                "  DeliverOutboxRole:",
-                "                  - ses:SendRawEmail\n",
-                "",
-            ),
-        ],
+        &[(
+            "  DeliverOutboxRole:",
+            "- ses:SendEmail\n",
+            "- ses:GetAccount\n",
+        )],
     );
     let env = TestEnv::spawn_from(&path, |_| {}).await;
     let _ = std::fs::remove_file(&path);
