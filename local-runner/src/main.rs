@@ -47,7 +47,15 @@ async fn main() -> anyhow::Result<()> {
     println!("  statistics       {base}/statistik   (JSON: {base}/api/statistics)");
     println!("  API (OpenAPI)    {base}/api/openapi.json");
     println!("  sent mail        {base}/_dev/mail/view   (JSON: {base}/_dev/mail)");
-    println!("  admin API        {base}/admin/stats   with  Authorization: Bearer {admin_key}");
+    if matches!(system.deps.config.admin, shared::config::AdminAuth::Iam) {
+        println!(
+            "  admin API        {base}/admin/stats   signed (SigV4, execute-api, eu-central-1) with key {} / secret {}",
+            local_runner::runner::LOCAL_IAM_ACCESS_KEY,
+            system.iam_secret
+        );
+    } else {
+        println!("  admin API        {base}/admin/stats   with  Authorization: Bearer {admin_key}");
+    }
     println!(
         "  clock, rescan    POST {base}/_dev/clock {{\"advance_minutes\": 60}},  POST {base}/_dev/rescan"
     );

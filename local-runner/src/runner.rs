@@ -102,7 +102,10 @@ impl LocalSystem {
             "EVENT_BUS_NAME" => Some(infra.event_bus.clone()),
             "MAIL_FROM" => Some(mail_from.to_owned()),
             "PUBLIC_BASE_URL" => Some(base_url.to_owned()),
-            "ADMIN_KEY" => Some(admin_key.to_owned()),
+            // With ADMIN_AUTH=iam the admin routes take SigV4 signatures, as in AWS, and no key.
+            "ADMIN_KEY" => {
+                (std::env::var("ADMIN_AUTH").as_deref() != Ok("iam")).then(|| admin_key.to_owned())
+            }
             // The key of the limits' hashes: the environment's, else a fresh one per start
             // (the emulated tables live in memory, so no hash outlives it).
             "LIMITS_KEY" => std::env::var(k).ok().or_else(|| {
