@@ -482,6 +482,8 @@ mod tests {
             "expired_starts",
             // A call list answer as the form sends it (its text is `staff_calls_not_reached`).
             "not_reached",
+            // A store use case's name in `store/writes/use_cases.rs`.
+            "confirm_wish",
         ];
         let mut used: BTreeSet<String> = BTreeSet::new();
         // The domain crate's sources too (`shared/domain`): its codes and kinds name texts as well.
