@@ -102,6 +102,11 @@ pub enum CatalogError {
     BadPhone { office: String, phone: String },
     #[error("duplicate id {0}")]
     Duplicate(String),
+    /// A text shown on pages, in mails and in calendar files holds a control character (a line
+    /// break, a tab, NUL, DEL, C1): it could break a header line or a calendar line, or hide
+    /// text. `field` names where, e.g. `offices[1].name` or `services[0].name.en`.
+    #[error("{field}: must not contain control characters (line breaks, tabs and the like)")]
+    ControlCharacter { field: String },
     #[error("the catalogue has no office or no service")]
     Empty,
 }
@@ -128,6 +133,7 @@ impl Catalog {
         if self.offices.is_empty() || self.services.is_empty() {
             return Err(CatalogError::Empty);
         }
+        self.check_texts()?;
         let mut seen = std::collections::BTreeSet::new();
         for id in self
             .services
@@ -167,6 +173,30 @@ impl Catalog {
                         });
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every text of the catalogue is free of control characters (`char::is_control`: U+0000–
+    /// U+001F, U+007F–U+009F, so CR, LF and TAB too). Ids need no check: they allow only
+    /// letters, digits and a few marks.
+    fn check_texts(&self) -> Result<(), CatalogError> {
+        let services = self.services.iter().enumerate().flat_map(|(i, s)| {
+            std::iter::once((format!("services[{i}].name.de"), Some(&s.name.de))).chain(
+                std::iter::once((format!("services[{i}].name.en"), s.name.en.as_ref())),
+            )
+        });
+        let offices = self.offices.iter().enumerate().flat_map(|(i, o)| {
+            [
+                (format!("offices[{i}].name"), Some(&o.name)),
+                (format!("offices[{i}].address"), Some(&o.address)),
+                (format!("offices[{i}].phone"), o.phone.as_ref()),
+            ]
+        });
+        for (field, text) in services.chain(offices) {
+            if text.is_some_and(|t| t.chars().any(char::is_control)) {
+                return Err(CatalogError::ControlCharacter { field });
             }
         }
         Ok(())
@@ -254,6 +284,43 @@ pub(crate) mod tests {
             Catalog::from_json(json),
             Err(CatalogError::UnknownService { .. })
         ));
+    }
+
+    #[test]
+    fn a_control_character_in_any_catalogue_text_is_refused_naming_its_field() {
+        let text = |name: &str, en: &str, address: &str, phone: &str| {
+            serde_json::json!({"services": [{"id": "a", "name": {"de": "A", "en": en}}],
+                "offices": [{"id": "x", "name": name, "address": address, "services": ["a"],
+                             "opening_hours": {}, "phone": phone}]})
+            .to_string()
+        };
+        assert!(Catalog::from_json(&text("Bürgerbüro Bilk", "A", "Y 1", "0211 1")).is_ok());
+        let controls = [
+            '\r', '\n', '\t', '\0', '\u{1b}', '\u{1f}', '\u{7f}', '\u{85}', '\u{9f}',
+        ];
+        for c in controls {
+            let bad = format!("Bilk{c}X");
+            for (json, field) in [
+                (text(&bad, "A", "Y", "0211 1"), "offices[0].name"),
+                (text("X", &bad, "Y", "0211 1"), "services[0].name.en"),
+                (text("X", "A", &bad, "0211 1"), "offices[0].address"),
+                (
+                    text("X", "A", "Y", &format!("0211{c}1")),
+                    "offices[0].phone",
+                ),
+            ] {
+                match Catalog::from_json(&json) {
+                    Err(CatalogError::ControlCharacter { field: f }) => {
+                        assert_eq!(f, field, "{c:?}");
+                    }
+                    other => panic!("{c:?} in {field}: {other:?}"),
+                }
+            }
+        }
+        let de = r#"{"services":[{"id":"a","name":{"de":"A\u2028\r"}}],
+            "offices":[{"id":"x","name":"X","address":"Y","services":["a"],"opening_hours":{}}]}"#;
+        let e = Catalog::from_json(de).unwrap_err();
+        assert!(e.to_string().starts_with("services[0].name.de: "), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use super::{ADMIN_BODY_LIMIT, Visit, error_response, json_error, page};
 use crate::app::{self, AppError, Deps, SlotsPut};
 use crate::config::AdminAuth;
 use crate::domain::allocation::{Period, Problem};
+use crate::domain::catalog::CatalogError;
 use crate::domain::time::rfc3339;
 use crate::domain::{Catalog, Language, SlotId, SlotStatus};
 use crate::render::views;
@@ -374,16 +375,50 @@ async fn put_catalog(State(deps): State<Deps>, body: Bytes) -> Response {
             Ok(moved) => Json(json!({"status": "stored", "wishes_moved": moved})).into_response(),
             Err(e) => error_response(&e, Language::En, true),
         },
+        Err(e) => catalog_refused(&e),
+    }
+}
+
+/// The answer to a catalogue that cannot be used: 400 for a body that is not one, 422 for one
+/// that breaks a rule — with the field concerned where the rule names one.
+fn catalog_refused(e: &CatalogError) -> Response {
+    match e {
         // A field the catalogue does not have (a typo) is named, like in every other body.
-        Err(crate::domain::catalog::CatalogError::Json(e))
-            if e.to_string().starts_with("unknown field") =>
-        {
-            json_error(
-                StatusCode::BAD_REQUEST,
-                "unknown fields",
-                json!({"catalog": e.to_string()}),
-            )
-        }
-        Err(e) => json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), json!({})),
+        CatalogError::Json(e) if e.to_string().starts_with("unknown field") => json_error(
+            StatusCode::BAD_REQUEST,
+            "unknown fields",
+            json!({"catalog": e.to_string()}),
+        ),
+        CatalogError::ControlCharacter { field } => json_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid catalogue; nothing was stored",
+            json!({ field: "must not contain control characters (line breaks, tabs and the like)" }),
+        ),
+        e => json_error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), json!({})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_catalogue_text_with_a_control_character_is_refused_on_its_field() {
+        let mut catalog: serde_json::Value =
+            serde_json::from_str(include_str!("../../../data/catalog.json")).unwrap();
+        catalog["offices"][1]["name"] = json!("Bürgerbüro\r\nBcc: x");
+        let e = Catalog::from_json(&catalog.to_string()).unwrap_err();
+        let response = catalog_refused(&e);
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            body["fields"]["offices[1].name"]
+                .as_str()
+                .is_some_and(|m| m.contains("control characters")),
+            "{body}"
+        );
     }
 }
