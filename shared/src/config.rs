@@ -114,6 +114,11 @@ pub struct Limits {
     pub requests_per_client_hour: u32,
     /// How long an address SES reported (a permanent bounce, a complaint) is not accepted.
     pub suppress_for: Duration,
+    /// Failed console sign-ins per client address per hour; past them the sign-in page refuses
+    /// without asking the pool. Twice the account's: an office's clerks share one address.
+    pub failed_sign_ins_per_client_hour: u32,
+    /// Failed console sign-ins per account (user name) per hour, from any address.
+    pub failed_sign_ins_per_account_hour: u32,
 }
 
 impl Default for Limits {
@@ -123,6 +128,8 @@ impl Default for Limits {
             opt_in_mails_per_address_service_day: 2,
             requests_per_client_hour: 60,
             suppress_for: Duration::days(30),
+            failed_sign_ins_per_client_hour: 20,
+            failed_sign_ins_per_account_hour: 10,
         }
     }
 }
@@ -282,6 +289,7 @@ fn limits(
         requests_per_client_hour: u32::try_from(number("MAX_SUBMISSIONS_PER_CLIENT_HOUR", 60)?)
             .unwrap_or(u32::MAX),
         suppress_for: Duration::days(number("SUPPRESS_DAYS", 30)?),
+        ..Limits::default()
     })
 }
 

@@ -40,7 +40,8 @@ pub use phone::{Call, Recorded, call_list, enter_phone_wish, record_answer, supp
 pub use rescan::{RescanReport, rescan};
 pub use slots::{SlotsPut, Withdrawal, get_slot, put_slots, release_slot, stats, withdraw_slot};
 pub use staff::{
-    Upload, audit_log, free_slots_of, staff_overview, support_cancel, support_lookup, upload_slots,
+    Upload, audit_log, free_slots_of, sign_in_blocked, sign_in_failed, staff_overview,
+    support_cancel, support_lookup, upload_slots,
 };
 pub use statistics::{STATISTICS_MAX_AGE, public_statistics};
 pub use wishes::{

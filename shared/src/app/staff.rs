@@ -168,3 +168,37 @@ pub async fn support_cancel(
 pub async fn audit_log(deps: &Deps) -> Result<Vec<AuditEntry>, AppError> {
     Ok(deps.store.audit_log(deps.clock.now(), 7, 500).await?)
 }
+
+/// Whether the console refuses a sign-in for `account` from `client` without asking the pool:
+/// this hour's failed sign-ins of the client or of the account reached their limit
+/// ([`crate::config::Limits::failed_sign_ins_per_client_hour`], `…_per_account_hour`).
+///
+/// # Errors
+/// When the counters cannot be read (the console then answers unavailable, not the pool).
+pub async fn sign_in_blocked(
+    deps: &Deps,
+    client: Option<&str>,
+    account: &str,
+) -> Result<bool, AppError> {
+    let limits = deps.config.limits;
+    Ok(deps
+        .store
+        .sign_in_blocked(client, account, &limits, deps.clock.now())
+        .await?)
+}
+
+/// Counts a sign-in the pool refused, for the client and for the account.
+///
+/// # Errors
+/// When the counters cannot be written.
+pub async fn sign_in_failed(
+    deps: &Deps,
+    client: Option<&str>,
+    account: &str,
+) -> Result<(), AppError> {
+    let limits = deps.config.limits;
+    Ok(deps
+        .store
+        .count_failed_sign_in(client, account, &limits, deps.clock.now())
+        .await?)
+}

@@ -10,13 +10,14 @@
 //! sits in a cookie of its own (double submit), every other form an HMAC of the session's token,
 //! which only a page of the session can know. None of these routes is in the citizen router.
 
+use super::ClientAddr;
 use super::{ADMIN_BODY_LIMIT, LangQuery, language};
 use super::{staff_challenge, staff_pages, staff_phone};
-use crate::app::Deps;
+use crate::app::{self, Deps};
 use crate::config::Secret;
 use crate::domain::staff::{Role, StaffMember, TokenRefusal};
 use crate::domain::{Language, Token};
-use crate::identity::{Identity, PoolSettings, VerifyError};
+use crate::identity::{Identity, PoolSettings, SignInError, VerifyError};
 use crate::render::{self, texts};
 use axum::Router;
 use axum::body::Bytes;
@@ -365,9 +366,14 @@ pub(super) fn sign_in_form(
 }
 
 /// `POST /staff/sign-in`: `username`, `password` and the form's CSRF value.
+///
+/// Failed sign-ins are counted per client address and per account; past either limit the page
+/// answers 429 without asking the pool, so guessing passwords from one place, or one account's
+/// from many, stops at a few per hour whether or not the request came through the edge's WAF.
 async fn sign_in(
     State(staff): State<StaffDeps>,
     Query(q): Query<LangQuery>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -390,9 +396,33 @@ async fn sign_in(
             Note::Error(t.get("staff_sign_in_failed")),
         );
     }
-    match staff.identity.sign_in(username.trim(), &password).await {
+    let (client, account) = (client.as_deref(), username.trim());
+    match app::sign_in_blocked(&staff.deps, client, account).await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::warn!("sign-in refused: too many failed attempts");
+            return sign_in_answer(
+                &staff,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                Note::Error(t.get("staff_sign_in_too_many")),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in attempts not readable");
+            return unavailable(lang);
+        }
+    }
+    match staff.identity.sign_in(account, &password).await {
         Ok(step) => staff_challenge::signed_in_or_asked(&staff, lang, step).await,
-        Err(e) => staff_challenge::sign_in_failed(&staff, lang, &e),
+        Err(e) => {
+            if matches!(e, SignInError::Refused)
+                && let Err(e) = app::sign_in_failed(&staff.deps, client, account).await
+            {
+                tracing::error!(error = %e, "failed sign-in not counted");
+            }
+            staff_challenge::sign_in_failed(&staff, lang, &e)
+        }
     }
 }
 

@@ -243,6 +243,94 @@ impl Store {
         Ok(counted.is_some())
     }
 
+    /// The hour's counters of failed console sign-ins: one of the client (if known), one of
+    /// the account. Both keyed by a hash of their own purpose, so neither item names an address
+    /// or a user name; the account's is lower-cased, as the pool does not tell `Anna` from `anna`.
+    fn sign_in_keys(
+        &self,
+        client: Option<&str>,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let hour = now.format("%Y%m%d%H").to_string();
+        let mut keys = vec![key(
+            keys::rate_pk(
+                &self
+                    .limit_key
+                    .digest("sign-in account", &account.trim().to_lowercase())?,
+            ),
+            &hour,
+        )];
+        if let Some(client) = client {
+            let hashed = self.limit_key.digest("sign-in client", client)?;
+            keys.push(key(keys::rate_pk(&hashed), &hour));
+        }
+        Ok(keys)
+    }
+
+    /// Whether this hour's failed sign-ins of the client or of the account reached their limit.
+    ///
+    /// # Errors
+    /// Unavailable without `LIMITS_KEY` or when the table cannot be read.
+    pub async fn sign_in_blocked(
+        &self,
+        client: Option<&str>,
+        account: &str,
+        limits: &crate::config::Limits,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Counter {
+            #[serde(default)]
+            requests: i64,
+        }
+        let keys = self.sign_in_keys(client, account, now)?;
+        for (i, key) in keys.into_iter().enumerate() {
+            let limit = if i == 0 {
+                limits.failed_sign_ins_per_account_hour
+            } else {
+                limits.failed_sign_ins_per_client_hour
+            };
+            let counted = self
+                .read::<Counter>(Table::Wishes, key, "sign_in_blocked")
+                .await?
+                .map_or(0, |c| c.requests);
+            if counted >= i64::from(limit) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Counts a failed sign-in for the client and the account this hour (each up to its limit:
+    /// past it there is nothing more to count). The items expire after 2 hours.
+    ///
+    /// # Errors
+    /// Unavailable without `LIMITS_KEY` or when the table cannot be written.
+    pub async fn count_failed_sign_in(
+        &self,
+        client: Option<&str>,
+        account: &str,
+        limits: &crate::config::Limits,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let keys = self.sign_in_keys(client, account, now)?;
+        for (i, key) in keys.into_iter().enumerate() {
+            let limit = if i == 0 {
+                limits.failed_sign_ins_per_account_hour
+            } else {
+                limits.failed_sign_ins_per_client_hour
+            };
+            let v = Values::new()
+                .with(":limit", n(i64::from(limit)))
+                .with(":expires", n(epoch(now + Duration::hours(2))));
+            // A failed condition: already at the limit, which is all the check needs.
+            self.apply(Write::ClientCounted, key, &v, "count_failed_sign_in")
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The key challenges are signed with (see [`LimitKey::challenge_key`]).
     ///
     /// # Errors

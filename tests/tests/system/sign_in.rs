@@ -252,3 +252,100 @@ async fn an_answer_without_its_challenge_starts_the_sign_in_again() {
         csrf = hidden(&answer.html, "csrf");
     }
 }
+
+/// Failed sign-ins are counted per account and per client address, each in its hour: past
+/// either limit the page answers 429 — even to the right password, which the pool is then not
+/// asked about — while another account from the same address still signs in until the
+/// address's own limit. The counters hold keyed hashes only, and expire.
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_account_and_per_client_without_asking_the_pool() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = TestEnv::spawn_with(|c| {
+        c.limits.failed_sign_ins_per_account_hour = 3;
+        c.limits.failed_sign_ins_per_client_hour = 6;
+    })
+    .await;
+    let (anna, bob) = (
+        "anna.clerk@buergerservice.example.org",
+        "bob.clerk@buergerservice.example.org",
+    );
+    clerk(&env, anna, "Anna-Pass-2026!", false).await;
+    clerk(&env, bob, "Bob-Pass-2026!", false).await;
+    let mut console = Console::new(&env);
+
+    for _ in 0..3 {
+        let wrong = console.sign_in(anna, "guess-1234").await;
+        assert_eq!(wrong.status, 401, "{}", wrong.html);
+    }
+    // Anna's account is at its limit: her right password is refused too, in the page's language.
+    let refused = console.sign_in(anna, "Anna-Pass-2026!").await;
+    assert_eq!(refused.status, 429, "{}", refused.html);
+    assert!(
+        refused
+            .html
+            .contains("Zu viele fehlgeschlagene Anmeldungen"),
+        "{}",
+        refused.html
+    );
+    assert!(!console.cookies.contains_key("console-session"));
+    // The user name's case does not make it another account.
+    let upper = console.sign_in(&anna.to_uppercase(), "guess-1234").await;
+    assert_eq!(upper.status, 429, "{}", upper.html);
+
+    // Bob, from the same address (3 failures so far), signs in.
+    let bob_in = console.sign_in(bob, "Bob-Pass-2026!").await;
+    assert_eq!(bob_in.status, 303, "{}", bob_in.html);
+
+    // Guessing other accounts from this address stops at the address's limit.
+    let mut others = Console::new(&env);
+    for i in 0..3 {
+        let wrong = others
+            .sign_in(&format!("nobody{i}@example.org"), "guess-1234")
+            .await;
+        assert_eq!(wrong.status, 401, "{}", wrong.html);
+    }
+    let mut fresh = Console::new(&env);
+    let page = fresh.get("/staff/sign-in?lang=en").await;
+    let csrf = crate::staff::hidden(&page.html, "csrf");
+    let refused = fresh
+        .post(
+            "/staff/sign-in?lang=en",
+            &[
+                ("csrf", &csrf),
+                ("username", bob),
+                ("password", "Bob-Pass-2026!"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.html);
+    assert!(
+        refused.html.contains("Too many failed sign-ins"),
+        "{}",
+        refused.html
+    );
+
+    // The counters: keyed hashes, no name or address in clear, each with its expiry.
+    let items = env
+        .system
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(&env.system.infra.wishes_table)
+        .filter_expression("begins_with(pk, :rate)")
+        .expression_attribute_values(":rate", AttributeValue::S("RATE#".into()))
+        .send()
+        .await
+        .unwrap();
+    let items = items.items();
+    // Anna's, each of the three others', the address's (Bob's right sign-in counts nowhere).
+    assert_eq!(items.len(), 5, "{items:?}");
+    let now = chrono::Utc::now().timestamp();
+    for item in items {
+        let text = format!("{item:?}");
+        for clear in ["anna", "bob", "nobody", "127.0.0.1", "10.0.0.1", "example"] {
+            assert!(!text.contains(clear), "{clear} in {text}");
+        }
+        let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+        assert!(expires > now && expires <= now + 2 * 3600 + 60, "{text}");
+    }
+}
