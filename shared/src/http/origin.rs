@@ -1,4 +1,4 @@
-//! The public routers behind the optional CloudFront distribution with AWS WAF (`infra/`,
+//! The public routers (and the staff console) behind the optional CloudFront distribution with AWS WAF (`infra/`,
 //! `UseEdge`). CloudFront adds the stack's secret to every request it forwards
 //! (`X-Origin-Verify`); with `ORIGIN_SECRET` set, a request without it came to the API's own URL
 //! around the WAF and is refused with 403. Only a request that carries it may name its viewer
@@ -113,7 +113,7 @@ fn viewer_ip(value: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
     use crate::app::{Clock, Deps};
-    use crate::http::{ClientAddr, admin_router, citizen_router, offer_router};
+    use crate::http::{ClientAddr, admin_router, citizen_router, offer_router, staff_router};
     use axum::Router;
     use axum::routing::get;
     use tower::ServiceExt as _;
@@ -228,6 +228,40 @@ mod tests {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "no IAM identity, not 403");
 
         let (status, body) = answer(citizen_router(deps), through_cloudfront()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// The console's routes, as the public ones: a sign-in around the edge (and its WAF) is
+    /// refused with the secret set; through it, or without an edge, the page is served.
+    #[tokio::test]
+    async fn with_the_secret_the_console_is_served_only_through_cloudfront() {
+        let staff = |deps: Deps| {
+            let conf = aws_sdk_cognitoidentityprovider::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build();
+            let settings = crate::identity::PoolSettings::from_lookup(|k| match k {
+                "STAFF_USER_POOL_ID" => Some("eu-central-1_abc".into()),
+                "STAFF_CLIENT_ID" => Some("c1".into()),
+                _ => None,
+            })
+            .unwrap();
+            staff_router(crate::http::StaffDeps::new(
+                deps,
+                aws_sdk_cognitoidentityprovider::Client::from_conf(conf),
+                settings,
+            ))
+        };
+        let to_sign_in = |mut request: axum::http::Request<lambda_http::Body>| {
+            *request.uri_mut() = "/staff/sign-in?lang=en".parse().unwrap();
+            request
+        };
+        let with = deps(Some(SECRET));
+        let (status, body) = answer(staff(with.clone()), to_sign_in(direct("text/html"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("https://termine.stadt.example"), "{body}");
+        let (status, body) = answer(staff(with), to_sign_in(through_cloudfront())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = answer(staff(deps(None)), to_sign_in(direct("text/html"))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 

@@ -8,7 +8,8 @@
 //! client, expiry, group), so a session ends when its token expires, and sign-out removes it.
 //! Every POST carries a CSRF token in a hidden field: the sign-in form a random value that also
 //! sits in a cookie of its own (double submit), every other form an HMAC of the session's token,
-//! which only a page of the session can know. None of these routes is in the citizen router.
+//! which only a page of the session can know. None of these routes is in the citizen router. With `ORIGIN_SECRET` set, only requests
+//! that came through the edge are served (`origin`), as the citizen routes.
 
 use super::ClientAddr;
 use super::{ADMIN_BODY_LIMIT, LangQuery, language};
@@ -115,6 +116,12 @@ pub fn staff_router(staff: StaffDeps) -> Router {
         .route("/staff/audit", get(staff_pages::audit))
         .route("/staff/allocations", get(staff_pages::allocations))
         .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        // Behind the edge the console too is served only through it: its WAF's per-client
+        // limits then count every sign-in, and `ClientAddr` is the viewer, not CloudFront.
+        .layer(axum::middleware::from_fn_with_state(
+            super::origin::CloudFront::of(&staff.deps.config),
+            super::origin::only_through_cloudfront,
+        ))
         .with_state(staff)
 }
 
