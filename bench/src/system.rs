@@ -53,6 +53,7 @@ impl Phase {
             eventbridge,
             Clock::default(),
         );
+        system.without_roles();
         // The catalogue was stored by `setup`; load it now so no phase counts that read.
         system
             .deps

@@ -245,6 +245,13 @@ impl LocalSystem {
         staff
     }
 
+    /// From now on every function runs with [`Self::deps`] as they are — its clients, outside
+    /// the IAM proxy. The benchmark counts the requests of clients of its own, and measures
+    /// without the proxy's hop (in AWS, IAM is evaluated on the service's side).
+    pub fn without_roles(&mut self) {
+        self.functions = Arc::new(std::collections::BTreeMap::new());
+    }
+
     /// The dependencies function `code` (`submit-wish`, …) runs with: [`Self::deps`]' config,
     /// clock and caches, its own clients — so every request it sends is checked against its
     /// role — and SES and the bus only for the functions that send (as in AWS).
