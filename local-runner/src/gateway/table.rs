@@ -308,34 +308,22 @@ fn sub_target(target: &Value) -> Option<&str> {
     text.strip_prefix("integrations/${")?.strip_suffix('}')
 }
 
-/// A `!Sub` string (or a literal) with the pseudo parameters and the API's id put in.
+/// A `!Sub` string (or a literal) with the pseudo parameters and the API's id put in (as the
+/// roles' values are resolved: [`crate::iam::roles::Names`]); any other name is an error.
 pub(super) fn resolve_sub(value: &Value, api: &str, values: &ApiValues) -> Result<String> {
-    let text = match value {
-        Value::String(s) => return Ok(s.clone()),
-        Value::Tagged(t) if t.tag == "Sub" => t.value.as_str(),
-        Value::Mapping(m) => m.get("Fn::Sub").and_then(Value::as_str),
-        _ => None,
+    if let Value::Tagged(t) = value
+        && t.tag != "Sub"
+    {
+        bail!("!{} where a literal or a !Sub string is needed", t.tag);
     }
-    .ok_or_else(|| anyhow!("not a literal or a !Sub string: {value:?}"))?;
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .ok_or_else(|| anyhow!("unclosed ${{ in {text:?}"))?;
-        let name = &rest[start + 2..start + end];
-        out.push_str(match name {
-            "AWS::Partition" => &values.partition,
-            "AWS::Region" => &values.region,
-            "AWS::AccountId" => &values.account,
-            n if n == api => &values.api_id,
-            other => bail!("${{{other}}} cannot be resolved locally"),
-        });
-        rest = &rest[start + end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    let mut names = crate::iam::roles::Names {
+        partition: values.partition.clone(),
+        region: values.region.clone(),
+        account: values.account.clone(),
+        ..crate::iam::roles::Names::default()
+    };
+    names.refs.insert(api.to_owned(), values.api_id.clone());
+    names.resolve(value)
 }
 
 /// `path` against a route path: the number of literal segments, whether a greedy `{x+}` took
