@@ -278,8 +278,10 @@ pub enum LimitExceeded {
 /// What the abuse limits allow one submission for an address and a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
-    /// The pending wish of this address and service that the submission replaces: it keeps its
-    /// id, so the links of the day's confirmation mails confirm it as it is now.
+    /// The pending wish the submission is: the caller passes one only when the submission is
+    /// the very same wish again (same address, service, offices, windows, language, persons),
+    /// which keeps its id and links. A different submission is a wish of its own, so no link
+    /// already mailed ever confirms what someone else wrote (`docs/contract-notes.md`).
     pub replaces: Option<WishId>,
     /// Whether a confirmation mail goes out: at most the day's allowance per address and service.
     pub mail: bool,
@@ -289,8 +291,8 @@ pub struct Admission {
 }
 
 /// Admits a submission, or says which limit it would pass. Pending wishes never count against
-/// the limit of wishes in line, and a repeated submission replaces the pending one: whoever
-/// knows an address can neither lock its owner out nor send it more than `mails_per_day`
+/// the limit of wishes in line, and the very same wish submitted again is the pending one (see
+/// [`Admission::replaces`]): whoever knows an address cannot send it more than `mails_per_day`
 /// confirmation mails a day per service.
 ///
 /// # Errors
