@@ -63,6 +63,9 @@ pub struct LocalSystem {
     pub iam: IamProxy,
     /// Each function's clients (by code folder), signing as that function, through [`Self::iam`].
     functions: Arc<std::collections::BTreeMap<String, Clients>>,
+    /// Held through a whole [`LocalSystem::settle`]: a second settle at the same time would see
+    /// nothing left to pump while the first is still delivering what it took, and return early.
+    settling: Arc<Mutex<()>>,
     stream: Arc<Mutex<StreamPoller>>,
     outbox: Arc<Mutex<StreamPoller>>,
     queue: Arc<EventQueuePoller>,
@@ -177,6 +180,7 @@ impl LocalSystem {
             iam_secret,
             iam,
             functions: Arc::new(functions),
+            settling: Arc::new(Mutex::new(())),
             http: reqwest::Client::builder().no_proxy().build()?,
         })
     }
@@ -378,6 +382,7 @@ impl LocalSystem {
     }
 
     async fn settle_as(&self, deps: Option<&Deps>) -> Result<()> {
+        let _settling = self.settling.lock().await;
         let mut quiet = 0;
         for _ in 0..200 {
             let moved = match deps {
