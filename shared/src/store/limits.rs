@@ -243,29 +243,33 @@ impl Store {
         Ok(counted.is_some())
     }
 
-    /// The hour's counters of failed console sign-ins: one of the client (if known), one of
-    /// the account. Both keyed by a hash of their own purpose, so neither item names an address
-    /// or a user name; the account's is lower-cased, as the pool does not tell `Anna` from `anna`.
-    fn sign_in_keys(
+    /// The hour's counters of failed console sign-ins, each with its limit: one of the account,
+    /// one of the client (if known). Both keyed by a hash of their own purpose, so neither item
+    /// names an address or a user name; the account's is lower-cased, as the pool does not tell
+    /// `Anna` from `anna`.
+    fn sign_in_counters(
         &self,
         client: Option<&str>,
         account: &str,
+        limits: &crate::config::Limits,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Item>, StoreError> {
+    ) -> Result<Vec<(Item, u32)>, StoreError> {
         let hour = now.format("%Y%m%d%H").to_string();
-        let mut keys = vec![key(
-            keys::rate_pk(
-                &self
-                    .limit_key
-                    .digest("sign-in account", &account.trim().to_lowercase())?,
-            ),
-            &hour,
+        let account = self
+            .limit_key
+            .digest("sign-in account", &account.trim().to_lowercase())?;
+        let mut counters = vec![(
+            key(keys::rate_pk(&account), &hour),
+            limits.failed_sign_ins_per_account_hour,
         )];
         if let Some(client) = client {
             let hashed = self.limit_key.digest("sign-in client", client)?;
-            keys.push(key(keys::rate_pk(&hashed), &hour));
+            counters.push((
+                key(keys::rate_pk(&hashed), &hour),
+                limits.failed_sign_ins_per_client_hour,
+            ));
         }
-        Ok(keys)
+        Ok(counters)
     }
 
     /// Whether this hour's failed sign-ins of the client or of the account reached their limit.
@@ -284,13 +288,7 @@ impl Store {
             #[serde(default)]
             requests: i64,
         }
-        let keys = self.sign_in_keys(client, account, now)?;
-        for (i, key) in keys.into_iter().enumerate() {
-            let limit = if i == 0 {
-                limits.failed_sign_ins_per_account_hour
-            } else {
-                limits.failed_sign_ins_per_client_hour
-            };
+        for (key, limit) in self.sign_in_counters(client, account, limits, now)? {
             let counted = self
                 .read::<Counter>(Table::Wishes, key, "sign_in_blocked")
                 .await?
@@ -314,13 +312,7 @@ impl Store {
         limits: &crate::config::Limits,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let keys = self.sign_in_keys(client, account, now)?;
-        for (i, key) in keys.into_iter().enumerate() {
-            let limit = if i == 0 {
-                limits.failed_sign_ins_per_account_hour
-            } else {
-                limits.failed_sign_ins_per_client_hour
-            };
+        for (key, limit) in self.sign_in_counters(client, account, limits, now)? {
             let v = Values::new()
                 .with(":limit", n(i64::from(limit)))
                 .with(":expires", n(epoch(now + Duration::hours(2))));
